@@ -1,0 +1,1 @@
+//! The campaign file (TOML) (to be written).

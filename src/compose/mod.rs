@@ -1,0 +1,1 @@
+//! compose (to be written).

@@ -1,0 +1,1 @@
+//! secrets (to be written).
