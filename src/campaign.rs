@@ -1,1 +1,143 @@
-//! The campaign file (TOML) (to be written).
+//! The campaign file (TOML): sender, recipient source, message templates, unsubscribe,
+//! relay and DKIM settings. Paths inside it are relative to the file's own folder.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+use crate::error::ErrorCode;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    pub sender: Sender,
+    pub recipients: RecipientSource,
+    pub message: MessageSpec,
+    #[serde(default)]
+    pub unsubscribe: Option<Unsubscribe>,
+    #[serde(default)]
+    pub relay: Option<Relay>,
+    #[serde(default)]
+    pub dkim: Option<Dkim>,
+    /// The folder the campaign file lives in; relative paths resolve against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sender {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientSource {
+    pub file: PathBuf,
+    #[serde(default)]
+    pub encoding: Option<String>,
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    #[serde(default)]
+    pub email_column: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    /// The subject template (inline text, not a file).
+    pub subject: String,
+    /// Path of the plain-text body template.
+    pub text: PathBuf,
+    /// Path of the optional HTML body template.
+    #[serde(default)]
+    pub html: Option<PathBuf>,
+    /// Files attached to every message.
+    #[serde(default)]
+    pub attachments: Vec<PathBuf>,
+    /// Optional column naming a per-recipient attachment file.
+    #[serde(default)]
+    pub attachment_column: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unsubscribe {
+    #[serde(default)]
+    pub mailto: Option<String>,
+    /// https URL; `{token}` is replaced by a per-recipient token.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// How the relay is secured. Plain text is deliberately not representable here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relay {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    /// PEM file of a company CA to trust in addition to the system roots.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dkim {
+    /// Signing domain; defaults to the sender's domain.
+    #[serde(default)]
+    pub domain: Option<String>,
+    pub selector: String,
+    /// PEM or DER private key file (RSA or Ed25519).
+    pub private_key: PathBuf,
+}
+
+/// The campaign file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read the campaign file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the campaign file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Read { .. } => ErrorCode::Io,
+            Error::Parse { .. } => ErrorCode::InvalidCampaign,
+        }
+    }
+}
+
+impl Campaign {
+    /// Loads and parses a campaign file; relative paths are kept relative and resolved
+    /// with [`Campaign::resolve`].
+    pub fn load(path: &Path) -> Result<Campaign, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let mut campaign: Campaign = toml::from_str(&text)
+            .map_err(|e| Error::Parse { path: path.to_owned(), message: e.message().to_owned() })?;
+        campaign.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok(campaign)
+    }
+
+    /// Resolves a path from the campaign file against the file's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_owned() } else { self.base_dir.join(p) }
+    }
+}
