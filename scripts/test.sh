@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The whole MergeGuard test suite, on a fresh Debian 12 / Ubuntu machine:
+#   1. installs what is missing (system packages, tauri-driver),
+#   2. starts the real servers the tests talk to, all on loopback: Knot DNS, Postfix with
+#      STARTTLS + AUTH, the fault-injection SMTP server, Xvfb, and a gnome-keyring Secret
+#      Service inside a private D-Bus session,
+#   3. runs `cargo test --workspace` (core, command line, and the desktop app driven
+#      through WebDriver under Xvfb),
+#   4. stops every server it started, whatever happened.
+# Extra arguments go to `cargo test` (e.g. scripts/test.sh -p mergeguard --test recipients).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+export MG_TEST_DIR=${MG_TEST_DIR:-/tmp/mergeguard-test}
+mkdir -p "$MG_TEST_DIR"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Installing missing system packages"
+bash scripts/install-deps.sh --with-tests
+
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  step "Installing tauri-driver (WebDriver bridge for the end-to-end test)"
+  cargo install tauri-driver --locked --version '^2'
+fi
+
+cleanup() {
+  step "Stopping test servers"
+  bash tests/servers/stop-all.sh || true
+  if [ -n "${XVFB_PID:-}" ]; then kill "$XVFB_PID" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+
+step "Starting test servers"
+bash tests/servers/start-all.sh
+
+# A private X display for the WebKit window; the first free number from 90 up.
+for d in $(seq 90 120); do
+  if [ ! -e "/tmp/.X11-unix/X$d" ] && [ ! -e "/tmp/.X$d-lock" ]; then DISPLAY_NUM=$d; break; fi
+done
+Xvfb ":$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+XVFB_PID=$!
+export DISPLAY=":$DISPLAY_NUM"
+for _ in $(seq 1 50); do [ -e "/tmp/.X11-unix/X$DISPLAY_NUM" ] && break; sleep 0.1; done
+
+step "Running cargo test --workspace (inside a D-Bus session with an unlocked keyring)"
+bash tests/servers/keyring-session.sh cargo test --workspace --no-fail-fast "$@"
