@@ -512,7 +512,9 @@ pub(crate) fn authenticate(
         return Err(Error::LockedOut { name, until });
     }
     let ok = pin_matches(&row.pin_hash, pin);
-    store.transaction(|tx| {
+    // The transaction must commit on a wrong PIN too (the failure count and the log entry
+    // are the point), so the refusal travels out as a value, not as the closure's error.
+    let refusal: Option<Error> = store.transaction(|tx| {
         if ok {
             tx.execute(
                 "UPDATE operators SET failed_attempts = 0, locked_until = NULL WHERE name = ?1",
@@ -521,7 +523,7 @@ pub(crate) fn authenticate(
             if purpose == "sign_in" {
                 audit::append_in(tx, now, &name, Kind::Login, None, &json!({}))?;
             }
-            return Ok(());
+            return Ok::<_, Error>(None);
         }
         let failures: u32 = tx.query_row(
             "UPDATE operators SET failed_attempts = failed_attempts + 1 WHERE name = ?1
@@ -552,13 +554,16 @@ pub(crate) fn authenticate(
                 &json!({"failures": failures, "locked_until": until,
                         "seconds": lock.whole_seconds()}),
             )?;
-            return Err(Error::LockedOut {
+            return Ok(Some(Error::LockedOut {
                 name: name.clone(),
                 until,
-            });
+            }));
         }
-        Err(Error::WrongPin)
+        Ok(Some(Error::WrongPin))
     })?;
+    if let Some(e) = refusal {
+        return Err(e);
+    }
     Ok(Operator {
         failed_attempts: 0,
         locked_until: None,
