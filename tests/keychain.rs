@@ -34,7 +34,11 @@ fn assert_absent_in_dir(dir: &Path, secret: &str) {
             assert_absent_in_dir(&path, secret);
         } else {
             let bytes = std::fs::read(&path).unwrap();
-            assert!(!contains(&bytes, secret.as_bytes()), "the secret is in {}", path.display());
+            assert!(
+                !contains(&bytes, secret.as_bytes()),
+                "the secret is in {}",
+                path.display()
+            );
         }
     }
 }
@@ -48,13 +52,30 @@ fn relay_password_round_trip_and_never_on_disk() {
     let secret = format!("s3cret-{}", uuid::Uuid::new_v4());
     let profile = format!("relay-{}", uuid::Uuid::new_v4());
 
-    secrets::save_relay_password(&store, "admin", &profile, "mailer", &Secret::new(&secret), now)
-        .unwrap();
-    assert_eq!(secrets::relay_password(&profile, "mailer").unwrap().expose(), secret);
+    secrets::save_relay_password(
+        &store,
+        "admin",
+        &profile,
+        "mailer",
+        &Secret::new(&secret),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        secrets::relay_password(&profile, "mailer")
+            .unwrap()
+            .expose(),
+        secret
+    );
     // Replacing keeps one entry with the new value.
     let secret2 = format!("{secret}-2");
     secrets::store_relay_password(&profile, "mailer", &Secret::new(&secret2)).unwrap();
-    assert_eq!(secrets::relay_password(&profile, "mailer").unwrap().expose(), secret2);
+    assert_eq!(
+        secrets::relay_password(&profile, "mailer")
+            .unwrap()
+            .expose(),
+        secret2
+    );
 
     // Absent from the log exports and from every file the store wrote (db, WAL, shm).
     let mut csv = Vec::new();
@@ -62,7 +83,10 @@ fn relay_password_round_trip_and_never_on_disk() {
     let mut json = Vec::new();
     audit::export_json(&store, &Filter::default(), &mut json).unwrap();
     for out in [&csv, &json] {
-        assert!(contains(out, profile.as_bytes()), "the log names the profile");
+        assert!(
+            contains(out, profile.as_bytes()),
+            "the log names the profile"
+        );
         assert!(!contains(out, secret.as_bytes()) && !contains(out, secret2.as_bytes()));
     }
     assert_absent_in_dir(dir.path(), &secret);
@@ -75,7 +99,11 @@ fn relay_password_round_trip_and_never_on_disk() {
     assert_absent_in_dir(dir.path(), &secret);
     let kinds: Vec<String> = {
         let store = Store::open(dir.path()).unwrap();
-        audit::entries(&store, &Filter::default()).unwrap().into_iter().map(|e| e.kind).collect()
+        audit::entries(&store, &Filter::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
     };
     assert_eq!(kinds, ["credential_stored", "credential_removed"]);
 }
@@ -101,9 +129,16 @@ fn missing_keychain_is_a_clear_error_not_a_panic() {
     }
     let nowhere = tempfile::tempdir().unwrap();
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "missing_keychain_is_a_clear_error_not_a_panic", "--nocapture"])
+        .args([
+            "--exact",
+            "missing_keychain_is_a_clear_error_not_a_panic",
+            "--nocapture",
+        ])
         .env(CHILD_ENV, "1")
-        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}/no-bus", nowhere.path().display()))
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}/no-bus", nowhere.path().display()),
+        )
         .env("XDG_RUNTIME_DIR", nowhere.path())
         .output()
         .unwrap();

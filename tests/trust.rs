@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use mergeguard::approval::{self, AttachmentInput, CheckInput, FingerprintInput, RecipientInput, RelayInput, SenderInput};
+use mergeguard::approval::{
+    self, AttachmentInput, CheckInput, FingerprintInput, RecipientInput, RelayInput, SenderInput,
+};
 use mergeguard::audit::{self, BreakReason, Filter, Kind};
 use mergeguard::error::ErrorCode;
 use mergeguard::operators::{self, Role, Session};
@@ -24,14 +26,22 @@ fn open() -> (tempfile::TempDir, Store) {
 fn raw(store: &Store) -> Connection {
     let c = Connection::open(store.path()).unwrap();
     // A determined attacker with the file drops the append-only triggers first.
-    c.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;").unwrap();
+    c.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
+        .unwrap();
     c
 }
 
 fn fill_log(store: &Store, n: usize) {
     for i in 0..n {
-        audit::append(store, T0 + Duration::seconds(i as i64), "alice", Kind::Edit, Some("c1"), json!({"step": i}))
-            .unwrap();
+        audit::append(
+            store,
+            T0 + Duration::seconds(i as i64),
+            "alice",
+            Kind::Edit,
+            Some("c1"),
+            json!({"step": i}),
+        )
+        .unwrap();
     }
 }
 
@@ -47,9 +57,13 @@ fn migrations_apply_once_and_reopen_is_idempotent() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.applied_migrations().unwrap(), vec![1]);
     let c = Connection::open(store.path()).unwrap();
-    let n: i64 = c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+    let n: i64 = c
+        .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 1);
-    let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal", "WAL is persistent in the file");
 }
 
@@ -75,7 +89,9 @@ fn audit_rows_cannot_be_updated_through_sqlite_without_dropping_triggers() {
     let (_d, store) = open();
     fill_log(&store, 2);
     let c = Connection::open(store.path()).unwrap();
-    assert!(c.execute("UPDATE audit_log SET details = '{}' WHERE id = 1", []).is_err());
+    assert!(c
+        .execute("UPDATE audit_log SET details = '{}' WHERE id = 1", [])
+        .is_err());
     assert!(c.execute("DELETE FROM audit_log WHERE id = 1", []).is_err());
 }
 
@@ -83,7 +99,12 @@ fn audit_rows_cannot_be_updated_through_sqlite_without_dropping_triggers() {
 fn audit_verify_finds_edited_details() {
     let (_d, store) = open();
     fill_log(&store, 5);
-    raw(&store).execute("UPDATE audit_log SET details = '{\"step\":99}' WHERE id = 3", []).unwrap();
+    raw(&store)
+        .execute(
+            "UPDATE audit_log SET details = '{\"step\":99}' WHERE id = 3",
+            [],
+        )
+        .unwrap();
     let v = audit::verify(&store).unwrap();
     assert_eq!(v.broken_ids(), vec![3]);
     assert_eq!(v.breaks[0].reason, BreakReason::Edited);
@@ -93,20 +114,36 @@ fn audit_verify_finds_edited_details() {
 fn audit_verify_finds_deleted_row() {
     let (_d, store) = open();
     fill_log(&store, 5);
-    raw(&store).execute("DELETE FROM audit_log WHERE id = 3", []).unwrap();
+    raw(&store)
+        .execute("DELETE FROM audit_log WHERE id = 3", [])
+        .unwrap();
     let v = audit::verify(&store).unwrap();
     assert_eq!(v.broken_ids(), vec![4]);
-    assert!(v.breaks.contains(&audit::Break { id: 4, reason: BreakReason::Gap { expected: 3 } }));
-    assert!(v.breaks.contains(&audit::Break { id: 4, reason: BreakReason::LinkBroken }));
+    assert!(v.breaks.contains(&audit::Break {
+        id: 4,
+        reason: BreakReason::Gap { expected: 3 }
+    }));
+    assert!(v.breaks.contains(&audit::Break {
+        id: 4,
+        reason: BreakReason::LinkBroken
+    }));
 }
 
 #[test]
 fn audit_verify_finds_truncated_tail() {
     let (_d, store) = open();
     fill_log(&store, 5);
-    raw(&store).execute("DELETE FROM audit_log WHERE id = 5", []).unwrap();
+    raw(&store)
+        .execute("DELETE FROM audit_log WHERE id = 5", [])
+        .unwrap();
     let v = audit::verify(&store).unwrap();
-    assert_eq!(v.breaks, vec![audit::Break { id: 4, reason: BreakReason::HeadMismatch { head_id: Some(5) } }]);
+    assert_eq!(
+        v.breaks,
+        vec![audit::Break {
+            id: 4,
+            reason: BreakReason::HeadMismatch { head_id: Some(5) }
+        }]
+    );
 }
 
 #[test]
@@ -116,9 +153,13 @@ fn audit_verify_finds_forged_row_inserted_in_the_middle() {
     let c = raw(&store);
     // Make room at id 3 by shifting 3..5 up, then forge a row that links correctly to 2
     // (the attacker knows the hash function).
-    c.execute("UPDATE audit_log SET id = id + 100 WHERE id >= 3", []).unwrap();
-    c.execute("UPDATE audit_log SET id = id - 99 WHERE id >= 100", []).unwrap();
-    let prev: String = c.query_row("SELECT hash FROM audit_log WHERE id = 2", [], |r| r.get(0)).unwrap();
+    c.execute("UPDATE audit_log SET id = id + 100 WHERE id >= 3", [])
+        .unwrap();
+    c.execute("UPDATE audit_log SET id = id - 99 WHERE id >= 100", [])
+        .unwrap();
+    let prev: String = c
+        .query_row("SELECT hash FROM audit_log WHERE id = 2", [], |r| r.get(0))
+        .unwrap();
     let at = "2026-11-28T09:00:02.500000Z";
     let details = "{\"forged\":true}";
     let hash = audit::entry_hash(&prev, 3, at, "mallory", "edit", Some("c1"), details);
@@ -132,8 +173,14 @@ fn audit_verify_finds_forged_row_inserted_in_the_middle() {
     // The forged row itself is consistent; the next one (old 3, now 4) no longer links
     // and every shifted row's hash no longer covers its id; the head no longer matches.
     assert_eq!(v.broken_ids(), vec![4, 5, 6]);
-    assert!(v.breaks.contains(&audit::Break { id: 4, reason: BreakReason::LinkBroken }));
-    assert!(v.breaks.contains(&audit::Break { id: 4, reason: BreakReason::Edited }));
+    assert!(v.breaks.contains(&audit::Break {
+        id: 4,
+        reason: BreakReason::LinkBroken
+    }));
+    assert!(v.breaks.contains(&audit::Break {
+        id: 4,
+        reason: BreakReason::Edited
+    }));
 }
 
 #[test]
@@ -141,26 +188,46 @@ fn audit_verify_finds_swapped_rows() {
     let (_d, store) = open();
     fill_log(&store, 5);
     let c = raw(&store);
-    c.execute("UPDATE audit_log SET id = 100 WHERE id = 2", []).unwrap();
-    c.execute("UPDATE audit_log SET id = 2 WHERE id = 3", []).unwrap();
-    c.execute("UPDATE audit_log SET id = 3 WHERE id = 100", []).unwrap();
+    c.execute("UPDATE audit_log SET id = 100 WHERE id = 2", [])
+        .unwrap();
+    c.execute("UPDATE audit_log SET id = 2 WHERE id = 3", [])
+        .unwrap();
+    c.execute("UPDATE audit_log SET id = 3 WHERE id = 100", [])
+        .unwrap();
     let v = audit::verify(&store).unwrap();
     assert_eq!(v.broken_ids(), vec![2, 3, 4]);
-    assert!(v.breaks.contains(&audit::Break { id: 2, reason: BreakReason::Edited }));
-    assert!(v.breaks.contains(&audit::Break { id: 4, reason: BreakReason::LinkBroken }));
+    assert!(v.breaks.contains(&audit::Break {
+        id: 2,
+        reason: BreakReason::Edited
+    }));
+    assert!(v.breaks.contains(&audit::Break {
+        id: 4,
+        reason: BreakReason::LinkBroken
+    }));
 }
 
 #[test]
 fn audit_csv_export_escapes_formulas() {
     let (_d, store) = open();
-    audit::append(&store, T0, "=HYPERLINK(\"http://evil\")", Kind::Import, None, json!({"file": "x.csv"})).unwrap();
+    audit::append(
+        &store,
+        T0,
+        "=HYPERLINK(\"http://evil\")",
+        Kind::Import,
+        None,
+        json!({"file": "x.csv"}),
+    )
+    .unwrap();
     let mut out = Vec::new();
     audit::export_csv(&store, &Filter::default(), &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("'=HYPERLINK("), "{text}");
     assert!(!text.contains(",=HYPERLINK"), "{text}");
     let mut json_out = Vec::new();
-    assert_eq!(audit::export_json(&store, &Filter::default(), &mut json_out).unwrap(), 1);
+    assert_eq!(
+        audit::export_json(&store, &Filter::default(), &mut json_out).unwrap(),
+        1
+    );
     let v: serde_json::Value = serde_json::from_slice(&json_out).unwrap();
     assert_eq!(v[0]["details"]["file"], "x.csv");
 }
@@ -169,14 +236,58 @@ fn audit_csv_export_escapes_formulas() {
 fn audit_filters() {
     let (_d, store) = open();
     audit::append(&store, T0, "alice", Kind::Login, None, json!({})).unwrap();
-    audit::append(&store, T0 + Duration::hours(1), "bob", Kind::Edit, Some("c1"), json!({})).unwrap();
-    audit::append(&store, T0 + Duration::hours(2), "bob", Kind::Login, Some("c2"), json!({})).unwrap();
-    let ids = |f: Filter| audit::entries(&store, &f).unwrap().iter().map(|e| e.id).collect::<Vec<_>>();
-    assert_eq!(ids(Filter { operator: Some("bob".into()), ..Default::default() }), vec![2, 3]);
-    assert_eq!(ids(Filter { campaign: Some("c1".into()), ..Default::default() }), vec![2]);
-    assert_eq!(ids(Filter { kinds: vec![Kind::Login], ..Default::default() }), vec![1, 3]);
+    audit::append(
+        &store,
+        T0 + Duration::hours(1),
+        "bob",
+        Kind::Edit,
+        Some("c1"),
+        json!({}),
+    )
+    .unwrap();
+    audit::append(
+        &store,
+        T0 + Duration::hours(2),
+        "bob",
+        Kind::Login,
+        Some("c2"),
+        json!({}),
+    )
+    .unwrap();
+    let ids = |f: Filter| {
+        audit::entries(&store, &f)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        ids(Filter { from: Some(T0 + Duration::minutes(30)), until: Some(T0 + Duration::hours(2)), ..Default::default() }),
+        ids(Filter {
+            operator: Some("bob".into()),
+            ..Default::default()
+        }),
+        vec![2, 3]
+    );
+    assert_eq!(
+        ids(Filter {
+            campaign: Some("c1".into()),
+            ..Default::default()
+        }),
+        vec![2]
+    );
+    assert_eq!(
+        ids(Filter {
+            kinds: vec![Kind::Login],
+            ..Default::default()
+        }),
+        vec![1, 3]
+    );
+    assert_eq!(
+        ids(Filter {
+            from: Some(T0 + Duration::minutes(30)),
+            until: Some(T0 + Duration::hours(2)),
+            ..Default::default()
+        }),
         vec![2]
     );
 }
@@ -215,13 +326,20 @@ fn pin_stored_only_as_argon2id_phc() {
     setup_operators(&store);
     let hash: String = Connection::open(store.path())
         .unwrap()
-        .query_row("SELECT pin_hash FROM operators WHERE name = 'bob'", [], |r| r.get(0))
+        .query_row(
+            "SELECT pin_hash FROM operators WHERE name = 'bob'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
     drop(store);
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(!contains(&bytes, b"correct horse battery"), "the passphrase is in a store file");
+        assert!(
+            !contains(&bytes, b"correct horse battery"),
+            "the passphrase is in a store file"
+        );
     }
 }
 
@@ -234,13 +352,16 @@ fn lockout_after_five_failures_with_backoff() {
     let (_d, store) = open();
     setup_operators(&store);
     for i in 1..=4 {
-        let e = operators::sign_in(&store, "alice", &pin("8642"), T0 + Duration::seconds(i)).unwrap_err();
+        let e = operators::sign_in(&store, "alice", &pin("8642"), T0 + Duration::seconds(i))
+            .unwrap_err();
         assert_eq!(e.code(), ErrorCode::AuthFailed);
     }
-    let e = operators::sign_in(&store, "alice", &pin("8642"), T0 + Duration::seconds(5)).unwrap_err();
+    let e =
+        operators::sign_in(&store, "alice", &pin("8642"), T0 + Duration::seconds(5)).unwrap_err();
     assert_eq!(e.code(), ErrorCode::LockedOut);
     // Locked: even the right PIN is refused for one minute.
-    let e = operators::sign_in(&store, "alice", &pin("1234"), T0 + Duration::seconds(30)).unwrap_err();
+    let e =
+        operators::sign_in(&store, "alice", &pin("1234"), T0 + Duration::seconds(30)).unwrap_err();
     assert_eq!(e.code(), ErrorCode::LockedOut);
     // After the minute, one more wrong PIN locks for two minutes.
     let t = T0 + Duration::seconds(66);
@@ -251,14 +372,29 @@ fn lockout_after_five_failures_with_backoff() {
     assert!(operators::sign_in(&store, "alice", &pin("1234"), t + Duration::seconds(119)).is_err());
     let s = operators::sign_in(&store, "alice", &pin("1234"), t + Duration::minutes(2)).unwrap();
     assert_eq!(s.operator(), "alice");
-    assert_eq!(operators::find(&store, "alice").unwrap().unwrap().failed_attempts, 0);
+    assert_eq!(
+        operators::find(&store, "alice")
+            .unwrap()
+            .unwrap()
+            .failed_attempts,
+        0
+    );
     // Every attempt was logged, and never the PIN.
-    let log = audit::entries(&store, &Filter { operator: Some("alice".into()), ..Default::default() }).unwrap();
+    let log = audit::entries(
+        &store,
+        &Filter {
+            operator: Some("alice".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let failed = log.iter().filter(|e| e.kind == "login_failed").count();
     assert_eq!(failed, 8);
     assert_eq!(log.iter().filter(|e| e.kind == "lockout").count(), 2);
     assert_eq!(log.iter().filter(|e| e.kind == "login").count(), 1);
-    assert!(log.iter().all(|e| !e.details.contains("8642") && !e.details.contains("1234")));
+    assert!(log
+        .iter()
+        .all(|e| !e.details.contains("8642") && !e.details.contains("1234")));
 }
 
 #[test]
@@ -270,9 +406,19 @@ fn disabled_operator_cannot_sign_in() {
     assert_eq!(e.code(), ErrorCode::AuthFailed);
     assert!(matches!(e, operators::Error::Disabled(_)));
     // The last admin cannot be disabled, and a non-admin cannot disable anyone.
-    assert_eq!(operators::disable_operator(&store, &admin, "admin", T0).unwrap_err().code(), ErrorCode::Forbidden);
+    assert_eq!(
+        operators::disable_operator(&store, &admin, "admin", T0)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Forbidden
+    );
     let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
-    assert_eq!(operators::disable_operator(&store, &alice, "bob", T0).unwrap_err().code(), ErrorCode::Forbidden);
+    assert_eq!(
+        operators::disable_operator(&store, &alice, "bob", T0)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Forbidden
+    );
 }
 
 #[test]
@@ -281,7 +427,14 @@ fn unknown_operator_is_refused_and_logged() {
     setup_operators(&store);
     let e = operators::sign_in(&store, "nobody", &pin("1234"), T0).unwrap_err();
     assert_eq!(e.code(), ErrorCode::AuthFailed);
-    let log = audit::entries(&store, &Filter { operator: Some("nobody".into()), ..Default::default() }).unwrap();
+    let log = audit::entries(
+        &store,
+        &Filter {
+            operator: Some("nobody".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].kind, "login_failed");
 }
@@ -290,15 +443,34 @@ fn unknown_operator_is_refused_and_logged() {
 
 fn campaign() -> FingerprintInput {
     FingerprintInput {
-        sender: SenderInput { name: "Shop".into(), address: "news@shop.test".into(), reply_to: Some("help@shop.test".into()) },
+        sender: SenderInput {
+            name: "Shop".into(),
+            address: "news@shop.test".into(),
+            reply_to: Some("help@shop.test".into()),
+        },
         subject_template: "Hello {{ name }}".into(),
         text_template: "Dear {{ name }},\n".into(),
         html_template: Some("<p>Dear {{ name }}</p>".into()),
         recipients: vec![
-            RecipientInput { address: "a@x.test".into(), fields: vec![("email".into(), "a@x.test".into()), ("name".into(), "A".into())] },
-            RecipientInput { address: "b@x.test".into(), fields: vec![("email".into(), "b@x.test".into()), ("name".into(), "B".into())] },
+            RecipientInput {
+                address: "a@x.test".into(),
+                fields: vec![
+                    ("email".into(), "a@x.test".into()),
+                    ("name".into(), "A".into()),
+                ],
+            },
+            RecipientInput {
+                address: "b@x.test".into(),
+                fields: vec![
+                    ("email".into(), "b@x.test".into()),
+                    ("name".into(), "B".into()),
+                ],
+            },
         ],
-        attachments: vec![AttachmentInput { name: "terms.pdf".into(), sha256: sha256_hex(b"terms v1") }],
+        attachments: vec![AttachmentInput {
+            name: "terms.pdf".into(),
+            sha256: sha256_hex(b"terms v1"),
+        }],
         relay: Some(RelayInput {
             host: "mail.test".into(),
             port: 587,
@@ -307,8 +479,14 @@ fn campaign() -> FingerprintInput {
             ca_sha256: None,
         }),
         checklist: vec![
-            CheckInput { id: "spf".into(), status: "pass".into() },
-            CheckInput { id: "dmarc.policy".into(), status: "warning".into() },
+            CheckInput {
+                id: "spf".into(),
+                status: "pass".into(),
+            },
+            CheckInput {
+                id: "dmarc.policy".into(),
+                status: "warning".into(),
+            },
         ],
     }
 }
@@ -335,12 +513,37 @@ fn submitted(store: &Store) -> approval::Submission {
 fn approval_by_preparer_refused() {
     let (_d, store) = open();
     let s = submitted(&store);
-    let e = approval::approve(&store, &s.campaign_id, &s.fingerprint, "alice", &pin("1234"), &acks(), T0).unwrap_err();
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "alice",
+        &pin("1234"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Forbidden);
     assert!(matches!(e, approval::Error::SamePerson));
-    let e = approval::approve(&store, &s.campaign_id, &s.fingerprint, "ALICE", &pin("1234"), &acks(), T0).unwrap_err();
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "ALICE",
+        &pin("1234"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
     assert!(matches!(e, approval::Error::SamePerson));
-    let refused = audit::entries(&store, &Filter { kinds: vec![Kind::ApprovalRefused], ..Default::default() }).unwrap();
+    let refused = audit::entries(
+        &store,
+        &Filter {
+            kinds: vec![Kind::ApprovalRefused],
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(refused.len(), 2);
 }
 
@@ -348,7 +551,16 @@ fn approval_by_preparer_refused() {
 fn approval_without_approver_role_refused() {
     let (_d, store) = open();
     let s = submitted(&store);
-    let e = approval::approve(&store, &s.campaign_id, &s.fingerprint, "carol", &pin("5555"), &acks(), T0).unwrap_err();
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "carol",
+        &pin("5555"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Forbidden);
     assert!(matches!(e, approval::Error::NotApprover(_)));
 }
@@ -357,14 +569,45 @@ fn approval_without_approver_role_refused() {
 fn approval_wrong_pin_refused_and_counted() {
     let (_d, store) = open();
     let s = submitted(&store);
-    let e = approval::approve(&store, &s.campaign_id, &s.fingerprint, "bob", &pin("wrong pass"), &acks(), T0).unwrap_err();
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("wrong pass"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), ErrorCode::AuthFailed);
-    assert_eq!(operators::find(&store, "bob").unwrap().unwrap().failed_attempts, 1);
+    assert_eq!(
+        operators::find(&store, "bob")
+            .unwrap()
+            .unwrap()
+            .failed_attempts,
+        1
+    );
     for _ in 0..4 {
-        let _ = approval::approve(&store, &s.campaign_id, &s.fingerprint, "bob", &pin("wrong pass"), &acks(), T0);
+        let _ = approval::approve(
+            &store,
+            &s.campaign_id,
+            &s.fingerprint,
+            "bob",
+            &pin("wrong pass"),
+            &acks(),
+            T0,
+        );
     }
-    let e = approval::approve(&store, &s.campaign_id, &s.fingerprint, "bob", &pin("correct horse battery"), &acks(), T0)
-        .unwrap_err();
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("correct horse battery"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), ErrorCode::LockedOut);
 }
 
@@ -372,9 +615,20 @@ fn approval_wrong_pin_refused_and_counted() {
 fn approval_unacknowledged_warning_refused() {
     let (_d, store) = open();
     let s = submitted(&store);
-    let e = approval::approve(&store, &s.campaign_id, &s.fingerprint, "bob", &pin("correct horse battery"), &[], T0)
-        .unwrap_err();
-    assert!(matches!(e, approval::Error::Unacknowledged(ref w) if w == "dmarc.policy"), "{e}");
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("correct horse battery"),
+        &[],
+        T0,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, approval::Error::Unacknowledged(ref w) if w == "dmarc.policy"),
+        "{e}"
+    );
     assert_eq!(e.code(), ErrorCode::NotApproved);
 }
 
@@ -385,7 +639,16 @@ fn approval_of_a_different_fingerprint_refused() {
     let mut other = campaign();
     other.subject_template.push('!');
     let fp = approval::fingerprint(&other);
-    let e = approval::approve(&store, &s.campaign_id, &fp, "bob", &pin("correct horse battery"), &acks(), T0).unwrap_err();
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &fp,
+        "bob",
+        &pin("correct horse battery"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
     assert!(matches!(e, approval::Error::FingerprintMismatch { .. }));
 }
 
@@ -395,14 +658,28 @@ fn submit_with_failing_check_refused() {
     setup_operators(&store);
     let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
     let mut c = campaign();
-    c.checklist.push(CheckInput { id: "addressing".into(), status: "fail".into() });
-    assert_eq!(approval::submit(&store, &c, &alice, T0).unwrap_err().code(), ErrorCode::NotApproved);
+    c.checklist.push(CheckInput {
+        id: "addressing".into(),
+        status: "fail".into(),
+    });
+    assert_eq!(
+        approval::submit(&store, &c, &alice, T0).unwrap_err().code(),
+        ErrorCode::NotApproved
+    );
 }
 
 fn approved(store: &Store) -> approval::Submission {
     let s = submitted(store);
-    let a = approval::approve(store, &s.campaign_id, &s.fingerprint, "bob", &pin("correct horse battery"), &acks(), T0)
-        .unwrap();
+    let a = approval::approve(
+        store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("correct horse battery"),
+        &acks(),
+        T0,
+    )
+    .unwrap();
     assert_eq!(a.approver, "bob");
     assert_eq!(a.preparer, "alice");
     assert_eq!(a.expires_at, T0 + Duration::hours(24));
@@ -414,9 +691,21 @@ fn approval_success_then_gate_passes() {
     let (_d, store) = open();
     let s = approved(&store);
     let fp = approval::fingerprint(&campaign());
-    let a = approval::require_approval(&store, &s.campaign_id, &fp, T0 + Duration::hours(1)).unwrap();
+    let a =
+        approval::require_approval(&store, &s.campaign_id, &fp, T0 + Duration::hours(1)).unwrap();
     assert_eq!(a.fingerprint, s.fingerprint);
-    assert_eq!(audit::entries(&store, &Filter { kinds: vec![Kind::ApprovalGranted], ..Default::default() }).unwrap().len(), 1);
+    assert_eq!(
+        audit::entries(
+            &store,
+            &Filter {
+                kinds: vec![Kind::ApprovalGranted],
+                ..Default::default()
+            }
+        )
+        .unwrap()
+        .len(),
+        1
+    );
     assert!(audit::verify(&store).unwrap().is_intact());
 }
 
@@ -437,20 +726,37 @@ fn assert_change_voids(change: impl Fn(&mut FingerprintInput)) {
     change(&mut c);
     let fp = approval::fingerprint(&c);
     assert_ne!(fp, s.fingerprint);
-    let e = approval::require_approval(&store, &s.campaign_id, &fp, T0 + Duration::minutes(1)).unwrap_err();
+    let e = approval::require_approval(&store, &s.campaign_id, &fp, T0 + Duration::minutes(1))
+        .unwrap_err();
     assert_eq!(e.code(), ErrorCode::NotApproved);
     assert!(matches!(e, approval::Error::Changed));
     // Void for good: changing it back does not revive the approval.
-    let e = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0 + Duration::minutes(2)).unwrap_err();
+    let e = approval::require_approval(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        T0 + Duration::minutes(2),
+    )
+    .unwrap_err();
     assert!(matches!(e, approval::Error::Revoked(_)));
-    let voided = audit::entries(&store, &Filter { kinds: vec![Kind::ApprovalVoided], ..Default::default() }).unwrap();
+    let voided = audit::entries(
+        &store,
+        &Filter {
+            kinds: vec![Kind::ApprovalVoided],
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(voided.len(), 1);
 }
 
 #[test]
 fn gate_refuses_after_recipient_added() {
     assert_change_voids(|c| {
-        c.recipients.push(RecipientInput { address: "c@x.test".into(), fields: vec![] })
+        c.recipients.push(RecipientInput {
+            address: "c@x.test".into(),
+            fields: vec![],
+        })
     });
 }
 
@@ -478,9 +784,20 @@ fn gate_refuses_after_relay_port_changed() {
 fn gate_refuses_after_expiry() {
     let (_d, store) = open();
     let s = approved(&store);
-    let ok = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0 + Duration::hours(24) - Duration::seconds(1));
+    let ok = approval::require_approval(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        T0 + Duration::hours(24) - Duration::seconds(1),
+    );
     assert!(ok.is_ok());
-    let e = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0 + Duration::hours(24)).unwrap_err();
+    let e = approval::require_approval(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        T0 + Duration::hours(24),
+    )
+    .unwrap_err();
     assert!(matches!(e, approval::Error::Expired(_)), "{e}");
 }
 
@@ -490,10 +807,30 @@ fn approval_validity_is_configurable() {
     let admin = setup_operators(&store);
     approval::set_validity(&store, &admin, Duration::hours(2), T0).unwrap();
     let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
-    assert_eq!(approval::set_validity(&store, &alice, Duration::hours(2), T0).unwrap_err().code(), ErrorCode::Forbidden);
+    assert_eq!(
+        approval::set_validity(&store, &alice, Duration::hours(2), T0)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Forbidden
+    );
     let s = approval::submit(&store, &campaign(), &alice, T0).unwrap();
-    approval::approve(&store, &s.campaign_id, &s.fingerprint, "bob", &pin("correct horse battery"), &acks(), T0).unwrap();
-    let e = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0 + Duration::hours(2)).unwrap_err();
+    approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("correct horse battery"),
+        &acks(),
+        T0,
+    )
+    .unwrap();
+    let e = approval::require_approval(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        T0 + Duration::hours(2),
+    )
+    .unwrap_err();
     assert!(matches!(e, approval::Error::Expired(_)));
 }
 

@@ -478,6 +478,7 @@ pub fn export_json(store: &Store, filter: &Filter, mut out: impl Write) -> Resul
         .collect();
     serde_json::to_writer_pretty(&mut out, &values).map_err(|e| Error::Export(e.to_string()))?;
     out.write_all(b"\n")
+        .and_then(|()| out.flush())
         .map_err(|e| Error::Export(e.to_string()))?;
     Ok(list.len() as u64)
 }
