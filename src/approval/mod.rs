@@ -107,6 +107,65 @@ impl FingerprintInput {
     }
 }
 
+impl RecipientInput {
+    /// Every accepted recipient of an imported list, with its values in header order.
+    pub fn from_list(list: &crate::recipients::RecipientList) -> Vec<RecipientInput> {
+        list.recipients
+            .iter()
+            .map(|r| RecipientInput {
+                address: r.email.clone(),
+                fields: list
+                    .fields
+                    .iter()
+                    .cloned()
+                    .zip(r.values.iter().cloned())
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+impl AttachmentInput {
+    /// An attachment from its name and bytes.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> AttachmentInput {
+        AttachmentInput {
+            name: name.to_owned(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+        }
+    }
+}
+
+impl From<&crate::preflight::Check> for CheckInput {
+    fn from(c: &crate::preflight::Check) -> CheckInput {
+        let status = match c.status {
+            crate::preflight::Status::Pass => "pass",
+            crate::preflight::Status::Warning => "warning",
+            crate::preflight::Status::Fail => "fail",
+        };
+        CheckInput {
+            id: c.id.clone(),
+            status: status.to_owned(),
+        }
+    }
+}
+
+impl From<&crate::campaign::Relay> for RelayInput {
+    /// The relay profile without the CA hash; set `ca_sha256` from the CA file's bytes.
+    fn from(r: &crate::campaign::Relay) -> RelayInput {
+        let security = match r.security {
+            crate::campaign::Security::Starttls => "starttls",
+            crate::campaign::Security::Tls => "tls",
+        };
+        RelayInput {
+            host: r.host.clone(),
+            port: r.port,
+            security: security.to_owned(),
+            username: r.username.clone(),
+            ca_sha256: None,
+        }
+    }
+}
+
 /// Feeds length-prefixed fields into the hash so that no two different inputs can
 /// produce the same byte stream (no separator or escaping ambiguity).
 struct Canon(Sha256);
@@ -476,9 +535,7 @@ pub fn approve(
     }
     // Compared before the PIN so a preparer cannot approve themselves by any route, and
     // case-insensitively because operator names are unique regardless of case.
-    if approver_name.trim().eq_ignore_ascii_case(&sub.preparer)
-        || approver_name.trim().to_lowercase() == sub.preparer.to_lowercase()
-    {
+    if approver_name.trim().to_lowercase() == sub.preparer.to_lowercase() {
         return Err(refused(Error::SamePerson));
     }
     let approver =
@@ -532,6 +589,9 @@ pub fn approve(
     })
 }
 
+/// (id, fingerprint, preparer, approver, granted_at, expires_at, revoked_why)
+type ApprovalRow = (i64, String, String, String, String, String, Option<String>);
+
 /// THE gate: every path that sends calls this with the fingerprint recomputed from the
 /// campaign's current files. Refuses when there is no approval, when the campaign changed
 /// (the approval is then void for good), when it expired, or when it was revoked. Every
@@ -542,7 +602,7 @@ pub fn require_approval(
     current_fingerprint: &str,
     now: OffsetDateTime,
 ) -> Result<Approval, Error> {
-    let latest: Option<(i64, String, String, String, String, String, Option<String>)> = store
+    let latest: Option<ApprovalRow> = store
         .read()
         .query_row(
             "SELECT id, fingerprint, preparer, approver, granted_at, expires_at, revoked_why
