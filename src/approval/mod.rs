@@ -802,6 +802,31 @@ mod tests {
     }
 
     #[test]
+    fn recipients_keep_header_order() {
+        let list = crate::recipients::RecipientList {
+            encoding: "utf-8".into(),
+            delimiter: ",".into(),
+            email_column: "email".into(),
+            fields: vec!["name".into(), "email".into()],
+            recipients: vec![crate::recipients::Recipient {
+                row: 2,
+                email: "a@x.test".into(),
+                values: vec!["A".into(), "a@x.test".into()],
+            }],
+            rejected: vec![],
+            source_sha256: String::new(),
+        };
+        let r = RecipientInput::from_list(&list);
+        assert_eq!(r[0].fields[0], ("name".to_string(), "A".to_string()));
+        assert_eq!(r[0].fields[1].0, "email");
+        let a = AttachmentInput::from_bytes("x", b"");
+        assert_eq!(
+            a.sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
     fn short_form() {
         assert_eq!(short("0123456789abcdef"), "0123-4567-89ab");
     }
