@@ -1,1 +1,833 @@
-//! approval (to be written).
+//! Second-operator approval: the campaign fingerprint, submitting (freezing) a campaign,
+//! approving it with another operator's PIN, and [`require_approval`], the one gate every
+//! sending path calls.
+//!
+//! Architecture invariant: this module does not read campaign files. The caller builds a
+//! [`FingerprintInput`] from the files *as they are now* each time, so an edit on disk
+//! after approval changes the fingerprint and the gate refuses.
+
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::{self, Kind};
+use crate::error::ErrorCode;
+use crate::operators::{self, Role, Session};
+use crate::secrets::Secret;
+use crate::store::Store;
+
+/// How long an approval stays valid unless an admin sets another value.
+pub const DEFAULT_VALIDITY: Duration = Duration::hours(24);
+const VALIDITY_KEY: &str = "approval_validity_secs";
+/// The operator name the log shows for refusals at the sending gate (no person acts).
+pub const SYSTEM_OPERATOR: &str = "system";
+
+/// The sender identity as it will appear in every message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SenderInput {
+    pub name: String,
+    pub address: String,
+    pub reply_to: Option<String>,
+}
+
+/// One recipient: the address and the merge values in the recipient file's header order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecipientInput {
+    pub address: String,
+    /// (column name, value) in header order.
+    pub fields: Vec<(String, String)>,
+}
+
+/// One attachment: its file name and the SHA-256 (hex) of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentInput {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// The relay profile the campaign is sent through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelayInput {
+    pub host: String,
+    pub port: u16,
+    /// `starttls` or `tls`.
+    pub security: String,
+    pub username: String,
+    /// SHA-256 (hex) of the extra CA file, if one is configured.
+    pub ca_sha256: Option<String>,
+}
+
+/// One pre-flight result: the check id and `pass`, `warning` or `fail`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckInput {
+    pub id: String,
+    pub status: String,
+}
+
+/// Everything that decides what is sent. Two inputs with the same fingerprint send the
+/// same messages; any difference gives another fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FingerprintInput {
+    pub sender: SenderInput,
+    pub subject_template: String,
+    pub text_template: String,
+    pub html_template: Option<String>,
+    /// Any order; [`fingerprint`] normalises (lower-cased addresses, sorted).
+    pub recipients: Vec<RecipientInput>,
+    /// Every attachment, per-recipient ones included, in sending order.
+    pub attachments: Vec<AttachmentInput>,
+    pub relay: Option<RelayInput>,
+    /// Any order; sorted by id when hashed.
+    pub checklist: Vec<CheckInput>,
+}
+
+impl FingerprintInput {
+    /// Ids of checks whose status is `warning`: each must be acknowledged by the approver.
+    pub fn warnings(&self) -> Vec<String> {
+        self.checks_with("warning")
+    }
+
+    /// Ids of checks whose status is `fail`: a failing campaign cannot be submitted.
+    pub fn failures(&self) -> Vec<String> {
+        self.checks_with("fail")
+    }
+
+    fn checks_with(&self, status: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .checklist
+            .iter()
+            .filter(|c| c.status.eq_ignore_ascii_case(status))
+            .map(|c| c.id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+impl RecipientInput {
+    /// Every accepted recipient of an imported list, with its values in header order.
+    pub fn from_list(list: &crate::recipients::RecipientList) -> Vec<RecipientInput> {
+        list.recipients
+            .iter()
+            .map(|r| RecipientInput {
+                address: r.email.clone(),
+                fields: list
+                    .fields
+                    .iter()
+                    .cloned()
+                    .zip(r.values.iter().cloned())
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+impl AttachmentInput {
+    /// An attachment from its name and bytes.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> AttachmentInput {
+        AttachmentInput {
+            name: name.to_owned(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+        }
+    }
+}
+
+impl From<&crate::preflight::Check> for CheckInput {
+    fn from(c: &crate::preflight::Check) -> CheckInput {
+        let status = match c.status {
+            crate::preflight::Status::Pass => "pass",
+            crate::preflight::Status::Warning => "warning",
+            crate::preflight::Status::Fail => "fail",
+        };
+        CheckInput {
+            id: c.id.clone(),
+            status: status.to_owned(),
+        }
+    }
+}
+
+impl From<&crate::campaign::Relay> for RelayInput {
+    /// The relay profile without the CA hash; set `ca_sha256` from the CA file's bytes.
+    fn from(r: &crate::campaign::Relay) -> RelayInput {
+        let security = match r.security {
+            crate::campaign::Security::Starttls => "starttls",
+            crate::campaign::Security::Tls => "tls",
+        };
+        RelayInput {
+            host: r.host.clone(),
+            port: r.port,
+            security: security.to_owned(),
+            username: r.username.clone(),
+            ca_sha256: None,
+        }
+    }
+}
+
+/// Feeds length-prefixed fields into the hash so that no two different inputs can
+/// produce the same byte stream (no separator or escaping ambiguity).
+struct Canon(Sha256);
+
+impl Canon {
+    fn str(&mut self, s: &str) {
+        self.0.update((s.len() as u64).to_be_bytes());
+        self.0.update(s.as_bytes());
+    }
+    fn opt(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => {
+                self.0.update([1]);
+                self.str(s);
+            }
+            None => self.0.update([0]),
+        }
+    }
+    fn count(&mut self, n: usize) {
+        self.0.update((n as u64).to_be_bytes());
+    }
+}
+
+/// SHA-256 (hex) over the canonical encoding of `input`.
+pub fn fingerprint(input: &FingerprintInput) -> String {
+    let mut c = Canon(Sha256::new());
+    c.str("mergeguard-fingerprint-v1");
+    c.str(&input.sender.name);
+    c.str(&input.sender.address.trim().to_lowercase());
+    c.opt(
+        input
+            .sender
+            .reply_to
+            .as_deref()
+            .map(|r| r.trim().to_lowercase())
+            .as_deref(),
+    );
+    c.str(&input.subject_template);
+    c.str(&input.text_template);
+    c.opt(input.html_template.as_deref());
+
+    let mut recipients: Vec<(String, &Vec<(String, String)>)> = input
+        .recipients
+        .iter()
+        .map(|r| (r.address.trim().to_lowercase(), &r.fields))
+        .collect();
+    recipients.sort();
+    c.count(recipients.len());
+    for (address, fields) in recipients {
+        c.str(&address);
+        c.count(fields.len());
+        for (k, v) in fields {
+            c.str(k);
+            c.str(v);
+        }
+    }
+
+    c.count(input.attachments.len());
+    for a in &input.attachments {
+        c.str(&a.name);
+        c.str(&a.sha256.to_lowercase());
+    }
+
+    match &input.relay {
+        Some(r) => {
+            c.0.update([1]);
+            c.str(&r.host.to_lowercase());
+            c.str(&r.port.to_string());
+            c.str(&r.security.to_lowercase());
+            c.str(&r.username);
+            c.opt(r.ca_sha256.as_ref().map(|h| h.to_lowercase()).as_deref());
+        }
+        None => c.0.update([0]),
+    }
+
+    let mut checks: Vec<(&str, String)> = input
+        .checklist
+        .iter()
+        .map(|k| (k.id.as_str(), k.status.to_lowercase()))
+        .collect();
+    checks.sort();
+    c.count(checks.len());
+    for (id, status) in checks {
+        c.str(id);
+        c.str(&status);
+    }
+    hex::encode(c.0.finalize())
+}
+
+/// The short form shown to both people: the first 12 hex digits in groups of four.
+pub fn short(fingerprint: &str) -> String {
+    let head: Vec<char> = fingerprint.chars().take(12).collect();
+    head.chunks(4)
+        .map(|g| g.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A campaign frozen for approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Submission {
+    pub campaign_id: String,
+    pub fingerprint: String,
+    pub short: String,
+    pub preparer: String,
+    /// Checklist ids with a warning the approver must acknowledge.
+    pub warnings: Vec<String>,
+}
+
+/// A granted approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approval {
+    pub campaign_id: String,
+    pub fingerprint: String,
+    pub preparer: String,
+    pub approver: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub granted_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// Approval refused, or sending refused for want of a valid approval.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("the campaign {0} was not submitted for approval")]
+    NotSubmitted(String),
+    #[error("the pre-flight checklist has failures ({0}); fix them before asking for approval")]
+    ChecklistFailed(String),
+    #[error("the campaign changed since it was shown for approval (fingerprint {shown} shown, {frozen} frozen)")]
+    FingerprintMismatch { shown: String, frozen: String },
+    #[error("the approver must be a different person from the one who prepared the campaign")]
+    SamePerson,
+    #[error("{0} does not hold the approver role")]
+    NotApprover(String),
+    #[error("{0} does not hold the sender role")]
+    NotSender(String),
+    #[error("these warnings were not acknowledged: {0}")]
+    Unacknowledged(String),
+    #[error("the campaign {0} has no approval")]
+    NotApproved(String),
+    #[error(
+        "the campaign changed after it was approved; the approval is void and a new one is needed"
+    )]
+    Changed,
+    #[error("the approval expired at {0}; ask for a new one")]
+    Expired(String),
+    #[error("the approval was revoked ({0}); ask for a new one")]
+    Revoked(String),
+    #[error("only an admin may change the approval validity")]
+    NotAdmin,
+    #[error("the approval validity must be between one minute and 30 days")]
+    BadValidity,
+    #[error(transparent)]
+    Operator(#[from] operators::Error),
+    #[error(transparent)]
+    Audit(#[from] audit::Error),
+    #[error("approval database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::SamePerson | Error::NotApprover(_) | Error::NotSender(_) | Error::NotAdmin => {
+                ErrorCode::Forbidden
+            }
+            Error::Operator(e) => e.code(),
+            Error::Audit(e) => e.code(),
+            Error::Sql(_) => ErrorCode::Database,
+            Error::BadValidity => ErrorCode::Internal,
+            _ => ErrorCode::NotApproved,
+        }
+    }
+}
+
+fn fmt(t: OffsetDateTime) -> Result<String, Error> {
+    Ok(audit::format_time(t)?)
+}
+
+fn parse(s: &str) -> OffsetDateTime {
+    // Stored by this module in a fixed format; an unparseable value (a tampered file)
+    // reads as the epoch, which makes any approval expired rather than valid.
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Submits a campaign under a new id: freezes its fingerprint and logs the request.
+pub fn submit(
+    store: &Store,
+    input: &FingerprintInput,
+    preparer: &Session,
+    now: OffsetDateTime,
+) -> Result<Submission, Error> {
+    submit_as(
+        store,
+        &uuid::Uuid::new_v4().to_string(),
+        input,
+        preparer,
+        now,
+    )
+}
+
+/// Submits (or re-submits after a change) the campaign `campaign_id`. A re-submission
+/// replaces the frozen fingerprint and voids every earlier approval of it.
+pub fn submit_as(
+    store: &Store,
+    campaign_id: &str,
+    input: &FingerprintInput,
+    preparer: &Session,
+    now: OffsetDateTime,
+) -> Result<Submission, Error> {
+    if !preparer.has_role(Role::Sender) {
+        return Err(Error::NotSender(preparer.operator().to_owned()));
+    }
+    let failures = input.failures();
+    if !failures.is_empty() {
+        return Err(Error::ChecklistFailed(failures.join(", ")));
+    }
+    let fp = fingerprint(input);
+    let warnings = input.warnings();
+    let at = fmt(now)?;
+    store.transaction(|tx| {
+        let voided = tx.execute(
+            "UPDATE approvals SET revoked_at = ?2, revoked_why = 'resubmitted'
+             WHERE campaign_id = ?1 AND revoked_at IS NULL",
+            rusqlite::params![campaign_id, at],
+        )?;
+        if voided > 0 {
+            audit::append_in(
+                tx,
+                now,
+                preparer.operator(),
+                Kind::ApprovalVoided,
+                Some(campaign_id),
+                &json!({"reason": "resubmitted"}),
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO submissions (campaign_id, fingerprint, preparer, submitted_at, warnings)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(campaign_id) DO UPDATE SET fingerprint = excluded.fingerprint,
+               preparer = excluded.preparer, submitted_at = excluded.submitted_at,
+               warnings = excluded.warnings",
+            rusqlite::params![
+                campaign_id,
+                fp,
+                preparer.operator(),
+                at,
+                serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into())
+            ],
+        )?;
+        audit::append_in(
+            tx,
+            now,
+            preparer.operator(),
+            Kind::ApprovalRequested,
+            Some(campaign_id),
+            &json!({"fingerprint": fp, "recipients": input.recipients.len(),
+                    "attachments": input.attachments.len(), "warnings": warnings}),
+        )?;
+        Ok::<_, Error>(())
+    })?;
+    Ok(Submission {
+        campaign_id: campaign_id.to_owned(),
+        short: short(&fp),
+        fingerprint: fp,
+        preparer: preparer.operator().to_owned(),
+        warnings,
+    })
+}
+
+/// The frozen submission of a campaign.
+pub fn submission(store: &Store, campaign_id: &str) -> Result<Option<Submission>, Error> {
+    let row: Option<(String, String, String)> = store
+        .read()
+        .query_row(
+            "SELECT fingerprint, preparer, warnings FROM submissions WHERE campaign_id = ?1",
+            [campaign_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(row.map(|(fp, preparer, warnings)| Submission {
+        campaign_id: campaign_id.to_owned(),
+        short: short(&fp),
+        fingerprint: fp,
+        preparer,
+        warnings: serde_json::from_str(&warnings).unwrap_or_default(),
+    }))
+}
+
+/// The latest submission frozen at this fingerprint (the CLI finds a campaign this way).
+pub fn submission_for_fingerprint(
+    store: &Store,
+    fingerprint: &str,
+) -> Result<Option<Submission>, Error> {
+    let id: Option<String> = store
+        .read()
+        .query_row(
+            "SELECT campaign_id FROM submissions WHERE fingerprint = ?1
+             ORDER BY submitted_at DESC LIMIT 1",
+            [fingerprint],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match id {
+        Some(id) => submission(store, &id),
+        None => Ok(None),
+    }
+}
+
+fn refuse(
+    store: &Store,
+    now: OffsetDateTime,
+    operator: &str,
+    campaign_id: &str,
+    err: Error,
+) -> Error {
+    let reason = match &err {
+        Error::NotSubmitted(_) => "not_submitted",
+        Error::FingerprintMismatch { .. } => "fingerprint_mismatch",
+        Error::SamePerson => "same_person",
+        Error::NotApprover(_) => "not_approver",
+        Error::Unacknowledged(_) => "unacknowledged_warnings",
+        Error::Operator(e) => match e.code() {
+            ErrorCode::LockedOut => "locked_out",
+            _ => "authentication_failed",
+        },
+        _ => "other",
+    };
+    // If the log itself fails, that error is the one to report.
+    match audit::append(
+        store,
+        now,
+        operator,
+        Kind::ApprovalRefused,
+        Some(campaign_id),
+        json!({"reason": reason, "message": err.to_string()}),
+    ) {
+        Ok(_) => err,
+        Err(e) => Error::Audit(e),
+    }
+}
+
+/// The second operator approves, on the same screen, exactly the campaign frozen at
+/// `fingerprint`: a different person from the preparer, with the approver role, their own
+/// PIN (a wrong one counts toward their lockout), and every warning acknowledged.
+pub fn approve(
+    store: &Store,
+    campaign_id: &str,
+    fingerprint: &str,
+    approver_name: &str,
+    approver_pin: &Secret,
+    acknowledged_warnings: &[String],
+    now: OffsetDateTime,
+) -> Result<Approval, Error> {
+    let refused = |err| refuse(store, now, approver_name, campaign_id, err);
+    let Some(sub) = submission(store, campaign_id)? else {
+        return Err(refused(Error::NotSubmitted(campaign_id.to_owned())));
+    };
+    if sub.fingerprint != fingerprint {
+        return Err(refused(Error::FingerprintMismatch {
+            shown: short(fingerprint),
+            frozen: sub.short.clone(),
+        }));
+    }
+    // Compared before the PIN so a preparer cannot approve themselves by any route, and
+    // case-insensitively because operator names are unique regardless of case.
+    if approver_name.trim().to_lowercase() == sub.preparer.to_lowercase() {
+        return Err(refused(Error::SamePerson));
+    }
+    let approver =
+        match operators::authenticate(store, approver_name, approver_pin, now, "approval") {
+            Ok(op) => op,
+            Err(e) => return Err(refused(Error::Operator(e))),
+        };
+    if !approver.has_role(Role::Approver) {
+        return Err(refused(Error::NotApprover(approver.name)));
+    }
+    let missing: Vec<&str> = sub
+        .warnings
+        .iter()
+        .filter(|w| !acknowledged_warnings.iter().any(|a| a == *w))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(refused(Error::Unacknowledged(missing.join(", "))));
+    }
+    let expires_at = now + validity(store)?;
+    let (granted, expires) = (fmt(now)?, fmt(expires_at)?);
+    store.transaction(|tx| {
+        tx.execute(
+            "UPDATE approvals SET revoked_at = ?2, revoked_why = 'superseded'
+             WHERE campaign_id = ?1 AND revoked_at IS NULL",
+            rusqlite::params![campaign_id, granted],
+        )?;
+        tx.execute(
+            "INSERT INTO approvals (campaign_id, fingerprint, preparer, approver, granted_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![campaign_id, sub.fingerprint, sub.preparer, approver.name, granted, expires],
+        )?;
+        audit::append_in(
+            tx,
+            now,
+            &approver.name,
+            Kind::ApprovalGranted,
+            Some(campaign_id),
+            &json!({"fingerprint": sub.fingerprint, "preparer": sub.preparer,
+                    "acknowledged_warnings": sub.warnings, "expires_at": expires}),
+        )?;
+        Ok::<_, Error>(())
+    })?;
+    Ok(Approval {
+        campaign_id: campaign_id.to_owned(),
+        fingerprint: sub.fingerprint,
+        preparer: sub.preparer,
+        approver: approver.name,
+        granted_at: now,
+        expires_at,
+    })
+}
+
+/// (id, fingerprint, preparer, approver, granted_at, expires_at, revoked_why)
+type ApprovalRow = (i64, String, String, String, String, String, Option<String>);
+
+/// THE gate: every path that sends calls this with the fingerprint recomputed from the
+/// campaign's current files. Refuses when there is no approval, when the campaign changed
+/// (the approval is then void for good), when it expired, or when it was revoked. Every
+/// refusal and void is logged.
+pub fn require_approval(
+    store: &Store,
+    campaign_id: &str,
+    current_fingerprint: &str,
+    now: OffsetDateTime,
+) -> Result<Approval, Error> {
+    let latest: Option<ApprovalRow> = store
+        .read()
+        .query_row(
+            "SELECT id, fingerprint, preparer, approver, granted_at, expires_at, revoked_why
+             FROM approvals WHERE campaign_id = ?1 ORDER BY id DESC LIMIT 1",
+            [campaign_id],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
+        )
+        .optional()?;
+    let log_refusal = |reason: &str, err: Error| -> Error {
+        match audit::append(
+            store,
+            now,
+            SYSTEM_OPERATOR,
+            Kind::ApprovalRefused,
+            Some(campaign_id),
+            json!({"stage": "send", "reason": reason, "fingerprint": current_fingerprint}),
+        ) {
+            Ok(_) => err,
+            Err(e) => Error::Audit(e),
+        }
+    };
+    let Some((id, fp, preparer, approver, granted, expires, revoked)) = latest else {
+        return Err(log_refusal(
+            "no_approval",
+            Error::NotApproved(campaign_id.to_owned()),
+        ));
+    };
+    if let Some(why) = revoked {
+        return Err(log_refusal("revoked", Error::Revoked(why)));
+    }
+    let void = |why: &str, err: Error| -> Error {
+        let r = store.transaction(|tx| {
+            tx.execute(
+                "UPDATE approvals SET revoked_at = ?2, revoked_why = ?3 WHERE id = ?1",
+                rusqlite::params![id, fmt(now)?, why],
+            )?;
+            audit::append_in(
+                tx,
+                now,
+                SYSTEM_OPERATOR,
+                Kind::ApprovalVoided,
+                Some(campaign_id),
+                &json!({"reason": why, "approved_fingerprint": fp,
+                        "current_fingerprint": current_fingerprint}),
+            )?;
+            Ok::<_, Error>(())
+        });
+        match r {
+            Ok(()) => err,
+            Err(e) => e,
+        }
+    };
+    if fp != current_fingerprint {
+        return Err(void("changed", Error::Changed));
+    }
+    let expires_at = parse(&expires);
+    if now >= expires_at {
+        return Err(void("expired", Error::Expired(expires)));
+    }
+    Ok(Approval {
+        campaign_id: campaign_id.to_owned(),
+        fingerprint: fp,
+        preparer,
+        approver,
+        granted_at: parse(&granted),
+        expires_at,
+    })
+}
+
+/// Revokes the current approval of a campaign (an operator changed their mind).
+pub fn revoke(
+    store: &Store,
+    campaign_id: &str,
+    by: &Session,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<bool, Error> {
+    let at = fmt(now)?;
+    store.transaction(|tx| {
+        let n = tx.execute(
+            "UPDATE approvals SET revoked_at = ?2, revoked_why = ?3
+             WHERE campaign_id = ?1 AND revoked_at IS NULL",
+            rusqlite::params![campaign_id, at, reason],
+        )?;
+        if n > 0 {
+            audit::append_in(
+                tx,
+                now,
+                by.operator(),
+                Kind::ApprovalVoided,
+                Some(campaign_id),
+                &json!({"reason": "revoked", "note": reason}),
+            )?;
+        }
+        Ok(n > 0)
+    })
+}
+
+/// How long approvals stay valid (default 24 h).
+pub fn validity(store: &Store) -> Result<Duration, Error> {
+    let v = store.setting(VALIDITY_KEY).map_err(|e| match e {
+        crate::store::Error::Sql(s) => Error::Sql(s),
+        other => Error::Sql(rusqlite::Error::InvalidParameterName(other.to_string())),
+    })?;
+    Ok(v.and_then(|s| s.parse::<i64>().ok())
+        .map(Duration::seconds)
+        .unwrap_or(DEFAULT_VALIDITY))
+}
+
+/// An admin sets how long approvals stay valid; applies to approvals granted afterwards.
+pub fn set_validity(
+    store: &Store,
+    by: &Session,
+    validity: Duration,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    if !by.has_role(Role::Admin) {
+        return Err(Error::NotAdmin);
+    }
+    if validity < Duration::minutes(1) || validity > Duration::days(30) {
+        return Err(Error::BadValidity);
+    }
+    store.transaction(|tx| {
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            rusqlite::params![VALIDITY_KEY, validity.whole_seconds().to_string()],
+        )?;
+        audit::append_in(
+            tx,
+            now,
+            by.operator(),
+            Kind::SettingsChanged,
+            None,
+            &json!({"setting": VALIDITY_KEY, "value": validity.whole_seconds()}),
+        )?;
+        Ok::<_, Error>(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> FingerprintInput {
+        FingerprintInput {
+            sender: SenderInput {
+                name: "Shop".into(),
+                address: "news@shop.test".into(),
+                reply_to: None,
+            },
+            subject_template: "Hello {{ name }}".into(),
+            text_template: "Hi".into(),
+            html_template: None,
+            recipients: vec![
+                RecipientInput {
+                    address: "B@x.test".into(),
+                    fields: vec![("name".into(), "B".into())],
+                },
+                RecipientInput {
+                    address: "a@x.test".into(),
+                    fields: vec![("name".into(), "A".into())],
+                },
+            ],
+            attachments: vec![],
+            relay: None,
+            checklist: vec![],
+        }
+    }
+
+    #[test]
+    fn recipient_order_and_case_do_not_matter() {
+        let a = input();
+        let mut b = input();
+        b.recipients.reverse();
+        b.recipients[1].address = "b@X.TEST".into();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+    }
+
+    #[test]
+    fn field_boundaries_matter() {
+        let a = input();
+        let mut b = input();
+        b.subject_template = "Hello {{ name }}H".into();
+        b.text_template = "i".into();
+        assert_ne!(fingerprint(&a), fingerprint(&b));
+    }
+
+    #[test]
+    fn recipients_keep_header_order() {
+        let list = crate::recipients::RecipientList {
+            encoding: "utf-8".into(),
+            delimiter: ",".into(),
+            email_column: "email".into(),
+            fields: vec!["name".into(), "email".into()],
+            recipients: vec![crate::recipients::Recipient {
+                row: 2,
+                email: "a@x.test".into(),
+                values: vec!["A".into(), "a@x.test".into()],
+            }],
+            rejected: vec![],
+            source_sha256: String::new(),
+        };
+        let r = RecipientInput::from_list(&list);
+        assert_eq!(r[0].fields[0], ("name".to_string(), "A".to_string()));
+        assert_eq!(r[0].fields[1].0, "email");
+        let a = AttachmentInput::from_bytes("x", b"");
+        assert_eq!(
+            a.sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn short_form() {
+        assert_eq!(short("0123456789abcdef"), "0123-4567-89ab");
+    }
+}

@@ -3,6 +3,16 @@
 
 use std::fmt;
 
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::audit::{self, Kind};
+use crate::error::ErrorCode;
+use crate::store::Store;
+
+/// The keychain service name every relay password is filed under.
+pub const KEYCHAIN_SERVICE: &str = "MergeGuard SMTP";
+
 /// A secret string. `Debug`/`Display` print `<redacted>`; it has no `Serialize`.
 /// Read it only where it is handed to the relay or a hash function, via [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
@@ -29,6 +39,131 @@ impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
+}
+
+/// The keychain refused or is missing. Never carries the secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("the system keychain is not available ({0}). Start and unlock your keyring (for example GNOME Keyring or KWallet) and try again")]
+    Unavailable(String),
+    #[error("the system keychain is locked or refused access ({0}). Unlock it and try again")]
+    Locked(String),
+    #[error("no password is stored in the keychain for relay profile {profile:?}, user {user:?}")]
+    NotFound { profile: String, user: String },
+    #[error("the keychain failed: {0}")]
+    Failed(String),
+    #[error(transparent)]
+    Audit(#[from] audit::Error),
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Audit(e) => e.code(),
+            _ => ErrorCode::Keychain,
+        }
+    }
+}
+
+/// The keychain account for one relay profile and user.
+fn account(profile: &str, user: &str) -> String {
+    format!("{profile}:{user}")
+}
+
+fn entry(profile: &str, user: &str) -> Result<keyring::Entry, Error> {
+    if let Err(e) = keyring::Entry::store_status() {
+        return Err(Error::Unavailable(e.to_string()));
+    }
+    keyring::Entry::new(KEYCHAIN_SERVICE, &account(profile, user))
+        .map_err(|e| map_err(e, profile, user))
+}
+
+fn map_err(e: keyring::Error, profile: &str, user: &str) -> Error {
+    match e {
+        keyring::Error::NoEntry => Error::NotFound {
+            profile: profile.into(),
+            user: user.into(),
+        },
+        keyring::Error::NoStorageAccess(inner) => Error::Locked(inner.to_string()),
+        keyring::Error::NoDefaultStore => Error::Unavailable(
+            keyring::Entry::store_status()
+                .as_ref()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "no credential store".into()),
+        ),
+        keyring::Error::PlatformFailure(inner) => Error::Unavailable(inner.to_string()),
+        // BadEncoding/BadDataFormat carry the stored bytes: drop them, they are the secret.
+        keyring::Error::BadEncoding(_) => Error::Failed("the stored password is not text".into()),
+        keyring::Error::BadDataFormat(_, _) => {
+            Error::Failed("the stored password is malformed".into())
+        }
+        other => Error::Failed(other.to_string()),
+    }
+}
+
+/// Stores the SMTP password of a relay profile in the OS keychain (replacing any).
+pub fn store_relay_password(profile: &str, user: &str, password: &Secret) -> Result<(), Error> {
+    entry(profile, user)?
+        .set_password(password.expose())
+        .map_err(|e| map_err(e, profile, user))
+}
+
+/// Reads the SMTP password of a relay profile from the OS keychain.
+pub fn relay_password(profile: &str, user: &str) -> Result<Secret, Error> {
+    entry(profile, user)?
+        .get_password()
+        .map(Secret::new)
+        .map_err(|e| map_err(e, profile, user))
+}
+
+/// Removes the SMTP password of a relay profile from the OS keychain.
+pub fn remove_relay_password(profile: &str, user: &str) -> Result<(), Error> {
+    entry(profile, user)?
+        .delete_credential()
+        .map_err(|e| map_err(e, profile, user))
+}
+
+/// [`store_relay_password`] and a `credential_stored` log entry (profile and user only).
+pub fn save_relay_password(
+    store: &Store,
+    operator: &str,
+    profile: &str,
+    user: &str,
+    password: &Secret,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    store_relay_password(profile, user, password)?;
+    audit::append(
+        store,
+        now,
+        operator,
+        Kind::CredentialStored,
+        None,
+        json!({"profile": profile, "user": user, "keychain_service": KEYCHAIN_SERVICE}),
+    )?;
+    Ok(())
+}
+
+/// [`remove_relay_password`] and a `credential_removed` log entry.
+pub fn forget_relay_password(
+    store: &Store,
+    operator: &str,
+    profile: &str,
+    user: &str,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    remove_relay_password(profile, user)?;
+    audit::append(
+        store,
+        now,
+        operator,
+        Kind::CredentialRemoved,
+        None,
+        json!({"profile": profile, "user": user, "keychain_service": KEYCHAIN_SERVICE}),
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,845 @@
+//! Integration tests of the trust core: store migrations, the hash-chained operation log
+//! (tampered with directly in the SQLite file), operators and lockout, and the approval gate.
+
+use std::collections::BTreeSet;
+
+use mergeguard::approval::{
+    self, AttachmentInput, CheckInput, FingerprintInput, RecipientInput, RelayInput, SenderInput,
+};
+use mergeguard::audit::{self, BreakReason, Filter, Kind};
+use mergeguard::error::ErrorCode;
+use mergeguard::operators::{self, Role, Session};
+use mergeguard::secrets::Secret;
+use mergeguard::store::Store;
+use rusqlite::Connection;
+use serde_json::json;
+use time::{macros::datetime, Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-11-28 09:00 UTC);
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn raw(store: &Store) -> Connection {
+    let c = Connection::open(store.path()).unwrap();
+    // A determined attacker with the file drops the append-only triggers first.
+    c.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
+        .unwrap();
+    c
+}
+
+fn fill_log(store: &Store, n: usize) {
+    for i in 0..n {
+        audit::append(
+            store,
+            T0 + Duration::seconds(i as i64),
+            "alice",
+            Kind::Edit,
+            Some("c1"),
+            json!({"step": i}),
+        )
+        .unwrap();
+    }
+}
+
+// ---- store ----
+
+#[test]
+fn migrations_apply_once_and_reopen_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.applied_migrations().unwrap(), vec![1]);
+    assert_eq!(store.journal_mode().unwrap(), "wal");
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.applied_migrations().unwrap(), vec![1]);
+    let c = Connection::open(store.path()).unwrap();
+    let n: i64 = c
+        .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal", "WAL is persistent in the file");
+}
+
+#[test]
+fn data_dir_flag_beats_env() {
+    let p = std::path::Path::new("/tmp/explicit");
+    assert_eq!(mergeguard::store::data_dir(Some(p)).unwrap(), p);
+}
+
+// ---- audit ----
+
+#[test]
+fn audit_chain_verifies() {
+    let (_d, store) = open();
+    fill_log(&store, 5);
+    let v = audit::verify(&store).unwrap();
+    assert_eq!(v.entries, 5);
+    assert!(v.is_intact(), "{:?}", v.breaks);
+}
+
+#[test]
+fn audit_rows_cannot_be_updated_through_sqlite_without_dropping_triggers() {
+    let (_d, store) = open();
+    fill_log(&store, 2);
+    let c = Connection::open(store.path()).unwrap();
+    assert!(c
+        .execute("UPDATE audit_log SET details = '{}' WHERE id = 1", [])
+        .is_err());
+    assert!(c.execute("DELETE FROM audit_log WHERE id = 1", []).is_err());
+}
+
+#[test]
+fn audit_verify_finds_edited_details() {
+    let (_d, store) = open();
+    fill_log(&store, 5);
+    raw(&store)
+        .execute(
+            "UPDATE audit_log SET details = '{\"step\":99}' WHERE id = 3",
+            [],
+        )
+        .unwrap();
+    let v = audit::verify(&store).unwrap();
+    assert_eq!(v.broken_ids(), vec![3]);
+    assert_eq!(v.breaks[0].reason, BreakReason::Edited);
+}
+
+#[test]
+fn audit_verify_finds_deleted_row() {
+    let (_d, store) = open();
+    fill_log(&store, 5);
+    raw(&store)
+        .execute("DELETE FROM audit_log WHERE id = 3", [])
+        .unwrap();
+    let v = audit::verify(&store).unwrap();
+    assert_eq!(v.broken_ids(), vec![4]);
+    assert!(v.breaks.contains(&audit::Break {
+        id: 4,
+        reason: BreakReason::Gap { expected: 3 }
+    }));
+    assert!(v.breaks.contains(&audit::Break {
+        id: 4,
+        reason: BreakReason::LinkBroken
+    }));
+}
+
+#[test]
+fn audit_verify_finds_truncated_tail() {
+    let (_d, store) = open();
+    fill_log(&store, 5);
+    raw(&store)
+        .execute("DELETE FROM audit_log WHERE id = 5", [])
+        .unwrap();
+    let v = audit::verify(&store).unwrap();
+    assert_eq!(
+        v.breaks,
+        vec![audit::Break {
+            id: 4,
+            reason: BreakReason::HeadMismatch { head_id: Some(5) }
+        }]
+    );
+}
+
+#[test]
+fn audit_verify_finds_forged_row_inserted_in_the_middle() {
+    let (_d, store) = open();
+    fill_log(&store, 5);
+    let c = raw(&store);
+    // Make room at id 3 by shifting 3..5 up, then forge a row that links correctly to 2
+    // (the attacker knows the hash function).
+    c.execute("UPDATE audit_log SET id = id + 100 WHERE id >= 3", [])
+        .unwrap();
+    c.execute("UPDATE audit_log SET id = id - 99 WHERE id >= 100", [])
+        .unwrap();
+    let prev: String = c
+        .query_row("SELECT hash FROM audit_log WHERE id = 2", [], |r| r.get(0))
+        .unwrap();
+    let at = "2026-11-28T09:00:02.500000Z";
+    let details = "{\"forged\":true}";
+    let hash = audit::entry_hash(&prev, 3, at, "mallory", "edit", Some("c1"), details);
+    c.execute(
+        "INSERT INTO audit_log (id, at, operator, kind, campaign, details, prev_hash, hash)
+         VALUES (3, ?1, 'mallory', 'edit', 'c1', ?2, ?3, ?4)",
+        rusqlite::params![at, details, prev, hash],
+    )
+    .unwrap();
+    let v = audit::verify(&store).unwrap();
+    // The forged row itself is consistent; the next one (old 3, now 4) no longer links
+    // and every shifted row's hash no longer covers its id; the head no longer matches.
+    assert_eq!(v.broken_ids(), vec![4, 5, 6]);
+    assert!(v.breaks.contains(&audit::Break {
+        id: 4,
+        reason: BreakReason::LinkBroken
+    }));
+    assert!(v.breaks.contains(&audit::Break {
+        id: 4,
+        reason: BreakReason::Edited
+    }));
+}
+
+#[test]
+fn audit_verify_finds_swapped_rows() {
+    let (_d, store) = open();
+    fill_log(&store, 5);
+    let c = raw(&store);
+    c.execute("UPDATE audit_log SET id = 100 WHERE id = 2", [])
+        .unwrap();
+    c.execute("UPDATE audit_log SET id = 2 WHERE id = 3", [])
+        .unwrap();
+    c.execute("UPDATE audit_log SET id = 3 WHERE id = 100", [])
+        .unwrap();
+    let v = audit::verify(&store).unwrap();
+    assert_eq!(v.broken_ids(), vec![2, 3, 4]);
+    assert!(v.breaks.contains(&audit::Break {
+        id: 2,
+        reason: BreakReason::Edited
+    }));
+    assert!(v.breaks.contains(&audit::Break {
+        id: 4,
+        reason: BreakReason::LinkBroken
+    }));
+}
+
+#[test]
+fn audit_csv_export_escapes_formulas() {
+    let (_d, store) = open();
+    audit::append(
+        &store,
+        T0,
+        "=HYPERLINK(\"http://evil\")",
+        Kind::Import,
+        None,
+        json!({"file": "x.csv"}),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    audit::export_csv(&store, &Filter::default(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("'=HYPERLINK("), "{text}");
+    assert!(!text.contains(",=HYPERLINK"), "{text}");
+    let mut json_out = Vec::new();
+    assert_eq!(
+        audit::export_json(&store, &Filter::default(), &mut json_out).unwrap(),
+        1
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json_out).unwrap();
+    assert_eq!(v[0]["details"]["file"], "x.csv");
+}
+
+#[test]
+fn audit_filters() {
+    let (_d, store) = open();
+    audit::append(&store, T0, "alice", Kind::Login, None, json!({})).unwrap();
+    audit::append(
+        &store,
+        T0 + Duration::hours(1),
+        "bob",
+        Kind::Edit,
+        Some("c1"),
+        json!({}),
+    )
+    .unwrap();
+    audit::append(
+        &store,
+        T0 + Duration::hours(2),
+        "bob",
+        Kind::Login,
+        Some("c2"),
+        json!({}),
+    )
+    .unwrap();
+    let ids = |f: Filter| {
+        audit::entries(&store, &f)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(Filter {
+            operator: Some("bob".into()),
+            ..Default::default()
+        }),
+        vec![2, 3]
+    );
+    assert_eq!(
+        ids(Filter {
+            campaign: Some("c1".into()),
+            ..Default::default()
+        }),
+        vec![2]
+    );
+    assert_eq!(
+        ids(Filter {
+            kinds: vec![Kind::Login],
+            ..Default::default()
+        }),
+        vec![1, 3]
+    );
+    assert_eq!(
+        ids(Filter {
+            from: Some(T0 + Duration::minutes(30)),
+            until: Some(T0 + Duration::hours(2)),
+            ..Default::default()
+        }),
+        vec![2]
+    );
+}
+
+// ---- operators ----
+
+fn pin(s: &str) -> Secret {
+    Secret::new(s)
+}
+
+fn setup_operators(store: &Store) -> Session {
+    operators::create_first_admin(store, "admin", &pin("9999"), T0).unwrap();
+    let admin = operators::sign_in(store, "admin", &pin("9999"), T0).unwrap();
+    let sa: BTreeSet<Role> = [Role::Sender].into();
+    let ap: BTreeSet<Role> = [Role::Approver].into();
+    operators::add_operator(store, &admin, "alice", &sa, &pin("1234"), T0).unwrap();
+    operators::add_operator(store, &admin, "bob", &ap, &pin("correct horse battery"), T0).unwrap();
+    operators::add_operator(store, &admin, "carol", &sa, &pin("5555"), T0).unwrap();
+    admin
+}
+
+#[test]
+fn first_admin_only_once() {
+    let (_d, store) = open();
+    assert!(operators::needs_first_admin(&store).unwrap());
+    let a = operators::create_first_admin(&store, "admin", &pin("9999"), T0).unwrap();
+    assert!(a.has_role(Role::Admin));
+    let err = operators::create_first_admin(&store, "other", &pin("1111"), T0).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert_eq!(operators::list(&store).unwrap().len(), 1);
+}
+
+#[test]
+fn pin_stored_only_as_argon2id_phc() {
+    let (dir, store) = open();
+    setup_operators(&store);
+    let hash: String = Connection::open(store.path())
+        .unwrap()
+        .query_row(
+            "SELECT pin_hash FROM operators WHERE name = 'bob'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+    drop(store);
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !contains(&bytes, b"correct horse battery"),
+            "the passphrase is in a store file"
+        );
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn lockout_after_five_failures_with_backoff() {
+    let (_d, store) = open();
+    setup_operators(&store);
+    for i in 1..=4 {
+        let e = operators::sign_in(&store, "alice", &pin("8642"), T0 + Duration::seconds(i))
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::AuthFailed);
+    }
+    let e =
+        operators::sign_in(&store, "alice", &pin("8642"), T0 + Duration::seconds(5)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::LockedOut);
+    // Locked: even the right PIN is refused for one minute.
+    let e =
+        operators::sign_in(&store, "alice", &pin("1234"), T0 + Duration::seconds(30)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::LockedOut);
+    // After the minute, one more wrong PIN locks for two minutes.
+    let t = T0 + Duration::seconds(66);
+    let e = operators::sign_in(&store, "alice", &pin("8642"), t).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::LockedOut);
+    let op = operators::find(&store, "alice").unwrap().unwrap();
+    assert_eq!(op.locked_until, Some(t + Duration::minutes(2)));
+    assert!(operators::sign_in(&store, "alice", &pin("1234"), t + Duration::seconds(119)).is_err());
+    let s = operators::sign_in(&store, "alice", &pin("1234"), t + Duration::minutes(2)).unwrap();
+    assert_eq!(s.operator(), "alice");
+    assert_eq!(
+        operators::find(&store, "alice")
+            .unwrap()
+            .unwrap()
+            .failed_attempts,
+        0
+    );
+    // Every attempt was logged, and never the PIN.
+    let log = audit::entries(
+        &store,
+        &Filter {
+            operator: Some("alice".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let failed = log.iter().filter(|e| e.kind == "login_failed").count();
+    assert_eq!(failed, 8);
+    assert_eq!(log.iter().filter(|e| e.kind == "lockout").count(), 2);
+    assert_eq!(log.iter().filter(|e| e.kind == "login").count(), 1);
+    assert!(log
+        .iter()
+        .all(|e| !e.details.contains("8642") && !e.details.contains("1234")));
+}
+
+#[test]
+fn disabled_operator_cannot_sign_in() {
+    let (_d, store) = open();
+    let admin = setup_operators(&store);
+    operators::disable_operator(&store, &admin, "carol", T0).unwrap();
+    let e = operators::sign_in(&store, "carol", &pin("5555"), T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::AuthFailed);
+    assert!(matches!(e, operators::Error::Disabled(_)));
+    // The last admin cannot be disabled, and a non-admin cannot disable anyone.
+    assert_eq!(
+        operators::disable_operator(&store, &admin, "admin", T0)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Forbidden
+    );
+    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    assert_eq!(
+        operators::disable_operator(&store, &alice, "bob", T0)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Forbidden
+    );
+}
+
+#[test]
+fn unknown_operator_is_refused_and_logged() {
+    let (_d, store) = open();
+    setup_operators(&store);
+    let e = operators::sign_in(&store, "nobody", &pin("1234"), T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::AuthFailed);
+    let log = audit::entries(
+        &store,
+        &Filter {
+            operator: Some("nobody".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].kind, "login_failed");
+}
+
+// ---- approval ----
+
+fn campaign() -> FingerprintInput {
+    FingerprintInput {
+        sender: SenderInput {
+            name: "Shop".into(),
+            address: "news@shop.test".into(),
+            reply_to: Some("help@shop.test".into()),
+        },
+        subject_template: "Hello {{ name }}".into(),
+        text_template: "Dear {{ name }},\n".into(),
+        html_template: Some("<p>Dear {{ name }}</p>".into()),
+        recipients: vec![
+            RecipientInput {
+                address: "a@x.test".into(),
+                fields: vec![
+                    ("email".into(), "a@x.test".into()),
+                    ("name".into(), "A".into()),
+                ],
+            },
+            RecipientInput {
+                address: "b@x.test".into(),
+                fields: vec![
+                    ("email".into(), "b@x.test".into()),
+                    ("name".into(), "B".into()),
+                ],
+            },
+        ],
+        attachments: vec![AttachmentInput {
+            name: "terms.pdf".into(),
+            sha256: sha256_hex(b"terms v1"),
+        }],
+        relay: Some(RelayInput {
+            host: "mail.test".into(),
+            port: 587,
+            security: "starttls".into(),
+            username: "mailer".into(),
+            ca_sha256: None,
+        }),
+        checklist: vec![
+            CheckInput {
+                id: "spf".into(),
+                status: "pass".into(),
+            },
+            CheckInput {
+                id: "dmarc.policy".into(),
+                status: "warning".into(),
+            },
+        ],
+    }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+fn acks() -> Vec<String> {
+    vec!["dmarc.policy".to_string()]
+}
+
+fn submitted(store: &Store) -> approval::Submission {
+    setup_operators(store);
+    let alice = operators::sign_in(store, "alice", &pin("1234"), T0).unwrap();
+    let s = approval::submit(store, &campaign(), &alice, T0).unwrap();
+    assert_eq!(s.short.len(), 14);
+    assert_eq!(s.warnings, acks());
+    s
+}
+
+#[test]
+fn approval_by_preparer_refused() {
+    let (_d, store) = open();
+    let s = submitted(&store);
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "alice",
+        &pin("1234"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Forbidden);
+    assert!(matches!(e, approval::Error::SamePerson));
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "ALICE",
+        &pin("1234"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
+    assert!(matches!(e, approval::Error::SamePerson));
+    let refused = audit::entries(
+        &store,
+        &Filter {
+            kinds: vec![Kind::ApprovalRefused],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(refused.len(), 2);
+}
+
+#[test]
+fn approval_without_approver_role_refused() {
+    let (_d, store) = open();
+    let s = submitted(&store);
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "carol",
+        &pin("5555"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Forbidden);
+    assert!(matches!(e, approval::Error::NotApprover(_)));
+}
+
+#[test]
+fn approval_wrong_pin_refused_and_counted() {
+    let (_d, store) = open();
+    let s = submitted(&store);
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("wrong pass"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::AuthFailed);
+    assert_eq!(
+        operators::find(&store, "bob")
+            .unwrap()
+            .unwrap()
+            .failed_attempts,
+        1
+    );
+    for _ in 0..4 {
+        let _ = approval::approve(
+            &store,
+            &s.campaign_id,
+            &s.fingerprint,
+            "bob",
+            &pin("wrong pass"),
+            &acks(),
+            T0,
+        );
+    }
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("correct horse battery"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::LockedOut);
+}
+
+#[test]
+fn approval_unacknowledged_warning_refused() {
+    let (_d, store) = open();
+    let s = submitted(&store);
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("correct horse battery"),
+        &[],
+        T0,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, approval::Error::Unacknowledged(ref w) if w == "dmarc.policy"),
+        "{e}"
+    );
+    assert_eq!(e.code(), ErrorCode::NotApproved);
+}
+
+#[test]
+fn approval_of_a_different_fingerprint_refused() {
+    let (_d, store) = open();
+    let s = submitted(&store);
+    let mut other = campaign();
+    other.subject_template.push('!');
+    let fp = approval::fingerprint(&other);
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &fp,
+        "bob",
+        &pin("correct horse battery"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
+    assert!(matches!(e, approval::Error::FingerprintMismatch { .. }));
+}
+
+#[test]
+fn submit_with_failing_check_refused() {
+    let (_d, store) = open();
+    setup_operators(&store);
+    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    let mut c = campaign();
+    c.checklist.push(CheckInput {
+        id: "addressing".into(),
+        status: "fail".into(),
+    });
+    assert_eq!(
+        approval::submit(&store, &c, &alice, T0).unwrap_err().code(),
+        ErrorCode::NotApproved
+    );
+}
+
+fn approved(store: &Store) -> approval::Submission {
+    let s = submitted(store);
+    let a = approval::approve(
+        store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("correct horse battery"),
+        &acks(),
+        T0,
+    )
+    .unwrap();
+    assert_eq!(a.approver, "bob");
+    assert_eq!(a.preparer, "alice");
+    assert_eq!(a.expires_at, T0 + Duration::hours(24));
+    s
+}
+
+#[test]
+fn approval_success_then_gate_passes() {
+    let (_d, store) = open();
+    let s = approved(&store);
+    let fp = approval::fingerprint(&campaign());
+    let a =
+        approval::require_approval(&store, &s.campaign_id, &fp, T0 + Duration::hours(1)).unwrap();
+    assert_eq!(a.fingerprint, s.fingerprint);
+    assert_eq!(
+        audit::entries(
+            &store,
+            &Filter {
+                kinds: vec![Kind::ApprovalGranted],
+                ..Default::default()
+            }
+        )
+        .unwrap()
+        .len(),
+        1
+    );
+    assert!(audit::verify(&store).unwrap().is_intact());
+}
+
+#[test]
+fn gate_refuses_without_approval() {
+    let (_d, store) = open();
+    let s = submitted(&store);
+    let e = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::NotApproved);
+    let e = approval::require_approval(&store, "no-such-campaign", &s.fingerprint, T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::NotApproved);
+}
+
+fn assert_change_voids(change: impl Fn(&mut FingerprintInput)) {
+    let (_d, store) = open();
+    let s = approved(&store);
+    let mut c = campaign();
+    change(&mut c);
+    let fp = approval::fingerprint(&c);
+    assert_ne!(fp, s.fingerprint);
+    let e = approval::require_approval(&store, &s.campaign_id, &fp, T0 + Duration::minutes(1))
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::NotApproved);
+    assert!(matches!(e, approval::Error::Changed));
+    // Void for good: changing it back does not revive the approval.
+    let e = approval::require_approval(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        T0 + Duration::minutes(2),
+    )
+    .unwrap_err();
+    assert!(matches!(e, approval::Error::Revoked(_)));
+    let voided = audit::entries(
+        &store,
+        &Filter {
+            kinds: vec![Kind::ApprovalVoided],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(voided.len(), 1);
+}
+
+#[test]
+fn gate_refuses_after_recipient_added() {
+    assert_change_voids(|c| {
+        c.recipients.push(RecipientInput {
+            address: "c@x.test".into(),
+            fields: vec![],
+        })
+    });
+}
+
+#[test]
+fn gate_refuses_after_recipient_field_edited_on_disk() {
+    assert_change_voids(|c| c.recipients[1].fields[1].1 = "Bee".into());
+}
+
+#[test]
+fn gate_refuses_after_one_attachment_byte_changed() {
+    assert_change_voids(|c| c.attachments[0].sha256 = sha256_hex(b"terms v2"));
+}
+
+#[test]
+fn gate_refuses_after_template_changed() {
+    assert_change_voids(|c| c.text_template.push(' '));
+}
+
+#[test]
+fn gate_refuses_after_relay_port_changed() {
+    assert_change_voids(|c| c.relay.as_mut().unwrap().port = 465);
+}
+
+#[test]
+fn gate_refuses_after_expiry() {
+    let (_d, store) = open();
+    let s = approved(&store);
+    let ok = approval::require_approval(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        T0 + Duration::hours(24) - Duration::seconds(1),
+    );
+    assert!(ok.is_ok());
+    let e = approval::require_approval(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        T0 + Duration::hours(24),
+    )
+    .unwrap_err();
+    assert!(matches!(e, approval::Error::Expired(_)), "{e}");
+}
+
+#[test]
+fn approval_validity_is_configurable() {
+    let (_d, store) = open();
+    let admin = setup_operators(&store);
+    approval::set_validity(&store, &admin, Duration::hours(2), T0).unwrap();
+    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    assert_eq!(
+        approval::set_validity(&store, &alice, Duration::hours(2), T0)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Forbidden
+    );
+    let s = approval::submit(&store, &campaign(), &alice, T0).unwrap();
+    approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("correct horse battery"),
+        &acks(),
+        T0,
+    )
+    .unwrap();
+    let e = approval::require_approval(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        T0 + Duration::hours(2),
+    )
+    .unwrap_err();
+    assert!(matches!(e, approval::Error::Expired(_)));
+}
+
+#[test]
+fn revoked_approval_refused() {
+    let (_d, store) = open();
+    let s = approved(&store);
+    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    assert!(approval::revoke(&store, &s.campaign_id, &alice, "wrong list", T0).unwrap());
+    let e = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0).unwrap_err();
+    assert!(matches!(e, approval::Error::Revoked(_)));
+}
