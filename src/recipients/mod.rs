@@ -63,11 +63,20 @@ impl RecipientList {
     }
 }
 
+mod address;
+mod columns;
+mod decode;
+mod delimiter;
 mod error;
-pub use error::Error;
+mod quotes;
+mod rows;
+pub use error::{Error, ErrorKind};
 
+use std::collections::HashSet;
+use std::io::Read;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Which text encoding to decode the file with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,6 +106,9 @@ pub struct ImportOptions {
     pub delimiter: DelimiterChoice,
     /// The header of the address column; `None` finds it by header name or content.
     pub email_column: Option<String>,
+    /// Lower-cased addresses that must not be mailed (unsubscribed, bounced); a row with
+    /// one of them is rejected as `suppressed`. Shared, because the list can be large.
+    pub suppressed: Option<Arc<HashSet<String>>>,
 }
 
 impl FromStr for EncodingChoice {
@@ -131,9 +143,25 @@ impl FromStr for DelimiterChoice {
 
 /// Imports the recipient file at `path`.
 ///
-/// Errors only when the file as a whole cannot be read (missing, empty, binary, no
-/// header, unterminated quote); row-level problems become [`Rejection`]s.
+/// Errors only when the file as a whole cannot be read (missing, empty, header only,
+/// binary, NUL bytes, unterminated quote, bad UTF-8 when read as UTF-8, no address
+/// column); row-level problems become [`Rejection`]s. The file is streamed: memory
+/// beyond the kept recipients and rejections is bounded.
 pub fn import_path(path: &Path, options: &ImportOptions) -> Result<RecipientList, Error> {
-    let _ = (path, options);
-    Err(Error::not_yet())
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| ErrorKind::Io {
+        path: name.clone(),
+        source,
+    })?;
+    rows::import_stream(file, &name, options)
+}
+
+/// Imports a recipient file already in memory.
+pub fn import_bytes(bytes: &[u8], options: &ImportOptions) -> Result<RecipientList, Error> {
+    rows::import_stream(bytes, "the input", options)
+}
+
+/// Imports a recipient file from any reader (read once, to the end, in bounded chunks).
+pub fn import_reader<R: Read>(reader: R, options: &ImportOptions) -> Result<RecipientList, Error> {
+    rows::import_stream(reader, "the input", options)
 }
