@@ -49,12 +49,12 @@ pub(crate) fn check_address(cell: &str) -> Result<&str, Refusal> {
         "it has a full-width ＠; type a half-width @ instead",
     )?;
     invalid_if(
-        address.chars().any(|c| c.is_whitespace() || c.is_control()),
-        "it contains a space or a control character",
-    )?;
-    invalid_if(
         address.contains(['<', '>']),
         "write the bare address, without a name or angle brackets",
+    )?;
+    invalid_if(
+        address.chars().any(|c| c.is_whitespace() || c.is_control()),
+        "it contains a space or a control character",
     )?;
     invalid_if(address.contains('"'), "quoted local parts are not accepted")?;
     let Some((local, domain)) = address.rsplit_once('@') else {
@@ -119,13 +119,13 @@ pub(crate) fn duplicate_key(address: &str) -> String {
     }
 }
 
-/// A cheap shape test for finding the address column by content: one @ (either width)
-/// with something before it and a dot after it, and no spaces.
+/// Whether a cell holds an address for finding the address column by content: a valid
+/// one, or several (a column of addresses with a leak in it is still the address column).
 pub(crate) fn looks_like_address(cell: &str) -> bool {
-    let Some((local, domain)) = cell.rsplit_once(['@', '＠']) else {
-        return false;
-    };
-    !local.is_empty() && domain.contains('.') && !cell.chars().any(char::is_whitespace)
+    match check_address(cell) {
+        Ok(_) => true,
+        Err((reason, _)) => reason == RejectReason::MultipleAddresses,
+    }
 }
 
 #[cfg(test)]

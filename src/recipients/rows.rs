@@ -252,11 +252,22 @@ impl Accounting<'_> {
             }
             Entry::Vacant(slot) => {
                 slot.insert(row);
-                self.recipients.push(Recipient {
-                    row,
-                    email: address.to_string(),
-                    values: record.iter().take(self.width).map(String::from).collect(),
-                });
+                let email = address.to_string();
+                // The address cell holds the trimmed address too, so a merge field naming
+                // the column shows exactly what goes into To; other cells are verbatim.
+                let values = record
+                    .iter()
+                    .take(self.width)
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if i == self.column {
+                            email.clone()
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect();
+                self.recipients.push(Recipient { row, email, values });
             }
         }
     }
