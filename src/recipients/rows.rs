@@ -105,9 +105,11 @@ impl<R: Read> Records<R> {
                 line: pos.map(|p| p.line()).unwrap_or(line),
             }
             .into(),
-            other => ErrorKind::Csv {
+            // Seek/serialise/unequal-length errors cannot arise for a flexible reader
+            // over a plain stream; keep the words plain if one ever does.
+            _ => ErrorKind::Csv {
                 line,
-                message: format!("{other:?}"),
+                message: "this line could not be read as CSV".into(),
             }
             .into(),
         }
