@@ -488,3 +488,27 @@ fn random_inputs_never_panic_and_account_for_every_row() {
     // The CSV-flavoured half must sometimes import, or the loop tests only errors.
     assert!(ok > 100, "only {ok} random inputs imported");
 }
+
+#[test]
+fn error_runaway_quote_in_a_big_file_stops_early_with_its_line() {
+    // Memory stays bounded: the unclosed quote is reported once the record passes the
+    // limit, not after buffering the whole rest of the file.
+    let mut text = String::from("name,email\nTaro,taro@example.jp\n\"Hanako,hanako@example.jp\n");
+    for i in 0..200_000 {
+        writeln!(text, "Person {i},p{i}@example.jp").unwrap();
+    }
+    let e = import_bytes(text.as_bytes(), &auto()).unwrap_err();
+    assert_eq!(e.line(), Some(3), "{e}");
+    assert!(e.to_string().contains("never closed"), "{e}");
+}
+
+#[test]
+fn error_binary_without_line_breaks_is_bounded() {
+    let mut rng = Rng(42);
+    let bytes: Vec<u8> = (0..3 * 1024 * 1024)
+        .map(|_| b"abcdefghij,;@."[rng.below(14) as usize])
+        .collect();
+    let e = import_bytes(&bytes, &auto()).unwrap_err();
+    assert_eq!(e.line(), Some(1), "{e}");
+    assert!(e.to_string().contains("longer than 1 MiB"), "{e}");
+}

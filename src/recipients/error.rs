@@ -35,6 +35,10 @@ pub enum ErrorKind {
     /// A quoted field that never closes swallows the rest of the file.
     #[error("line {line} opens a quoted field (\") that is never closed")]
     UnterminatedQuote { line: u64 },
+    /// One record longer than any real row (a runaway quote without a close is reported
+    /// as [`ErrorKind::UnterminatedQuote`] instead).
+    #[error("line {line} is longer than 1 MiB without a line break; this is not a recipient list")]
+    LineTooLong { line: u64 },
     /// Bytes that are not UTF-8 in a file read as UTF-8.
     #[error("line {line} is not valid UTF-8; choose the file's encoding (for example shift_jis)")]
     InvalidUtf8 { line: u64 },
@@ -67,6 +71,7 @@ impl Error {
             ErrorKind::NulByte { line }
             | ErrorKind::UnterminatedQuote { line }
             | ErrorKind::InvalidUtf8 { line }
+            | ErrorKind::LineTooLong { line }
             | ErrorKind::Csv { line, .. } => Some(line),
             _ => None,
         }

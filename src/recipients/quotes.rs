@@ -5,8 +5,25 @@
 //! so without this the user would see one giant last row instead of an error. The state
 //! machine mirrors csv-core's (RFC 4180 with doubled quotes): a quote opens a field only
 //! at the field's start; inside, `""` is a literal quote.
+//!
+//! It also bounds memory: csv buffers one whole record, so a record longer than
+//! [`MAX_RECORD`] (a runaway quote, or a binary file with no line breaks) stops the read
+//! instead of growing without limit.
 
 use std::io::{self, Read};
+
+/// The longest record accepted. A recipient row is a few hundred bytes; 1 MiB is far
+/// beyond any real one and small enough to keep a 1 GB broken file from filling memory.
+pub(crate) const MAX_RECORD: u64 = 1024 * 1024;
+
+/// Why the tracker stopped the read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Runaway {
+    /// A quoted field opened on this line runs on past [`MAX_RECORD`].
+    Quote(u64),
+    /// The record starting on this line is longer than [`MAX_RECORD`] without quotes.
+    Line(u64),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -24,6 +41,9 @@ pub(crate) struct QuoteTracker<R> {
     line: u64,
     open_line: u64,
     nul_line: Option<u64>,
+    /// Bytes since the last line break outside quotes: the length of the current record.
+    run: u64,
+    runaway: Option<Runaway>,
 }
 
 impl<R: Read> QuoteTracker<R> {
@@ -35,6 +55,8 @@ impl<R: Read> QuoteTracker<R> {
             line: 1,
             open_line: 0,
             nul_line: None,
+            run: 0,
+            runaway: None,
         }
     }
 
@@ -48,11 +70,18 @@ impl<R: Read> QuoteTracker<R> {
         (self.state == State::Quoted).then_some(self.open_line)
     }
 
+    /// Set when the read was stopped because a record grew past [`MAX_RECORD`].
+    pub(crate) fn runaway(&self) -> Option<Runaway> {
+        self.runaway
+    }
+
     fn scan(&mut self, bytes: &[u8]) {
         let delim = self.delimiter;
         let mut state = self.state;
         let mut line = self.line;
+        let mut run = self.run;
         for &b in bytes {
+            run += 1;
             state = match (state, b) {
                 (State::Quoted, b'"') => State::QuoteInQuoted,
                 (State::Quoted, _) => State::Quoted,
@@ -67,12 +96,16 @@ impl<R: Read> QuoteTracker<R> {
             };
             if b == b'\n' {
                 line += 1;
+                if state != State::Quoted {
+                    run = 0;
+                }
             } else if b == 0 && self.nul_line.is_none() {
                 self.nul_line = Some(line);
             }
         }
         self.state = state;
         self.line = line;
+        self.run = run;
     }
 }
 
@@ -80,6 +113,14 @@ impl<R: Read> Read for QuoteTracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.scan(&buf[..n]);
+        if self.run > MAX_RECORD {
+            self.runaway = Some(if self.state == State::Quoted {
+                Runaway::Quote(self.open_line)
+            } else {
+                Runaway::Line(self.line)
+            });
+            return Err(io::Error::other("record longer than the limit"));
+        }
         Ok(n)
     }
 }
@@ -107,6 +148,15 @@ mod tests {
             track("h1,h2\nx,y\n\"open,z\nmore\n").unterminated_quote(),
             Some(3)
         );
+    }
+
+    #[test]
+    fn runaway_quote_stops_the_read() {
+        let mut text = String::from("a,b\n\"open\n");
+        text.push_str(&"x\n".repeat(MAX_RECORD as usize));
+        let mut t = QuoteTracker::new(text.as_bytes(), b',');
+        assert!(io::copy(&mut t, &mut io::sink()).is_err());
+        assert_eq!(t.runaway(), Some(Runaway::Quote(2)));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::columns::{clean_header, find_by_content, find_by_header, find_named, 
 use super::decode::{detect_encoding, read_sample, sample_text, HashReader, SAMPLE_LEN};
 use super::delimiter::{delimiter_name, detect_delimiter};
 use super::error::{Error, ErrorKind};
-use super::quotes::QuoteTracker;
+use super::quotes::{QuoteTracker, Runaway};
 use super::{ImportOptions, Recipient, RecipientList, RejectReason, Rejection};
 
 /// Rows read ahead to find the address column by content when no header names it.
@@ -96,6 +96,13 @@ impl<R: Read> Records<R> {
     fn csv_error(&self, e: csv::Error) -> Error {
         let line = e.position().map(|p| p.line()).unwrap_or(0);
         match e.into_kind() {
+            csv::ErrorKind::Io(_) if self.csv.get_ref().runaway().is_some() => {
+                match self.csv.get_ref().runaway() {
+                    Some(Runaway::Quote(line)) => ErrorKind::UnterminatedQuote { line }.into(),
+                    Some(Runaway::Line(at)) => ErrorKind::LineTooLong { line: at }.into(),
+                    None => ErrorKind::LineTooLong { line }.into(),
+                }
+            }
             csv::ErrorKind::Io(source) => ErrorKind::Io {
                 path: self.source.clone(),
                 source,
