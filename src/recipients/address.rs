@@ -1,0 +1,179 @@
+//! One address cell → an address, or the reason it cannot be a recipient.
+//!
+//! lettre's parser (RFC 5321/5322 local part and domain, IDN domains through IDNA) has
+//! the last word; the checks before it are stricter than the RFCs on purpose, because a
+//! cell that is technically valid but unusual (a quoted local part, an IP literal, a
+//! display name) is far more often a mistake in a customer list than a real mailbox.
+
+use std::str::FromStr;
+
+use super::RejectReason;
+
+/// Why a cell is not a usable address: the reason and a plain-language detail.
+pub(crate) type Refusal = (RejectReason, String);
+
+/// Characters trimmed from around an address: all Unicode white space (including the
+/// full-width space U+3000 and no-break space), zero-width space and byte-order marks.
+pub(crate) fn is_trimmed(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{200B}' | '\u{FEFF}')
+}
+
+/// Separators people put between two addresses in one cell.
+fn is_separator(c: char) -> bool {
+    is_trimmed(c) || matches!(c, ',' | ';' | '、' | '，' | '；' | '/' | '|')
+}
+
+/// Checks one address cell; returns the trimmed address to send to.
+pub(crate) fn check_address(cell: &str) -> Result<&str, Refusal> {
+    let address = cell.trim_matches(is_trimmed);
+    if address.is_empty() {
+        return Err((
+            RejectReason::EmptyAddress,
+            "the address cell is empty".into(),
+        ));
+    }
+    // Two @-tokens in one cell would put two people in one message's To: the leak this
+    // product exists to prevent. Counted before any other check so the reason is exact.
+    let tokens = address
+        .split(is_separator)
+        .filter(|t| t.contains(['@', '＠']))
+        .count();
+    if tokens >= 2 {
+        return Err((
+            RejectReason::MultipleAddresses,
+            format!("the cell holds {tokens} addresses; put one recipient on each row"),
+        ));
+    }
+    invalid_if(
+        address.contains('＠'),
+        "it has a full-width ＠; type a half-width @ instead",
+    )?;
+    invalid_if(
+        address.contains(['<', '>']),
+        "write the bare address, without a name or angle brackets",
+    )?;
+    invalid_if(
+        address.chars().any(|c| c.is_whitespace() || c.is_control()),
+        "it contains a space or a control character",
+    )?;
+    invalid_if(address.contains('"'), "quoted local parts are not accepted")?;
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Err(invalid("it has no @"));
+    };
+    invalid_if(local.is_empty(), "nothing before the @")?;
+    invalid_if(domain.is_empty(), "nothing after the @")?;
+    // Non-ASCII before the @ needs SMTPUTF8 at every hop; relays commonly refuse it, so
+    // such a row is better fixed than half-delivered. IDN domains are fine: they are
+    // sent as punycode.
+    invalid_if(
+        !local.is_ascii(),
+        "the part before @ has non-ASCII characters, which many mail servers refuse",
+    )?;
+    invalid_if(
+        local.len() > 64,
+        "the part before @ is longer than 64 characters",
+    )?;
+    invalid_if(
+        address.len() > 254,
+        "the address is longer than 254 characters",
+    )?;
+    invalid_if(
+        domain.starts_with('['),
+        "IP-address domains are not accepted",
+    )?;
+    if !domain.contains('.') {
+        return Err(invalid(&format!("the domain \"{domain}\" has no dot")));
+    }
+    match lettre::Address::from_str(address) {
+        Ok(_) => Ok(address),
+        Err(lettre::address::AddressError::InvalidUser) => {
+            Err(invalid("the part before @ is not valid"))
+        }
+        Err(lettre::address::AddressError::InvalidDomain) => {
+            Err(invalid(&format!("the domain \"{domain}\" is not valid")))
+        }
+        Err(other) => Err(invalid(&format!("not a valid address ({other})"))),
+    }
+}
+
+fn invalid(detail: &str) -> Refusal {
+    (RejectReason::InvalidAddress, detail.to_string())
+}
+
+fn invalid_if(condition: bool, detail: &str) -> Result<(), Refusal> {
+    if condition {
+        Err(invalid(detail))
+    } else {
+        Ok(())
+    }
+}
+
+/// The duplicate key: the whole address, lower-cased. Local parts are case-sensitive in
+/// theory, but no real mailbox provider treats them so, and sending twice is the worse
+/// mistake.
+pub(crate) fn duplicate_key(address: &str) -> String {
+    if address.is_ascii() {
+        address.to_ascii_lowercase()
+    } else {
+        address.to_lowercase()
+    }
+}
+
+/// Whether a cell holds an address for finding the address column by content: a valid
+/// one, or several (a column of addresses with a leak in it is still the address column).
+pub(crate) fn looks_like_address(cell: &str) -> bool {
+    match check_address(cell) {
+        Ok(_) => true,
+        Err((reason, _)) => reason == RejectReason::MultipleAddresses,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(cell: &str) -> Option<RejectReason> {
+        check_address(cell).err().map(|(r, _)| r)
+    }
+
+    #[test]
+    fn accepts_plain_and_idn_and_trims() {
+        assert_eq!(
+            check_address("  taro@example.jp\u{3000}"),
+            Ok("taro@example.jp")
+        );
+        assert_eq!(check_address("taro@例え.jp"), Ok("taro@例え.jp"));
+        assert_eq!(
+            check_address("a.b+tag@sub.example.co.jp"),
+            Ok("a.b+tag@sub.example.co.jp")
+        );
+    }
+
+    #[test]
+    fn refuses_each_kind_with_its_reason() {
+        use RejectReason::*;
+        assert_eq!(reason(" \u{3000}"), Some(EmptyAddress));
+        assert_eq!(reason("a@x.jp; b@y.jp"), Some(MultipleAddresses));
+        assert_eq!(reason("a@x.jp, b@y.jp"), Some(MultipleAddresses));
+        assert_eq!(reason("a@x.jp b@y.jp"), Some(MultipleAddresses));
+        assert_eq!(reason("a@x.jp、b@y.jp"), Some(MultipleAddresses));
+        assert_eq!(reason("Taro <a@x.jp>"), Some(InvalidAddress));
+        assert_eq!(reason("<a@x.jp>"), Some(InvalidAddress));
+        assert_eq!(reason("taro＠example.jp"), Some(InvalidAddress));
+        assert_eq!(reason("山田@例え.jp"), Some(InvalidAddress));
+        assert_eq!(reason("taro@localhost"), Some(InvalidAddress));
+        assert_eq!(reason("taro@[127.0.0.1]"), Some(InvalidAddress));
+        assert_eq!(reason("\"a b\"@x.jp"), Some(InvalidAddress));
+        assert_eq!(reason("a..b@x.jp"), Some(InvalidAddress));
+        assert_eq!(reason("a@-x.jp"), Some(InvalidAddress));
+        assert_eq!(reason("a@x..jp"), Some(InvalidAddress));
+        assert_eq!(reason("taro.example.jp"), Some(InvalidAddress));
+        assert_eq!(reason("=HYPERLINK(\"http://x\")"), Some(InvalidAddress));
+    }
+
+    #[test]
+    fn duplicate_key_folds_case_everywhere() {
+        assert_eq!(duplicate_key("Taro@Example.JP"), "taro@example.jp");
+        assert_eq!(duplicate_key("a@ÉX.jp"), "a@éx.jp");
+    }
+}

@@ -1,0 +1,291 @@
+//! The import proper: stream records out of the decoded text and account for every one.
+
+use std::collections::hash_map::{Entry, HashMap};
+use std::io::{Cursor, Read};
+
+use encoding_rs_io::DecodeReaderBytesBuilder;
+
+use super::address::{check_address, duplicate_key};
+use super::columns::{clean_header, find_by_content, find_by_header, find_named, list_fields};
+use super::decode::{detect_encoding, read_sample, sample_text, HashReader, SAMPLE_LEN};
+use super::delimiter::{delimiter_name, detect_delimiter};
+use super::error::{Error, ErrorKind};
+use super::quotes::{QuoteTracker, Runaway};
+use super::{ImportOptions, Recipient, RecipientList, RejectReason, Rejection};
+
+/// Rows read ahead to find the address column by content when no header names it.
+const CONTENT_SAMPLE_ROWS: usize = 50;
+
+/// Imports from any byte source. `source` names it in I/O error messages.
+pub(crate) fn import_stream<R: Read>(
+    reader: R,
+    source: &str,
+    options: &ImportOptions,
+) -> Result<RecipientList, Error> {
+    let io_err = |e: std::io::Error| {
+        Error::from(ErrorKind::Io {
+            path: source.into(),
+            source: e,
+        })
+    };
+    let mut raw = HashReader::new(reader);
+    let sample = read_sample(&mut raw).map_err(io_err)?;
+    if sample.is_empty() {
+        return Err(ErrorKind::Empty.into());
+    }
+    let detected = detect_encoding(&sample, options.encoding)?;
+    let text = sample_text(&sample, &detected);
+    let delimiter = detect_delimiter(&text, sample.len() >= SAMPLE_LEN, options.delimiter);
+    drop(text);
+
+    let head = Cursor::new(&sample[detected.bom_len..]);
+    let parsed = if detected.is_utf8() {
+        // UTF-8 goes to the CSV reader as it is; the reader validates each record and
+        // reports the line of bad bytes, which a replacing decoder would hide.
+        parse(head.chain(&mut raw), delimiter, source, options)?
+    } else {
+        let decoded = DecodeReaderBytesBuilder::new()
+            .encoding(Some(detected.encoding))
+            .strip_bom(true)
+            .build(head.chain(&mut raw));
+        parse(decoded, delimiter, source, options)?
+    };
+    let source_sha256 = raw.finish().map_err(io_err)?;
+    Ok(RecipientList {
+        encoding: detected.name(),
+        delimiter: delimiter_name(delimiter),
+        email_column: parsed.fields[parsed.column].clone(),
+        fields: parsed.fields,
+        recipients: parsed.recipients,
+        rejected: parsed.rejected,
+        source_sha256,
+    })
+}
+
+struct Parsed {
+    fields: Vec<String>,
+    column: usize,
+    recipients: Vec<Recipient>,
+    rejected: Vec<Rejection>,
+}
+
+/// Record reader that turns NUL bytes, unterminated quotes and bad UTF-8 into errors.
+struct Records<R: Read> {
+    csv: csv::Reader<QuoteTracker<R>>,
+    source: String,
+}
+
+impl<R: Read> Records<R> {
+    fn next(&mut self, record: &mut csv::StringRecord) -> Result<bool, Error> {
+        let more = self
+            .csv
+            .read_record(record)
+            .map_err(|e| self.csv_error(e))?;
+        let tracker = self.csv.get_ref();
+        if let Some(line) = tracker.nul_line() {
+            return Err(ErrorKind::NulByte { line }.into());
+        }
+        if !more {
+            if let Some(line) = tracker.unterminated_quote() {
+                return Err(ErrorKind::UnterminatedQuote { line }.into());
+            }
+        }
+        Ok(more)
+    }
+
+    fn csv_error(&self, e: csv::Error) -> Error {
+        let line = e.position().map(|p| p.line()).unwrap_or(0);
+        match e.into_kind() {
+            csv::ErrorKind::Io(_) if self.csv.get_ref().runaway().is_some() => {
+                match self.csv.get_ref().runaway() {
+                    Some(Runaway::Quote(line)) => ErrorKind::UnterminatedQuote { line }.into(),
+                    Some(Runaway::Line(at)) => ErrorKind::LineTooLong { line: at }.into(),
+                    None => ErrorKind::LineTooLong { line }.into(),
+                }
+            }
+            csv::ErrorKind::Io(source) => ErrorKind::Io {
+                path: self.source.clone(),
+                source,
+            }
+            .into(),
+            csv::ErrorKind::Utf8 { pos, .. } => ErrorKind::InvalidUtf8 {
+                line: pos.map(|p| p.line()).unwrap_or(line),
+            }
+            .into(),
+            // Seek/serialise/unequal-length errors cannot arise for a flexible reader
+            // over a plain stream; keep the words plain if one ever does.
+            _ => ErrorKind::Csv {
+                line,
+                message: "this line could not be read as CSV".into(),
+            }
+            .into(),
+        }
+    }
+}
+
+fn parse<R: Read>(
+    input: R,
+    delimiter: u8,
+    source: &str,
+    options: &ImportOptions,
+) -> Result<Parsed, Error> {
+    let csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        // One ragged row must become one rejection, not end the import.
+        .flexible(true)
+        .delimiter(delimiter)
+        .buffer_capacity(64 * 1024)
+        .from_reader(QuoteTracker::new(input, delimiter));
+    let mut records = Records {
+        csv,
+        source: source.into(),
+    };
+    let mut record = csv::StringRecord::new();
+
+    if !records.next(&mut record)? {
+        return Err(ErrorKind::Empty.into());
+    }
+    let fields: Vec<String> = record.iter().map(clean_header).collect();
+    if fields.iter().all(String::is_empty) {
+        // Only blank or whitespace lines: nothing names any field.
+        if !records.next(&mut record)? {
+            return Err(ErrorKind::Empty.into());
+        }
+        return Err(ErrorKind::Csv {
+            line: 1,
+            message: "the first line is blank; it must be the header naming the columns".into(),
+        }
+        .into());
+    }
+
+    // Records read ahead for content detection are processed first, in order.
+    let mut ahead: Vec<csv::StringRecord> = Vec::new();
+    let mut at_end = false;
+    let column = if let Some(name) = &options.email_column {
+        find_named(&fields, name)?
+    } else if let Some(i) = find_by_header(&fields) {
+        i
+    } else {
+        while ahead.len() < CONTENT_SAMPLE_ROWS {
+            if !records.next(&mut record)? {
+                at_end = true;
+                break;
+            }
+            ahead.push(record.clone());
+        }
+        if ahead.is_empty() {
+            return Err(ErrorKind::HeaderOnly.into());
+        }
+        find_by_content(fields.len(), &ahead).ok_or_else(|| ErrorKind::NoAddressColumn {
+            available: list_fields(&fields),
+        })?
+    };
+
+    let mut state = Accounting {
+        width: fields.len(),
+        column,
+        suppressed: options.suppressed.as_deref(),
+        seen: HashMap::new(),
+        recipients: Vec::new(),
+        rejected: Vec::new(),
+    };
+    let mut row = 1u64;
+    for r in &ahead {
+        row += 1;
+        state.account(row, r);
+    }
+    drop(ahead);
+    if !at_end {
+        while records.next(&mut record)? {
+            row += 1;
+            state.account(row, &record);
+        }
+    }
+    if row == 1 {
+        return Err(ErrorKind::HeaderOnly.into());
+    }
+    Ok(Parsed {
+        fields,
+        column,
+        recipients: state.recipients,
+        rejected: state.rejected,
+    })
+}
+
+/// Per-file state while rows stream past: everything needed to decide one row.
+struct Accounting<'a> {
+    width: usize,
+    column: usize,
+    suppressed: Option<&'a std::collections::HashSet<String>>,
+    /// Lower-cased accepted address → the row that first had it.
+    seen: HashMap<String, u64>,
+    recipients: Vec<Recipient>,
+    rejected: Vec<Rejection>,
+}
+
+impl Accounting<'_> {
+    /// Decides one row: a recipient, or a rejection with the first reason that applies,
+    /// in this order: malformed_row, empty/multiple/invalid address, suppressed, duplicate.
+    fn account(&mut self, row: u64, record: &csv::StringRecord) {
+        let n = record.len();
+        // Extra fields that are all empty are trailing delimiters (common in Excel
+        // exports of a wider sheet) and lose nothing; any other count mismatch means the
+        // cells may have shifted under their headers, so the row is not trusted.
+        let ragged = n < self.width
+            || (n > self.width && record.iter().skip(self.width).any(|c| !c.trim().is_empty()));
+        if ragged {
+            let detail = format!("the row has {n} fields but the header has {}", self.width);
+            return self.reject(row, RejectReason::MalformedRow, detail);
+        }
+        let cell = record.get(self.column).unwrap_or("");
+        let address = match check_address(cell) {
+            Ok(a) => a,
+            Err((reason, mut detail)) => {
+                if reason == RejectReason::EmptyAddress
+                    && record.iter().all(|c| c.trim().is_empty())
+                {
+                    detail = "the row is empty".into();
+                }
+                return self.reject(row, reason, detail);
+            }
+        };
+        let key = duplicate_key(address);
+        if self.suppressed.is_some_and(|s| s.contains(&key)) {
+            let detail = "the address is on the suppression list (unsubscribed or bounced)";
+            return self.reject(row, RejectReason::Suppressed, detail.into());
+        }
+        match self.seen.entry(key) {
+            Entry::Occupied(first) => {
+                let detail = format!("same address as row {}", first.get());
+                self.reject(row, RejectReason::Duplicate, detail);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(row);
+                let email = address.to_string();
+                // The address cell holds the trimmed address too, so a merge field naming
+                // the column shows exactly what goes into To; other cells are verbatim.
+                let values = record
+                    .iter()
+                    .take(self.width)
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if i == self.column {
+                            email.clone()
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect();
+                self.recipients.push(Recipient { row, email, values });
+            }
+        }
+    }
+
+    fn reject(&mut self, row: u64, reason: RejectReason, detail: String) {
+        self.rejected.push(Rejection {
+            row,
+            reason,
+            detail,
+        });
+    }
+}
