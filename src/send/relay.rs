@@ -237,7 +237,7 @@ impl SmtpRelay {
                         .await
                         .map_err(connect_err)?;
                 if !conn.can_starttls() {
-                    conn.abort().await;
+                    abort_quickly(&mut conn).await;
                     return Err(OpenError {
                         kind: OpenErrorKind::NoStartTls,
                         message: format!("{}:{} does not offer STARTTLS; refusing to send (or log in) without encryption", s.host, s.port),
@@ -254,7 +254,7 @@ impl SmtpRelay {
         if let (Some(user), Some(password)) = (&s.username, &s.password) {
             let creds = Credentials::new(user.clone(), password.expose().to_owned());
             if let Err(e) = conn.auth(&s.mechanisms, &creds).await {
-                conn.abort().await;
+                abort_quickly(&mut conn).await;
                 return Err(OpenError {
                     kind: OpenErrorKind::Auth,
                     message: format!("the relay refused the login for {user}: {e}"),
@@ -276,6 +276,12 @@ pub fn parse_queue_id(text: &str) -> Option<String> {
     (!id.is_empty()).then_some(id)
 }
 
+/// lettre's abort says QUIT and waits for the reply; a stalled relay never answers,
+/// so give it a moment and then just drop the socket (abort marks it broken first).
+async fn abort_quickly(conn: &mut AsyncSmtpConnection) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.abort()).await;
+}
+
 fn reply_text(e: &lettre::transport::smtp::Error) -> String {
     e.to_string()
 }
@@ -294,7 +300,20 @@ impl Relay for SmtpRelay {
     }
 
     async fn open(&self) -> Result<SmtpSession, OpenError> {
-        self.connect().await.map(SmtpSession)
+        // Bound the whole greeting + STARTTLS + AUTH exchange, not only the TCP connect.
+        let limit = self.settings.timeout * 3;
+        match tokio::time::timeout(limit, self.connect()).await {
+            Ok(r) => r.map(SmtpSession),
+            Err(_) => Err(OpenError {
+                kind: OpenErrorKind::Connect,
+                message: format!(
+                    "{}:{} did not complete the greeting, STARTTLS and login within {} s",
+                    self.settings.host,
+                    self.settings.port,
+                    limit.as_secs()
+                ),
+            }),
+        }
     }
 
     async fn deliver<'a>(&'a self, session: &'a mut SmtpSession, msg: &'a Outgoing) -> Delivery {
@@ -341,28 +360,54 @@ impl Relay for SmtpRelay {
                 }
             }
         };
-        let mut result = conn
-            .command(Mail::new(Some(from), params))
-            .await
-            .map_err(before_data);
+        // lettre's timeout covers only the connect on tokio, so every command gets its own.
+        let limit = self.settings.timeout;
+        let timed_out = || Delivery::Transient {
+            code: 0,
+            text: format!(
+                "not sent: the relay did not answer within {} s",
+                limit.as_secs()
+            ),
+        };
+        let mut result =
+            match tokio::time::timeout(limit, conn.command(Mail::new(Some(from), params))).await {
+                Ok(r) => r.map_err(before_data),
+                Err(_) => Err(timed_out()),
+            };
         for t in to {
             if result.is_ok() {
-                result = conn
-                    .command(Rcpt::new(t, vec![]))
-                    .await
-                    .map_err(before_data);
+                result = match tokio::time::timeout(limit, conn.command(Rcpt::new(t, vec![]))).await
+                {
+                    Ok(r) => r.map_err(before_data),
+                    Err(_) => Err(timed_out()),
+                };
             }
         }
         if result.is_ok() {
-            result = conn.command(Data).await.map_err(before_data);
+            result = match tokio::time::timeout(limit, conn.command(Data)).await {
+                Ok(r) => r.map_err(before_data),
+                Err(_) => Err(timed_out()),
+            };
         }
         if let Err(d) = result {
             // The transaction is half-open; drop the connection rather than RSET so the
             // next message starts on a clean one (a 421 closes it anyway).
-            conn.abort().await;
+            abort_quickly(conn).await;
             return d;
         }
-        match conn.message(&msg.raw).await {
+        let sent = match tokio::time::timeout(limit, conn.message(&msg.raw)).await {
+            Ok(r) => r,
+            Err(_) => {
+                abort_quickly(conn).await;
+                return Delivery::Unknown {
+                    text: format!(
+                        "the relay did not answer within {} s after the message was handed over",
+                        limit.as_secs()
+                    ),
+                };
+            }
+        };
+        match sent {
             Ok(resp) => {
                 let text = resp.message().collect::<Vec<_>>().join(" ");
                 Delivery::Accepted {
@@ -372,7 +417,7 @@ impl Relay for SmtpRelay {
                 }
             }
             Err(e) => {
-                conn.abort().await;
+                abort_quickly(conn).await;
                 if e.is_permanent() {
                     Delivery::Permanent {
                         code: e.status().map(u16::from),
