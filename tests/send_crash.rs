@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common_send::*;
-use mergeguard::send::{send_campaign, state, Control, SendJob, SendOptions, SmtpRelay, State, SystemClock};
+use mergeguard::send::{
+    send_campaign, state, Control, SendJob, SendOptions, SmtpRelay, State, SystemClock,
+};
 
 const N: u64 = 2_000;
 
@@ -22,7 +24,10 @@ const N: u64 = 2_000;
 fn crash_child_sender() {
     let db = std::env::var("MG_SEND_CRASH_CHILD").expect("only run as the crash test's child");
     let cid = std::env::var("MG_SEND_CRASH_CID").unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let conn = rusqlite::Connection::open(db).unwrap();
         state::migrate(&conn).unwrap();
@@ -33,16 +38,27 @@ fn crash_child_sender() {
             recipients: recipients(N, "example.test"),
             render: move |row| Ok(build(&cid2, row, &format!("customer{row}@example.test"))),
             dkim: None,
-            options: SendOptions { batch: 50, ..Default::default() },
+            options: SendOptions {
+                batch: 50,
+                ..Default::default()
+            },
         };
         let (_tx, rx) = tokio::sync::watch::channel(Control::Run);
-        send_campaign(job, relay, &conn, &SystemClock, rx, &Allow, &|_| {}).await.unwrap();
+        send_campaign(job, relay, &conn, &SystemClock, rx, &Allow, &|_| {})
+            .await
+            .unwrap();
     });
 }
 
 fn spawn_child(db: &std::path::Path, cid: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child_sender", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_child_sender",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("MG_SEND_CRASH_CHILD", db)
         .env("MG_SEND_CRASH_CID", cid)
         .stdout(std::process::Stdio::null())
@@ -51,8 +67,18 @@ fn spawn_child(db: &std::path::Path, cid: &str) -> Child {
 }
 
 fn sent_so_far(db: &std::path::Path, cid: &str) -> u64 {
-    let Ok(c) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else { return 0 };
-    c.query_row("SELECT COUNT(*) FROM deliveries WHERE campaign_id = ?1 AND state = 'sent'", [cid], |r| r.get::<_, i64>(0)).map(|n| n as u64).unwrap_or(0)
+    let Ok(c) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    c.query_row(
+        "SELECT COUNT(*) FROM deliveries WHERE campaign_id = ?1 AND state = 'sent'",
+        [cid],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .unwrap_or(0)
 }
 
 #[test]
@@ -87,8 +113,16 @@ fn crash_kill_9_at_several_points_then_resume() {
     let conn = rusqlite::Connection::open(&db).unwrap();
     let rows = state::report(&conn, &cid).unwrap();
     assert_eq!(rows.len() as u64, N);
-    let unknown: Vec<u64> = rows.iter().filter(|r| r.state == State::Unknown).map(|r| r.row).collect();
-    assert!(rows.iter().all(|r| matches!(r.state, State::Sent | State::Unknown)), "every row finished");
+    let unknown: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.state == State::Unknown)
+        .map(|r| r.row)
+        .collect();
+    assert!(
+        rows.iter()
+            .all(|r| matches!(r.state, State::Sent | State::Unknown)),
+        "every row finished"
+    );
     // At most the messages in flight at each kill (2 connections) can be unknown.
     assert!(unknown.len() <= 2 * kills, "unknown rows: {unknown:?}");
 
@@ -97,10 +131,18 @@ fn crash_kill_9_at_several_points_then_resume() {
     for r in &rows {
         let n = got.get(&message_id(&cid, r.row)).copied().unwrap_or(0);
         match r.state {
-            State::Sent => assert_eq!(n, 1, "row {} sent must be in the maildir exactly once", r.row),
+            State::Sent => assert_eq!(
+                n, 1,
+                "row {} sent must be in the maildir exactly once",
+                r.row
+            ),
             _ => assert!(n <= 1, "row {} unknown delivered {n} times", r.row),
         }
     }
     assert!(got.values().all(|n| *n == 1), "no Message-ID twice");
-    eprintln!("crash test: {sent} sent, {} unknown ({:?}) after {kills} kills", unknown.len(), unknown);
+    eprintln!(
+        "crash test: {sent} sent, {} unknown ({:?}) after {kills} kills",
+        unknown.len(),
+        unknown
+    );
 }

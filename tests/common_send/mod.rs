@@ -21,7 +21,12 @@ pub fn test_dir() -> String {
 /// `host:port` of a server from the contract; panics (never skips) when it is not up.
 pub fn server(var: &str, default: &str, what: &str) -> (String, u16) {
     let addr = env(var, default);
-    if std::net::TcpStream::connect_timeout(&addr.parse().expect("host:port"), Duration::from_secs(2)).is_err() {
+    if std::net::TcpStream::connect_timeout(
+        &addr.parse().expect("host:port"),
+        Duration::from_secs(2),
+    )
+    .is_err()
+    {
         panic!("{what} is not reachable at {addr} ({var}); start it with tests/servers/*.sh start");
     }
     let (h, p) = addr.rsplit_once(':').unwrap();
@@ -31,7 +36,11 @@ pub fn server(var: &str, default: &str, what: &str) -> (String, u16) {
 pub fn fault_port(offset: u16) -> (String, u16) {
     let base: u16 = env("MG_TEST_FAULT_BASE", "2601").parse().unwrap();
     let port = base + offset;
-    server("__none__", &format!("127.0.0.1:{port}"), "the fault-injection SMTP server")
+    server(
+        "__none__",
+        &format!("127.0.0.1:{port}"),
+        "the fault-injection SMTP server",
+    )
 }
 
 pub fn ca_pem() -> Vec<u8> {
@@ -49,12 +58,19 @@ pub fn settings(host: String, port: u16, security: Security) -> SmtpSettings {
 }
 
 pub fn starttls_settings() -> SmtpSettings {
-    let (h, p) = server("MG_TEST_SMTP_STARTTLS", "127.0.0.1:2525", "Postfix (STARTTLS+AUTH)");
+    let (h, p) = server(
+        "MG_TEST_SMTP_STARTTLS",
+        "127.0.0.1:2525",
+        "Postfix (STARTTLS+AUTH)",
+    );
     settings(h, p, Security::StartTls)
 }
 
 pub fn unique(name: &str) -> String {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{name}-{n}")
 }
 
@@ -65,7 +81,10 @@ pub fn message_id(cid: &str, row: u64) -> String {
 /// A personalised ~1 KiB message, as compose would build it.
 pub fn build(cid: &str, row: u64, to: &str) -> BuiltMessage {
     let mid = message_id(cid, row);
-    let text = format!("Dear customer number {row},\r\n\r\n{}\r\nRegards,\r\nThe shop\r\n", "Our autumn catalogue is out; this line pads the message to a realistic size. ".repeat(10));
+    let text = format!(
+        "Dear customer number {row},\r\n\r\n{}\r\nRegards,\r\nThe shop\r\n",
+        "Our autumn catalogue is out; this line pads the message to a realistic size. ".repeat(10)
+    );
     let raw = format!(
         "From: Shop News <news@shop.test>\r\nTo: <{to}>\r\nSubject: Autumn news for customer {row}\r\nMessage-ID: {mid}\r\nDate: Sat, 28 Nov 2026 05:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{text}"
     );
@@ -84,7 +103,9 @@ pub fn build(cid: &str, row: u64, to: &str) -> BuiltMessage {
 }
 
 pub fn recipients(n: u64, domain: &str) -> Vec<(u64, String)> {
-    (1..=n).map(|r| (r, format!("customer{r}@{domain}"))).collect()
+    (1..=n)
+        .map(|r| (r, format!("customer{r}@{domain}")))
+        .collect()
 }
 
 pub fn maildir() -> PathBuf {
@@ -97,7 +118,9 @@ pub fn delivered(cid: &str) -> HashMap<String, usize> {
     let mut stack = vec![maildir()];
     let needle = format!("<{cid}.");
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -108,7 +131,10 @@ pub fn delivered(cid: &str) -> HashMap<String, usize> {
                     if line.is_empty() {
                         break;
                     }
-                    if line.len() > 11 && line[..11].eq_ignore_ascii_case("message-id:") && line.contains(&needle) {
+                    if line.len() > 11
+                        && line[..11].eq_ignore_ascii_case("message-id:")
+                        && line.contains(&needle)
+                    {
                         *out.entry(line[11..].trim().to_string()).or_insert(0) += 1;
                     }
                 }
