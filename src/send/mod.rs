@@ -1,1 +1,529 @@
-//! send (to be written).
+//! Sending: drives an approved campaign through a relay, one recipient per message,
+//! crash-safe (see [`state`] for the exactly-once-or-unknown rule), rate-limited,
+//! pausable, with progress and a final report.
+//!
+//! Seams (each replaceable without touching the engine):
+//! - messages come from a `render(row)` closure, so 100,000 messages are never in
+//!   memory at once (the lead wires `Composer::render` into it);
+//! - [`relay::Relay`]: the SMTP relay or the Outbox folder;
+//! - [`ApprovalGate`]: checked at start and before every batch, so revoking the
+//!   approval (or editing the campaign) mid-run stops sending;
+//! - [`rate::Clock`]: the time, pinned in tests;
+//! - [`DkimSign`]: an optional signer returning a `DKIM-Signature` header.
+//!
+//! Architecture invariant: the engine writes every state change through [`state`]
+//! before acting on it; it knows nothing of windows, the store type or the audit log.
+
+pub mod rate;
+pub mod relay;
+pub mod state;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::compose::BuiltMessage;
+use crate::error::ErrorCode;
+pub use rate::{Clock, PinnedClock, RateLimit, RatePreset, SystemClock};
+pub use relay::{
+    Delivery, OpenError, OutboxFolder, Outgoing, Relay, Security, SmtpRelay, SmtpSettings,
+};
+pub use state::{report, requeue_unknown, write_report_csv, Counts, ReportRow, State};
+
+/// Signs finished bytes; returns the complete `DKIM-Signature: ...\r\n` header to prepend.
+pub type DkimSign = dyn Fn(&[u8]) -> Result<String, String> + Send + Sync;
+
+/// Asked at start and before each batch whether sending may go on (approval still
+/// valid for the campaign's current fingerprint). `Err` text is shown to the operator.
+pub trait ApprovalGate {
+    fn check(&self) -> Result<(), String>;
+}
+
+/// The operator's controls, sent through a `tokio::sync::watch` channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    Run,
+    Pause,
+    /// Stop after the messages already handed to the relay; the rest stay queued.
+    Cancel,
+}
+
+/// Tuning of one run.
+#[derive(Debug, Clone)]
+pub struct SendOptions {
+    /// Parallel relay connections, each reused for many messages.
+    pub parallel: usize,
+    pub rate: RateLimit,
+    /// Attempts per recipient before a 4xx becomes `failed`.
+    pub max_attempts: u32,
+    /// First back-off after a 4xx; doubled on each further attempt.
+    pub backoff_ms: u64,
+    /// Wait (with the clock) for deferred rows to come due before returning.
+    pub wait_for_deferred: bool,
+    /// Rows claimed per batch; the approval gate is checked before each batch.
+    pub batch: usize,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions {
+            parallel: 2,
+            rate: RateLimit::default(),
+            max_attempts: 5,
+            backoff_ms: 60_000,
+            wait_for_deferred: true,
+            batch: 100,
+        }
+    }
+}
+
+/// One campaign run. `render` builds a row's message on demand; it must return the same
+/// Message-ID for a row every time (compose derives it from campaign id and row).
+pub struct SendJob<F> {
+    pub campaign_id: String,
+    /// `(row, email)` of every recipient; added as `queued` if new, untouched if known.
+    pub recipients: Vec<(u64, String)>,
+    pub render: F,
+    pub dkim: Option<Arc<DkimSign>>,
+    pub options: SendOptions,
+}
+
+/// Streamed to the UI after every outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Progress {
+    pub sent: u64,
+    pub failed: u64,
+    pub deferred: u64,
+    pub unknown: u64,
+    /// Queued plus deferred plus in flight.
+    pub remaining: u64,
+    pub rate_per_sec: f64,
+    pub eta_secs: Option<u64>,
+}
+
+/// How a run ended without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finish {
+    /// Nothing left to send now (deferred rows may remain if not waiting for them).
+    Done,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub finish: Finish,
+    pub counts: Counts,
+    /// Rows found in `sending` at start (a previous crash) and moved to `unknown`.
+    pub recovered_unknown: u64,
+}
+
+/// Why a run stopped early. Rows not handed over stay queued; resume later.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    #[error("the local database failed: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("sending stopped: {0}")]
+    NotApproved(String),
+    #[error("{0}")]
+    Relay(#[from] OpenError),
+}
+
+impl SendError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            SendError::Database(_) => ErrorCode::Database,
+            SendError::NotApproved(_) => ErrorCode::NotApproved,
+            SendError::Relay(e) => e.code(),
+        }
+    }
+}
+
+enum WorkerReport {
+    Delivered(usize, Outgoing, Delivery),
+    OpenFailed(usize, Outgoing, OpenError),
+}
+
+async fn run_worker<R: Relay>(
+    id: usize,
+    relay: Arc<R>,
+    mut jobs: mpsc::Receiver<Outgoing>,
+    out: mpsc::UnboundedSender<WorkerReport>,
+) {
+    let mut session: Option<R::Session> = None;
+    while let Some(msg) = jobs.recv().await {
+        if session.as_ref().is_some_and(|s| !R::usable(s)) {
+            session = None;
+        }
+        if session.is_none() {
+            match relay.open().await {
+                Ok(s) => session = Some(s),
+                Err(e) => {
+                    let _ = out.send(WorkerReport::OpenFailed(id, msg, e));
+                    continue;
+                }
+            }
+        }
+        let Some(s) = session.as_mut() else { continue };
+        let d = relay.deliver(s, &msg).await;
+        let _ = out.send(WorkerReport::Delivered(id, msg, d));
+    }
+    if let Some(s) = session {
+        R::close(s).await;
+    }
+}
+
+fn prepend_signature(dkim: Option<&DkimSign>, raw: Vec<u8>) -> Result<Vec<u8>, String> {
+    let Some(sign) = dkim else { return Ok(raw) };
+    let mut header = sign(&raw)?;
+    if !header.ends_with("\r\n") {
+        header.push_str("\r\n");
+    }
+    let mut out = header.into_bytes();
+    out.extend_from_slice(&raw);
+    Ok(out)
+}
+
+fn outcome_of(d: Delivery, attempts: u32, opts: &SendOptions, now: i64) -> state::Outcome {
+    use state::Outcome;
+    match d {
+        Delivery::Accepted {
+            code,
+            text,
+            queue_id,
+        } => Outcome::Sent {
+            code,
+            text,
+            queue_id,
+        },
+        Delivery::Transient { code, text } => {
+            let backoff = opts
+                .backoff_ms
+                .saturating_mul(1u64 << attempts.saturating_sub(1).min(20));
+            Outcome::Deferred {
+                code,
+                text,
+                next_attempt_at: now + backoff as i64,
+                give_up: attempts >= opts.max_attempts,
+            }
+        }
+        Delivery::Permanent { code, text } => Outcome::Failed { code, text },
+        Delivery::Unknown { text } => Outcome::Unknown { text },
+    }
+}
+
+/// Sends a campaign (new or interrupted) until nothing is due, it is cancelled, the
+/// approval gate says no, or the relay cannot be opened.
+///
+/// The approval itself is the caller's job *before* this call (the gate re-checks it).
+/// The returned future borrows the connection and is not `Send`; run it on a
+/// current-thread runtime or inside `spawn_blocking` + `block_on`. Relay I/O runs on
+/// spawned tasks, so `parallel` connections really work in parallel.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_campaign<R, F>(
+    job: SendJob<F>,
+    relay: Arc<R>,
+    conn: &Connection,
+    clock: &dyn Clock,
+    mut control: watch::Receiver<Control>,
+    approval: &dyn ApprovalGate,
+    progress: &dyn Fn(Progress),
+) -> Result<Summary, SendError>
+where
+    R: Relay,
+    F: FnMut(u64) -> Result<BuiltMessage, String>,
+{
+    let SendJob {
+        campaign_id,
+        recipients,
+        mut render,
+        dkim,
+        options,
+    } = job;
+    let cid = campaign_id.as_str();
+    let recovered = state::recover_interrupted(conn, cid, clock.now())? as u64;
+    if recovered > 0 {
+        tracing::warn!(
+            campaign_id = cid,
+            recovered,
+            "rows interrupted by a crash marked unknown"
+        );
+    }
+    state::enqueue(conn, cid, &recipients, clock.now())?;
+    drop(recipients);
+    state::prune_quota(conn, clock.now())?;
+    approval.check().map_err(SendError::NotApproved)?;
+
+    let quota_key = relay.quota_key();
+    let parallel = options.parallel.max(1);
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+    let mut senders = Vec::with_capacity(parallel);
+    let mut handles = Vec::with_capacity(parallel);
+    for id in 0..parallel {
+        let (tx, rx) = mpsc::channel(1);
+        senders.push(tx);
+        handles.push(tokio::spawn(run_worker(
+            id,
+            Arc::clone(&relay),
+            rx,
+            out_tx.clone(),
+        )));
+    }
+    drop(out_tx);
+
+    let mut idle: Vec<usize> = (0..parallel).rev().collect();
+    let mut attempts_of = std::collections::HashMap::<u64, u32>::new();
+    let mut buffer: VecDeque<state::Due> = VecDeque::new();
+    let mut pending: Vec<(u64, state::Outcome)> = Vec::new();
+    let mut stop: Option<SendError> = None;
+    let mut finish = Finish::Done;
+    let started = clock.now();
+    let start_sent = state::counts(conn, cid)?.sent;
+
+    let report_progress = |c: &Counts| {
+        let elapsed = (clock.now() - started).max(1) as f64 / 1000.0;
+        let rate = (c.sent.saturating_sub(start_sent)) as f64 / elapsed;
+        let remaining = c.queued + c.sending + c.deferred;
+        progress(Progress {
+            sent: c.sent,
+            failed: c.failed,
+            deferred: c.deferred,
+            unknown: c.unknown,
+            remaining,
+            rate_per_sec: rate,
+            eta_secs: (rate > 0.0).then(|| (remaining as f64 / rate).ceil() as u64),
+        });
+    };
+
+    loop {
+        let ctl = *control.borrow();
+        if ctl == Control::Cancel && stop.is_none() {
+            finish = Finish::Cancelled;
+        }
+        let dispatching = stop.is_none() && finish != Finish::Cancelled && ctl == Control::Run;
+
+        // Claim rows for idle connections; results received so far go in the same
+        // transaction (one disk sync per round, not two per message).
+        let mut to_dispatch = Vec::new();
+        let mut rate_wait = 0u64;
+        if dispatching && !idle.is_empty() {
+            let tx = conn.unchecked_transaction()?;
+            for (row, outcome) in pending.drain(..) {
+                state::record(&tx, cid, row, &outcome, clock.now())?;
+            }
+            while to_dispatch.len() < idle.len() {
+                if buffer.is_empty() {
+                    if let Err(why) = approval.check() {
+                        stop = Some(SendError::NotApproved(why));
+                        break;
+                    }
+                    buffer.extend(state::due_rows(
+                        &tx,
+                        cid,
+                        clock.now(),
+                        options.batch.max(1),
+                    )?);
+                    if buffer.is_empty() {
+                        break;
+                    }
+                }
+                let wait = options.rate.wait_ms(&tx, &quota_key, clock.now())?;
+                if wait > 0 {
+                    if !to_dispatch.is_empty() || handles.len() != idle.len() {
+                        break; // send what we have; come back after the next result
+                    }
+                    rate_wait = wait;
+                    break;
+                }
+                let Some(due) = buffer.pop_front() else { break };
+                let built = render(due.row).and_then(|m| {
+                    if m.row != due.row {
+                        return Err(format!(
+                            "internal: render returned row {} for row {}",
+                            m.row, due.row
+                        ));
+                    }
+                    let raw = prepend_signature(dkim.as_deref(), m.raw)?;
+                    Ok(Outgoing {
+                        row: due.row,
+                        message_id: m.message_id,
+                        envelope_from: m.envelope_from,
+                        envelope_to: m.envelope_to,
+                        raw,
+                    })
+                });
+                let now = clock.now();
+                match built {
+                    Err(why) => {
+                        state::mark_unbuildable(
+                            &tx,
+                            cid,
+                            due.row,
+                            &format!("message could not be built: {why}"),
+                            now,
+                        )?;
+                    }
+                    Ok(msg) => {
+                        if state::mark_sending(&tx, cid, due.row, &msg.message_id, now)? {
+                            state::record_quota(&tx, &quota_key, now)?;
+                            attempts_of.insert(due.row, due.attempts + 1);
+                            to_dispatch.push(msg);
+                        }
+                    }
+                }
+            }
+            // The `sending` marks reach the disk before any byte goes to the relay.
+            tx.commit()?;
+        }
+        if rate_wait > 0 {
+            // Nothing in flight and the window is full: wait for it to reopen.
+            clock.sleep(rate_wait).await;
+            continue;
+        }
+        let dispatched = !to_dispatch.is_empty();
+        for msg in to_dispatch {
+            let Some(w) = idle.pop() else {
+                unreachable_dispatch()
+            };
+            if senders[w].send(msg).await.is_err() {
+                return Err(SendError::NotApproved(
+                    "internal: a relay task stopped unexpectedly".into(),
+                ));
+            }
+        }
+        let in_flight = parallel - idle.len();
+
+        if in_flight > 0 {
+            // Wait for one result, then take any others that are ready.
+            let first = out_rx.recv().await;
+            let mut reports: Vec<WorkerReport> = first.into_iter().collect();
+            while let Ok(r) = out_rx.try_recv() {
+                reports.push(r);
+            }
+            for r in reports {
+                let now = clock.now();
+                match r {
+                    WorkerReport::Delivered(w, msg, d) => {
+                        idle.push(w);
+                        let attempts = attempts_of.remove(&msg.row).unwrap_or(1);
+                        let outcome = outcome_of(d, attempts, &options, now);
+                        pending.push((msg.row, outcome));
+                    }
+                    WorkerReport::OpenFailed(w, msg, e) => {
+                        idle.push(w);
+                        attempts_of.remove(&msg.row);
+                        pending.push((
+                            msg.row,
+                            state::Outcome::NotSent {
+                                text: e.message.clone(),
+                            },
+                        ));
+                        if stop.is_none() {
+                            stop = Some(SendError::Relay(e));
+                        }
+                    }
+                }
+            }
+            // Keep the UI's counts consistent with the database.
+            if !pending.is_empty() && (!dispatching || stop.is_some()) {
+                flush(conn, cid, &mut pending, clock.now())?;
+            }
+            report_progress(&live_counts(conn, cid, &pending)?);
+            continue;
+        }
+        flush(conn, cid, &mut pending, clock.now())?;
+
+        if stop.is_some() || finish == Finish::Cancelled {
+            break;
+        }
+        if ctl == Control::Pause {
+            report_progress(&state::counts(conn, cid)?);
+            if control.changed().await.is_err() {
+                break;
+            }
+            continue;
+        }
+        if dispatched {
+            continue;
+        }
+        // Nothing in flight and nothing due right now.
+        buffer.clear();
+        if !state::due_rows(conn, cid, clock.now(), 1)?.is_empty() {
+            continue; // rate-limit wait just ended
+        }
+        match state::next_deferred_at(conn, cid)? {
+            Some(at) if options.wait_for_deferred => {
+                let wait = (at - clock.now()).max(1) as u64;
+                tokio::select! {
+                    _ = clock.sleep(wait) => {}
+                    _ = control.changed() => {}
+                }
+            }
+            _ => break,
+        }
+    }
+
+    drop(senders);
+    for h in handles {
+        let _ = h.await;
+    }
+    flush(conn, cid, &mut pending, clock.now())?;
+    let counts = state::counts(conn, cid)?;
+    report_progress(&counts);
+    if let Some(e) = stop {
+        return Err(e);
+    }
+    Ok(Summary {
+        finish,
+        counts,
+        recovered_unknown: recovered,
+    })
+}
+
+#[cold]
+fn unreachable_dispatch() -> ! {
+    unreachable!("more messages claimed than idle connections")
+}
+
+fn flush(
+    conn: &Connection,
+    cid: &str,
+    pending: &mut Vec<(u64, state::Outcome)>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    for (row, outcome) in pending.drain(..) {
+        state::record(&tx, cid, row, &outcome, now)?;
+    }
+    tx.commit()
+}
+
+/// Counts as they will be once `pending` outcomes are written.
+fn live_counts(
+    conn: &Connection,
+    cid: &str,
+    pending: &[(u64, state::Outcome)],
+) -> rusqlite::Result<Counts> {
+    let mut c = state::counts(conn, cid)?;
+    for (_, o) in pending {
+        c.sending = c.sending.saturating_sub(1);
+        match o {
+            state::Outcome::Sent { .. } => c.sent += 1,
+            state::Outcome::Failed { .. } | state::Outcome::Deferred { give_up: true, .. } => {
+                c.failed += 1
+            }
+            state::Outcome::Deferred { .. } => c.deferred += 1,
+            state::Outcome::Unknown { .. } => c.unknown += 1,
+            state::Outcome::NotSent { .. } => c.queued += 1,
+        }
+    }
+    Ok(c)
+}

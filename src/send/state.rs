@@ -1,0 +1,615 @@
+//! Per-recipient delivery state and the relay quota ledger, kept in SQLite (WAL).
+//!
+//! The state machine (one row per campaign recipient):
+//!
+//! ```text
+//! queued ──claim──▶ sending ──250──▶ sent (reply, queue id)
+//!   ▲                  │──4xx──▶ deferred (next_attempt_at, back-off) ──due──▶ sending
+//!   │                  │──5xx──▶ failed (reply text)
+//!   │                  │──lost after the message was handed over──▶ unknown
+//!   │                  └──not handed over (connection/TLS failed before DATA)──▶ queued
+//!   └──────── requeue_unknown (explicit operator decision, duplicate risk) ◀── unknown
+//! ```
+//!
+//! Crash rule: `sending` is committed to disk *before* the message is given to the
+//! relay, and the outcome is committed after the relay answers. So after a crash
+//! (kill -9, power loss) a row still in `sending` is exactly a message whose fate we
+//! cannot know: the process may have died before the first byte, or after the relay
+//! received the final dot and queued it but before we stored the 250. Sending it again
+//! risks a duplicate; dropping it risks a loss. [`recover_interrupted`] therefore moves
+//! every `sending` row to `unknown`, and only an operator can requeue it. Every other
+//! row is either finished (`sent`/`failed`) or provably not yet handed over
+//! (`queued`/`deferred`). Result: each recipient is delivered exactly once or marked
+//! unknown; none twice, none missing.
+//!
+//! Architecture invariant: this module knows nothing of SMTP or the store type; it only
+//! needs a `rusqlite::Connection`. Time comes in as `now` (Unix milliseconds).
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// The schema, forward-only. The lead folds it into the store's migration list.
+pub const MIGRATION: &str = "
+CREATE TABLE IF NOT EXISTS deliveries (
+    campaign_id     TEXT    NOT NULL,
+    row             INTEGER NOT NULL,
+    email           TEXT    NOT NULL,
+    message_id      TEXT,
+    state           TEXT    NOT NULL DEFAULT 'queued'
+                    CHECK (state IN ('queued','sending','sent','deferred','failed','unknown')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    reply_code      INTEGER,
+    reply_text      TEXT,
+    queue_id        TEXT,
+    updated_at      INTEGER NOT NULL,
+    PRIMARY KEY (campaign_id, row)
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (campaign_id, state);
+CREATE TABLE IF NOT EXISTS send_quota (
+    relay_key TEXT    NOT NULL,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS send_quota_by_relay ON send_quota (relay_key, at);
+";
+
+/// Applies [`MIGRATION`] and the durability settings the crash rule depends on.
+///
+/// `synchronous = FULL` makes each commit reach the disk before we talk to the relay,
+/// so a power loss cannot forget a `sending` mark (NORMAL would survive a process
+/// crash but not a power loss).
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(MIGRATION)
+}
+
+/// One recipient's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Queued,
+    Sending,
+    Sent,
+    Deferred,
+    Failed,
+    Unknown,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Sending => "sending",
+            State::Sent => "sent",
+            State::Deferred => "deferred",
+            State::Failed => "failed",
+            State::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        Some(match s {
+            "queued" => State::Queued,
+            "sending" => State::Sending,
+            "sent" => State::Sent,
+            "deferred" => State::Deferred,
+            "failed" => State::Failed,
+            "unknown" => State::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// Adds recipients to a campaign as `queued`. Rows already present keep their state,
+/// so calling it again on resume never resets a sent or unknown row.
+pub fn enqueue(
+    conn: &Connection,
+    campaign_id: &str,
+    rows: &[(u64, String)],
+    now: i64,
+) -> rusqlite::Result<usize> {
+    let tx = conn.unchecked_transaction()?;
+    let mut added = 0;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR IGNORE INTO deliveries (campaign_id, row, email, state, updated_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
+        )?;
+        for (row, email) in rows {
+            added += stmt.execute(params![campaign_id, *row as i64, email, now])?;
+        }
+    }
+    tx.commit()?;
+    Ok(added)
+}
+
+/// Moves every row left in `sending` by a crash to `unknown` (see the module docs for
+/// why not `queued`). Returns how many rows were moved.
+pub fn recover_interrupted(
+    conn: &Connection,
+    campaign_id: &str,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE deliveries SET state = 'unknown', updated_at = ?2,
+             reply_text = 'interrupted while handing the message to the relay; it may or may not have been delivered'
+         WHERE campaign_id = ?1 AND state = 'sending'",
+        params![campaign_id, now],
+    )
+}
+
+/// The operator's explicit decision to send `unknown` rows again. Each requeued
+/// recipient MAY receive the message twice (the relay may already have queued it).
+/// Returns the number of rows requeued; rows not in `unknown` are left alone.
+pub fn requeue_unknown(
+    conn: &Connection,
+    campaign_id: &str,
+    rows: &[u64],
+    now: i64,
+) -> rusqlite::Result<usize> {
+    let tx = conn.unchecked_transaction()?;
+    let mut n = 0;
+    {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE deliveries SET state = 'queued', next_attempt_at = NULL, updated_at = ?3
+             WHERE campaign_id = ?1 AND row = ?2 AND state = 'unknown'",
+        )?;
+        for row in rows {
+            n += stmt.execute(params![campaign_id, *row as i64, now])?;
+        }
+    }
+    tx.commit()?;
+    if n > 0 {
+        tracing::warn!(
+            campaign_id,
+            requeued = n,
+            "unknown rows requeued by the operator: these recipients may receive the message twice"
+        );
+    }
+    Ok(n)
+}
+
+/// A row that may be sent now.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub row: u64,
+    pub email: String,
+    pub attempts: u32,
+}
+
+/// Up to `limit` rows that may be sent at `now`: queued ones, and deferred ones whose
+/// back-off has passed, in row order.
+pub fn due_rows(
+    conn: &Connection,
+    campaign_id: &str,
+    now: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<Due>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT row, email, attempts FROM deliveries
+         WHERE campaign_id = ?1 AND (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= ?2))
+         ORDER BY row LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![campaign_id, now, limit as i64], |r| {
+        Ok(Due {
+            row: r.get::<_, i64>(0)? as u64,
+            email: r.get(1)?,
+            attempts: r.get::<_, i64>(2)? as u32,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The earliest time a deferred row becomes due, if any is waiting.
+pub fn next_deferred_at(conn: &Connection, campaign_id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT MIN(next_attempt_at) FROM deliveries WHERE campaign_id = ?1 AND state = 'deferred'",
+        params![campaign_id],
+        |r| r.get(0),
+    )
+}
+
+/// What the relay said about one message, as it is written to the row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Sent {
+        code: u16,
+        text: String,
+        queue_id: Option<String>,
+    },
+    /// 4xx: retry at `next_attempt_at`, or give up (→ failed) if `give_up`.
+    Deferred {
+        code: u16,
+        text: String,
+        next_attempt_at: i64,
+        give_up: bool,
+    },
+    Failed {
+        code: Option<u16>,
+        text: String,
+    },
+    Unknown {
+        text: String,
+    },
+    /// Not handed over to the relay at all (connection/TLS/auth failed first).
+    NotSent {
+        text: String,
+    },
+}
+
+/// Writes one outcome for a row that is `sending`.
+pub fn record(
+    tx: &Connection,
+    campaign_id: &str,
+    row: u64,
+    outcome: &Outcome,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let (state, code, text, queue_id, next): (&str, Option<u16>, &str, Option<&str>, Option<i64>) =
+        match outcome {
+            Outcome::Sent {
+                code,
+                text,
+                queue_id,
+            } => ("sent", Some(*code), text, queue_id.as_deref(), None),
+            Outcome::Deferred {
+                code,
+                text,
+                give_up: true,
+                ..
+            } => ("failed", Some(*code), text, None, None),
+            Outcome::Deferred {
+                code,
+                text,
+                next_attempt_at,
+                ..
+            } => ("deferred", Some(*code), text, None, Some(*next_attempt_at)),
+            Outcome::Failed { code, text } => ("failed", *code, text, None, None),
+            Outcome::Unknown { text } => ("unknown", None, text, None, None),
+            Outcome::NotSent { text } => ("queued", None, text, None, None),
+        };
+    // A row that was never handed over does not count as an attempt.
+    let undo_attempt = i64::from(matches!(outcome, Outcome::NotSent { .. }));
+    tx.prepare_cached(
+        "UPDATE deliveries SET state = ?3, reply_code = ?4, reply_text = ?5, queue_id = ?6,
+             next_attempt_at = ?7, attempts = attempts - ?8, updated_at = ?9
+         WHERE campaign_id = ?1 AND row = ?2 AND state = 'sending'",
+    )?
+    .execute(params![
+        campaign_id,
+        row as i64,
+        state,
+        code,
+        text,
+        queue_id,
+        next,
+        undo_attempt,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Marks a row `sending` (one more attempt) with the Message-ID about to be sent.
+pub fn mark_sending(
+    tx: &Connection,
+    campaign_id: &str,
+    row: u64,
+    message_id: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE deliveries SET state = 'sending', message_id = ?3, attempts = attempts + 1, updated_at = ?4
+             WHERE campaign_id = ?1 AND row = ?2 AND state IN ('queued','deferred')",
+        )?
+        .execute(params![campaign_id, row as i64, message_id, now])?;
+    Ok(n == 1)
+}
+
+/// Marks a row failed before sending because its message could not be built.
+pub fn mark_unbuildable(
+    tx: &Connection,
+    campaign_id: &str,
+    row: u64,
+    why: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE deliveries SET state = 'failed', reply_code = NULL, reply_text = ?3, updated_at = ?4
+         WHERE campaign_id = ?1 AND row = ?2 AND state IN ('queued','deferred')",
+    )?
+    .execute(params![campaign_id, row as i64, why, now])?;
+    Ok(())
+}
+
+/// Counts per state for one campaign.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub queued: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub deferred: u64,
+    pub failed: u64,
+    pub unknown: u64,
+}
+
+impl Counts {
+    pub fn total(&self) -> u64 {
+        self.queued + self.sending + self.sent + self.deferred + self.failed + self.unknown
+    }
+}
+
+pub fn counts(conn: &Connection, campaign_id: &str) -> rusqlite::Result<Counts> {
+    let mut c = Counts::default();
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, COUNT(*) FROM deliveries WHERE campaign_id = ?1 GROUP BY state",
+    )?;
+    let mut rows = stmt.query(params![campaign_id])?;
+    while let Some(r) = rows.next()? {
+        let n = r.get::<_, i64>(1)? as u64;
+        match State::parse(&r.get::<_, String>(0)?) {
+            Some(State::Queued) => c.queued = n,
+            Some(State::Sending) => c.sending = n,
+            Some(State::Sent) => c.sent = n,
+            Some(State::Deferred) => c.deferred = n,
+            Some(State::Failed) => c.failed = n,
+            Some(State::Unknown) => c.unknown = n,
+            None => {}
+        }
+    }
+    Ok(c)
+}
+
+/// One line of the final report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportRow {
+    pub row: u64,
+    pub email: String,
+    pub state: State,
+    pub message_id: Option<String>,
+    pub attempts: u32,
+    pub reply_code: Option<u16>,
+    pub reply_text: Option<String>,
+    pub queue_id: Option<String>,
+    /// Unix milliseconds of the last change.
+    pub updated_at: i64,
+}
+
+/// The final report: every recipient of the campaign in row order.
+pub fn report(conn: &Connection, campaign_id: &str) -> rusqlite::Result<Vec<ReportRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT row, email, state, message_id, attempts, reply_code, reply_text, queue_id, updated_at
+         FROM deliveries WHERE campaign_id = ?1 ORDER BY row",
+    )?;
+    let rows = stmt.query_map(params![campaign_id], |r| {
+        let state: String = r.get(2)?;
+        Ok(ReportRow {
+            row: r.get::<_, i64>(0)? as u64,
+            email: r.get(1)?,
+            state: State::parse(&state).unwrap_or(State::Unknown),
+            message_id: r.get(3)?,
+            attempts: r.get::<_, i64>(4)? as u32,
+            reply_code: r.get::<_, Option<i64>>(5)?.map(|c| c as u16),
+            reply_text: r.get(6)?,
+            queue_id: r.get(7)?,
+            updated_at: r.get(8)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Writes the report as CSV; every cell goes through [`crate::export::escape_formula`]
+/// because reply texts come from a remote server and addresses from the user's file.
+pub fn write_report_csv<W: std::io::Write>(rows: &[ReportRow], out: W) -> csv::Result<()> {
+    use crate::export::escape_formula;
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "row",
+        "email",
+        "state",
+        "message_id",
+        "attempts",
+        "reply_code",
+        "reply_text",
+        "queue_id",
+        "updated_at",
+    ])?;
+    for r in rows {
+        let cells = [
+            r.row.to_string(),
+            r.email.clone(),
+            r.state.as_str().to_string(),
+            r.message_id.clone().unwrap_or_default(),
+            r.attempts.to_string(),
+            r.reply_code.map(|c| c.to_string()).unwrap_or_default(),
+            r.reply_text.clone().unwrap_or_default(),
+            r.queue_id.clone().unwrap_or_default(),
+            r.updated_at.to_string(),
+        ];
+        w.write_record(cells.iter().map(|c| escape_formula(c).into_owned()))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Records one send against a relay's quota (same transaction as `mark_sending`).
+pub fn record_quota(tx: &Connection, relay_key: &str, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO send_quota (relay_key, at) VALUES (?1, ?2)")?
+        .execute(params![relay_key, now])?;
+    Ok(())
+}
+
+/// How many sends the relay has seen in `[since, ∞)`, across all campaigns.
+pub fn quota_used_since(conn: &Connection, relay_key: &str, since: i64) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM send_quota WHERE relay_key = ?1 AND at >= ?2")?
+        .query_row(params![relay_key, since], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+}
+
+/// The time of the `nth` most recent send (1 = latest) at or after `since`.
+pub fn quota_nth_latest(
+    conn: &Connection,
+    relay_key: &str,
+    since: i64,
+    nth: u64,
+) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT at FROM send_quota WHERE relay_key = ?1 AND at >= ?2 ORDER BY at DESC LIMIT 1 OFFSET ?3")?
+        .query_row(params![relay_key, since, nth.saturating_sub(1) as i64], |r| r.get(0))
+        .optional()
+}
+
+/// Forgets ledger entries older than a day and a bit; no window looks further back.
+pub fn prune_quota(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM send_quota WHERE at < ?1",
+        params![now - 2 * 86_400_000],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        migrate(&c).unwrap();
+        c
+    }
+
+    #[test]
+    fn enqueue_again_keeps_state() {
+        let c = db();
+        enqueue(
+            &c,
+            "c1",
+            &[(1, "a@x.test".into()), (2, "b@x.test".into())],
+            0,
+        )
+        .unwrap();
+        assert!(mark_sending(&c, "c1", 1, "<m1@x>", 1).unwrap());
+        record(
+            &c,
+            "c1",
+            1,
+            &Outcome::Sent {
+                code: 250,
+                text: "ok".into(),
+                queue_id: Some("Q1".into()),
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!(
+            enqueue(
+                &c,
+                "c1",
+                &[(1, "a@x.test".into()), (3, "c@x.test".into())],
+                3
+            )
+            .unwrap(),
+            1
+        );
+        let r = report(&c, "c1").unwrap();
+        assert_eq!(
+            r.iter().map(|r| r.state).collect::<Vec<_>>(),
+            [State::Sent, State::Queued, State::Queued]
+        );
+        assert_eq!(r[0].queue_id.as_deref(), Some("Q1"));
+    }
+
+    #[test]
+    fn crash_leftover_sending_becomes_unknown_and_only_operator_requeues() {
+        let c = db();
+        enqueue(
+            &c,
+            "c1",
+            &[(1, "a@x.test".into()), (2, "b@x.test".into())],
+            0,
+        )
+        .unwrap();
+        mark_sending(&c, "c1", 1, "<m1@x>", 1).unwrap();
+        assert_eq!(recover_interrupted(&c, "c1", 5).unwrap(), 1);
+        assert_eq!(
+            due_rows(&c, "c1", 10, 10)
+                .unwrap()
+                .iter()
+                .map(|d| d.row)
+                .collect::<Vec<_>>(),
+            [2]
+        );
+        assert_eq!(requeue_unknown(&c, "c1", &[1, 2], 6).unwrap(), 1);
+        assert_eq!(due_rows(&c, "c1", 10, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn deferred_waits_for_back_off_and_not_sent_is_not_an_attempt() {
+        let c = db();
+        enqueue(&c, "c1", &[(1, "a@x.test".into())], 0).unwrap();
+        mark_sending(&c, "c1", 1, "<m1@x>", 1).unwrap();
+        record(
+            &c,
+            "c1",
+            1,
+            &Outcome::Deferred {
+                code: 451,
+                text: "later".into(),
+                next_attempt_at: 100,
+                give_up: false,
+            },
+            2,
+        )
+        .unwrap();
+        assert!(due_rows(&c, "c1", 99, 10).unwrap().is_empty());
+        assert_eq!(next_deferred_at(&c, "c1").unwrap(), Some(100));
+        let due = due_rows(&c, "c1", 100, 10).unwrap();
+        assert_eq!(due[0].attempts, 1);
+        mark_sending(&c, "c1", 1, "<m1@x>", 101).unwrap();
+        record(
+            &c,
+            "c1",
+            1,
+            &Outcome::NotSent {
+                text: "no connection".into(),
+            },
+            102,
+        )
+        .unwrap();
+        assert_eq!(report(&c, "c1").unwrap()[0].attempts, 1);
+        assert_eq!(report(&c, "c1").unwrap()[0].state, State::Queued);
+    }
+
+    #[test]
+    fn report_csv_neutralises_formulas() {
+        let c = db();
+        enqueue(&c, "c1", &[(1, "=cmd@x.test".into())], 0).unwrap();
+        mark_sending(&c, "c1", 1, "<m1@x>", 1).unwrap();
+        record(
+            &c,
+            "c1",
+            1,
+            &Outcome::Failed {
+                code: Some(550),
+                text: "-bad user".into(),
+            },
+            2,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_report_csv(&report(&c, "c1").unwrap(), &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(
+            s.contains("'=cmd@x.test") && s.contains("'-bad user"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn state_check_constraint_rejects_unknown_words() {
+        let c = db();
+        enqueue(&c, "c1", &[(1, "a@x.test".into())], 0).unwrap();
+        assert!(c
+            .execute("UPDATE deliveries SET state = 'delivered'", [])
+            .is_err());
+    }
+}
