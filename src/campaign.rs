@@ -9,6 +9,10 @@ use crate::error::ErrorCode;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
+    /// Optional stable campaign id (part of every Message-ID and unsubscribe token);
+    /// derived from [`Campaign::content_sha256`] when absent.
+    #[serde(default)]
+    pub id: Option<String>,
     pub sender: Sender,
     pub recipients: RecipientSource,
     pub message: MessageSpec,
@@ -21,6 +25,10 @@ pub struct Campaign {
     /// The folder the campaign file lives in; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// SHA-256 (hex) of the file's text with line endings normalised to LF, so the same
+    /// campaign saved on Windows and Linux has the same derived id.
+    #[serde(skip)]
+    pub content_sha256: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,9 +68,12 @@ pub struct MessageSpec {
     /// Optional column naming a per-recipient attachment file.
     #[serde(default)]
     pub attachment_column: Option<String>,
+    /// Folder the per-recipient attachment files are in (default: the campaign's folder).
+    #[serde(default)]
+    pub attachment_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Unsubscribe {
     #[serde(default)]
@@ -107,7 +118,10 @@ pub struct Dkim {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read the campaign file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the campaign file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -125,19 +139,47 @@ impl Campaign {
     /// Loads and parses a campaign file; relative paths are kept relative and resolved
     /// with [`Campaign::resolve`].
     pub fn load(path: &Path) -> Result<Campaign, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::Read { path: path.to_owned(), source })?;
-        let mut campaign: Campaign = toml::from_str(&text)
-            .map_err(|e| Error::Parse { path: path.to_owned(), message: e.message().to_owned() })?;
-        campaign.base_dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Campaign::parse(&text, base_dir).map_err(|message| Error::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses campaign TOML text; `base_dir` is the folder relative paths resolve
+    /// against. The error is a plain-language message with the line when known.
+    pub fn parse(text: &str, base_dir: PathBuf) -> Result<Campaign, String> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut campaign: Campaign = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| {
+                    format!(
+                        " (line {})",
+                        text[..s.start.min(text.len())].matches('\n').count() + 1
+                    )
+                })
+                .unwrap_or_default();
+            format!("{}{line}", e.message())
+        })?;
+        campaign.base_dir = base_dir;
+        let normalised = text.replace("\r\n", "\n");
+        campaign.content_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            normalised.as_bytes(),
+        ));
         Ok(campaign)
     }
 
     /// Resolves a path from the campaign file against the file's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() { p.to_owned() } else { self.base_dir.join(p) }
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.base_dir.join(p)
+        }
     }
 }

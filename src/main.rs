@@ -1,1 +1,49 @@
-fn main() {}
+//! The `mergeguard` command line: a thin entry over the core for scripts and checks.
+//!
+//! Each subcommand lives in `src/cli/<name>.rs` as a clap `Args` struct and a
+//! `pub fn run(args) -> ExitCode`; adding one means one module and one enum variant here.
+//! Exit codes: 0 success, 1 the input was read but something in it failed (for example
+//! a recipient that cannot be rendered), 2 the input could not be used at all.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cli;
+
+#[derive(Parser)]
+#[command(
+    name = "mergeguard",
+    version,
+    about = "Mail merge that cannot mis-send: the command line"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read a recipient CSV and list recipients and rejected rows.
+    Import(cli::import::ImportArgs),
+    /// Render every personalised message of a campaign file exactly as it will be sent.
+    Preview(cli::preview::PreviewArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version requests are not errors.
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Import(args) => cli::import::run(args),
+        Command::Preview(args) => cli::preview::run(args),
+    }
+}

@@ -1,0 +1,400 @@
+//! Building one recipient's message with lettre, and the checks that make a built
+//! message safe to send: no control characters in merged headers, exactly one
+//! recipient in `To` and the envelope, no `Cc`/`Bcc`.
+
+use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::Address;
+use sha2::{Digest, Sha256};
+use std::path::{Component, Path};
+use std::sync::Arc;
+
+use super::context::{shared_names, RowContext};
+use super::{
+    Attachment, AttachmentSummary, BuiltMessage, Composer, Draft, DraftError, RenderError,
+    T_FROM_NAME, T_HTML, T_SUBJECT, T_TEXT,
+};
+use crate::error::ErrorCode;
+use crate::recipients::{Recipient, RecipientList};
+
+/// The stable Message-ID of (campaign, recipient):
+/// `<{first 32 hex of sha256(campaign_id NUL lowercased email)}.{campaign short}@{domain}>`.
+/// Re-rendering gives the same id, so a resent copy is recognisable as the same message.
+pub fn message_id(campaign_id: &str, email: &str, sender_domain: &str) -> String {
+    let h = hash_hex(&[
+        campaign_id.as_bytes(),
+        b"\0",
+        email.to_lowercase().as_bytes(),
+    ]);
+    format!(
+        "<{}.{}@{}>",
+        &h[..32],
+        campaign_short(campaign_id),
+        sender_domain
+    )
+}
+
+/// The per-recipient unsubscribe token put in place of `{token}`: the first 32 hex
+/// digits of sha256(campaign_id NUL "unsubscribe" NUL lowercased email).
+///
+/// It identifies (campaign, recipient) without showing the address in the URL. It is
+/// not a secret-keyed MAC: anyone who knows the campaign id and an address can compute
+/// it, so the unsubscribe endpoint must only ever remove the address the token maps to.
+pub fn unsubscribe_token(campaign_id: &str, email: &str) -> String {
+    let h = hash_hex(&[
+        campaign_id.as_bytes(),
+        b"\0unsubscribe\0",
+        email.to_lowercase().as_bytes(),
+    ]);
+    h[..32].to_owned()
+}
+
+fn hash_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for p in parts {
+        hasher.update(p);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// A short, Message-ID-safe form of the campaign id: its first 12 letters, digits and
+/// hyphens, or 8 hex digits of its hash when it has none.
+pub(crate) fn campaign_short(campaign_id: &str) -> String {
+    let s: String = campaign_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(12)
+        .collect();
+    if s.is_empty() {
+        hash_hex(&[campaign_id.as_bytes()])[..8].to_owned()
+    } else {
+        s
+    }
+}
+
+/// Refuses unsubscribe targets that could break the header they go into.
+pub(crate) fn check_unsubscribe(draft: &Draft) -> Result<(), DraftError> {
+    let bad = |what: &str, v: &str, why: &str| {
+        Err(DraftError {
+            code: ErrorCode::InvalidCampaign,
+            message: format!("the unsubscribe {what} \"{v}\" {why}"),
+        })
+    };
+    for (what, v) in [
+        ("mailto", &draft.unsubscribe_mailto),
+        ("url", &draft.unsubscribe_url),
+    ] {
+        let Some(v) = v else { continue };
+        if !v.is_ascii()
+            || v.bytes()
+                .any(|b| b <= b' ' || b == 0x7f || b == b'<' || b == b'>' || b == b',')
+        {
+            return bad(
+                what,
+                v,
+                "must be plain ASCII without spaces, commas or angle brackets",
+            );
+        }
+    }
+    if let Some(url) = &draft.unsubscribe_url {
+        if !url.starts_with("https://") {
+            return bad(
+                "url",
+                url,
+                "must start with https:// (RFC 8058 one-click needs HTTPS)",
+            );
+        }
+    }
+    if let Some(m) = &draft.unsubscribe_mailto {
+        let addr = m.strip_prefix("mailto:").unwrap_or(m);
+        let addr = addr.split('?').next().unwrap_or("");
+        if addr.parse::<Address>().is_err() {
+            return bad("mailto", m, "is not a valid email address");
+        }
+    }
+    Ok(())
+}
+
+/// Characters that must never reach a header through a merge field: every C0 control
+/// (CR and LF above all, and tab too, since a header value never needs one), DEL, the
+/// C1 controls and the Unicode line and paragraph separators.
+fn is_header_unsafe(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+fn check_header(row: u64, what: &str, value: &str) -> Result<(), RenderError> {
+    if let Some(c) = value.chars().find(|c| is_header_unsafe(*c)) {
+        let kind = match c {
+            '\r' | '\n' => "a line break".to_owned(),
+            c => format!("the control character U+{:04X}", c as u32),
+        };
+        return Err(RenderError::new(
+            ErrorCode::HeaderInjection,
+            format!(
+                "row {row}: the {what} would contain {kind} after merging; this recipient is \
+                 skipped so that no extra header can be created"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn render_one(
+    c: &Composer,
+    list: &RecipientList,
+    recipient: &Recipient,
+) -> Result<BuiltMessage, RenderError> {
+    let row = recipient.row;
+    let ctx = RowContext::value(shared_names(list), recipient);
+    let subject = c.render_template(T_SUBJECT, &ctx, list, row)?;
+    check_header(row, "subject", &subject)?;
+    let from_name = c.render_template(T_FROM_NAME, &ctx, list, row)?;
+    check_header(row, "sender name", &from_name)?;
+    let text = c.render_template(T_TEXT, &ctx, list, row)?;
+    let html = match c.draft.html {
+        Some(_) => Some(c.render_template(T_HTML, &ctx, list, row)?),
+        None => None,
+    };
+
+    let email = recipient.email.trim();
+    let to_addr: Address = email.parse().map_err(|_| {
+        RenderError::new(
+            ErrorCode::InvalidAddress,
+            format!("row {row}: \"{email}\" is not a valid email address"),
+        )
+    })?;
+
+    let mut attachments: Vec<Attachment> = c.draft.attachments.clone();
+    if let Some(col) = &c.draft.attachment_column {
+        attachments.push(recipient_attachment(c, list, recipient, col)?);
+    }
+
+    let message_id = message_id(&c.draft.campaign_id, email, &c.sender_domain);
+    let from_name = from_name.trim();
+    let from = Mailbox::new(
+        (!from_name.is_empty()).then(|| from_name.to_owned()),
+        c.from_address.clone(),
+    );
+    let envelope =
+        lettre::address::Envelope::new(Some(c.from_address.clone()), vec![to_addr.clone()])
+            .map_err(|e| RenderError::new(ErrorCode::InvalidAddress, format!("row {row}: {e}")))?;
+    let mut builder = lettre::Message::builder()
+        .from(from)
+        .to(Mailbox::new(None, to_addr.clone()))
+        .subject(subject.clone())
+        .date(c.date)
+        .message_id(Some(message_id.clone()))
+        .envelope(envelope);
+    if let Some(r) = &c.reply_to {
+        builder = builder.reply_to(r.clone());
+    }
+    if let Some(v) = list_unsubscribe(&c.draft, email) {
+        builder = builder.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe"),
+            v,
+        ));
+        if c.draft.unsubscribe_url.is_some() {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ));
+        }
+    }
+
+    // Boundaries derive from the Message-ID so the same recipient always gets the same
+    // bytes (the approval fingerprint hashes them). "=_" never occurs in quoted-printable
+    // or base64 output; a body that quotes it literally gets a different suffix.
+    let seed = &message_id[1..17];
+    let boundary = |kind: &str| {
+        let mut b = format!("=_mg{kind}{seed}");
+        let mut n = 0;
+        while text.contains(&b) || html.as_deref().is_some_and(|h| h.contains(&b)) {
+            n += 1;
+            b = format!("=_mg{kind}{seed}{n}");
+        }
+        b
+    };
+    let text_part = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(text.clone());
+    let body_mime = match &html {
+        Some(h) => Some(
+            MultiPart::alternative()
+                .boundary(boundary("a"))
+                .singlepart(text_part.clone())
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(h.clone()),
+                ),
+        ),
+        None => None,
+    };
+    let message = if attachments.is_empty() {
+        match body_mime {
+            Some(m) => builder.multipart(m),
+            None => builder.singlepart(text_part),
+        }
+    } else {
+        let start = MultiPart::mixed().boundary(boundary("m"));
+        let mut mixed = match body_mime {
+            Some(m) => start.multipart(m),
+            None => start.singlepart(text_part),
+        };
+        for a in &attachments {
+            let ct = ContentType::parse(&a.content_type)
+                .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid"));
+            mixed = mixed.singlepart(
+                lettre::message::Attachment::new(a.file_name.clone()).body(a.bytes.to_vec(), ct),
+            );
+        }
+        builder.multipart(mixed)
+    }
+    .map_err(|e| RenderError::new(ErrorCode::InvalidMessage, format!("row {row}: {e}")))?;
+
+    check_one_recipient(row, &message, &to_addr)?;
+    let raw = message.formatted();
+    check_raw_headers(row, &raw)?;
+
+    Ok(BuiltMessage {
+        row,
+        to: to_addr.to_string(),
+        envelope_to: vec![to_addr.to_string()],
+        envelope_from: c.from_address.to_string(),
+        subject,
+        text,
+        html,
+        attachments: attachments
+            .iter()
+            .map(|a| AttachmentSummary {
+                file_name: a.file_name.clone(),
+                content_type: a.content_type.clone(),
+                size: a.bytes.len(),
+                sha256: hex::encode(Sha256::digest(a.bytes.as_slice())),
+            })
+            .collect(),
+        message_id,
+        raw,
+    })
+}
+
+fn list_unsubscribe(draft: &Draft, email: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    let token = || unsubscribe_token(&draft.campaign_id, email);
+    if let Some(m) = &draft.unsubscribe_mailto {
+        let m = m.strip_prefix("mailto:").unwrap_or(m);
+        parts.push(format!("<mailto:{}>", m.replace("{token}", &token())));
+    }
+    if let Some(u) = &draft.unsubscribe_url {
+        parts.push(format!("<{}>", u.replace("{token}", &token())));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Reads the attachment a recipient's column names, refusing paths that would leave
+/// the attachment folder: the cell is data from the CSV, not a path to trust.
+fn recipient_attachment(
+    c: &Composer,
+    list: &RecipientList,
+    recipient: &Recipient,
+    column: &str,
+) -> Result<Attachment, RenderError> {
+    let row = recipient.row;
+    let name = list.value(recipient, column).ok_or_else(|| {
+        RenderError::new(
+            ErrorCode::MissingField,
+            format!("row {row}: the attachment column \"{column}\" is not in the recipient file"),
+        )
+    })?;
+    let name = name.trim();
+    let rel = Path::new(name);
+    if name.is_empty()
+        || rel.is_absolute()
+        || rel.components().any(|p| !matches!(p, Component::Normal(_)))
+    {
+        return Err(RenderError::new(
+            ErrorCode::Io,
+            format!(
+                "row {row}: the attachment \"{name}\" must be a file name inside the attachment folder"
+            ),
+        ));
+    }
+    let dir = c.draft.attachment_dir.as_deref().unwrap_or(Path::new("."));
+    let path = dir.join(rel);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        RenderError::new(
+            ErrorCode::Io,
+            format!(
+                "row {row}: cannot read the attachment {}: {e}",
+                path.display()
+            ),
+        )
+    })?;
+    let file_name = rel
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(Attachment {
+        content_type: super::content_type_for(&file_name).to_owned(),
+        file_name,
+        bytes: Arc::new(bytes),
+    })
+}
+
+/// Defence in depth on the built message itself: one envelope recipient, equal to the
+/// one `To` mailbox, and no `Cc`/`Bcc` header at all.
+fn check_one_recipient(
+    row: u64,
+    message: &lettre::Message,
+    to: &Address,
+) -> Result<(), RenderError> {
+    let fail = |why: &str| {
+        Err(RenderError::new(
+            ErrorCode::InvalidMessage,
+            format!("row {row}: the built message breaks the one-recipient rule: {why}"),
+        ))
+    };
+    let env_to = message.envelope().to();
+    if env_to.len() != 1 || &env_to[0] != to {
+        return fail("the envelope does not have exactly this one recipient");
+    }
+    let header_to: Vec<Mailbox> = match message.headers().get::<header::To>() {
+        Some(h) => lettre::message::Mailboxes::from(h).into(),
+        None => return fail("there is no To header"),
+    };
+    if header_to.len() != 1 || &header_to[0].email != to {
+        return fail("the To header does not hold exactly the envelope recipient");
+    }
+    if message.headers().get::<header::Cc>().is_some()
+        || message.headers().get::<header::Bcc>().is_some()
+    {
+        return fail("it has a Cc or Bcc header");
+    }
+    Ok(())
+}
+
+/// The same rule checked once more on the bytes that will be sent: exactly one `To:`
+/// line and no `Cc:`/`Bcc:` line in the header section.
+fn check_raw_headers(row: u64, raw: &[u8]) -> Result<(), RenderError> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let mut to_lines = 0;
+    for line in raw[..end].split(|b| *b == b'\n') {
+        let name = line.split(|b| *b == b':').next().unwrap_or(b"");
+        if name.eq_ignore_ascii_case(b"to") {
+            to_lines += 1;
+        } else if name.eq_ignore_ascii_case(b"cc") || name.eq_ignore_ascii_case(b"bcc") {
+            to_lines = usize::MAX;
+            break;
+        }
+    }
+    if to_lines != 1 {
+        return Err(RenderError::new(
+            ErrorCode::InvalidMessage,
+            format!("row {row}: the raw message does not have exactly one To header and no Cc/Bcc"),
+        ));
+    }
+    Ok(())
+}

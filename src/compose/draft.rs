@@ -1,0 +1,84 @@
+//! Turning a loaded campaign file into a [`Draft`]: reading the template files and the
+//! common attachments, and fixing the campaign id.
+
+use super::{Attachment, Draft, DraftError};
+use crate::campaign::Campaign;
+use crate::error::ErrorCode;
+
+impl Draft {
+    /// Reads the templates and attachments a campaign names (paths resolved with
+    /// [`Campaign::resolve`]). The campaign id is the file's `id` when given, otherwise
+    /// derived from the hash of the campaign file's content (see
+    /// [`Campaign::content_sha256`]), so editing the file starts a new campaign.
+    pub fn from_campaign(campaign: &Campaign) -> Result<Draft, DraftError> {
+        let read_text = |what: &str, p: &std::path::Path| -> Result<String, DraftError> {
+            let path = campaign.resolve(p);
+            let bytes = std::fs::read(&path).map_err(|e| DraftError {
+                code: ErrorCode::Io,
+                message: format!("cannot read the {what} template {}: {e}", path.display()),
+            })?;
+            let text = String::from_utf8(bytes).map_err(|_| DraftError {
+                code: ErrorCode::InvalidCampaign,
+                message: format!("the {what} template {} is not UTF-8 text", path.display()),
+            })?;
+            // A BOM left by a Windows editor would otherwise start the message body.
+            Ok(text
+                .strip_prefix('\u{feff}')
+                .map(str::to_owned)
+                .unwrap_or(text))
+        };
+        let m = &campaign.message;
+        let text = read_text("text", &m.text)?;
+        let html = m
+            .html
+            .as_deref()
+            .map(|p| read_text("HTML", p))
+            .transpose()?;
+        let mut attachments = Vec::new();
+        for p in &m.attachments {
+            let path = campaign.resolve(p);
+            let bytes = std::fs::read(&path).map_err(|e| DraftError {
+                code: ErrorCode::Io,
+                message: format!("cannot read the attachment {}: {e}", path.display()),
+            })?;
+            let name = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "attachment".to_owned());
+            attachments.push(Attachment::from_bytes(name, bytes));
+        }
+        let campaign_id = match campaign
+            .id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(id) => id.to_owned(),
+            None => format!(
+                "c{}",
+                &campaign.content_sha256[..16.min(campaign.content_sha256.len())]
+            ),
+        };
+        let unsubscribe = campaign.unsubscribe.clone().unwrap_or_default();
+        Ok(Draft {
+            campaign_id,
+            from_name: campaign.sender.name.clone(),
+            from_address: campaign.sender.address.clone(),
+            reply_to: campaign.sender.reply_to.clone(),
+            subject: m.subject.clone(),
+            text,
+            html,
+            attachments,
+            attachment_column: m.attachment_column.clone(),
+            attachment_dir: m.attachment_column.as_ref().map(|_| {
+                campaign.resolve(
+                    m.attachment_dir
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new(".")),
+                )
+            }),
+            unsubscribe_mailto: unsubscribe.mailto,
+            unsubscribe_url: unsubscribe.url,
+        })
+    }
+}
