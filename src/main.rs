@@ -27,6 +27,14 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// Render every personalised message of a campaign file exactly as it will be sent.
     Preview(cli::preview::PreviewArgs),
+    /// Operator accounts: add, list, disable.
+    Operator(cli::operator::OperatorArgs),
+    /// Approve a submitted campaign as the second operator (PIN required).
+    Approve(cli::approve::ApproveArgs),
+    /// The tamper-evident operation log: verify the hash chain, export.
+    Audit(cli::audit::AuditArgs),
+    /// Delivery state of a campaign: report export, requeue of unknown rows.
+    Send(cli::send::SendArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,5 +53,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Import(args) => cli::import::run(args),
         Command::Preview(args) => cli::preview::run(args),
+        Command::Operator(args) => cli::operator::run(args),
+        Command::Approve(args) => cli::approve::run(args),
+        Command::Audit(args) => cli::audit::run(args),
+        Command::Send(args) => cli::send::run(args),
     }
 }

@@ -34,6 +34,7 @@ pub fn run(args: ImportArgs) -> ExitCode {
         encoding: args.encoding,
         delimiter: args.delimiter,
         email_column: args.email_column,
+        ..ImportOptions::default()
     };
     let list = match recipients::import_path(&args.file, &options) {
         Ok(list) => list,

@@ -3,8 +3,12 @@
 
 use std::process::ExitCode;
 
+pub mod approve;
+pub mod audit;
 pub mod import;
+pub mod operator;
 pub mod preview;
+pub mod send;
 
 /// The input was read, but some of it failed (exit 1).
 pub const EXIT_PARTIAL: u8 = 1;

@@ -129,6 +129,7 @@ fn import_options(src: &mergeguard::campaign::RecipientSource) -> Result<ImportO
         encoding: src.encoding.as_deref().unwrap_or("auto").parse()?,
         delimiter: src.delimiter.as_deref().unwrap_or("auto").parse()?,
         email_column: src.email_column.clone(),
+        ..ImportOptions::default()
     })
 }
 
