@@ -574,6 +574,13 @@ fn certificate_problem(host: &str, e: &CertificateError) -> (String, &'static st
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             ("the relay's certificate is not issued for servers".into(), ASK)
         }
+        // webpki refuses a certificate that is itself a CA before it looks for an issuer;
+        // on a server that is a self-signed certificate made with `openssl req -x509`.
+        // rustls passes this through as an opaque `Other`, so its name is all there is.
+        CertificateError::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => (
+            "the relay's certificate is self-signed (a CA certificate used as the server's own), so no trusted authority vouches for it".into(),
+            "For a company relay, set `ca` in the [relay] section to that certificate's PEM file; otherwise ask the operator for a certificate from a public authority.",
+        ),
         other => (format!("the relay's certificate was refused: {}", rustls::Error::InvalidCertificate(other.clone())), ASK),
     }
 }
