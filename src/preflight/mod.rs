@@ -1,6 +1,8 @@
 //! Pre-flight checklist: every check reports pass / warning / fail with what it saw and
 //! how to fix it. A fail blocks sending; each warning must be acknowledged by the approver.
 
+pub mod tls;
+
 use serde::Serialize;
 
 /// The outcome of one check.
