@@ -1,6 +1,11 @@
 //! Pre-flight checklist: every check reports pass / warning / fail with what it saw and
 //! how to fix it. A fail blocks sending; each warning must be acknowledged by the approver.
 
+pub mod dkim;
+pub mod dmarc;
+pub mod dns;
+pub mod domain;
+pub mod spf;
 pub mod tls;
 
 use serde::Serialize;
