@@ -27,6 +27,10 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// Render every personalised message of a campaign file exactly as it will be sent.
     Preview(cli::preview::PreviewArgs),
+    /// Check a sender domain's SPF, DKIM and DMARC (and a relay's TLS) and print the report.
+    CheckDomain(cli::check::CheckDomainArgs),
+    /// Run the whole pre-flight checklist of a campaign file.
+    Preflight(cli::check::PreflightArgs),
     /// Operator accounts: add, list, disable.
     Operator(cli::operator::OperatorArgs),
     /// Approve a submitted campaign as the second operator (PIN required).
@@ -53,6 +57,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Import(args) => cli::import::run(args),
         Command::Preview(args) => cli::preview::run(args),
+        Command::CheckDomain(args) => cli::check::run_check_domain(args),
+        Command::Preflight(args) => cli::check::run_preflight(args),
         Command::Operator(args) => cli::operator::run(args),
         Command::Approve(args) => cli::approve::run(args),
         Command::Audit(args) => cli::audit::run(args),

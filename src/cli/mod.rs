@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 pub mod approve;
 pub mod audit;
+pub mod check;
 pub mod import;
 pub mod operator;
 pub mod preview;

@@ -1,6 +1,7 @@
 //! Pre-flight checklist: every check reports pass / warning / fail with what it saw and
 //! how to fix it. A fail blocks sending; each warning must be acknowledged by the approver.
 
+pub mod campaign;
 pub mod dkim;
 pub mod dmarc;
 pub mod dns;

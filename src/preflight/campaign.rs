@@ -1,0 +1,141 @@
+//! The whole pre-flight checklist of one campaign file: recipients, every built
+//! message, the sender domain (SPF/DKIM/DMARC) and the relay (STARTTLS, login).
+//!
+//! This is the one entry the command line and the desktop shell call; it only wires the
+//! individual checks together and never decides a status itself.
+
+use std::net::{IpAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::domain::{check_domain, DomainCheck};
+use super::dns::Resolver;
+use super::messages::{check_messages_with_progress, MessageCheckInput};
+use super::tls::{probe_relay, RelayProbe};
+use super::{Check, Report};
+use crate::campaign::Campaign;
+use crate::compose::{render_all, Composer, Draft};
+use crate::error::{ErrorCode, UserError};
+use crate::recipients::{self, ImportOptions, RecipientList};
+use crate::secrets::Secret;
+
+/// Settings of a checklist run that are not in the campaign file.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    pub resolver: Resolver,
+    /// Overrides the campaign's `[relay] ca`.
+    pub ca: Option<PathBuf>,
+    /// The relay password, read from the keychain by the caller. `None` makes
+    /// `tls.login` fail with a plain explanation.
+    pub password: Option<Secret>,
+}
+
+/// The keychain profile name of a campaign's relay: `host:port`.
+pub fn relay_profile(campaign: &Campaign) -> Option<String> {
+    campaign.relay.as_ref().map(|r| format!("{}:{}", r.host, r.port))
+}
+
+/// Reads the campaign's recipient file with the options written in the campaign.
+pub fn import_campaign_recipients(campaign: &Campaign) -> Result<RecipientList, UserError> {
+    let src = &campaign.recipients;
+    let bad = |m: String| UserError::new(ErrorCode::InvalidCampaign, m);
+    let options = ImportOptions {
+        encoding: src.encoding.as_deref().unwrap_or("auto").parse().map_err(bad)?,
+        delimiter: src.delimiter.as_deref().unwrap_or("auto").parse().map_err(bad)?,
+        email_column: src.email_column.clone(),
+        ..ImportOptions::default()
+    };
+    let path = campaign.resolve(&src.file);
+    recipients::import_path(&path, &options)
+        .map_err(|e| UserError::new(e.code(), format!("{}: {e}", path.display())))
+}
+
+/// Runs every check of the campaign. Errors only when the campaign cannot be read at all
+/// (recipient file, templates); everything found in it becomes a [`Check`].
+/// `progress(done, total)` is called while the messages are checked.
+pub async fn check_campaign(
+    campaign: &Campaign,
+    options: &CheckOptions,
+    now: SystemTime,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, UserError> {
+    let list = import_campaign_recipients(campaign)?;
+    let draft = Draft::from_campaign(campaign).map_err(|e| UserError::new(e.code, e.message))?;
+    let composer = Composer::new(draft)
+        .map_err(|e| UserError::new(e.code, e.message))?
+        .with_date(now);
+    let (messages, render_errors): (Vec<_>, Vec<_>) =
+        render_all(&composer, &list).into_iter().partition(Result::is_ok);
+    let messages: Vec<_> = messages.into_iter().filter_map(Result::ok).collect();
+    let render_errors: Vec<_> = render_errors.into_iter().filter_map(Result::err).collect();
+
+    let sender_domain = domain_of(&campaign.sender.address);
+    let mut checks: Vec<Check> = Vec::new();
+
+    // The relay first: its SIZE limit feeds the content check.
+    let mut size_limit = None;
+    let mut relay_ips = Vec::new();
+    if let Some(relay) = &campaign.relay {
+        relay_ips = resolve_host(&relay.host, relay.port);
+        let probe = RelayProbe {
+            host: relay.host.clone(),
+            port: relay.port,
+            security: relay.security,
+            ca: options.ca.clone().or_else(|| relay.ca.as_ref().map(|p| campaign.resolve(p))),
+            credentials: options.password.clone().map(|p| (relay.username.clone(), p)),
+            timeout: Duration::from_secs(15),
+        };
+        let transport = probe_relay(&probe, now).await;
+        size_limit = transport.size_limit;
+        checks.extend(transport.checks);
+    } else {
+        checks.push(Check::fail(
+            "tls.connect",
+            "the campaign names no relay",
+            "add a [relay] section with host, port, security and username",
+        ));
+    }
+
+    let mut domain_check = DomainCheck::new(sender_domain.clone());
+    domain_check.relay_ips = relay_ips;
+    if let Some(dkim) = &campaign.dkim {
+        if let Some(d) = &dkim.domain {
+            domain_check.domain = d.clone();
+        }
+        domain_check.selector = Some(dkim.selector.clone());
+        match super::dkim::load_dkim_key(campaign.resolve(&dkim.private_key)) {
+            Ok(key) => domain_check.dkim_key = Some(key),
+            Err(e) => checks.push(Check::fail(
+                "dkim.private_key",
+                format!("the DKIM private key could not be read: {e}"),
+                "point [dkim] private_key at the PEM file of the key published in DNS",
+            )),
+        }
+    }
+    checks.extend(check_domain(&domain_check, &options.resolver, now).await);
+
+    let mut input = MessageCheckInput::new(&messages, &render_errors, &list);
+    input.authenticated_domain = Some(&sender_domain);
+    input.size_limit = size_limit;
+    checks.extend(check_messages_with_progress(&input, progress));
+
+    let mut report = Report { checks };
+    report.sort();
+    Ok(report)
+}
+
+fn domain_of(address: &str) -> String {
+    address.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default()
+}
+
+/// The relay's addresses, for the SPF check. A host that does not resolve gives none;
+/// the transport check then reports it.
+fn resolve_host(host: &str, port: u16) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = (host, port)
+        .to_socket_addrs()
+        .map(|a| a.map(|s| s.ip()).collect())
+        .unwrap_or_default();
+    ips.sort();
+    ips.dedup();
+    ips
+}
