@@ -12,7 +12,7 @@ use mergeguard::compose::{BuiltMessage, Composer, Draft};
 use mergeguard::error::{ErrorCode, UserError};
 use mergeguard::recipients::{self, ImportOptions, Recipient, RecipientList, Rejection};
 
-use crate::draft_shim;
+use mergeguard::preflight::campaign::import_campaign_recipients;
 use crate::state::{AppState, Session};
 
 /// How many recipients the import summary carries; the table pages through the rest.
@@ -161,10 +161,9 @@ pub fn open_campaign(state: State<'_, AppState>, path: String) -> CommandResult<
     let path = PathBuf::from(path.trim());
     let campaign = Campaign::load(&path).map_err(|e| UserError::new(e.code(), e.to_string()))?;
     let to_user = |e: mergeguard::compose::DraftError| UserError::new(e.code, e.message);
-    let options = draft_shim::import_options(&campaign).map_err(to_user)?;
     let file = campaign.resolve(&campaign.recipients.file);
-    let list = import_list(&file, &options)?;
-    let (draft, composer) = compile(draft_shim::draft_from_campaign(&campaign).map_err(to_user)?)?;
+    let list = import_campaign_recipients(&campaign)?;
+    let (draft, composer) = compile(Draft::from_campaign(&campaign).map_err(to_user)?)?;
     let fields = DraftFields::from(&draft);
     let mut session = session(&state)?;
     session.set_recipients(list, file.display().to_string());
