@@ -14,6 +14,9 @@ ROOT=$PWD
 
 export MG_TEST_DIR=${MG_TEST_DIR:-/tmp/mergeguard-test}
 mkdir -p "$MG_TEST_DIR"
+# Reuse one target directory across checkouts: dependencies (Tauri, WebKit bindings,
+# rustls...) are rebuilt only when Cargo.lock changes; cargo's fingerprints keep it safe.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/mergeguard/target}
 
 step() { printf '\n==> %s\n' "$*"; }
 
