@@ -51,3 +51,9 @@ impl Report {
         self.checks.sort_by_key(|c| c.status);
     }
 }
+
+pub mod addressing;
+pub mod attachments;
+pub mod content;
+pub mod merge;
+pub mod messages;

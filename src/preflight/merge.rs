@@ -1,0 +1,110 @@
+//! Merge completeness: every recipient has a built message, no subject is empty and
+//! no template syntax (`{{`, `{%`, `}}`, `%}`) is left in what will be sent.
+
+use std::collections::HashSet;
+
+use mail_parser::Message;
+
+use super::messages::{Findings, MessageCheckInput};
+use super::{Check, Status};
+use crate::compose::BuiltMessage;
+
+pub const RENDERS: &str = "merge.renders";
+pub const SUBJECT: &str = "merge.subject";
+pub const LEFTOVER: &str = "merge.leftover";
+
+const MARKERS: [&str; 4] = ["{{", "{%", "}}", "%}"];
+
+fn leftover(text: &str) -> Option<&'static str> {
+    // One memchr pass for the rare '{' / '}' bytes before looking at pairs.
+    let bytes = text.as_bytes();
+    memchr::memchr3_iter(b'{', b'}', b'%', bytes).find_map(|i| {
+        let pair = bytes.get(i..i + 2)?;
+        MARKERS.iter().find(|m| m.as_bytes() == pair).copied()
+    })
+}
+
+/// Looks at one built message as it will be sent (decoded subject and bodies).
+pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, findings: &mut Findings) {
+    let row = msg.row;
+    let subject = parsed.subject().unwrap_or("");
+    if subject.trim().is_empty() {
+        findings.add(
+            SUBJECT,
+            Status::Fail,
+            row,
+            format!("row {row}: the subject is empty"),
+        );
+    }
+    let mut places: Vec<String> = Vec::new();
+    if let Some(m) = leftover(subject) {
+        places.push(format!("\"{m}\" in the subject"));
+    }
+    for part in parsed.text_bodies() {
+        if let Some(m) = part.text_contents().and_then(leftover) {
+            places.push(format!("\"{m}\" in the text body"));
+        }
+    }
+    for part in parsed.html_bodies() {
+        if let Some(m) = part.text_contents().and_then(leftover) {
+            places.push(format!("\"{m}\" in the HTML body"));
+        }
+    }
+    places.dedup();
+    if !places.is_empty() {
+        findings.add(
+            LEFTOVER,
+            Status::Fail,
+            row,
+            format!("row {row}: {}", places.join(", ")),
+        );
+    }
+}
+
+/// Render errors, and recipients that have neither a message nor an error.
+pub(crate) fn inspect_renders(input: &MessageCheckInput<'_>, findings: &mut Findings) {
+    for (row, err) in input.render_errors {
+        findings.add(
+            RENDERS,
+            Status::Fail,
+            *row,
+            format!("row {row}: {}", err.message),
+        );
+    }
+    let built: HashSet<u64> = input
+        .messages
+        .iter()
+        .map(|m| m.row)
+        .chain(input.render_errors.iter().map(|e| e.0))
+        .collect();
+    for r in &input.list.recipients {
+        if !built.contains(&r.row) {
+            findings.add(
+                RENDERS,
+                Status::Fail,
+                r.row,
+                format!("row {}: no message was built", r.row),
+            );
+        }
+    }
+}
+
+pub(crate) fn verdicts(findings: &Findings, recipients: usize, messages: usize) -> Vec<Check> {
+    vec![
+        findings.verdict(
+            RENDERS,
+            format!("All {recipients} recipients have a built message ({messages} messages)."),
+            "Fix the template or fill in the missing fields for these rows, then build the messages again.",
+        ),
+        findings.verdict(
+            SUBJECT,
+            format!("All {messages} messages have a subject."),
+            "Write a subject, or fill in the field the subject is built from.",
+        ),
+        findings.verdict(
+            LEFTOVER,
+            format!("No template markers ({{{{, {{%, }}}}) are left in any subject or body."),
+            "A merge field was not replaced: check its spelling and that the column exists.",
+        ),
+    ]
+}
