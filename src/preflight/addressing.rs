@@ -200,7 +200,12 @@ pub(crate) struct Sightings<'b> {
 
 impl<'b> Sightings<'b> {
     pub(crate) fn new(book: &'b AddressBook, ignore: Vec<String>) -> Self {
-        Sightings { book, ignore, buf: String::new(), found: Vec::new() }
+        Sightings {
+            book,
+            ignore,
+            buf: String::new(),
+            found: Vec::new(),
+        }
     }
 
     pub(crate) fn scan(&mut self, text: &[u8], place: &str) {
@@ -210,7 +215,11 @@ impl<'b> Sightings<'b> {
                 if !ignore.iter().any(|i| *i == addr)
                     && !found.iter().any(|s| s.address == addr && s.place == place)
                 {
-                    found.push(Sighting { row, address: addr, place: place.to_string() });
+                    found.push(Sighting {
+                        row,
+                        address: addr,
+                        place: place.to_string(),
+                    });
                 }
             }
         });
@@ -218,18 +227,27 @@ impl<'b> Sightings<'b> {
 
     pub(crate) fn add(&mut self, row: u64, address: &str, place: &str) {
         if !self.ignore.iter().any(|i| i == address)
-            && !self.found.iter().any(|s| s.address == address && s.place == place)
+            && !self
+                .found
+                .iter()
+                .any(|s| s.address == address && s.place == place)
         {
-            self.found.push(Sighting { row, address: address.to_string(), place: place.to_string() });
+            self.found.push(Sighting {
+                row,
+                address: address.to_string(),
+                place: place.to_string(),
+            });
         }
     }
 }
 
 fn addresses_of(value: &HeaderValue<'_>) -> Vec<String> {
     match value {
-        HeaderValue::Address(a) => {
-            a.iter().filter_map(|m| m.address()).map(|s| s.trim().to_lowercase()).collect()
-        }
+        HeaderValue::Address(a) => a
+            .iter()
+            .filter_map(|m| m.address())
+            .map(|s| s.trim().to_lowercase())
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -266,15 +284,27 @@ pub(crate) fn inspect(
     let tos: Vec<String> = parsed.header_values("To").flat_map(addresses_of).collect();
     let to_headers = parsed.header_values("To").count();
     match own {
-        None => findings.add(SINGLE_TO, Status::Fail, row, format!("row {row} is not in the recipient list")),
+        None => findings.add(
+            SINGLE_TO,
+            Status::Fail,
+            row,
+            format!("row {row} is not in the recipient list"),
+        ),
         Some(own) => {
             if to_headers != 1 || tos.len() != 1 {
-                let shown = if tos.is_empty() { "none".to_string() } else { tos.join(", ") };
+                let shown = if tos.is_empty() {
+                    "none".to_string()
+                } else {
+                    tos.join(", ")
+                };
                 findings.add(
                     SINGLE_TO,
                     Status::Fail,
                     row,
-                    format!("row {row}: To has {} mailboxes ({shown}), expected exactly one", tos.len()),
+                    format!(
+                        "row {row}: To has {} mailboxes ({shown}), expected exactly one",
+                        tos.len()
+                    ),
                 );
             } else if tos[0] != own {
                 findings.add(
@@ -288,7 +318,10 @@ pub(crate) fn inspect(
                     SINGLE_TO,
                     Status::Fail,
                     row,
-                    format!("row {row}: the message says it goes to {} but the row's address is {own}", msg.to),
+                    format!(
+                        "row {row}: the message says it goes to {} but the row's address is {own}",
+                        msg.to
+                    ),
                 );
             }
         }
@@ -296,20 +329,31 @@ pub(crate) fn inspect(
 
     // addressing.envelope
     if let Some(own) = own {
-        let env: Vec<String> = msg.envelope_to.iter().map(|e| e.trim().to_lowercase()).collect();
+        let env: Vec<String> = msg
+            .envelope_to
+            .iter()
+            .map(|e| e.trim().to_lowercase())
+            .collect();
         if env.len() != 1 {
             findings.add(
                 ENVELOPE,
                 Status::Fail,
                 row,
-                format!("row {row}: {} envelope recipients ({}), expected exactly one", env.len(), env.join(", ")),
+                format!(
+                    "row {row}: {} envelope recipients ({}), expected exactly one",
+                    env.len(),
+                    env.join(", ")
+                ),
             );
         } else if env[0] != own {
             findings.add(
                 ENVELOPE,
                 Status::Fail,
                 row,
-                format!("row {row}: envelope recipient is {} but the row's address is {own}", env[0]),
+                format!(
+                    "row {row}: envelope recipient is {} but the row's address is {own}",
+                    env[0]
+                ),
             );
         }
     }
@@ -327,7 +371,12 @@ pub(crate) fn inspect(
         .map(str::to_string)
         .collect();
     if !banned.is_empty() {
-        findings.add(NO_CC_BCC, Status::Fail, row, format!("row {row}: has {} header", banned.join(", ")));
+        findings.add(
+            NO_CC_BCC,
+            Status::Fail,
+            row,
+            format!("row {row}: has {} header", banned.join(", ")),
+        );
     }
 
     // addressing.no_other_recipient: headers (decoded) and bodies (decoded).
@@ -356,7 +405,8 @@ pub(crate) fn inspect(
     }
     // Raw header block too: catches addresses in headers mail-parser decodes into
     // structured values we do not walk (e.g. Content-Type parameters).
-    let head_end = memchr::memmem::find(&msg.raw, b"\r\n\r\n").unwrap_or(msg.raw.len().min(64 * 1024));
+    let head_end =
+        memchr::memmem::find(&msg.raw, b"\r\n\r\n").unwrap_or(msg.raw.len().min(64 * 1024));
     sightings.scan(&msg.raw[..head_end], "the message headers");
     for part in parsed.text_bodies() {
         sightings.scan(part.contents(), "the text body");
@@ -367,8 +417,16 @@ pub(crate) fn inspect(
 }
 
 /// Records the sightings of one message (after attachments were added).
-pub(crate) fn record_sightings(row: u64, own: Option<&str>, found: &[Sighting], findings: &mut Findings) {
-    let others: Vec<&Sighting> = found.iter().filter(|s| Some(s.address.as_str()) != own).collect();
+pub(crate) fn record_sightings(
+    row: u64,
+    own: Option<&str>,
+    found: &[Sighting],
+    findings: &mut Findings,
+) {
+    let others: Vec<&Sighting> = found
+        .iter()
+        .filter(|s| Some(s.address.as_str()) != own)
+        .collect();
     if others.is_empty() {
         return;
     }
@@ -377,8 +435,17 @@ pub(crate) fn record_sightings(row: u64, own: Option<&str>, found: &[Sighting], 
         .take(3)
         .map(|s| format!("row {}'s address {} in {}", s.row, s.address, s.place))
         .collect();
-    let more = if others.len() > 3 { format!(" and {} more", others.len() - 3) } else { String::new() };
-    findings.add(NO_OTHER_RECIPIENT, Status::Fail, row, format!("row {row}: contains {}{more}", shown.join(", ")));
+    let more = if others.len() > 3 {
+        format!(" and {} more", others.len() - 3)
+    } else {
+        String::new()
+    };
+    findings.add(
+        NO_OTHER_RECIPIENT,
+        Status::Fail,
+        row,
+        format!("row {row}: contains {}{more}", shown.join(", ")),
+    );
 }
 
 pub(crate) fn verdicts(findings: &Findings, messages: usize) -> Vec<super::Check> {

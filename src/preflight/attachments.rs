@@ -40,7 +40,12 @@ pub struct ScanLimits {
 
 impl Default for ScanLimits {
     fn default() -> Self {
-        ScanLimits { max_total_bytes: 100 * 1024 * 1024, max_ratio: 100, max_depth: 3, max_entries: 10_000 }
+        ScanLimits {
+            max_total_bytes: 100 * 1024 * 1024,
+            max_ratio: 100,
+            max_depth: 3,
+            max_entries: 10_000,
+        }
     }
 }
 
@@ -82,7 +87,10 @@ pub fn scan_attachment(
         seen: HashSet::new(),
         rows: HashSet::new(),
         buf: String::new(),
-        out: AttachmentScan { sha256: hex::encode(sha256), ..Default::default() },
+        out: AttachmentScan {
+            sha256: hex::encode(sha256),
+            ..Default::default()
+        },
     };
     s.visit(name, bytes, 0);
     let mut rows: Vec<u64> = s.rows.into_iter().collect();
@@ -117,8 +125,13 @@ impl Scanner<'_> {
     }
 
     fn scan_text(&mut self, text: &[u8]) {
-        let (book, seen, rows, buf, samples) =
-            (self.book, &mut self.seen, &mut self.rows, &mut self.buf, &mut self.out.sample_addresses);
+        let (book, seen, rows, buf, samples) = (
+            self.book,
+            &mut self.seen,
+            &mut self.rows,
+            &mut self.buf,
+            &mut self.out.sample_addresses,
+        );
         scan_addresses(text, |hit| {
             if let Some((row, _)) = book.lookup(&hit, buf) {
                 rows.insert(row);
@@ -165,7 +178,11 @@ impl Scanner<'_> {
         }
     }
 
-    fn scan_workbook<R: calamine::Reader<RS>, RS: std::io::Read + std::io::Seek>(&mut self, name: &str, wb: &mut R) {
+    fn scan_workbook<R: calamine::Reader<RS>, RS: std::io::Read + std::io::Seek>(
+        &mut self,
+        name: &str,
+        wb: &mut R,
+    ) {
         let count = wb.sheet_names().len();
         for i in 0..count {
             match wb.worksheet_range_at(i) {
@@ -197,7 +214,9 @@ impl Scanner<'_> {
         let mut zip = match zip::ZipArchive::new(Cursor::new(bytes)) {
             Ok(z) => z,
             Err(_) => {
-                self.problem(format!("\"{name}\" looks like a ZIP archive but is damaged"));
+                self.problem(format!(
+                    "\"{name}\" looks like a ZIP archive but is damaged"
+                ));
                 return;
             }
         };
@@ -208,18 +227,23 @@ impl Scanner<'_> {
             if self.precheck_declared(name, &mut zip) {
                 match calamine::open_workbook_from_rs::<calamine::Xlsx<_>, _>(Cursor::new(bytes)) {
                     Ok(mut wb) => self.scan_workbook(name, &mut wb),
-                    Err(e) => self.problem(format!("\"{name}\" could not be read as an Excel workbook ({e})")),
+                    Err(e) => self.problem(format!(
+                        "\"{name}\" could not be read as an Excel workbook ({e})"
+                    )),
                 }
             }
             return;
         }
         let mimetype = read_small(&mut zip, "mimetype");
-        if mimetype.as_deref() == Some(b"application/vnd.oasis.opendocument.spreadsheet".as_slice()) {
+        if mimetype.as_deref() == Some(b"application/vnd.oasis.opendocument.spreadsheet".as_slice())
+        {
             self.kind("ods");
             if self.precheck_declared(name, &mut zip) {
                 match calamine::open_workbook_from_rs::<calamine::Ods<_>, _>(Cursor::new(bytes)) {
                     Ok(mut wb) => self.scan_workbook(name, &mut wb),
-                    Err(e) => self.problem(format!("\"{name}\" could not be read as a spreadsheet ({e})")),
+                    Err(e) => self.problem(format!(
+                        "\"{name}\" could not be read as a spreadsheet ({e})"
+                    )),
                 }
             }
             return;
@@ -235,9 +259,16 @@ impl Scanner<'_> {
                         && !n.starts_with("word/theme/")
                 })
                 .collect()
-        } else if mimetype.as_deref().is_some_and(|m| m.starts_with(b"application/vnd.oasis.opendocument.")) {
+        } else if mimetype
+            .as_deref()
+            .is_some_and(|m| m.starts_with(b"application/vnd.oasis.opendocument."))
+        {
             self.kind("odt");
-            vec!["content.xml".to_string(), "styles.xml".to_string(), "meta.xml".to_string()]
+            vec![
+                "content.xml".to_string(),
+                "styles.xml".to_string(),
+                "meta.xml".to_string(),
+            ]
         } else {
             Vec::new()
         };
@@ -260,7 +291,9 @@ impl Scanner<'_> {
                     if e.is_dir() {
                         continue;
                     }
-                    e.name().map(|n| n.to_string()).unwrap_or_else(|_| format!("entry {}", i + 1))
+                    e.name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|_| format!("entry {}", i + 1))
                 }
                 Err(_) => {
                     self.problem(format!("an entry of \"{name}\" is damaged"));
@@ -289,10 +322,14 @@ impl Scanner<'_> {
                 return false;
             };
             if e.encrypted() {
-                self.problem(format!("\"{name}\" is password-protected; its contents cannot be checked"));
+                self.problem(format!(
+                    "\"{name}\" is password-protected; its contents cannot be checked"
+                ));
                 return false;
             }
-            if e.size() > RATIO_FLOOR && e.size() / e.compressed_size().max(1) > self.limits.max_ratio {
+            if e.size() > RATIO_FLOOR
+                && e.size() / e.compressed_size().max(1) > self.limits.max_ratio
+            {
                 self.problem(format!(
                     "\"{name}\" expands more than {}-fold (a possible zip bomb); it was not opened",
                     self.limits.max_ratio
@@ -315,7 +352,12 @@ impl Scanner<'_> {
 
     /// Reads one entry within the limits; `None` (with a problem recorded) when it is
     /// encrypted, damaged, too compressed or over budget.
-    fn read_entry(&mut self, full: &str, zip: &mut zip::ZipArchive<Cursor<&[u8]>>, i: usize) -> Option<Vec<u8>> {
+    fn read_entry(
+        &mut self,
+        full: &str,
+        zip: &mut zip::ZipArchive<Cursor<&[u8]>>,
+        i: usize,
+    ) -> Option<Vec<u8>> {
         self.entries += 1;
         if self.entries > self.limits.max_entries {
             self.problem(format!(
@@ -332,7 +374,9 @@ impl Scanner<'_> {
             }
         };
         if encrypted {
-            self.problem(format!("\"{full}\" is password-protected; its contents cannot be checked"));
+            self.problem(format!(
+                "\"{full}\" is password-protected; its contents cannot be checked"
+            ));
             return None;
         }
         if size > RATIO_FLOOR && size / compressed.max(1) > self.limits.max_ratio {
@@ -353,15 +397,21 @@ impl Scanner<'_> {
         let entry = match zip.by_index(i) {
             Ok(e) => e,
             Err(_) => {
-                self.problem(format!("\"{full}\" could not be opened (damaged or unsupported compression)"));
+                self.problem(format!(
+                    "\"{full}\" could not be opened (damaged or unsupported compression)"
+                ));
                 return None;
             }
         };
         // Never trust the declared size: read at most the remaining budget plus one byte.
         let mut data = Vec::with_capacity(size.min(self.budget).min(16 * 1024 * 1024) as usize);
-        let read = entry.take(self.budget.saturating_add(1)).read_to_end(&mut data);
+        let read = entry
+            .take(self.budget.saturating_add(1))
+            .read_to_end(&mut data);
         if read.is_err() {
-            self.problem(format!("\"{full}\" is damaged and could not be decompressed"));
+            self.problem(format!(
+                "\"{full}\" is damaged and could not be decompressed"
+            ));
             return None;
         }
         if data.len() as u64 > self.budget {
@@ -389,23 +439,45 @@ fn read_small(zip: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str) -> Option<Ve
 /// bytes, then chardetng's guess (Shift_JIS, EUC-JP, windows-1252...).
 pub fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
     if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
-        return Cow::Owned(enc.decode_without_bom_handling(&bytes[bom..]).0.into_owned());
+        return Cow::Owned(
+            enc.decode_without_bom_handling(&bytes[bom..])
+                .0
+                .into_owned(),
+        );
     }
     if let Ok(s) = std::str::from_utf8(bytes) {
         return Cow::Borrowed(s);
     }
     let sample = &bytes[..bytes.len().min(4096)];
     let zeros_even = sample.iter().step_by(2).filter(|&&b| b == 0).count();
-    let zeros_odd = sample.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+    let zeros_odd = sample
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter(|&&b| b == 0)
+        .count();
     let half = sample.len() / 2;
     if half > 0 && zeros_odd * 3 > half {
-        return Cow::Owned(encoding_rs::UTF_16LE.decode_without_bom_handling(bytes).0.into_owned());
+        return Cow::Owned(
+            encoding_rs::UTF_16LE
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned(),
+        );
     }
     if half > 0 && zeros_even * 3 > half {
-        return Cow::Owned(encoding_rs::UTF_16BE.decode_without_bom_handling(bytes).0.into_owned());
+        return Cow::Owned(
+            encoding_rs::UTF_16BE
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned(),
+        );
     }
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
-    det.feed(&bytes[..bytes.len().min(64 * 1024)], bytes.len() <= 64 * 1024);
+    det.feed(
+        &bytes[..bytes.len().min(64 * 1024)],
+        bytes.len() <= 64 * 1024,
+    );
     let enc = det.guess(None, chardetng::Utf8Detection::Allow);
     Cow::Owned(enc.decode_without_bom_handling(bytes).0.into_owned())
 }
@@ -423,11 +495,27 @@ pub fn strip_xml(xml: &[u8]) -> String {
             break;
         };
         let tag = &rest[lt + 1..lt + gt];
-        let tname = tag.trim_start_matches('/').split([' ', '/', '\t', '\n', '\r']).next().unwrap_or("");
+        let tname = tag
+            .trim_start_matches('/')
+            .split([' ', '/', '\t', '\n', '\r'])
+            .next()
+            .unwrap_or("");
         if matches!(
             tname,
-            "w:p" | "w:br" | "w:tab" | "w:cr" | "w:tc" | "text:p" | "text:h" | "text:line-break"
-                | "text:tab" | "text:s" | "table:table-cell" | "a:p" | "p" | "br"
+            "w:p"
+                | "w:br"
+                | "w:tab"
+                | "w:cr"
+                | "w:tc"
+                | "text:p"
+                | "text:h"
+                | "text:line-break"
+                | "text:tab"
+                | "text:s"
+                | "table:table-cell"
+                | "a:p"
+                | "p"
+                | "br"
         ) {
             out.push(' ');
         }
@@ -451,7 +539,9 @@ fn push_unescaped(out: &mut String, mut s: &str) {
                 "quot" => Some('"'),
                 "apos" => Some('\''),
                 _ if ent.starts_with("#x") || ent.starts_with("#X") => {
-                    u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32)
+                    u32::from_str_radix(&ent[2..], 16)
+                        .ok()
+                        .and_then(char::from_u32)
                 }
                 _ if ent.starts_with('#') => ent[1..].parse().ok().and_then(char::from_u32),
                 _ => None,
@@ -481,7 +571,9 @@ pub(crate) fn part_bytes(raw: &[u8], part: &MessagePart<'_>) -> Option<Vec<u8>> 
     let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
     match part.encoding {
         Encoding::Base64 => mail_parser::decoders::base64::base64_decode(body),
-        Encoding::QuotedPrintable => mail_parser::decoders::quoted_printable::quoted_printable_decode(body),
+        Encoding::QuotedPrintable => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(body)
+        }
         Encoding::None => {
             let mut b = body;
             while let [rest @ .., b'\r' | b'\n'] = b {
@@ -501,10 +593,19 @@ pub(crate) fn inspect(
     input: &MessageCheckInput<'_>,
     findings: &mut Findings,
 ) {
-    let others: Vec<u64> = scan.campaign_rows.iter().copied().filter(|&r| Some(r) != own_row).collect();
+    let others: Vec<u64> = scan
+        .campaign_rows
+        .iter()
+        .copied()
+        .filter(|&r| Some(r) != own_row)
+        .collect();
     if !others.is_empty() {
         let shown: Vec<String> = others.iter().take(3).map(|r| format!("row {r}")).collect();
-        let more = if others.len() > 3 { format!(" and {} more", others.len() - 3) } else { String::new() };
+        let more = if others.len() > 3 {
+            format!(" and {} more", others.len() - 3)
+        } else {
+            String::new()
+        };
         findings.add(
             ADDRESS_LIST,
             Status::Fail,
@@ -527,7 +628,11 @@ pub(crate) fn inspect(
             ),
         );
     }
-    if !input.list.source_sha256.is_empty() && scan.sha256.eq_ignore_ascii_case(input.list.source_sha256.trim()) {
+    if !input.list.source_sha256.is_empty()
+        && scan
+            .sha256
+            .eq_ignore_ascii_case(input.list.source_sha256.trim())
+    {
         findings.add(
             RECIPIENT_FILE,
             Status::Fail,
@@ -540,12 +645,19 @@ pub(crate) fn inspect(
             UNREADABLE,
             Status::Warning,
             row,
-            format!("row {row}: attachment \"{name}\": {}", scan.unreadable.join("; ")),
+            format!(
+                "row {row}: attachment \"{name}\": {}",
+                scan.unreadable.join("; ")
+            ),
         );
     }
 }
 
-pub(crate) fn verdicts(findings: &Findings, scans: &[std::sync::Arc<AttachmentScan>], max: usize) -> Vec<Check> {
+pub(crate) fn verdicts(
+    findings: &Findings,
+    scans: &[std::sync::Arc<AttachmentScan>],
+    max: usize,
+) -> Vec<Check> {
     let n = scans.len();
     let mut kinds: Vec<&str> = scans.iter().flat_map(|s| s.kinds.iter().copied()).collect();
     kinds.sort_unstable();

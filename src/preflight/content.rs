@@ -26,15 +26,37 @@ fn from_domain(parsed: &Message<'_>) -> Option<String> {
     Some(d.trim().trim_end_matches('.').to_lowercase())
 }
 
-pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, input: &MessageCheckInput<'_>, findings: &mut Findings) {
+pub(crate) fn inspect(
+    msg: &BuiltMessage,
+    parsed: &Message<'_>,
+    input: &MessageCheckInput<'_>,
+    findings: &mut Findings,
+) {
     let row = msg.row;
-    let has_unsub = parsed.headers().iter().any(|h| h.name().eq_ignore_ascii_case("List-Unsubscribe"));
+    let has_unsub = parsed
+        .headers()
+        .iter()
+        .any(|h| h.name().eq_ignore_ascii_case("List-Unsubscribe"));
     if !has_unsub {
-        let status = if input.list.recipients.len() > UNSUBSCRIBE_REQUIRED_ABOVE { Status::Fail } else { Status::Warning };
-        findings.add(UNSUBSCRIBE, status, row, format!("row {row}: no List-Unsubscribe header"));
+        let status = if input.list.recipients.len() > UNSUBSCRIBE_REQUIRED_ABOVE {
+            Status::Fail
+        } else {
+            Status::Warning
+        };
+        findings.add(
+            UNSUBSCRIBE,
+            status,
+            row,
+            format!("row {row}: no List-Unsubscribe header"),
+        );
     }
     match (from_domain(parsed), input.authenticated_domain) {
-        (None, _) => findings.add(FROM_DOMAIN, Status::Fail, row, format!("row {row}: no readable From address")),
+        (None, _) => findings.add(
+            FROM_DOMAIN,
+            Status::Fail,
+            row,
+            format!("row {row}: no readable From address"),
+        ),
         (Some(d), Some(auth)) => {
             let auth = auth.trim().trim_end_matches('.').to_lowercase();
             if d != auth {
@@ -50,7 +72,9 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, input: &MessageC
             FROM_DOMAIN,
             Status::Warning,
             row,
-            format!("row {row}: From domain {d} has not been checked (no domain authentication ran)"),
+            format!(
+                "row {row}: From domain {d} has not been checked (no domain authentication ran)"
+            ),
         ),
     }
     if let Some(limit) = input.size_limit {
@@ -73,11 +97,24 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, input: &MessageC
     }
 }
 
-pub(crate) fn verdicts(findings: &Findings, input: &MessageCheckInput<'_>, messages: usize) -> Vec<Check> {
-    let largest = input.messages.iter().map(|m| m.raw.len()).max().unwrap_or(0);
+pub(crate) fn verdicts(
+    findings: &Findings,
+    input: &MessageCheckInput<'_>,
+    messages: usize,
+) -> Vec<Check> {
+    let largest = input
+        .messages
+        .iter()
+        .map(|m| m.raw.len())
+        .max()
+        .unwrap_or(0);
     let size_pass = match input.size_limit {
-        Some(l) => format!("All messages fit the relay's limit of {l} bytes (largest {largest} bytes)."),
-        None => format!("The relay announced no size limit; the largest message is {largest} bytes."),
+        Some(l) => {
+            format!("All messages fit the relay's limit of {l} bytes (largest {largest} bytes).")
+        }
+        None => {
+            format!("The relay announced no size limit; the largest message is {largest} bytes.")
+        }
     };
     let unsub_fix = if input.list.recipients.len() > UNSUBSCRIBE_REQUIRED_ABOVE {
         "Lists over 5,000 recipients must offer one-click unsubscribe: set an unsubscribe address or URL in the draft."

@@ -29,7 +29,12 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, findings: &mut F
     let row = msg.row;
     let subject = parsed.subject().unwrap_or("");
     if subject.trim().is_empty() {
-        findings.add(SUBJECT, Status::Fail, row, format!("row {row}: the subject is empty"));
+        findings.add(
+            SUBJECT,
+            Status::Fail,
+            row,
+            format!("row {row}: the subject is empty"),
+        );
     }
     let mut places: Vec<String> = Vec::new();
     if let Some(m) = leftover(subject) {
@@ -47,19 +52,39 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, findings: &mut F
     }
     places.dedup();
     if !places.is_empty() {
-        findings.add(LEFTOVER, Status::Fail, row, format!("row {row}: {}", places.join(", ")));
+        findings.add(
+            LEFTOVER,
+            Status::Fail,
+            row,
+            format!("row {row}: {}", places.join(", ")),
+        );
     }
 }
 
 /// Render errors, and recipients that have neither a message nor an error.
 pub(crate) fn inspect_renders(input: &MessageCheckInput<'_>, findings: &mut Findings) {
     for (row, err) in input.render_errors {
-        findings.add(RENDERS, Status::Fail, *row, format!("row {row}: {}", err.message));
+        findings.add(
+            RENDERS,
+            Status::Fail,
+            *row,
+            format!("row {row}: {}", err.message),
+        );
     }
-    let built: HashSet<u64> = input.messages.iter().map(|m| m.row).chain(input.render_errors.iter().map(|e| e.0)).collect();
+    let built: HashSet<u64> = input
+        .messages
+        .iter()
+        .map(|m| m.row)
+        .chain(input.render_errors.iter().map(|e| e.0))
+        .collect();
     for r in &input.list.recipients {
         if !built.contains(&r.row) {
-            findings.add(RENDERS, Status::Fail, r.row, format!("row {}: no message was built", r.row));
+            findings.add(
+                RENDERS,
+                Status::Fail,
+                r.row,
+                format!("row {}: no message was built", r.row),
+            );
         }
     }
 }

@@ -60,15 +60,24 @@ pub fn check_messages(input: &MessageCheckInput<'_>) -> Vec<Check> {
 
 /// Like [`check_messages`], calling `progress(done, total)` every few hundred messages
 /// and once at the end (always from the calling thread).
-pub fn check_messages_with_progress(input: &MessageCheckInput<'_>, progress: &dyn Fn(usize, usize)) -> Vec<Check> {
+pub fn check_messages_with_progress(
+    input: &MessageCheckInput<'_>,
+    progress: &dyn Fn(usize, usize),
+) -> Vec<Check> {
     let total = input.messages.len();
     let book = AddressBook::new(input.list);
-    let ctx = Context { input, book: &book, cache: Mutex::new(HashMap::new()) };
+    let ctx = Context {
+        input,
+        book: &book,
+        cache: Mutex::new(HashMap::new()),
+    };
     let done = AtomicUsize::new(0);
     progress(0, total);
 
     let threads = if total >= 2_000 {
-        std::thread::available_parallelism().map_or(1, |n| n.get()).min(2)
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(2)
     } else {
         1
     };
@@ -84,7 +93,12 @@ pub fn check_messages_with_progress(input: &MessageCheckInput<'_>, progress: &dy
             let mut mine = ctx.run(first, done, Some((progress, total)));
             let theirs = worker.join().unwrap_or_else(|_| {
                 let mut f = Findings::default();
-                f.add(addressing::SINGLE_TO, Status::Fail, 0, "internal error: a check thread stopped".to_string());
+                f.add(
+                    addressing::SINGLE_TO,
+                    Status::Fail,
+                    0,
+                    "internal error: a check thread stopped".to_string(),
+                );
                 f
             });
             mine.merge(theirs);
@@ -105,8 +119,16 @@ pub fn check_messages_with_progress(input: &MessageCheckInput<'_>, progress: &dy
         .collect();
 
     let mut checks = addressing::verdicts(&findings, total);
-    checks.extend(attachments::verdicts(&findings, &scans, input.max_addresses_per_attachment));
-    checks.extend(merge::verdicts(&findings, input.list.recipients.len(), total));
+    checks.extend(attachments::verdicts(
+        &findings,
+        &scans,
+        input.max_addresses_per_attachment,
+    ));
+    checks.extend(merge::verdicts(
+        &findings,
+        input.list.recipients.len(),
+        total,
+    ));
     checks.extend(content::verdicts(&findings, input, total));
     checks
 }
@@ -120,7 +142,12 @@ struct Context<'a, 'b> {
 }
 
 impl Context<'_, '_> {
-    fn run(&self, messages: &[BuiltMessage], done: &AtomicUsize, progress: Option<(&dyn Fn(usize, usize), usize)>) -> Findings {
+    fn run(
+        &self,
+        messages: &[BuiltMessage],
+        done: &AtomicUsize,
+        progress: Option<(&dyn Fn(usize, usize), usize)>,
+    ) -> Findings {
         let mut findings = Findings::default();
         let parser = MessageParser::default();
         for (i, msg) in messages.iter().enumerate() {
@@ -143,7 +170,13 @@ impl Context<'_, '_> {
             cache.entry(key).or_default().clone()
         };
         cell.get_or_init(|| {
-            Arc::new(attachments::scan_attachment(name, bytes, &key, self.book, &self.input.scan_limits))
+            Arc::new(attachments::scan_attachment(
+                name,
+                bytes,
+                &key,
+                self.book,
+                &self.input.scan_limits,
+            ))
         })
         .clone()
     }
@@ -184,7 +217,14 @@ impl Context<'_, '_> {
                     sightings.add(r, addr, &place);
                 }
             }
-            attachments::inspect(row, own.and_then(|o| self.book.row_of(o)), &name, &scan, self.input, findings);
+            attachments::inspect(
+                row,
+                own.and_then(|o| self.book.row_of(o)),
+                &name,
+                &scan,
+                self.input,
+                findings,
+            );
         }
         addressing::record_sightings(row, own, &sightings.found, findings);
         merge::inspect(msg, &parsed, findings);
@@ -194,7 +234,9 @@ impl Context<'_, '_> {
 
 fn part_name(part: &mail_parser::MessagePart<'_>) -> String {
     use mail_parser::MimeHeaders;
-    part.attachment_name().map(str::to_string).unwrap_or_else(|| "(unnamed)".to_string())
+    part.attachment_name()
+        .map(str::to_string)
+        .unwrap_or_else(|| "(unnamed)".to_string())
 }
 
 /// What one check id saw over all messages: the worst status, how many findings and
@@ -229,10 +271,6 @@ impl Findings {
         if t.samples.len() < SAMPLES {
             t.samples.push(sample);
         }
-    }
-
-    pub(crate) fn get(&self, id: &str) -> Option<&Tally> {
-        self.tallies.get(id)
     }
 
     /// Appends `other` (the findings of later messages).
@@ -273,8 +311,16 @@ impl Findings {
 /// "N messages: first; second; … and M more."
 pub(crate) fn describe(t: &Tally) -> String {
     let n = t.rows.len().max(1);
-    let what = if n == 1 { "1 message".to_string() } else { format!("{n} messages") };
+    let what = if n == 1 {
+        "1 message".to_string()
+    } else {
+        format!("{n} messages")
+    };
     let more = t.count.saturating_sub(t.samples.len());
-    let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
+    let tail = if more > 0 {
+        format!("; and {more} more")
+    } else {
+        String::new()
+    };
     format!("{what}: {}{tail}.", t.samples.join("; "))
 }
