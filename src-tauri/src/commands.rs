@@ -83,6 +83,7 @@ pub fn import_recipients(
         encoding: parse_choice(encoding)?,
         delimiter: parse_choice(delimiter)?,
         email_column: email_column.filter(|c| !c.trim().is_empty()),
+        ..ImportOptions::default()
     };
     let list = import_list(Path::new(path.trim()), &options)?;
     let mut session = session(&state)?;

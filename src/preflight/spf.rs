@@ -79,7 +79,13 @@ pub(crate) async fn check_spf(
     };
     checks.push(Check::pass("spf.record", format!("{domain} publishes one SPF record: \"{record}\".")));
 
-    let spf = match Spf::parse(record.as_bytes()) {
+    // mail-auth's parser skips terms it does not know; RFC 7208 §4.6.1 makes an unknown
+    // mechanism a permanent error, so receivers fail SPF for every message.
+    let parsed = match unknown_mechanism(&record) {
+        Some(term) => Err(format!("unknown mechanism \"{term}\"")),
+        None => Spf::parse(record.as_bytes()).map_err(|e| e.to_string()),
+    };
+    let spf = match parsed {
         Ok(spf) => spf,
         Err(e) => {
             checks.push(Check::fail(
@@ -276,5 +282,32 @@ mod tests {
         assert!(is_spf1("V=SPF1"));
         assert!(!is_spf1("v=spf10 -all"));
         assert!(!is_spf1("google-site-verification=x"));
+    }
+}
+
+/// The first term of an SPF record that is neither a known mechanism nor a modifier
+/// (`name=value`; unknown modifiers are allowed by RFC 7208 §6).
+fn unknown_mechanism(record: &str) -> Option<&str> {
+    const MECHANISMS: [&str; 8] = ["all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"];
+    record.split_ascii_whitespace().skip(1).find(|term| {
+        let body = term.trim_start_matches(['+', '-', '~', '?']);
+        let name_end = body.find([':', '/', '=']).unwrap_or(body.len());
+        if body[name_end..].starts_with('=') {
+            return false;
+        }
+        let name = &body[..name_end];
+        !MECHANISMS.iter().any(|m| m.eq_ignore_ascii_case(name))
+    })
+}
+
+#[cfg(test)]
+mod syntax_tests {
+    use super::unknown_mechanism;
+
+    #[test]
+    fn unknown_mechanism_is_found_and_modifiers_are_not() {
+        assert_eq!(unknown_mechanism("v=spf1 ip4:127.0.0.1 frobnicate:x -all"), Some("frobnicate:x"));
+        assert_eq!(unknown_mechanism("v=spf1 a mx/24 ip6:::1 include:x.test redirect=y.test exp=z ~all"), None);
+        assert_eq!(unknown_mechanism("v=spf1 -IP4:10.0.0.0/8 ?all"), None);
     }
 }
