@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use mergeguard::campaign::{Campaign, Security};
-use mergeguard::preflight::campaign::{check_campaign, relay_profile, CheckOptions};
+use mergeguard::preflight::campaign::{check_campaign, relay_profile, resolve_host, CheckOptions};
 use mergeguard::preflight::dkim::load_dkim_key;
 use mergeguard::preflight::dns::Resolver;
 use mergeguard::preflight::domain::{check_domain, DomainCheck};
@@ -94,11 +94,7 @@ pub fn run_check_domain(args: CheckDomainArgs) -> ExitCode {
     let rt = runtime();
     let mut report = Report::default();
     if let Some((host, port)) = &relay {
-        use std::net::ToSocketAddrs;
-        check.relay_ips = (host.as_str(), *port)
-            .to_socket_addrs()
-            .map(|a| a.map(|s| s.ip()).collect())
-            .unwrap_or_default();
+        check.relay_ips = resolve_host(host, *port);
         let credentials = args.user.as_ref().and_then(|user| {
             secrets::relay_password(&format!("{host}:{port}"), user).ok().map(|p| (user.clone(), p))
         });

@@ -130,7 +130,7 @@ fn domain_of(address: &str) -> String {
 
 /// The relay's addresses, for the SPF check. A host that does not resolve gives none;
 /// the transport check then reports it.
-fn resolve_host(host: &str, port: u16) -> Vec<IpAddr> {
+pub fn resolve_host(host: &str, port: u16) -> Vec<IpAddr> {
     let mut ips: Vec<IpAddr> = (host, port)
         .to_socket_addrs()
         .map(|a| a.map(|s| s.ip()).collect())
