@@ -77,11 +77,23 @@ impl<R: Read> QuoteTracker<R> {
 
     fn scan(&mut self, bytes: &[u8]) {
         let delim = self.delimiter;
+        // Bytes that can change the state or must be noted; everything else only moves a
+        // field to Unquoted (or stays Quoted), so the loop skips them with one table load.
+        let mut special = [false; 256];
+        for b in [b'"', b'\n', b'\r', delim, 0] {
+            special[usize::from(b)] = true;
+        }
         let mut state = self.state;
         let mut line = self.line;
-        let mut run = self.run;
-        for &b in bytes {
-            run += 1;
+        // Where the current record started inside `bytes`, if it started in this chunk.
+        let mut reset_at: Option<usize> = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            if !special[usize::from(b)] {
+                if state != State::Quoted {
+                    state = State::Unquoted;
+                }
+                continue;
+            }
             state = match (state, b) {
                 (State::Quoted, b'"') => State::QuoteInQuoted,
                 (State::Quoted, _) => State::Quoted,
@@ -97,15 +109,18 @@ impl<R: Read> QuoteTracker<R> {
             if b == b'\n' {
                 line += 1;
                 if state != State::Quoted {
-                    run = 0;
+                    reset_at = Some(i + 1);
                 }
             } else if b == 0 && self.nul_line.is_none() {
                 self.nul_line = Some(line);
             }
         }
+        self.run = match reset_at {
+            Some(p) => (bytes.len() - p) as u64,
+            None => self.run + bytes.len() as u64,
+        };
         self.state = state;
         self.line = line;
-        self.run = run;
     }
 }
 
