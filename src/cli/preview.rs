@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use mergeguard::campaign::Campaign;
 use mergeguard::compose::{self, BuiltMessage, Composer, Draft, RenderError};
 use mergeguard::error::ErrorCode;
-use mergeguard::recipients::{self, ImportOptions};
+use mergeguard::preflight::campaign::import_campaign_recipients;
 
 #[derive(Args, Debug)]
 pub struct PreviewArgs {
@@ -77,15 +77,14 @@ pub fn run(args: PreviewArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    let src = &campaign.recipients;
-    let options = match import_options(src) {
-        Ok(o) => o,
-        Err(e) => return super::fail(format_args!("{}: {e}", args.campaign.display())),
-    };
-    let file = campaign.resolve(&src.file);
-    let list = match recipients::import_path(&file, &options) {
+    let file = campaign.resolve(&campaign.recipients.file);
+    let list = match import_campaign_recipients(&campaign) {
         Ok(l) => l,
-        Err(e) => return super::fail(format_args!("{}: {e}", file.display())),
+        // A bad [recipients] setting is the campaign file's fault: name that file.
+        Err(e) if e.code == ErrorCode::InvalidCampaign => {
+            return super::fail(format_args!("{}: {e}", args.campaign.display()))
+        }
+        Err(e) => return super::fail(e),
     };
     let composer = match Draft::from_campaign(&campaign).and_then(Composer::new) {
         // The CLI is the adapter that owns the clock: the preview shows today's date.
@@ -122,15 +121,6 @@ pub fn run(args: PreviewArgs) -> ExitCode {
     } else {
         code
     }
-}
-
-fn import_options(src: &mergeguard::campaign::RecipientSource) -> Result<ImportOptions, String> {
-    Ok(ImportOptions {
-        encoding: src.encoding.as_deref().unwrap_or("auto").parse()?,
-        delimiter: src.delimiter.as_deref().unwrap_or("auto").parse()?,
-        email_column: src.email_column.clone(),
-        ..ImportOptions::default()
-    })
 }
 
 fn print_listing(
