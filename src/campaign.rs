@@ -22,6 +22,9 @@ pub struct Campaign {
     pub relay: Option<Relay>,
     #[serde(default)]
     pub dkim: Option<Dkim>,
+    /// Write messages as .eml files instead of sending them (no relay needed).
+    #[serde(default)]
+    pub outbox: Option<Outbox>,
     /// The folder the campaign file lives in; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -114,6 +117,14 @@ pub struct Dkim {
     pub private_key: PathBuf,
 }
 
+/// The "Outbox folder" profile: nothing is sent; each message becomes an .eml file, so
+/// a new user can run the whole flow without a relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outbox {
+    pub folder: PathBuf,
+}
+
 /// The campaign file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -166,6 +177,13 @@ impl Campaign {
                 .unwrap_or_default();
             format!("{}{line}", e.message())
         })?;
+        if campaign.relay.is_some() && campaign.outbox.is_some() {
+            return Err(
+                "the file has both [relay] and [outbox]; keep the one this campaign \
+                        goes through"
+                    .into(),
+            );
+        }
         campaign.base_dir = base_dir;
         let normalised = text.replace("\r\n", "\n");
         campaign.content_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(

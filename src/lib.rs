@@ -17,3 +17,4 @@ pub mod recipients;
 pub mod secrets;
 pub mod send;
 pub mod store;
+pub mod workflow;

@@ -33,12 +33,16 @@ enum Command {
     Preflight(cli::check::PreflightArgs),
     /// Operator accounts: add, list, disable.
     Operator(cli::operator::OperatorArgs),
+    /// Submit a campaign for approval: runs the checklist and freezes its fingerprint.
+    Submit(cli::submit::SubmitArgs),
     /// Approve a submitted campaign as the second operator (PIN required).
     Approve(cli::approve::ApproveArgs),
     /// The tamper-evident operation log: verify the hash chain, export.
     Audit(cli::audit::AuditArgs),
-    /// Delivery state of a campaign: report export, requeue of unknown rows.
+    /// Send an approved campaign (or resume it), write its report, requeue unknown rows.
     Send(cli::send::SendArgs),
+    /// Store or remove a relay password in the OS keychain.
+    Credential(cli::credential::CredentialArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,7 +64,9 @@ fn main() -> ExitCode {
         Command::CheckDomain(args) => cli::check::run_check_domain(args),
         Command::Preflight(args) => cli::check::run_preflight(args),
         Command::Operator(args) => cli::operator::run(args),
+        Command::Submit(args) => cli::submit::run(args),
         Command::Approve(args) => cli::approve::run(args),
+        Command::Credential(args) => cli::credential::run(args),
         Command::Audit(args) => cli::audit::run(args),
         Command::Send(args) => cli::send::run(args),
     }

@@ -1,4 +1,4 @@
-//! The `operator`, `approve` and `audit` command handlers, driven with real arguments and
+//! The `operator` and `audit` command handlers, driven with real arguments and
 //! PINs on standard input (the test re-runs itself as a child process to own its stdin).
 
 use std::io::Write;
@@ -9,15 +9,13 @@ use mergeguard::audit;
 use mergeguard::store::Store;
 
 // At the crate root, as in the binary's `cli` module, so their `super::operator` resolves.
-#[path = "../src/cli/approve.rs"]
-pub mod approve;
 #[path = "../src/cli/audit.rs"]
 pub mod audit_cmd;
 #[path = "../src/cli/operator.rs"]
 pub mod operator;
 
 mod cli {
-    pub use super::{approve, audit_cmd as audit, operator};
+    pub use super::{audit_cmd as audit, operator};
 }
 
 #[derive(Parser)]
@@ -29,7 +27,6 @@ struct Top {
 #[derive(Subcommand)]
 enum Cmd {
     Operator(cli::operator::OperatorArgs),
-    Approve(cli::approve::ApproveArgs),
     Audit(cli::audit::AuditArgs),
 }
 
@@ -41,7 +38,6 @@ fn dispatch(args: &[String]) -> ExitCode {
             .unwrap_or_else(|e| panic!("{e}"));
     match top.command {
         Cmd::Operator(a) => cli::operator::run(a),
-        Cmd::Approve(a) => cli::approve::run(a),
         Cmd::Audit(a) => cli::audit::run(a),
     }
 }
@@ -231,36 +227,4 @@ fn audit_verify_command_names_the_broken_entry() {
         out.contains("entry 2: content does not match its hash"),
         "{out}"
     );
-}
-
-#[test]
-fn approve_command_reports_the_missing_fingerprint_builder() {
-    if child() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let campaign = dir.path().join("c.toml");
-    std::fs::write(
-        &campaign,
-        "[sender]\nname='S'\naddress='s@x.test'\n[recipients]\nfile='r.csv'\n[message]\nsubject='Hi'\ntext='t.txt'\n",
-    )
-    .unwrap();
-    let d = dir.path().join("data");
-    let args = [
-        "approve",
-        "--campaign",
-        campaign.to_str().unwrap(),
-        "--operator",
-        "bob",
-        "--pin-stdin",
-        "--data-dir",
-        d.to_str().unwrap(),
-    ];
-    let (ok, _, err) = run_cli(
-        "approve_command_reports_the_missing_fingerprint_builder",
-        &args,
-        "1234\n",
-    );
-    assert!(!ok);
-    assert!(err.contains("not available yet"), "{err}");
 }

@@ -478,6 +478,8 @@ fn campaign() -> FingerprintInput {
             username: "mailer".into(),
             ca_sha256: None,
         }),
+        outbox: None,
+        dkim: None,
         checklist: vec![
             CheckInput {
                 id: "spf".into(),

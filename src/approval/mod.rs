@@ -59,6 +59,15 @@ pub struct RelayInput {
     pub ca_sha256: Option<String>,
 }
 
+/// The DKIM signing configuration: a different key signs different bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DkimInput {
+    pub domain: String,
+    pub selector: String,
+    /// SHA-256 (hex) of the private key file's bytes (the key itself never leaves it).
+    pub key_sha256: String,
+}
+
 /// One pre-flight result: the check id and `pass`, `warning` or `fail`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckInput {
@@ -79,6 +88,9 @@ pub struct FingerprintInput {
     /// Every attachment, per-recipient ones included, in sending order.
     pub attachments: Vec<AttachmentInput>,
     pub relay: Option<RelayInput>,
+    /// The Outbox folder messages are written to instead of a relay.
+    pub outbox: Option<String>,
+    pub dkim: Option<DkimInput>,
     /// Any order; sorted by id when hashed.
     pub checklist: Vec<CheckInput>,
 }
@@ -192,7 +204,7 @@ impl Canon {
 /// SHA-256 (hex) over the canonical encoding of `input`.
 pub fn fingerprint(input: &FingerprintInput) -> String {
     let mut c = Canon(Sha256::new());
-    c.str("mergeguard-fingerprint-v1");
+    c.str("mergeguard-fingerprint-v2");
     c.str(&input.sender.name);
     c.str(&input.sender.address.trim().to_lowercase());
     c.opt(
@@ -237,6 +249,16 @@ pub fn fingerprint(input: &FingerprintInput) -> String {
             c.str(&r.security.to_lowercase());
             c.str(&r.username);
             c.opt(r.ca_sha256.as_ref().map(|h| h.to_lowercase()).as_deref());
+        }
+        None => c.0.update([0]),
+    }
+    c.opt(input.outbox.as_deref());
+    match &input.dkim {
+        Some(d) => {
+            c.0.update([1]);
+            c.str(&d.domain.to_lowercase());
+            c.str(&d.selector);
+            c.str(&d.key_sha256.to_lowercase());
         }
         None => c.0.update([0]),
     }
@@ -779,6 +801,8 @@ mod tests {
             ],
             attachments: vec![],
             relay: None,
+            outbox: None,
+            dkim: None,
             checklist: vec![],
         }
     }

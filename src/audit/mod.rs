@@ -61,6 +61,7 @@ kinds! {
     SendResume => "send_resume",
     SendCancel => "send_cancel",
     SendFinish => "send_finish",
+    UnknownRequeued => "unknown_requeued",
     MessageOutcome => "message_outcome",
     SettingsChanged => "settings_changed",
     OperatorAdded => "operator_added",
@@ -521,6 +522,6 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(*k));
         }
-        assert_eq!(Kind::ALL.len(), 21);
+        assert_eq!(Kind::ALL.len(), 22);
     }
 }

@@ -60,7 +60,7 @@ pub struct PreflightArgs {
     pub json: bool,
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -68,7 +68,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime can always be built on a supported OS")
 }
 
-fn resolver(dns: Option<SocketAddr>) -> Resolver {
+pub fn resolver(dns: Option<SocketAddr>) -> Resolver {
     dns.map(Resolver::At).unwrap_or(Resolver::System)
 }
 

@@ -6,10 +6,13 @@ use std::process::ExitCode;
 pub mod approve;
 pub mod audit;
 pub mod check;
+pub mod credential;
+pub mod flow;
 pub mod import;
 pub mod operator;
 pub mod preview;
 pub mod send;
+pub mod submit;
 
 /// The input was read, but some of it failed (exit 1).
 pub const EXIT_PARTIAL: u8 = 1;

@@ -1,35 +1,48 @@
-//! `mergeguard send`: the command-line face of the sending engine.
-//!
-//! TODO(lead): this file is not compiled in the `send` branch (no `src/cli/mod.rs`
-//! here). Wiring left to the lead: load the campaign file, build a `Composer`, call
-//! `approval::require_approval(...)` BEFORE `send_campaign`, pass an `ApprovalGate`
-//! that re-checks the fingerprint, read the SMTP password from the keychain, append
-//! outcomes to the audit log. What works without those seams: `--report` and
-//! `--requeue-unknown` on an existing state database.
+//! `mergeguard send --campaign FILE --operator NAME`: sends an approved campaign (same
+//! approval rule as the app: `workflow::send` refuses without a valid approval for the
+//! files as they are now), resumes an interrupted one, writes the report, or requeues
+//! `unknown` rows on an explicit decision.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use mergeguard::operators;
+use mergeguard::send::{self, Control, RatePreset, SendOptions};
+use mergeguard::workflow::{self, SendRequest};
+use time::OffsetDateTime;
 
-use mergeguard::send::state;
+use super::flow::{print_summary, CampaignArgs};
+use super::operator::{open_store, PinReader};
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// The campaign file (TOML).
+    #[command(flatten)]
+    pub campaign: CampaignArgs,
+    /// The operator who starts the send (signs in with their PIN).
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// Read the PIN from standard input instead of the terminal.
     #[arg(long)]
-    pub campaign: PathBuf,
-    /// The local state database.
-    #[arg(long)]
-    pub db: PathBuf,
-    /// Campaign id whose delivery state to use.
-    #[arg(long)]
-    pub campaign_id: String,
-    /// Write the per-recipient report as CSV to this file and exit.
-    #[arg(long)]
+    pub pin_stdin: bool,
+    /// Parallel relay connections.
+    #[arg(long, default_value_t = 2)]
+    pub parallel: usize,
+    /// Rate preset: google-workspace, microsoft365 or generic (no limit).
+    #[arg(long, default_value = "generic")]
+    pub rate: String,
+    /// Maximum messages per second (on top of the preset).
+    #[arg(long, value_name = "N")]
+    pub per_second: Option<u32>,
+    /// Write the per-recipient report as CSV to this file (after sending, or alone with
+    /// --report-only).
+    #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Only write the report; send nothing.
+    #[arg(long)]
+    pub report_only: bool,
     /// Put these `unknown` rows back in the queue (they MAY then receive the message twice).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_name = "ROW")]
     pub requeue_unknown: Vec<u64>,
     /// Confirms that you accept the duplicate risk of --requeue-unknown.
     #[arg(long)]
@@ -37,44 +50,125 @@ pub struct SendArgs {
 }
 
 pub fn run(args: SendArgs) -> ExitCode {
-    let conn = match rusqlite::Connection::open(&args.db).and_then(|c| state::migrate(&c).map(|_| c)) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot open the state database {}: {e}", args.db.display());
-            return ExitCode::from(2);
-        }
-    };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(message) => super::fail(message),
+    }
+}
+
+fn preset(name: &str) -> Result<RatePreset, String> {
+    match name {
+        "google-workspace" => Ok(RatePreset::GoogleWorkspace),
+        "microsoft365" => Ok(RatePreset::Microsoft365),
+        "generic" => Ok(RatePreset::Generic),
+        other => Err(format!(
+            "unknown rate preset \"{other}\": use google-workspace, microsoft365 or generic"
+        )),
+    }
+}
+
+fn write_report(
+    store: &mergeguard::store::Store,
+    campaign_id: &str,
+    path: &PathBuf,
+) -> Result<(), String> {
+    let rows = workflow::report(store, campaign_id).map_err(|e| e.message)?;
+    let file =
+        std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    send::write_report_csv(&rows, file)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!(
+        "report of {} recipient(s) written to {}",
+        rows.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+fn run_inner(args: SendArgs) -> Result<ExitCode, String> {
+    let store = open_store(args.campaign.data_dir.as_deref())?;
+    let mut rate = preset(&args.rate)?.limit();
+    if let Some(n) = args.per_second {
+        rate.per_second = Some(n);
+    }
+    let operator_name = args
+        .operator
+        .clone()
+        .ok_or("name the operator who sends with --operator NAME")?;
+    let pin = PinReader::new(args.pin_stdin).read(&format!("PIN of {operator_name}: "))?;
+    let session = operators::sign_in(&store, &operator_name, &pin, OffsetDateTime::now_utc())
+        .map_err(|e| e.to_string())?;
+    let prepared = args.campaign.prepare()?;
+
     if !args.requeue_unknown.is_empty() {
         if !args.accept_duplicate_risk {
-            eprintln!("error: rows in 'unknown' may already have been delivered; requeueing can send them twice. Add --accept-duplicate-risk to go ahead.");
-            return ExitCode::from(2);
+            return Err(
+                "rows in 'unknown' may already have been delivered; requeueing can \
+                        send them twice. Add --accept-duplicate-risk to go ahead"
+                    .into(),
+            );
         }
-        match state::requeue_unknown(&conn, &args.campaign_id, &args.requeue_unknown, now) {
-            Ok(n) => println!("{n} row(s) requeued; they may receive the message twice"),
-            Err(e) => {
-                eprintln!("error: the local database failed: {e}");
-                return ExitCode::from(1);
-            }
+        let n = workflow::requeue_unknown(
+            &store,
+            &prepared.campaign_id,
+            &args.requeue_unknown,
+            session.operator(),
+        )
+        .map_err(|e| e.message)?;
+        println!("{n} row(s) requeued; they may receive the message twice");
+    }
+    if args.report_only {
+        let path = args
+            .report
+            .as_ref()
+            .ok_or("--report-only needs --report FILE")?;
+        write_report(&store, &prepared.campaign_id, path)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    print_summary(&prepared);
+    let (_control_tx, control) = tokio::sync::watch::channel(Control::Run);
+    let options = SendOptions {
+        parallel: args.parallel.max(1),
+        rate,
+        ..SendOptions::default()
+    };
+    let request = SendRequest {
+        operator: session.operator().to_owned(),
+        password: None,
+        options,
+    };
+    let last_line = std::sync::Mutex::new(std::time::Instant::now());
+    let summary = workflow::send(&store, &prepared, request, control, &|p| {
+        let mut last = last_line.lock().unwrap_or_else(|e| e.into_inner());
+        if last.elapsed() >= std::time::Duration::from_secs(2) {
+            *last = std::time::Instant::now();
+            eprintln!(
+                "sent {} failed {} remaining {} ({:.1}/s)",
+                p.sent, p.failed, p.remaining, p.rate_per_sec
+            );
         }
+    })
+    .map_err(|e| e.message)?;
+    let c = summary.counts;
+    println!(
+        "sent {} failed {} deferred {} unknown {} queued {}",
+        c.sent, c.failed, c.deferred, c.unknown, c.queued
+    );
+    if summary.recovered_unknown > 0 {
+        println!(
+            "{} message(s) were interrupted by an earlier crash and are marked unknown: they \
+             may or may not have been delivered. Decide per row with --requeue-unknown.",
+            summary.recovered_unknown
+        );
     }
     if let Some(path) = &args.report {
-        let rows = match state::report(&conn, &args.campaign_id) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: the local database failed: {e}");
-                return ExitCode::from(1);
-            }
-        };
-        let written = std::fs::File::create(path).map_err(|e| e.to_string()).and_then(|f| state::write_report_csv(&rows, f).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return ExitCode::from(1);
-        }
-        println!("report of {} recipient(s) written to {}", rows.len(), path.display());
-        return ExitCode::SUCCESS;
+        write_report(&store, &prepared.campaign_id, path)?;
     }
-    let _ = &args.campaign;
-    eprintln!("error: sending from the command line is not wired yet (compose + approval); see TODO(lead) in src/cli/send.rs");
-    ExitCode::from(2)
+    let clean = c.failed == 0 && c.unknown == 0 && c.deferred == 0 && c.queued == 0;
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_PARTIAL)
+    })
 }

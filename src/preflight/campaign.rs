@@ -8,13 +8,13 @@ use std::net::{IpAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::domain::{check_domain, DomainCheck};
 use super::dns::Resolver;
+use super::domain::{check_domain, DomainCheck};
 use super::messages::{check_messages_with_progress, MessageCheckInput};
 use super::tls::{probe_relay, RelayProbe};
-use super::{Check, Report};
+use super::{Check, Report, Status};
 use crate::campaign::Campaign;
-use crate::compose::{render_all, Composer, Draft};
+use crate::compose::{render_all, AttachmentSummary, BuiltMessage, Composer, Draft};
 use crate::error::{ErrorCode, UserError};
 use crate::recipients::{self, ImportOptions, RecipientList};
 use crate::secrets::Secret;
@@ -32,7 +32,10 @@ pub struct CheckOptions {
 
 /// The keychain profile name of a campaign's relay: `host:port`.
 pub fn relay_profile(campaign: &Campaign) -> Option<String> {
-    campaign.relay.as_ref().map(|r| format!("{}:{}", r.host, r.port))
+    campaign
+        .relay
+        .as_ref()
+        .map(|r| format!("{}:{}", r.host, r.port))
 }
 
 /// Reads the campaign's recipient file with the options written in the campaign.
@@ -40,8 +43,18 @@ pub fn import_campaign_recipients(campaign: &Campaign) -> Result<RecipientList, 
     let src = &campaign.recipients;
     let bad = |m: String| UserError::new(ErrorCode::InvalidCampaign, m);
     let options = ImportOptions {
-        encoding: src.encoding.as_deref().unwrap_or("auto").parse().map_err(bad)?,
-        delimiter: src.delimiter.as_deref().unwrap_or("auto").parse().map_err(bad)?,
+        encoding: src
+            .encoding
+            .as_deref()
+            .unwrap_or("auto")
+            .parse()
+            .map_err(bad)?,
+        delimiter: src
+            .delimiter
+            .as_deref()
+            .unwrap_or("auto")
+            .parse()
+            .map_err(bad)?,
         email_column: src.email_column.clone(),
         ..ImportOptions::default()
     };
@@ -49,6 +62,22 @@ pub fn import_campaign_recipients(campaign: &Campaign) -> Result<RecipientList, 
     recipients::import_path(&path, &options)
         .map_err(|e| UserError::new(e.code(), format!("{}: {e}", path.display())))
 }
+
+/// What a checklist run saw besides its findings: the workflow builds the approval
+/// fingerprint from it without reading or rendering anything a second time.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub report: Report,
+    pub recipients: RecipientList,
+    /// Every distinct attachment any message carries (shared and per-recipient), in
+    /// first-seen order.
+    pub attachments: Vec<AttachmentSummary>,
+    /// The first few built messages, for the approver to look at.
+    pub samples: Vec<BuiltMessage>,
+}
+
+/// How many built messages [`Checked::samples`] keeps.
+pub const SAMPLE_MESSAGES: usize = 3;
 
 /// Runs every check of the campaign. Errors only when the campaign cannot be read at all
 /// (recipient file, templates); everything found in it becomes a [`Check`].
@@ -59,13 +88,26 @@ pub async fn check_campaign(
     now: SystemTime,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Report, UserError> {
+    Ok(check_campaign_detailed(campaign, options, now, progress)
+        .await?
+        .report)
+}
+
+/// [`check_campaign`], also returning the recipients, attachments and sample messages.
+pub async fn check_campaign_detailed(
+    campaign: &Campaign,
+    options: &CheckOptions,
+    now: SystemTime,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Checked, UserError> {
     let list = import_campaign_recipients(campaign)?;
     let draft = Draft::from_campaign(campaign).map_err(|e| UserError::new(e.code, e.message))?;
     let composer = Composer::new(draft)
         .map_err(|e| UserError::new(e.code, e.message))?
         .with_date(now);
-    let (messages, render_errors): (Vec<_>, Vec<_>) =
-        render_all(&composer, &list).into_iter().partition(Result::is_ok);
+    let (messages, render_errors): (Vec<_>, Vec<_>) = render_all(&composer, &list)
+        .into_iter()
+        .partition(Result::is_ok);
     let messages: Vec<_> = messages.into_iter().filter_map(Result::ok).collect();
     let render_errors: Vec<_> = render_errors.into_iter().filter_map(Result::err).collect();
 
@@ -81,13 +123,30 @@ pub async fn check_campaign(
             host: relay.host.clone(),
             port: relay.port,
             security: relay.security,
-            ca: options.ca.clone().or_else(|| relay.ca.as_ref().map(|p| campaign.resolve(p))),
-            credentials: options.password.clone().map(|p| (relay.username.clone(), p)),
+            ca: options
+                .ca
+                .clone()
+                .or_else(|| relay.ca.as_ref().map(|p| campaign.resolve(p))),
+            credentials: options
+                .password
+                .clone()
+                .map(|p| (relay.username.clone(), p)),
             timeout: Duration::from_secs(15),
         };
         let transport = probe_relay(&probe, now).await;
         size_limit = transport.size_limit;
         checks.extend(transport.checks);
+    } else if let Some(outbox) = &campaign.outbox {
+        checks.push(Check::warning(
+            OUTBOX_CHECK,
+            format!(
+                "Outbox folder: every message is written as an .eml file to {} and nothing \
+                 is sent",
+                campaign.resolve(&outbox.folder).display()
+            ),
+            "to send for real, replace [outbox] with a [relay] section (host, port, \
+             security, username)",
+        ));
     } else {
         checks.push(Check::fail(
             "tls.connect",
@@ -98,6 +157,7 @@ pub async fn check_campaign(
 
     let mut domain_check = DomainCheck::new(sender_domain.clone());
     domain_check.relay_ips = relay_ips;
+    let mut domain_checks = Vec::new();
     if let Some(dkim) = &campaign.dkim {
         if let Some(d) = &dkim.domain {
             domain_check.domain = d.clone();
@@ -105,27 +165,61 @@ pub async fn check_campaign(
         domain_check.selector = Some(dkim.selector.clone());
         match super::dkim::load_dkim_key(campaign.resolve(&dkim.private_key)) {
             Ok(key) => domain_check.dkim_key = Some(key),
-            Err(e) => checks.push(Check::fail(
+            Err(e) => domain_checks.push(Check::fail(
                 "dkim.private_key",
                 format!("the DKIM private key could not be read: {e}"),
                 "point [dkim] private_key at the PEM file of the key published in DNS",
             )),
         }
     }
-    checks.extend(check_domain(&domain_check, &options.resolver, now).await);
+    domain_checks.extend(check_domain(&domain_check, &options.resolver, now).await);
+    if campaign.relay.is_none() && campaign.outbox.is_some() {
+        // Nothing leaves the computer, so a domain that would be refused or
+        // spam-foldered does not block a trial run; it stays visible and must be
+        // acknowledged.
+        for c in &mut domain_checks {
+            if c.status == Status::Fail {
+                c.status = Status::Warning;
+                c.detail = format!("{} (would fail with a real relay)", c.detail);
+            }
+        }
+    }
+    checks.extend(domain_checks);
 
     let mut input = MessageCheckInput::new(&messages, &render_errors, &list);
     input.authenticated_domain = Some(&sender_domain);
     input.size_limit = size_limit;
     checks.extend(check_messages_with_progress(&input, progress));
 
+    let mut attachments: Vec<AttachmentSummary> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for m in &messages {
+        for a in &m.attachments {
+            if seen.insert((a.file_name.as_str(), a.sha256.as_str())) {
+                attachments.push(a.clone());
+            }
+        }
+    }
+    let samples = messages.iter().take(SAMPLE_MESSAGES).cloned().collect();
+
     let mut report = Report { checks };
     report.sort();
-    Ok(report)
+    Ok(Checked {
+        report,
+        recipients: list,
+        attachments,
+        samples,
+    })
 }
 
+/// The check id that labels an Outbox-folder campaign.
+pub const OUTBOX_CHECK: &str = "outbox.nothing_sent";
+
 fn domain_of(address: &str) -> String {
-    address.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default()
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// The relay's addresses, for the SPF check. A host that does not resolve gives none;

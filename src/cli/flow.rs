@@ -1,0 +1,87 @@
+//! What `submit`, `approve` and `send` share: the campaign file and the checklist
+//! options, the signed-in operator, and one call to `workflow::prepare`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use clap::Args;
+use mergeguard::campaign::Campaign;
+use mergeguard::preflight::campaign::{relay_profile, CheckOptions};
+use mergeguard::preflight::Status;
+use mergeguard::secrets;
+use mergeguard::workflow::{self, Prepared};
+
+use super::check::{resolver, runtime};
+
+/// The campaign and how to check it; the same values must be given to `submit`,
+/// `approve` and `send`, or the checklist (and so the fingerprint) differs.
+#[derive(Debug, Args)]
+pub struct CampaignArgs {
+    /// Data folder (default: $MERGEGUARD_DATA_DIR, else the OS app-data folder).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The campaign file (TOML), exactly as it is on disk now.
+    #[arg(long, value_name = "FILE")]
+    pub campaign: PathBuf,
+    /// DNS server IP:PORT to ask instead of the system resolver.
+    #[arg(long, value_name = "IP:PORT")]
+    pub dns: Option<SocketAddr>,
+    /// PEM file of a company CA to trust for the relay (overrides [relay] ca).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+}
+
+impl CampaignArgs {
+    /// The checklist options, with the relay password from the OS keychain (if stored).
+    pub fn options(&self) -> Result<CheckOptions, String> {
+        let campaign = Campaign::load(&self.campaign).map_err(|e| e.to_string())?;
+        let password = match (&campaign.relay, relay_profile(&campaign)) {
+            (Some(relay), Some(profile)) => secrets::relay_password(&profile, &relay.username).ok(),
+            _ => None,
+        };
+        Ok(CheckOptions {
+            resolver: resolver(self.dns),
+            ca: self.ca.clone(),
+            password,
+        })
+    }
+
+    /// Runs the checklist over the campaign's files and computes the fingerprint.
+    pub fn prepare(&self) -> Result<Prepared, String> {
+        let options = self.options()?;
+        runtime()
+            .block_on(workflow::prepare(
+                &self.campaign,
+                &options,
+                SystemTime::now(),
+                &|_, _| {},
+            ))
+            .map_err(|e| e.message)
+    }
+}
+
+/// Prints what the people deciding see: the campaign, its fingerprint and its checks.
+pub fn print_summary(p: &Prepared) {
+    println!("Campaign     {}", p.campaign_id);
+    println!("Fingerprint  {}", p.short());
+    println!(
+        "From         {} <{}>",
+        p.input.sender.name, p.input.sender.address
+    );
+    println!("Subject      {}", p.input.subject_template);
+    println!("Recipients   {}", p.recipients.recipients.len());
+    for m in &p.samples {
+        println!("  e.g.       {}  \"{}\"", m.to, m.subject);
+    }
+    println!("Attachments  {}", p.input.attachments.len());
+    println!("Destination  {}", p.destination());
+    for c in p.report.checks.iter().filter(|c| c.status != Status::Pass) {
+        let mark = if c.status == Status::Fail {
+            "FAIL"
+        } else {
+            "WARN"
+        };
+        println!("{mark}         {}: {}", c.id, c.detail);
+    }
+}
