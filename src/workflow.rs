@@ -170,6 +170,7 @@ fn fingerprint_input(
         text_template: draft.text.clone(),
         html_template: draft.html.clone(),
         recipients: RecipientInput::from_list(recipients),
+        recipient_file_sha256: hash_of(&campaign.resolve(&campaign.recipients.file)),
         attachments,
         relay: campaign.relay.as_ref().map(|r| RelayInput {
             ca_sha256: r.ca.as_ref().and_then(|ca| hash_of(&campaign.resolve(ca))),

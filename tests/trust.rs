@@ -478,6 +478,7 @@ fn campaign() -> FingerprintInput {
             username: "mailer".into(),
             ca_sha256: None,
         }),
+        recipient_file_sha256: None,
         outbox: None,
         dkim: None,
         checklist: vec![

@@ -85,6 +85,9 @@ pub struct FingerprintInput {
     pub html_template: Option<String>,
     /// Any order; [`fingerprint`] normalises (lower-cased addresses, sorted).
     pub recipients: Vec<RecipientInput>,
+    /// SHA-256 (hex) of the recipient file's bytes: an edit on disk voids the approval
+    /// even where it changes no accepted recipient (a new rejected row, a comment).
+    pub recipient_file_sha256: Option<String>,
     /// Every attachment, per-recipient ones included, in sending order.
     pub attachments: Vec<AttachmentInput>,
     pub relay: Option<RelayInput>,
@@ -235,6 +238,7 @@ pub fn fingerprint(input: &FingerprintInput) -> String {
         }
     }
 
+    c.opt(input.recipient_file_sha256.as_deref());
     c.count(input.attachments.len());
     for a in &input.attachments {
         c.str(&a.name);
@@ -801,6 +805,7 @@ mod tests {
             ],
             attachments: vec![],
             relay: None,
+            recipient_file_sha256: None,
             outbox: None,
             dkim: None,
             checklist: vec![],

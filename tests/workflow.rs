@@ -1,0 +1,525 @@
+//! The whole flow through the real `mergeguard` binary, as a script or an operator would
+//! run it: operators, keychain password, submit, approve by a second person, send, report,
+//! audit — against the loopback Postfix (STARTTLS+AUTH), the Knot test DNS and the real
+//! Secret Service (run inside `tests/servers/keyring-session.sh`, as `scripts/test.sh` does).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn test_dir() -> String {
+    env("MG_TEST_DIR", "/tmp/mergeguard-test")
+}
+
+/// Runs the binary with `stdin` as its standard input.
+fn mg(data: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mergeguard"))
+        .args(args)
+        .env("MERGEGUARD_DATA_DIR", data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mergeguard");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", text(&o));
+    text(&o)
+}
+
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// Two people: `root` (sender, approver, admin; PIN 1234) and `bob` (approver; PIN 2345),
+/// plus `sam` (sender only; PIN 3456).
+fn operators(data: &Path) {
+    ok(mg(
+        data,
+        &[
+            "operator",
+            "add",
+            "root",
+            "--role",
+            "sender,approver,admin",
+            "--pin-stdin",
+        ],
+        "1234\n",
+    ));
+    ok(mg(
+        data,
+        &[
+            "operator",
+            "add",
+            "bob",
+            "--role",
+            "approver",
+            "--admin",
+            "root",
+            "--pin-stdin",
+        ],
+        "1234\n2345\n",
+    ));
+    ok(mg(
+        data,
+        &[
+            "operator",
+            "add",
+            "sam",
+            "--role",
+            "sender",
+            "--admin",
+            "root",
+            "--pin-stdin",
+        ],
+        "1234\n3456\n",
+    ));
+}
+
+/// The warnings an `approve` run listed as not acknowledged.
+fn warnings_of(out: &str) -> String {
+    out.lines()
+        .filter_map(|l| l.trim().strip_suffix(": NOT acknowledged"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Delivered files in the Postfix maildir per Message-ID, for the given ids.
+fn delivered(ids: &[String]) -> HashMap<String, Vec<PathBuf>> {
+    let dir = PathBuf::from(env("MG_TEST_MAILDIR", &format!("{}/maildir", test_dir()))).join("new");
+    let mut out: HashMap<String, Vec<PathBuf>> = HashMap::new();
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("maildir {} ({e}): is Postfix running?", dir.display()));
+    for e in entries.flatten() {
+        let bytes = std::fs::read(e.path()).unwrap_or_default();
+        let head = String::from_utf8_lossy(&bytes);
+        for line in head.lines().take_while(|l| !l.is_empty()) {
+            if line.len() > 11 && line[..11].eq_ignore_ascii_case("message-id:") {
+                let mid = line[11..].trim();
+                if ids.iter().any(|i| i == mid) {
+                    out.entry(mid.to_owned()).or_default().push(e.path());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn wait_delivered(ids: &[String]) -> HashMap<String, Vec<PathBuf>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while delivered(ids).len() < ids.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A little longer, so a duplicate would have time to show up too.
+    std::thread::sleep(Duration::from_millis(500));
+    delivered(ids)
+}
+
+/// The Message-IDs of the report CSV's sent rows.
+fn sent_ids(report: &Path) -> Vec<String> {
+    let mut r = csv::Reader::from_path(report).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let state = headers.iter().position(|h| h == "state").unwrap();
+    let mid = headers.iter().position(|h| h == "message_id").unwrap();
+    r.records()
+        .map(|rec| rec.unwrap())
+        .filter(|rec| &rec[state] == "sent")
+        .map(|rec| rec[mid].to_owned())
+        .collect()
+}
+
+/// dkimpy (an independent verifier) checks a received message, fetching the public key
+/// from the Knot test DNS through dnspython.
+fn dkimpy_verifies(message: &Path) -> bool {
+    let python = env("MG_TEST_PYTHON", &format!("{}/venv/bin/python", test_dir()));
+    let (host, port) = env("MG_TEST_DNS", "127.0.0.1:5353")
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let script = format!(
+        "import sys, dkim, dns.resolver\n\
+         r = dns.resolver.Resolver(configure=False)\n\
+         r.nameservers = ['{host}']\n\
+         r.port = {port}\n\
+         def txt(name, timeout=5):\n\
+         \x20   a = r.resolve(name.decode().rstrip('.'), 'TXT', lifetime=timeout)\n\
+         \x20   return b''.join(a[0].strings)\n\
+         m = open(sys.argv[1], 'rb').read()\n\
+         assert b'DKIM-Signature' in m, 'no DKIM-Signature header'\n\
+         print('PASS' if dkim.verify(m, dnsfunc=txt) else 'FAIL')\n"
+    );
+    let out = Command::new(&python)
+        .args(["-c", &script])
+        .arg(message)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("python with dkimpy ({python}, MG_TEST_PYTHON) not runnable: {e}")
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "dkimpy: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.trim() == "PASS"
+}
+
+/// A campaign for the fully good test domain, sent through the STARTTLS Postfix and
+/// signed with the key published at sel1._domainkey.good.test.
+fn relay_campaign(dir: &Path, id: &str) -> PathBuf {
+    let (host, port) = env("MG_TEST_SMTP_STARTTLS", "127.0.0.1:2525")
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let ca = env("MG_TEST_CA", &format!("{}/certs/ca.crt", test_dir()));
+    std::fs::copy("tests/data/dkim/rsa2048.pem", dir.join("dkim.pem")).unwrap();
+    std::fs::write(
+        dir.join("r.csv"),
+        "email,name\na1@example.test,Aiko\nb2@example.test,Bunta\nc3@example.test,Chika\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("t.txt"), "Dear {{ name }},\nour news.\n").unwrap();
+    let path = dir.join("campaign.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "id = \"{id}\"\n[sender]\nname = \"Good Shop\"\naddress = \"news@good.test\"\n\
+             [recipients]\nfile = \"r.csv\"\n[message]\nsubject = \"Hello {{{{ name }}}}\"\ntext = \"t.txt\"\n\
+             [unsubscribe]\nmailto = \"unsubscribe@good.test?subject=u-{{token}}\"\n\
+             [relay]\nhost = \"{host}\"\nport = {port}\nsecurity = \"starttls\"\nusername = \"{user}\"\nca = \"{ca}\"\n\
+             [dkim]\nselector = \"sel1\"\nprivate_key = \"dkim.pem\"\n",
+            user = env("MG_TEST_SMTP_USER", "mailer"),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn relay_campaign_needs_a_second_operator_then_arrives_once_and_dkim_verifies() {
+    let dns = env("MG_TEST_DNS", "127.0.0.1:5353");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let id = unique("wf-relay");
+    let campaign = relay_campaign(tmp.path(), &id);
+    let c = campaign.to_str().unwrap();
+    let with = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["--campaign".into(), c.into(), "--dns".into(), dns.clone()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |cmd: &str, extra: &[&'static str], stdin: &str| {
+        let mut args = vec![cmd.to_owned()];
+        args.extend(with(extra));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        mg(&data, &refs, stdin)
+    };
+    operators(&data);
+    let relay = env("MG_TEST_SMTP_STARTTLS", "127.0.0.1:2525");
+    let password = env("MG_TEST_SMTP_PASSWORD", "secret");
+    let user = env("MG_TEST_SMTP_USER", "mailer");
+    ok(mg(
+        &data,
+        &[
+            "credential",
+            "set",
+            "--relay",
+            &relay,
+            "--user",
+            &user,
+            "--operator",
+            "root",
+            "--stdin",
+        ],
+        &format!("1234\n{password}\n"),
+    ));
+
+    // Nothing is sent before approval.
+    let refused = run("send", &["--operator", "root", "--pin-stdin"], "1234\n");
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("no approval"), "{}", text(&refused));
+
+    let submitted = ok(run(
+        "submit",
+        &["--operator", "root", "--pin-stdin"],
+        "1234\n",
+    ));
+    assert!(submitted.contains("Recipients   3"), "{submitted}");
+    // The preparer cannot approve their own campaign, even with the approver role.
+    let own = run("approve", &["--operator", "root", "--pin-stdin"], "1234\n");
+    assert!(
+        !own.status.success() && text(&own).contains("different"),
+        "{}",
+        text(&own)
+    );
+    // A wrong PIN is refused.
+    let wrong = run("approve", &["--operator", "bob", "--pin-stdin"], "9999\n");
+    assert!(!wrong.status.success(), "{}", text(&wrong));
+
+    let shown = text(&run(
+        "approve",
+        &["--operator", "bob", "--pin-stdin"],
+        "9999\n",
+    ));
+    let acks = warnings_of(&shown);
+    let mut args = vec!["approve".to_owned()];
+    args.extend(with(&["--operator", "bob", "--pin-stdin"]));
+    if !acks.is_empty() {
+        args.push(format!("--acknowledge={acks}"));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(mg(&data, &refs, "2345\n"));
+
+    // An approver without the sender role cannot start the send.
+    let bob_sends = run("send", &["--operator", "bob", "--pin-stdin"], "2345\n");
+    assert!(
+        !bob_sends.status.success() && text(&bob_sends).contains("sender role"),
+        "{}",
+        text(&bob_sends)
+    );
+
+    let report = tmp.path().join("report.csv");
+    let mut args = vec!["send".to_owned()];
+    args.extend(with(&[
+        "--operator",
+        "root",
+        "--pin-stdin",
+        "--parallel",
+        "2",
+    ]));
+    args.push(format!("--report={}", report.display()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let sent = ok(mg(&data, &refs, "1234\n"));
+    assert!(sent.contains("sent 3 failed 0"), "{sent}");
+
+    let ids = sent_ids(&report);
+    assert_eq!(
+        ids.len(),
+        3,
+        "{}",
+        std::fs::read_to_string(&report).unwrap()
+    );
+    let got = wait_delivered(&ids);
+    assert_eq!(got.len(), 3, "{got:?}");
+    for (mid, files) in &got {
+        assert_eq!(files.len(), 1, "{mid} delivered {} times", files.len());
+        assert!(
+            dkimpy_verifies(&files[0]),
+            "DKIM signature of {mid} does not verify"
+        );
+    }
+
+    // Sending again sends nothing twice.
+    let again = ok(mg(&data, &refs, "1234\n"));
+    assert!(again.contains("sent 3 failed 0"), "{again}");
+    let got = wait_delivered(&ids);
+    assert!(
+        got.len() == 3 && got.values().all(|f| f.len() == 1),
+        "{got:?}"
+    );
+
+    // The log is intact, names both people and every outcome, and never the password.
+    let d = data.to_str().unwrap();
+    ok(mg(&data, &["audit", "verify", "--data-dir", d], ""));
+    let log = ok(mg(
+        &data,
+        &["audit", "export", "--format", "json", "--data-dir", d],
+        "",
+    ));
+    for kind in [
+        "approval_requested",
+        "approval_granted",
+        "approval_refused",
+        "send_start",
+        "send_finish",
+        "credential_stored",
+    ] {
+        assert!(log.contains(kind), "no {kind} entry in the log");
+    }
+    assert_eq!(log.matches("\"message_outcome\"").count(), 3, "{log}");
+    for entry in std::fs::read_dir(&data).unwrap().flatten() {
+        let bytes = std::fs::read(entry.path()).unwrap();
+        assert!(
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
+            "the relay password is in {}",
+            entry.path().display()
+        );
+    }
+    assert!(!log.contains(&password) || password.len() < 4);
+}
+
+/// The bundled example (Outbox folder) copied to a temp dir.
+fn outbox_example(dir: &Path) -> PathBuf {
+    for f in [
+        "campaign.toml",
+        "customers.csv",
+        "newsletter.txt",
+        "newsletter.html",
+        "coupon.txt",
+    ] {
+        std::fs::copy(Path::new("examples").join(f), dir.join(f)).unwrap();
+    }
+    dir.join("campaign.toml")
+}
+
+fn eml_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn outbox_example_runs_the_whole_flow_and_an_edit_after_approval_voids_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let campaign = outbox_example(tmp.path());
+    let c = campaign.to_str().unwrap();
+    let outbox = tmp.path().join("outbox");
+    operators(&data);
+
+    let approve = |data: &Path| {
+        let shown = text(&mg(
+            data,
+            &[
+                "approve",
+                "--campaign",
+                c,
+                "--operator",
+                "bob",
+                "--pin-stdin",
+            ],
+            "9999\n",
+        ));
+        let acks = warnings_of(&shown);
+        assert!(
+            acks.contains("outbox.nothing_sent"),
+            "the Outbox warning must be acknowledged: {shown}"
+        );
+        ok(mg(
+            data,
+            &[
+                "approve",
+                "--campaign",
+                c,
+                "--operator",
+                "bob",
+                "--pin-stdin",
+                &format!("--acknowledge={acks}"),
+            ],
+            "2345\n",
+        ));
+    };
+    ok(mg(
+        &data,
+        &[
+            "submit",
+            "--campaign",
+            c,
+            "--operator",
+            "sam",
+            "--pin-stdin",
+        ],
+        "3456\n",
+    ));
+    approve(&data);
+
+    // One recipient's row edited on disk after the approval: the send is refused and
+    // nothing is written.
+    let csv = tmp.path().join("customers.csv");
+    let mut bytes = std::fs::read(&csv).unwrap();
+    bytes.extend_from_slice(b"\r\nextra@example.jp,x\r\n");
+    std::fs::write(&csv, &bytes).unwrap();
+    let refused = mg(
+        &data,
+        &["send", "--campaign", c, "--operator", "sam", "--pin-stdin"],
+        "3456\n",
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("changed"), "{}", text(&refused));
+    assert_eq!(
+        eml_count(&outbox),
+        0,
+        "a message was written without a valid approval"
+    );
+
+    // Undoing the edit does not bring the void approval back.
+    bytes.truncate(bytes.len() - b"\r\nextra@example.jp,x\r\n".len());
+    std::fs::write(&csv, &bytes).unwrap();
+    let still = mg(
+        &data,
+        &["send", "--campaign", c, "--operator", "sam", "--pin-stdin"],
+        "3456\n",
+    );
+    assert!(!still.status.success(), "{}", text(&still));
+    assert_eq!(eml_count(&outbox), 0);
+
+    // Submitted and approved again, it goes out: one .eml per recipient, once.
+    ok(mg(
+        &data,
+        &[
+            "submit",
+            "--campaign",
+            c,
+            "--operator",
+            "sam",
+            "--pin-stdin",
+        ],
+        "3456\n",
+    ));
+    approve(&data);
+    let sent = ok(mg(
+        &data,
+        &["send", "--campaign", c, "--operator", "sam", "--pin-stdin"],
+        "3456\n",
+    ));
+    assert!(sent.contains("sent 9 failed 0"), "{sent}");
+    assert_eq!(eml_count(&outbox), 9);
+    let again = ok(mg(
+        &data,
+        &["send", "--campaign", c, "--operator", "sam", "--pin-stdin"],
+        "3456\n",
+    ));
+    assert!(again.contains("sent 9 failed 0"), "{again}");
+    assert_eq!(eml_count(&outbox), 9);
+    let d = data.to_str().unwrap();
+    let log = ok(mg(
+        &data,
+        &["audit", "export", "--format", "csv", "--data-dir", d],
+        "",
+    ));
+    assert!(log.contains("approval_voided"), "{log}");
+    assert_eq!(log.matches("message_outcome").count(), 9, "{log}");
+}
