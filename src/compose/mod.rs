@@ -180,6 +180,9 @@ pub struct Composer {
     reply_to: Option<lettre::message::Mailbox>,
     sender_domain: String,
     date: SystemTime,
+    /// The shared attachments encoded once: every message carries the same bytes, so
+    /// base64 and SHA-256 are not redone per recipient.
+    shared: Vec<build::EncodedAttachment>,
 }
 
 impl Composer {
@@ -253,7 +256,9 @@ impl Composer {
         };
         build::check_unsubscribe(&draft)?;
         let sender_domain = from_address.domain().to_ascii_lowercase();
+        let shared = draft.attachments.iter().map(build::EncodedAttachment::new).collect();
         Ok(Composer {
+            shared,
             draft,
             env,
             undeclared,
