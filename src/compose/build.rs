@@ -215,13 +215,19 @@ pub(crate) fn render_one(
         }
         b
     };
+    // One Content-Type parse per multipart (MultiPart::alternative().boundary() parses
+    // twice and draws a random boundary it then throws away); the header text is the same.
+    let multipart = |kind: &str, boundary: String| {
+        ContentType::parse(&format!("multipart/{kind}; boundary=\"{boundary}\""))
+            .map(|ct| MultiPart::builder().header(ct))
+            .map_err(|e| RenderError::new(ErrorCode::InvalidMessage, format!("row {row}: {e}")))
+    };
     let text_part = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(text.clone());
     let body_mime = match &html {
         Some(h) => Some(
-            MultiPart::alternative()
-                .boundary(boundary("a"))
+            multipart("alternative", boundary("a"))?
                 .singlepart(text_part.clone())
                 .singlepart(
                     SinglePart::builder()
@@ -237,7 +243,7 @@ pub(crate) fn render_one(
             None => builder.singlepart(text_part),
         }
     } else {
-        let start = MultiPart::mixed().boundary(boundary("m"));
+        let start = multipart("mixed", boundary("m"))?;
         let mut mixed = match body_mime {
             Some(m) => start.multipart(m),
             None => start.singlepart(text_part),
@@ -272,13 +278,18 @@ pub(crate) fn render_one(
 
 fn list_unsubscribe(draft: &Draft, email: &str) -> Option<String> {
     let mut parts = Vec::new();
-    let token = || unsubscribe_token(&draft.campaign_id, email);
+    let needs_token = |t: &Option<String>| t.as_deref().is_some_and(|t| t.contains("{token}"));
+    let token = if needs_token(&draft.unsubscribe_mailto) || needs_token(&draft.unsubscribe_url) {
+        unsubscribe_token(&draft.campaign_id, email)
+    } else {
+        String::new()
+    };
     if let Some(m) = &draft.unsubscribe_mailto {
         let m = m.strip_prefix("mailto:").unwrap_or(m);
-        parts.push(format!("<mailto:{}>", m.replace("{token}", &token())));
+        parts.push(format!("<mailto:{}>", m.replace("{token}", &token)));
     }
     if let Some(u) = &draft.unsubscribe_url {
-        parts.push(format!("<{}>", u.replace("{token}", &token())));
+        parts.push(format!("<{}>", u.replace("{token}", &token)));
     }
     (!parts.is_empty()).then(|| parts.join(", "))
 }
