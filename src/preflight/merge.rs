@@ -64,12 +64,14 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, findings: &mut F
 /// Render errors, and recipients that have neither a message nor an error.
 pub(crate) fn inspect_renders(input: &MessageCheckInput<'_>, findings: &mut Findings) {
     for (row, err) in input.render_errors {
-        findings.add(
-            RENDERS,
-            Status::Fail,
-            *row,
-            format!("row {row}: {}", err.message),
-        );
+        // Compose's messages already name their row ("row 3: ..."); say it once.
+        let prefix = format!("row {row}: ");
+        let sample = if err.message.starts_with(&prefix) {
+            err.message.clone()
+        } else {
+            format!("{prefix}{}", err.message)
+        };
+        findings.add(RENDERS, Status::Fail, *row, sample);
     }
     let built: HashSet<u64> = input
         .messages
