@@ -419,6 +419,18 @@ fn password_protected_zip_is_a_warning_to_acknowledge() {
 }
 
 #[test]
+fn damaged_zip_is_a_warning_to_acknowledge() {
+    let checks = with_attachments(&["damaged.zip"]);
+    expect(
+        &checks,
+        "attachments.unreadable",
+        Status::Warning,
+        &["row 2: attachment \"damaged.zip\": \"damaged.zip\" looks like a ZIP archive but is damaged"],
+    );
+    others_pass(&checks, &["attachments.unreadable"]);
+}
+
+#[test]
 fn zip_bomb_by_ratio_is_not_expanded() {
     let started = Instant::now();
     let checks = with_attachments(&["bomb-ratio.zip"]);
@@ -746,6 +758,7 @@ fn leftover_template_markers_fail() {
     let mut d = draft();
     d.text = "{{ 氏名 }}様\n".into();
     d.html = Some("<p>{{ '{%' }} if 会員 %}</p>\n".into());
+    d.from_name = "{{ 氏名 }}担当".into();
     let built = build(d, &list);
     assert!(built.1.is_empty(), "{:?}", built.1);
     let checks = run(&built, &list);
@@ -755,7 +768,7 @@ fn leftover_template_markers_fail() {
         Status::Fail,
         &[
             "2 messages:",
-            "row 2: \"{{\" in the subject, \"{{\" in the text body, \"{%\" in the HTML body",
+            "row 2: \"{{\" in the subject, \"{{\" in the sender name, \"{{\" in the text body, \"{%\" in the HTML body",
             "row 3: \"{%\" in the HTML body",
         ],
     );

@@ -1,5 +1,6 @@
 //! Merge completeness: every recipient has a built message, no subject is empty and
-//! no template syntax (`{{`, `{%`, `}}`, `%}`) is left in what will be sent.
+//! no template syntax (`{{`, `{%`, `}}`, `%}`) is left in what will be sent (subject,
+//! sender name, text and HTML bodies).
 
 use std::collections::HashSet;
 
@@ -39,6 +40,15 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, findings: &mut F
     let mut places: Vec<String> = Vec::new();
     if let Some(m) = leftover(subject) {
         places.push(format!("\"{m}\" in the subject"));
+    }
+    // The sender name is a template too, and a merged value can carry braces into it.
+    if let Some(m) = parsed
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|m| m.name())
+        .and_then(leftover)
+    {
+        places.push(format!("\"{m}\" in the sender name"));
     }
     for part in parsed.text_bodies() {
         if let Some(m) = part.text_contents().and_then(leftover) {

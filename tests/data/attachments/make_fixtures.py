@@ -291,6 +291,11 @@ def main():
         {"name": "顧客.csv", "data": csv_of(leak).encode("utf-8"), "password": b"secret"},
     ]))
 
+    # A ZIP cut short (its central directory is gone): unreadable, so a warning.
+    write("damaged.zip", make_zip([
+        {"name": "顧客.csv", "data": csv_of(leak).encode("utf-8")},
+    ])[:-40])
+
     # Zip bombs.
     # 1. Ratio: 8 MiB of zeros in about 8 KB (over 1000-fold; the limit is 100-fold).
     write("bomb-ratio.zip", make_zip([{"name": "zeros.bin", "data": bytes(8 << 20)}]))
