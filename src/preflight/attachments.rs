@@ -133,7 +133,7 @@ impl Scanner<'_> {
             &mut self.out.sample_addresses,
         );
         scan_addresses(text, |hit| {
-            if let Some((row, _)) = book.lookup(&hit, buf) {
+            if let Some((row, _)) = book.find(&hit, buf) {
                 rows.insert(row);
             }
             if hit.is_plausible() {
