@@ -99,14 +99,26 @@ fn status_mib(key: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// User plus system CPU time of this process so far, in seconds (clock ticks of 1/100 s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the ")" that ends the command name; utime and stime are 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn report_memory(c: &Campaign) {
     let bytes: usize = c.messages.iter().map(|m| m.raw.len()).sum();
     let before = status_mib("VmRSS:");
     // "5" resets the peak resident size to the current one (Linux 4.0+).
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let checks = check_messages(&input(c));
     let took = started.elapsed();
+    let cpu = cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
     let peak = status_mib("VmHWM:");
     let failed: Vec<_> = checks.iter().filter(|c| c.status != Status::Pass).collect();
     // Timing a run that finds problems would measure the reporting, not the checks.
@@ -121,6 +133,14 @@ fn report_memory(c: &Campaign) {
         checks.len(),
         took.as_secs_f64()
     );
+    // On a busy machine the wall time depends on the other load; the CPU time does not.
+    if let Some(cpu) = cpu {
+        println!(
+            "preflight: that run used {cpu:.2} s of CPU ({:.1} µs per message; {} threads available)",
+            cpu * 1e6 / c.messages.len() as f64,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+    }
     match (before, peak, reset) {
         (Some(b), Some(p), true) => println!(
             "preflight: RSS before the checks {b:.1} MiB, peak during them {p:.1} MiB (+{:.1} MiB for the checks)",
