@@ -538,6 +538,41 @@ fn zip_entry_that_lies_about_its_size_is_not_expanded() {
 }
 
 #[test]
+fn damaged_copies_of_every_archive_fixture_are_reported_not_fatal() {
+    let list = recipients();
+    let book = AddressBook::new(&list);
+    let limits = ScanLimits::default();
+    let mut files: Vec<String> = std::fs::read_dir(data(""))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            [".zip", ".xlsx", ".docx", ".ods", ".odt"]
+                .iter()
+                .any(|x| n.ends_with(x))
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 14, "{files:?}");
+    for f in &files {
+        let bytes = read(f);
+        // Cut in half: the central directory is gone, so the archive is damaged.
+        let half = &bytes[..bytes.len() / 2];
+        let scan = scan_attachment(f, half, &[0; 32], &book, &limits);
+        assert!(!scan.unreadable.is_empty(), "{f} cut in half read cleanly");
+        // Bytes flipped all over: whatever the readers make of it, the scan returns.
+        for step in [7usize, 13, 31] {
+            let mut bad = bytes.clone();
+            for i in (step..bad.len()).step_by(step * 3) {
+                bad[i] ^= 0x5a;
+            }
+            let scan = scan_attachment(f, &bad, &[1; 32], &book, &limits);
+            assert_eq!(scan.sha256, "01".repeat(32), "{f}");
+        }
+    }
+}
+
+#[test]
 fn every_distinct_attachment_is_scanned_once() {
     let checks = with_attachments(&["clean.txt", "leak.csv", "clean.xlsx"]);
     expect(
