@@ -241,6 +241,13 @@ fn tsv_with_other_recipients_fails() {
 }
 
 #[test]
+fn utf16_text_export_with_other_recipients_fails() {
+    // A text/plain part is turned into UTF-8 by the MIME parser (as if it were UTF-8);
+    // the scanner must see the attached UTF-16 bytes to find the addresses.
+    assert_leak("leak-utf16.txt", "text");
+}
+
+#[test]
 fn txt_with_other_recipients_in_prose_fails() {
     assert_leak("leak.txt", "text");
 }

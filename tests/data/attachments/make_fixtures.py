@@ -265,6 +265,8 @@ def main():
     write("leak.csv", csv_of(leak).encode("utf-8"))
     write("leak-sjis.csv", csv_of(leak).encode("cp932"))
     write("leak.tsv", "".join("\t".join(r) + "\r\n" for r in leak).encode("utf-8"))
+    # Excel's "Unicode text" export: UTF-16 LE with a byte-order mark, tab-separated.
+    write("leak-utf16.txt", b"\xff\xfe" + "".join("\t".join(r) + "\r\n" for r in leak).encode("utf-16-le"))
     write("leak.txt", "お問い合わせ先: 佐藤様 (hanako@example.jp)、鈴木様(jiro@example.co.jp)まで。\n".encode("utf-8"))
     write("leak.xlsx", xlsx(leak))
     write("leak.docx", docx(["ご担当者一覧", "佐藤 花子 hanako@example.jp", "鈴木 次郎 jiro@example.co.jp"]))
