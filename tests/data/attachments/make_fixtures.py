@@ -250,6 +250,63 @@ def odt(paragraphs):
     )
 
 
+# --- XLS: a BIFF8 workbook in an OLE compound file, the smallest calamine reads ------
+
+def biff(typ, data):
+    return struct.pack("<HH", typ, len(data)) + data
+
+
+def xls(rows):
+    def ustr16(text):  # XLUnicodeString, always stored as UTF-16 (flag 1)
+        return struct.pack("<HB", len(text), 1) + text.encode("utf-16-le")
+
+    def bof(dt):
+        return biff(0x0809, struct.pack("<HHHHII", 0x0600, dt, 0x0DBB, 0x07CC, 0, 0x0600))
+
+    sheet_name = "顧客"
+    boundsheet_len = 4 + 8 + 2 * len(sheet_name)
+    globals_ = bof(0x0005) + biff(0x0042, struct.pack("<H", 1200))
+    # BoundSheet8 holds the stream offset of the sheet's BOF: after itself and EOF.
+    sheet_pos = len(globals_) + boundsheet_len + 4
+    globals_ += biff(0x0085, struct.pack("<IBBBB", sheet_pos, 0, 0, len(sheet_name), 1)
+                     + sheet_name.encode("utf-16-le"))
+    globals_ += biff(0x000A, b"")
+    assert len(globals_) == sheet_pos
+    ncols = max(len(r) for r in rows)
+    sheet = bof(0x0010) + biff(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, ncols, 0))
+    for r, row in enumerate(rows):
+        for c, v in enumerate(row):
+            sheet += biff(0x0204, struct.pack("<HHH", r, c, 15) + ustr16(v))
+    sheet += biff(0x000A, b"")
+    stream = globals_ + sheet
+    # At least 4096 bytes, so the stream lives in normal sectors, not the mini stream.
+    stream += bytes(max(0, 4096 - len(stream)))
+    stream += bytes(-len(stream) % 512)
+    n = len(stream) // 512
+
+    FREE, END, FATSECT, NOSTREAM = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+    # Sector 0: FAT; sector 1: directory; sectors 2..: the Workbook stream.
+    fat = [FATSECT, END] + [3 + i for i in range(n - 1)] + [END]
+    fat += [FREE] * (128 - len(fat))
+    header = (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1" + bytes(16)
+              + struct.pack("<HHHHH", 0x003E, 0x0003, 0xFFFE, 9, 6) + bytes(6)
+              + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, END, 0, END, 0)
+              + struct.pack("<I", 0) + struct.pack("<I", FREE) * 108)
+    assert len(header) == 512
+
+    def entry(name, typ, child, start, size):
+        n16 = (name.encode("utf-16-le") + b"\0\0") if name else b""
+        return (n16.ljust(64, b"\0") + struct.pack("<HBB", len(n16), typ, 1)
+                + struct.pack("<III", NOSTREAM, NOSTREAM, child) + bytes(16 + 4 + 16)
+                + struct.pack("<III", start, size, 0))
+
+    directory = (entry("Root Entry", 5, 1, END, 0)
+                 + entry("Workbook", 2, NOSTREAM, 2, len(globals_ + sheet) if len(globals_ + sheet) >= 4096 else 4096)
+                 + entry("", 0, NOSTREAM, 0, 0) * 2)
+    assert len(directory) == 512
+    return header + struct.pack("<128I", *fat) + directory + stream
+
+
 def main():
     header = ["氏名", "メールアドレス", "会社名", "添付"]
     rec_rows = [header] + [list(r) for r in RECIPIENTS]
@@ -269,6 +326,7 @@ def main():
     write("leak-utf16.txt", b"\xff\xfe" + "".join("\t".join(r) + "\r\n" for r in leak).encode("utf-16-le"))
     write("leak.txt", "お問い合わせ先: 佐藤様 (hanako@example.jp)、鈴木様(jiro@example.co.jp)まで。\n".encode("utf-8"))
     write("leak.xlsx", xlsx(leak))
+    write("leak.xls", xls(leak))
     write("leak.docx", docx(["ご担当者一覧", "佐藤 花子 hanako@example.jp", "鈴木 次郎 jiro@example.co.jp"]))
     write("leak.ods", ods(leak))
     write("leak.odt", odt(["ご担当者一覧", "佐藤 花子 hanako@example.jp", "鈴木 次郎 jiro@example.co.jp"]))
@@ -326,6 +384,7 @@ def main():
         b"4 0 obj << /Length 44 >> stream\nBT /F1 12 Tf 72 712 Td (Spring sale) Tj ET\n"
         b"endstream endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
     ))
+    write("clean.xls", xls([["商品", "価格"], ["りんご", "120"]]))
     write("clean.xlsx", xlsx([["商品", "価格"], ["りんご", "120"], ["みかん", "80"]]))
     write("clean.docx", docx(["春のセールのご案内", "お問い合わせ: support@shop.test"]))
     write("clean.zip", make_zip([
