@@ -161,7 +161,7 @@ fn main() {
 
     let mut crit = Criterion::default().configure_from_args();
     let mut g = crit.benchmark_group("preflight");
-    g.sample_size(10).measurement_time(Duration::from_secs(30));
+    g.sample_size(10).measurement_time(Duration::from_secs(40));
     g.bench_function("check_messages_100k", |b| {
         b.iter(|| check_messages(&input(&c)))
     });
