@@ -1,5 +1,6 @@
 //! Merge completeness: every recipient has a built message, no subject is empty and
-//! no template syntax (`{{`, `{%`, `}}`, `%}`) is left in what will be sent.
+//! no template syntax (`{{`, `{%`, `}}`, `%}`) is left in what will be sent (subject,
+//! sender name, text and HTML bodies).
 
 use std::collections::HashSet;
 
@@ -40,6 +41,15 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, findings: &mut F
     if let Some(m) = leftover(subject) {
         places.push(format!("\"{m}\" in the subject"));
     }
+    // The sender name is a template too, and a merged value can carry braces into it.
+    if let Some(m) = parsed
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|m| m.name())
+        .and_then(leftover)
+    {
+        places.push(format!("\"{m}\" in the sender name"));
+    }
     for part in parsed.text_bodies() {
         if let Some(m) = part.text_contents().and_then(leftover) {
             places.push(format!("\"{m}\" in the text body"));
@@ -64,12 +74,14 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, findings: &mut F
 /// Render errors, and recipients that have neither a message nor an error.
 pub(crate) fn inspect_renders(input: &MessageCheckInput<'_>, findings: &mut Findings) {
     for (row, err) in input.render_errors {
-        findings.add(
-            RENDERS,
-            Status::Fail,
-            *row,
-            format!("row {row}: {}", err.message),
-        );
+        // Compose's messages already name their row ("row 3: ..."); say it once.
+        let prefix = format!("row {row}: ");
+        let sample = if err.message.starts_with(&prefix) {
+            err.message.clone()
+        } else {
+            format!("{prefix}{}", err.message)
+        };
+        findings.add(RENDERS, Status::Fail, *row, sample);
     }
     let built: HashSet<u64> = input
         .messages
