@@ -262,15 +262,16 @@ pub fn import_path(path: &Path, options: &ImportOptions) -> Result<RecipientList
         path: name.clone(),
         source,
     })?;
-    rows::import_stream(file, &name, options)
+    let size = file.metadata().ok().map(|m| m.len());
+    rows::import_stream(file, &name, options, size)
 }
 
 /// Imports a recipient file already in memory.
 pub fn import_bytes(bytes: &[u8], options: &ImportOptions) -> Result<RecipientList, Error> {
-    rows::import_stream(bytes, "the input", options)
+    rows::import_stream(bytes, "the input", options, Some(bytes.len() as u64))
 }
 
 /// Imports a recipient file from any reader (read once, to the end, in bounded chunks).
 pub fn import_reader<R: Read>(reader: R, options: &ImportOptions) -> Result<RecipientList, Error> {
-    rows::import_stream(reader, "the input", options)
+    rows::import_stream(reader, "the input", options, None)
 }

@@ -13,6 +13,9 @@ use super::error::{Error, ErrorKind};
 use super::quotes::{QuoteTracker, Runaway};
 use super::{ImportOptions, Recipient, RecipientList, RejectReason, Rejection};
 
+/// The most rows space is reserved for up front (a bigger file still imports, growing).
+const MAX_PRESIZED_ROWS: u64 = 2_000_000;
+
 /// Rows read ahead to find the address column by content when no header names it.
 const CONTENT_SAMPLE_ROWS: usize = 50;
 
@@ -21,6 +24,7 @@ pub(crate) fn import_stream<R: Read>(
     reader: R,
     source: &str,
     options: &ImportOptions,
+    size: Option<u64>,
 ) -> Result<RecipientList, Error> {
     let io_err = |e: std::io::Error| {
         Error::from(ErrorKind::Io {
@@ -37,18 +41,26 @@ pub(crate) fn import_stream<R: Read>(
     let text = sample_text(&sample, &detected);
     let delimiter = detect_delimiter(&text, sample.len() >= SAMPLE_LEN, options.delimiter);
     drop(text);
+    // Rows expected, from the file size and the sample's line length: the recipient
+    // vector is allocated once instead of being copied as it doubles. Only a hint; a
+    // wrong guess costs a reallocation, never a row.
+    let lines = memchr::memchr_iter(b'\n', &sample).count().max(1) as u64;
+    let expected_rows = size
+        .map(|total| (total.saturating_mul(lines) / sample.len() as u64).saturating_add(16))
+        .unwrap_or(0)
+        .min(MAX_PRESIZED_ROWS) as usize;
 
     let head = Cursor::new(&sample[detected.bom_len..]);
     let parsed = if detected.is_utf8() {
         // UTF-8 goes to the CSV reader as it is; the reader validates each record and
         // reports the line of bad bytes, which a replacing decoder would hide.
-        parse(head.chain(&mut raw), delimiter, source, options)?
+        parse(head.chain(&mut raw), delimiter, source, options, expected_rows)?
     } else {
         let decoded = DecodeReaderBytesBuilder::new()
             .encoding(Some(detected.encoding))
             .strip_bom(true)
             .build(head.chain(&mut raw));
-        parse(decoded, delimiter, source, options)?
+        parse(decoded, delimiter, source, options, expected_rows)?
     };
     let source_sha256 = raw.finish().map_err(io_err)?;
     Ok(RecipientList {
@@ -128,6 +140,7 @@ fn parse<R: Read>(
     delimiter: u8,
     source: &str,
     options: &ImportOptions,
+    expected_rows: usize,
 ) -> Result<Parsed, Error> {
     let csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -185,8 +198,8 @@ fn parse<R: Read>(
         width: fields.len(),
         column,
         suppressed: options.suppressed.as_deref(),
-        seen: HashTable::new(),
-        recipients: Vec::new(),
+        seen: HashTable::with_capacity(expected_rows),
+        recipients: Vec::with_capacity(expected_rows),
         rejected: Vec::new(),
     };
     let mut row = 1u64;
