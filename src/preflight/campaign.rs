@@ -163,7 +163,11 @@ pub async fn check_campaign_detailed(
             domain_check.domain = d.clone();
         }
         domain_check.selector = Some(dkim.selector.clone());
-        match super::dkim::load_dkim_key(campaign.resolve(&dkim.private_key)) {
+        let key = campaign
+            .dkim_key_bytes()
+            .unwrap_or_else(|| Err("no [dkim] section".into()))
+            .and_then(|bytes| super::dkim::parse_dkim_key(&bytes));
+        match key {
             Ok(key) => domain_check.dkim_key = Some(key),
             Err(e) => domain_checks.push(Check::fail(
                 "dkim.private_key",
