@@ -975,3 +975,94 @@ fn progress_is_reported_up_to_the_total() {
     assert!(seen.len() > 3, "only {seen:?}");
     assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
 }
+
+/// The whole checklist builds and checks messages a chunk at a time; over several chunks,
+/// with a leak, a render error and a duplicate, it must say exactly what one pass over
+/// all messages says.
+#[test]
+fn chunked_campaign_checklist_matches_one_pass_over_all_messages() {
+    use mergeguard::campaign::Campaign;
+    use mergeguard::preflight::campaign::{check_campaign_detailed, CheckOptions};
+    use mergeguard::preflight::dns::Resolver;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("email,name,note\n");
+    for i in 0..5_000 {
+        let note = match i {
+            // Row 3 002: a merge field pulls another customer's address into the body.
+            3_000 => "see c17@example.jp".to_owned(),
+            _ => "-".to_owned(),
+        };
+        let name = if i == 4_500 {
+            "bad\r\nBcc: x@evil.test".to_owned()
+        } else {
+            format!("N{i}")
+        };
+        csv.push_str(&format!("c{i}@example.jp,\"{name}\",{note}\n"));
+    }
+    std::fs::write(dir.path().join("r.csv"), &csv).unwrap();
+    std::fs::write(dir.path().join("t.txt"), "Dear {{ name }}, {{ note }}\n").unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[sender]\nname = \"{{ name }} shop\"\naddress = \"news@shop.test\"\n[recipients]\nfile = \"r.csv\"\n\
+         [message]\nsubject = \"Hi {{ name }}\"\ntext = \"t.txt\"\n[unsubscribe]\nmailto = \"u@shop.test\"\n\
+         [outbox]\nfolder = \"out\"\n",
+    )
+    .unwrap();
+    let campaign = Campaign::load(&dir.path().join("c.toml")).unwrap();
+    // A resolver that answers nothing: only the message checks matter here.
+    let options = CheckOptions {
+        resolver: Resolver::At("127.0.0.1:9".parse().unwrap()),
+        ..CheckOptions::default()
+    };
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000);
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    let checked = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(check_campaign_detailed(
+            &campaign,
+            &options,
+            now,
+            &|done, _| {
+                seen.fetch_max(done, std::sync::atomic::Ordering::Relaxed);
+            },
+        ))
+        .unwrap();
+    assert_eq!(seen.into_inner(), 5_000, "progress reaches the total");
+
+    let composer = Composer::new(Draft::from_campaign(&campaign).unwrap())
+        .unwrap()
+        .with_date(now);
+    let (ok, bad): (Vec<_>, Vec<_>) = compose::render_all(&composer, &checked.recipients)
+        .into_iter()
+        .partition(Result::is_ok);
+    let messages: Vec<BuiltMessage> = ok.into_iter().map(Result::unwrap).collect();
+    let errors: Vec<(u64, RenderError)> = bad.into_iter().map(|r| r.unwrap_err()).collect();
+    let mut input = MessageCheckInput::new(&messages, &errors, &checked.recipients);
+    input.authenticated_domain = Some("shop.test");
+    let one_pass = check_messages(&input);
+
+    for expected in &one_pass {
+        let got = checked
+            .report
+            .checks
+            .iter()
+            .find(|c| c.id == expected.id)
+            .unwrap();
+        assert_eq!(got, expected, "{}", expected.id);
+    }
+    let status = |id: &str| {
+        checked
+            .report
+            .checks
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap()
+            .status
+    };
+    assert_eq!(status("addressing.no_other_recipient"), Status::Fail);
+    assert_eq!(status("merge.renders"), Status::Fail);
+    assert_eq!(checked.samples.len(), 3);
+}

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use mail_parser::Message;
 
-use super::messages::{Findings, MessageCheckInput};
+use super::messages::Findings;
 use super::{Check, Status};
 use crate::compose::BuiltMessage;
 
@@ -72,8 +72,13 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, findings: &mut F
 }
 
 /// Render errors, and recipients that have neither a message nor an error.
-pub(crate) fn inspect_renders(input: &MessageCheckInput<'_>, findings: &mut Findings) {
-    for (row, err) in input.render_errors {
+pub(crate) fn inspect_renders(
+    list: &crate::recipients::RecipientList,
+    render_errors: &[(u64, crate::compose::RenderError)],
+    built: &HashSet<u64>,
+    findings: &mut Findings,
+) {
+    for (row, err) in render_errors {
         // Compose's messages already name their row ("row 3: ..."); say it once.
         let prefix = format!("row {row}: ");
         let sample = if err.message.starts_with(&prefix) {
@@ -83,14 +88,9 @@ pub(crate) fn inspect_renders(input: &MessageCheckInput<'_>, findings: &mut Find
         };
         findings.add(RENDERS, Status::Fail, *row, sample);
     }
-    let built: HashSet<u64> = input
-        .messages
-        .iter()
-        .map(|m| m.row)
-        .chain(input.render_errors.iter().map(|e| e.0))
-        .collect();
-    for r in &input.list.recipients {
-        if !built.contains(&r.row) {
+    let failed: HashSet<u64> = render_errors.iter().map(|e| e.0).collect();
+    for r in &list.recipients {
+        if !built.contains(&r.row) && !failed.contains(&r.row) {
             findings.add(
                 RENDERS,
                 Status::Fail,
