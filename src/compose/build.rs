@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Component, Path};
 use std::sync::Arc;
 
-use super::context::{shared_names, RowContext};
+use super::context::RowContext;
 use super::{
     Attachment, AttachmentSummary, BuiltMessage, Composer, Draft, DraftError, RenderError,
     T_FROM_NAME, T_HTML, T_SUBJECT, T_TEXT,
@@ -145,7 +145,7 @@ pub(crate) fn render_one(
     recipient: &Recipient,
 ) -> Result<BuiltMessage, RenderError> {
     let row = recipient.row;
-    let ctx = RowContext::value(shared_names(list), recipient);
+    let ctx = RowContext::value(c.names_of(list), recipient);
     let subject = c.render_template(T_SUBJECT, &ctx, list, row)?;
     check_header(row, "subject", &subject)?;
     let from_name = c.render_template(T_FROM_NAME, &ctx, list, row)?;
