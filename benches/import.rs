@@ -13,6 +13,9 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 
+#[path = "support/measure.rs"]
+mod measure;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mergeguard::recipients::{import_bytes, ImportOptions};
 
@@ -42,6 +45,23 @@ fn generate() -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     let bytes = generate();
     eprintln!("input: {} rows, {} bytes", ROWS, bytes.len());
+    let bare = measure::measure(|| {
+        let mut reader = csv::ReaderBuilder::new().from_reader(&bytes[..]);
+        let mut record = csv::StringRecord::new();
+        let mut n = 0usize;
+        while reader.read_record(&mut record).unwrap() {
+            n += 1;
+        }
+        n
+    });
+    eprintln!("bare csv parse, one run: {}", bare.describe());
+    let run = measure::measure(|| import_bytes(&bytes, &ImportOptions::default()).unwrap());
+    eprintln!(
+        "import, one run ({} recipients kept): {}",
+        run.output.recipients.len(),
+        run.describe()
+    );
+    drop(run);
 
     let mut bare = c.benchmark_group("csv_bare_parse_100k");
     bare.sample_size(20).throughput(Throughput::Bytes(bytes.len() as u64));

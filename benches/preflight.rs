@@ -12,7 +12,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+#[path = "support/measure.rs"]
+mod measure;
+
 use criterion::Criterion;
+use measure::{cpu_seconds, status_mib};
 use mergeguard::compose::{render_all, Attachment, BuiltMessage, Composer, Draft, RenderError};
 use mergeguard::preflight::messages::{check_messages, MessageCheckInput};
 use mergeguard::preflight::Status;
@@ -89,24 +93,6 @@ fn input(c: &Campaign) -> MessageCheckInput<'_> {
     input.authenticated_domain = Some("shop.test");
     input.size_limit = Some(10 * 1024 * 1024);
     input
-}
-
-/// A `kB` line of /proc/self/status, in MiB.
-fn status_mib(key: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-/// User plus system CPU time of this process so far, in seconds (clock ticks of 1/100 s).
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the ")" that ends the command name; utime and stime are 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
 }
 
 fn report_memory(c: &Campaign) {

@@ -2,6 +2,9 @@
 //! alternative, one common attachment, List-Unsubscribe) from an in-memory list.
 //! Peak memory: run under `/usr/bin/time -v` (see docs/campaign-file.md, Benchmarks).
 
+#[path = "support/measure.rs"]
+mod measure;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use mergeguard::compose::{render_each, Attachment, Composer, Draft};
 use mergeguard::recipients::{Recipient, RecipientList};
@@ -65,6 +68,18 @@ fn composer() -> Composer {
 fn render_build_100k(c: &mut Criterion) {
     let list = list(100_000);
     let composer = composer();
+    let run = measure::measure(|| {
+        let bytes = AtomicUsize::new(0);
+        render_each(&composer, &list, |m| {
+            bytes.fetch_add(m.map(|m| m.raw.len()).unwrap_or(0), Ordering::Relaxed);
+        });
+        bytes.into_inner()
+    });
+    eprintln!(
+        "render: one run of 100,000 messages ({:.1} MiB built, not kept): {}",
+        run.output as f64 / 1048576.0,
+        run.describe()
+    );
     let mut g = c.benchmark_group("compose");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.bench_function("render_build_100k", |b| {
