@@ -317,9 +317,16 @@ function enterPreview() {
   if (ready) showMessage(Math.min(state.previewIndex, state.summary.recipient_count - 1));
 }
 
+// Each request gets a ticket; only the newest answer is shown. Without this, two quick
+// clicks on "next" both started from the same index and the preview stopped one short.
+let previewTicket = 0;
+
 async function showMessage(index) {
+  state.previewIndex = index;
+  const ticket = ++previewTicket;
   try {
     const view = await ipc.previewMessage(index);
+    if (ticket !== previewTicket) return;
     state.previewIndex = view.index;
     state.previewTotal = view.total;
     const counter = $("preview-index");
