@@ -1,6 +1,13 @@
 //! End-to-end test: starts the real app under X (Xvfb in CI) and drives it through
-//! WebDriver (tauri-driver + WebKitWebDriver): load the example CSV, compose with a merge
-//! field, step to the 3rd message, check its name and that the raw source has one `To`.
+//! WebDriver (tauri-driver + WebKitWebDriver) in one scenario: create the first
+//! administrator, load the example CSV, compose with a merge field, step to the 3rd
+//! message (its name, exactly one `To`), open a copy of the example campaign, run the
+//! pre-flight checklist, add an approver, submit and approve on the same screen, "send"
+//! to the Outbox folder, and read the operation log. A screenshot of every screen goes
+//! to target/screenshots (English, plus the checklist in Japanese).
+//!
+//! Run: `Xvfb :93 -screen 0 1280x800x24 & DISPLAY=:93 MG_TEST_WEBDRIVER_PORT=4493
+//! cargo test -p mergeguard-app --test e2e` (tauri-driver from `cargo install tauri-driver`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -55,13 +62,21 @@ async fn wait_for_text(client: &Client, css: &str, expected: &str) -> String {
     }
 }
 
+async fn click(client: &Client, id: &str) {
+    client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).click().await.unwrap();
+}
+
+async fn type_into(client: &Client, id: &str, text: &str) {
+    client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).send_keys(text).await.unwrap();
+}
+
 async fn screenshot(client: &Client, dir: &Path, name: &str) {
     let png = client.screenshot().await.expect("screenshot");
     std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn load_csv_compose_and_preview_third_message() {
+async fn sign_in_load_preview_check_approve_and_send() {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "DISPLAY is not set: run under an X server, e.g. `xvfb-run -a cargo test -p mergeguard-app --test e2e`"
@@ -84,7 +99,14 @@ async fn load_csv_compose_and_preview_third_message() {
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&shots).expect("create target/screenshots");
     let data = std::env::temp_dir().join(format!("mergeguard-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).expect("temp data dir");
+    // A copy of the example campaign: the send writes its Outbox folder next to it.
+    let work = data.join("campaign");
+    std::fs::create_dir_all(&work).unwrap();
+    for f in ["campaign.toml", "customers.csv", "newsletter.txt", "newsletter.html", "coupon.txt"] {
+        std::fs::copy(examples.join(f), work.join(f)).expect("copy the example campaign");
+    }
 
     let port = driver_port();
     let native_port = port.checked_add(1).expect("MG_TEST_WEBDRIVER_PORT below 65535");
@@ -93,6 +115,7 @@ async fn load_csv_compose_and_preview_third_message() {
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("XDG_DATA_HOME", &data)
             .env("XDG_CONFIG_HOME", &data)
+            .env("MERGEGUARD_DATA_DIR", data.join("store"))
             .stdout(Stdio::null())
             .spawn()
             .expect("start tauri-driver"),
@@ -119,8 +142,19 @@ async fn load_csv_compose_and_preview_third_message() {
         }
     };
 
-    // 1. Recipients: type the CSV path and load it.
+    // 0. First start: create the administrator (name + PIN twice).
     client.wait().for_element(Locator::Css("body[data-ready='true']")).await.expect("UI ready");
+    let title = wait_for_text(&client, "#gate-title", "administrator").await;
+    assert!(title.contains("administrator"), "first run asks for the administrator: {title}");
+    screenshot(&client, &shots, "0-first-admin").await;
+    type_into(&client, "gate-name", "Aiko").await;
+    type_into(&client, "gate-pin", "2468").await;
+    type_into(&client, "gate-pin-again", "2468").await;
+    click(&client, "gate-submit").await;
+    let who = wait_for_text(&client, "#whoami", "Aiko").await;
+    assert!(who.contains("Aiko"), "signed in as the new admin: {who}");
+
+    // 1. Recipients: type the CSV path and load it.
     let path_field = client.find(Locator::Id("recipients-path")).await.unwrap();
     path_field.send_keys(&csv.display().to_string()).await.unwrap();
     client.find(Locator::Id("recipients-load")).await.unwrap().click().await.unwrap();
@@ -176,6 +210,88 @@ async fn load_csv_compose_and_preview_third_message() {
     assert!(!names.iter().any(|n| n == "cc" || n == "bcc"), "no Cc/Bcc header:\n{header}");
     assert!(header.contains(&third.email), "the To header holds {}:\n{header}", third.email);
     screenshot(&client, &shots, "3-preview").await;
+
+    // 4. Pre-flight checklist over a copy of the example campaign (Outbox folder).
+    click(&client, "nav-recipients").await;
+    let field = client.find(Locator::Id("recipients-path")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(&work.join("campaign.toml").display().to_string()).await.unwrap();
+    click(&client, "recipients-load").await;
+    wait_for_text(&client, "#status", "Campaign opened").await;
+    click(&client, "nav-checklist").await;
+    click(&client, "checklist-run").await;
+    let outbox = wait_for_text(&client, "#checklist-destination", "nothing is sent").await;
+    assert!(outbox.contains("Outbox folder — nothing is sent"), "the Outbox is labelled: {outbox}");
+    let groups = client.find(Locator::Id("checklist-groups")).await.unwrap().text().await.unwrap();
+    for area in ["Individual addressing", "Attachments", "Merge completeness", "Content"] {
+        assert!(groups.contains(area), "checklist groups show {area}: {groups}");
+    }
+    let outbox_check = client.find(Locator::Css("li.check[data-id='outbox.nothing_sent']")).await.unwrap();
+    assert_eq!(outbox_check.attr("data-status").await.unwrap().as_deref(), Some("warning"));
+    assert!(client.find(Locator::Css("li.check[data-status='fail']")).await.is_err(), "the example has no failure");
+    screenshot(&client, &shots, "4-checklist").await;
+
+    // The same screen in Japanese: titles and fix hints translated, no boxes for glyphs.
+    client.find(Locator::Id("language")).await.unwrap().select_by_value("ja").await.unwrap();
+    let ja = wait_for_text(&client, "#checklist-groups", "個別宛て").await;
+    assert!(ja.contains("個別宛て") && ja.contains("対処"), "Japanese checklist: {ja}");
+    screenshot(&client, &shots, "4-checklist-ja").await;
+    client.find(Locator::Id("language")).await.unwrap().select_by_value("en").await.unwrap();
+
+    // 5. Operators (admin): add the second person, an approver.
+    click(&client, "nav-operators").await;
+    type_into(&client, "op-name", "Ben").await;
+    client.find(Locator::Css("input[name='op-role'][value='sender']")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Css("input[name='op-role'][value='approver']")).await.unwrap().click().await.unwrap();
+    type_into(&client, "op-pin", "1357").await;
+    type_into(&client, "op-pin-again", "1357").await;
+    click(&client, "op-add").await;
+    let ops = wait_for_text(&client, "#operators-table", "Ben").await;
+    assert!(ops.contains("Ben") && ops.contains("Approver"), "Ben is listed as approver: {ops}");
+    screenshot(&client, &shots, "5-operators").await;
+
+    // 6. Approval, one screen for both people.
+    click(&client, "nav-approval").await;
+    wait_for_text(&client, "#approval-summary", "Recipients").await;
+    click(&client, "approval-submit").await;
+    let submitted = wait_for_text(&client, "#approval-submitted", "Submitted by Aiko").await;
+    assert!(submitted.contains("Submitted by Aiko"), "{submitted}");
+    // The preparer cannot approve their own campaign; the words say why.
+    for b in client.find_all(Locator::Css(".ack-box")).await.unwrap() {
+        b.click().await.unwrap();
+    }
+    type_into(&client, "approval-name", "Aiko").await;
+    type_into(&client, "approval-pin", "2468").await;
+    click(&client, "approval-approve").await;
+    let refused = wait_for_text(&client, "#status", "different person").await;
+    assert!(refused.contains("different person"), "same person refused in plain words: {refused}");
+    client.find(Locator::Id("approval-name")).await.unwrap().clear().await.unwrap();
+    type_into(&client, "approval-name", "Ben").await;
+    type_into(&client, "approval-pin", "1357").await;
+    click(&client, "approval-approve").await;
+    let approved = wait_for_text(&client, "#approval-result", "Approved by Ben").await;
+    assert!(approved.contains("Approved by Ben"), "{approved}");
+    screenshot(&client, &shots, "6-approval").await;
+
+    // 7. Send to the Outbox folder: one .eml per recipient, and the report.
+    click(&client, "nav-send").await;
+    wait_for_text(&client, "#send-destination", "nothing is sent").await;
+    click(&client, "send-start").await;
+    let done = wait_for_text(&client, "#status", "Finished").await;
+    assert!(done.contains(&format!("{} sent", list.recipients.len())), "all sent: {done}");
+    let report = wait_for_text(&client, "#send-report", &third.email).await;
+    assert!(report.contains(&third.email), "the report lists every row: {report}");
+    let emls = std::fs::read_dir(work.join("outbox")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(emls, list.recipients.len(), "one file per recipient in the Outbox folder");
+    screenshot(&client, &shots, "7-send").await;
+
+    // 8. Operation log: the chain verifies and the approval is in it.
+    click(&client, "nav-log").await;
+    let verified = wait_for_text(&client, "#log-verify", "verifies").await;
+    assert!(verified.contains("verifies"), "{verified}");
+    let log = wait_for_text(&client, "#log-table", "Approval granted").await;
+    assert!(log.contains("Approval granted") && log.contains("Send finished"), "{log}");
+    screenshot(&client, &shots, "8-log").await;
 
     client.close().await.expect("close the session");
     let _ = std::fs::remove_dir_all(&data);
