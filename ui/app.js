@@ -502,7 +502,7 @@ function destinationBanner(box, view) {
   box.className = "destination " + (view.outbox ? "outbox" : "relay");
   box.replaceChildren(
     el("strong", {}, view.outbox ? t("outbox_label") : t("relay_label")),
-    el("span", { class: "mono" }, view.destination),
+    el("span", { class: "mono" }, view.outbox && view.outbox_folder ? view.outbox_folder : view.destination),
   );
 }
 
@@ -631,6 +631,7 @@ function wireApproval() {
         const box = $("approval-result");
         box.replaceChildren(el("span", { class: "status-text" }, t("approval_granted", { name: a.approver, until: a.expires_at })));
         box.hidden = false;
+        box.scrollIntoView({ block: "nearest" });
         clearStatus();
       } catch (err) {
         $("approval-result").hidden = true;
@@ -671,7 +672,7 @@ async function loadReport() {
       el("tr", { dataset: { state: r.state } },
         el("td", { class: "num" }, r.row), el("td", { class: "mono" }, r.email),
         el("td", { class: "state" }, t("state_" + r.state)),
-        el("td", {}, [r.reply_code, r.reply_text].filter((x) => x !== null && x !== undefined && x !== "").join(" ")))));
+        el("td", { class: "reply" }, [r.reply_code, r.reply_text].filter((x) => x !== null && x !== undefined && x !== "").join(" ")))));
   } catch (err) {
     showError(err);
   }
@@ -765,6 +766,20 @@ function logFilter() {
   };
 }
 
+// Details are canonical JSON; shown as "key: value" pairs, which read more easily.
+function detailText(details) {
+  try {
+    const v = JSON.parse(details);
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      return Object.entries(v)
+        .filter(([, x]) => x !== null)
+        .map(([k, x]) => `${k}: ${typeof x === "object" ? JSON.stringify(x) : x}`)
+        .join(" · ");
+    }
+  } catch (_) { /* a tampered entry may not be JSON: show it as stored */ }
+  return details;
+}
+
 async function loadLog() {
   try {
     const view = await ipc.logEntries(logFilter());
@@ -782,7 +797,7 @@ async function loadLog() {
       el("tr", { class: v.broken_ids.includes(e.id) ? "broken" : "" },
         el("td", { class: "num" }, e.id), el("td", { class: "mono" }, e.at.replace("T", " ").slice(0, 19)),
         el("td", {}, e.operator), el("td", {}, kindName(e.kind)), el("td", { class: "mono" }, e.campaign || ""),
-        el("td", { class: "mono details" }, e.details))));
+        el("td", { class: "mono details" }, detailText(e.details)))));
   } catch (err) {
     showError(err);
   }

@@ -35,6 +35,8 @@ pub struct ChecklistView {
     pub destination: String,
     /// True for an Outbox-folder campaign: nothing is sent.
     pub outbox: bool,
+    /// The Outbox folder's full path, for an Outbox campaign.
+    pub outbox_folder: Option<String>,
     pub passed: bool,
     /// Failures first, then warnings, then passes (the core's order).
     pub checks: Vec<Check>,
@@ -62,6 +64,13 @@ fn check_options(path: &PathBuf) -> CheckOptions {
     }
 }
 
+fn outbox_folder(p: &Prepared) -> Option<String> {
+    match (&p.campaign.relay, &p.campaign.outbox) {
+        (None, Some(o)) => Some(p.campaign.resolve(&o.folder).display().to_string()),
+        _ => None,
+    }
+}
+
 fn checklist_view(p: &Prepared) -> ChecklistView {
     ChecklistView {
         campaign_id: p.campaign_id.clone(),
@@ -69,6 +78,7 @@ fn checklist_view(p: &Prepared) -> ChecklistView {
         recipient_count: p.recipients.recipients.len(),
         destination: p.destination(),
         outbox: p.campaign.relay.is_none() && p.campaign.outbox.is_some(),
+        outbox_folder: outbox_folder(p),
         passed: p.report.passed(),
         checks: p.report.checks.clone(),
     }
@@ -108,6 +118,7 @@ pub struct ReviewView {
     pub recipient_count: usize,
     pub destination: String,
     pub outbox: bool,
+    pub outbox_folder: Option<String>,
     pub samples: Vec<SampleView>,
     /// Each warning the approver must acknowledge, with what the check saw.
     pub warnings: Vec<Check>,
@@ -138,6 +149,7 @@ pub fn review(state: &AppState, now: OffsetDateTime) -> CommandResult<ReviewView
         recipient_count: p.recipients.recipients.len(),
         destination: p.destination(),
         outbox: p.campaign.relay.is_none() && p.campaign.outbox.is_some(),
+        outbox_folder: outbox_folder(&p),
         samples: p
             .sample_messages(3)
             .into_iter()

@@ -71,6 +71,9 @@ async fn type_into(client: &Client, id: &str, text: &str) {
 }
 
 async fn screenshot(client: &Client, dir: &Path, name: &str) {
+    // WebKit paints a moment after the DOM changes; without this pause a screenshot can
+    // show the screen as it was before the last step.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let png = client.screenshot().await.expect("screenshot");
     std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
 }
