@@ -629,7 +629,7 @@ function wireApproval() {
       try {
         const a = await ipc.approve($("approval-name").value.trim(), pin, acknowledged);
         const box = $("approval-result");
-        box.replaceChildren(el("span", { class: "status-text" }, t("approval_granted", { name: a.approver, until: a.expires_at })));
+        box.replaceChildren(el("span", { class: "status-text" }, t("approval_granted", { name: a.approver, until: new Date(a.expires_at).toLocaleString(language()) })));
         box.hidden = false;
         box.scrollIntoView({ block: "nearest" });
         clearStatus();
