@@ -111,39 +111,7 @@ async fn sign_in_load_preview_check_approve_and_send() {
         std::fs::copy(examples.join(f), work.join(f)).expect("copy the example campaign");
     }
 
-    let port = driver_port();
-    let native_port = port.checked_add(1).expect("MG_TEST_WEBDRIVER_PORT below 65535");
-    let _driver = Driver(
-        Command::new(find_tauri_driver())
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .env("XDG_DATA_HOME", &data)
-            .env("XDG_CONFIG_HOME", &data)
-            .env("MERGEGUARD_DATA_DIR", data.join("store"))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start tauri-driver"),
-    );
-    // With ring and aws-lc-rs both compiled in, rustls has no process default and
-    // `ClientBuilder::rustls()` panics; pick ring, as the core does.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut caps = serde_json::Map::new();
-    caps.insert("browserName".into(), "wry".into());
-    caps.insert(
-        "tauri:options".into(),
-        serde_json::json!({ "application": env!("CARGO_BIN_EXE_mergeguard-app") }),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let client = loop {
-        match ClientBuilder::rustls().expect("tls").capabilities(caps.clone()).connect(&url).await {
-            Ok(c) => break c,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(e) => panic!("cannot start a WebDriver session through tauri-driver: {e}"),
-        }
-    };
+    let (driver, client) = launch(&data, &[]).await;
 
     // 0. First start: create the administrator (name + PIN twice).
     client.wait().for_element(Locator::Css("body[data-ready='true']")).await.expect("UI ready");
@@ -297,5 +265,71 @@ async fn sign_in_load_preview_check_approve_and_send() {
     screenshot(&client, &shots, "8-log").await;
 
     client.close().await.expect("close the session");
+    drop(driver);
+
+    // 9. A second launch on the same store with a 2-second idle time: the command layer
+    // locks the session and the window shows the lock screen; the PIN unlocks it.
+    let (driver, client) = launch(&data, &[("MERGEGUARD_IDLE_SECS", "2")]).await;
+    client.wait().for_element(Locator::Css("body[data-ready='true']")).await.expect("UI ready");
+    let title = wait_for_text(&client, "#gate-title", "Sign in").await;
+    assert!(title.contains("Sign in"), "an existing store asks to sign in: {title}");
+    type_into(&client, "gate-name", "Ben").await;
+    type_into(&client, "gate-pin", "1357").await;
+    click(&client, "gate-submit").await;
+    wait_for_text(&client, "#whoami", "Ben").await;
+    assert!(client.find(Locator::Css("#nav-operators[hidden]")).await.is_ok(), "no operator screen for a non-admin");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    click(&client, "nav-log").await;
+    let locked = wait_for_text(&client, "#gate-title", "Locked").await;
+    assert!(locked.contains("Locked"), "idle session locked: {locked}");
+    screenshot(&client, &shots, "9-locked").await;
+    type_into(&client, "gate-pin", "1357").await;
+    click(&client, "gate-submit").await;
+    let who = wait_for_text(&client, "#whoami", "Ben").await;
+    assert!(who.contains("Ben"), "signed in again: {who}");
+
+    client.close().await.expect("close the session");
+    drop(driver);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Starts tauri-driver on the private port with the app's data under `data`, and opens a
+/// WebDriver session on the app.
+async fn launch(data: &Path, env: &[(&str, &str)]) -> (Driver, Client) {
+    let port = driver_port();
+    let native_port = port.checked_add(1).expect("MG_TEST_WEBDRIVER_PORT below 65535");
+    let driver = Driver(
+        Command::new(find_tauri_driver())
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("XDG_DATA_HOME", &data)
+            .env("XDG_CONFIG_HOME", &data)
+            .env("MERGEGUARD_DATA_DIR", data.join("store"))
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start tauri-driver"),
+    );
+    // With ring and aws-lc-rs both compiled in, rustls has no process default and
+    // `ClientBuilder::rustls()` panics; pick ring, as the core does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "wry".into());
+    caps.insert(
+        "tauri:options".into(),
+        serde_json::json!({ "application": env!("CARGO_BIN_EXE_mergeguard-app") }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let client = loop {
+        match ClientBuilder::rustls().expect("tls").capabilities(caps.clone()).connect(&url).await {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("cannot start a WebDriver session through tauri-driver: {e}"),
+        }
+    };
+
+    (driver, client)
 }
