@@ -152,7 +152,7 @@ pub async fn run_checklist(
     // About a hundred updates per run, whatever the list size.
     let report = move |done: usize, total: usize| {
         let step = (total / 100).max(1);
-        if done == total || done % step == 0 {
+        if done == total || done.is_multiple_of(step) {
             let _ = on_progress.send(ChecklistProgress { done, total });
         }
     };

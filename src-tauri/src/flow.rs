@@ -3,7 +3,7 @@
 //! the relay or the Outbox folder is `workflow::send`, which refuses without a valid
 //! approval for the campaign files as they are on disk at that moment.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -53,7 +53,7 @@ fn campaign_path(state: &AppState) -> CommandResult<PathBuf> {
 
 /// The checklist's settings: the system resolver, and the relay password from the
 /// keychain when there is one (without it `tls.login` says so in plain words).
-fn check_options(path: &PathBuf) -> CheckOptions {
+fn check_options(path: &Path) -> CheckOptions {
     let password = Campaign::load(path).ok().and_then(|c| {
         let user = c.relay.as_ref()?.username.clone();
         secrets::relay_password(&relay_profile(&c)?, &user).ok()

@@ -20,9 +20,10 @@ use mergeguard::recipients::{import_path, ImportOptions};
 /// `MG_TEST_WEBDRIVER_PORT` moves both, so several test runs can share a machine.
 fn driver_port() -> u16 {
     match std::env::var("MG_TEST_WEBDRIVER_PORT") {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().unwrap_or_else(|_| {
-            panic!("MG_TEST_WEBDRIVER_PORT={v:?} is not a port number")
-        }),
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("MG_TEST_WEBDRIVER_PORT={v:?} is not a port number")),
         _ => 4444,
     }
 }
@@ -33,14 +34,20 @@ struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
         let _ = self.0.wait();
     }
 }
 
 fn find_tauri_driver() -> PathBuf {
     let in_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("tauri-driver")).collect::<Vec<_>>())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("tauri-driver"))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     let home = std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin/tauri-driver"));
     in_path.into_iter().chain(home).find(|p| p.is_file()).unwrap_or_else(|| {
@@ -63,11 +70,23 @@ async fn wait_for_text(client: &Client, css: &str, expected: &str) -> String {
 }
 
 async fn click(client: &Client, id: &str) {
-    client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).click().await.unwrap();
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn type_into(client: &Client, id: &str, text: &str) {
-    client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).send_keys(text).await.unwrap();
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap();
 }
 
 async fn screenshot(client: &Client, dir: &Path, name: &str) {
@@ -85,11 +104,17 @@ async fn sign_in_load_preview_check_approve_and_send() {
         "DISPLAY is not set: run under an X server, e.g. `xvfb-run -a cargo test -p mergeguard-app --test e2e`"
     );
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let csv = examples.join("customers.csv").canonicalize().expect("examples/customers.csv exists");
+    let csv = examples
+        .join("customers.csv")
+        .canonicalize()
+        .expect("examples/customers.csv exists");
 
     // The expected values come from the core import of the same file, not hard-coded.
     let list = import_path(&csv, &ImportOptions::default()).expect("core imports the example CSV");
-    assert!(list.recipients.len() >= 3, "the example CSV needs at least 3 recipients");
+    assert!(
+        list.recipients.len() >= 3,
+        "the example CSV needs at least 3 recipients"
+    );
     let name_index = list
         .fields
         .iter()
@@ -107,16 +132,29 @@ async fn sign_in_load_preview_check_approve_and_send() {
     // A copy of the example campaign: the send writes its Outbox folder next to it.
     let work = data.join("campaign");
     std::fs::create_dir_all(&work).unwrap();
-    for f in ["campaign.toml", "customers.csv", "newsletter.txt", "newsletter.html", "coupon.txt"] {
+    for f in [
+        "campaign.toml",
+        "customers.csv",
+        "newsletter.txt",
+        "newsletter.html",
+        "coupon.txt",
+    ] {
         std::fs::copy(examples.join(f), work.join(f)).expect("copy the example campaign");
     }
 
     let (driver, client) = launch(&data, &[]).await;
 
     // 0. First start: create the administrator (name + PIN twice).
-    client.wait().for_element(Locator::Css("body[data-ready='true']")).await.expect("UI ready");
+    client
+        .wait()
+        .for_element(Locator::Css("body[data-ready='true']"))
+        .await
+        .expect("UI ready");
     let title = wait_for_text(&client, "#gate-title", "administrator").await;
-    assert!(title.contains("administrator"), "first run asks for the administrator: {title}");
+    assert!(
+        title.contains("administrator"),
+        "first run asks for the administrator: {title}"
+    );
     screenshot(&client, &shots, "0-first-admin").await;
     type_into(&client, "gate-name", "Aiko").await;
     type_into(&client, "gate-pin", "2468").await;
@@ -127,98 +165,281 @@ async fn sign_in_load_preview_check_approve_and_send() {
 
     // 1. Recipients: type the CSV path and load it.
     let path_field = client.find(Locator::Id("recipients-path")).await.unwrap();
-    path_field.send_keys(&csv.display().to_string()).await.unwrap();
-    client.find(Locator::Id("recipients-load")).await.unwrap().click().await.unwrap();
+    path_field
+        .send_keys(&csv.display().to_string())
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("recipients-load"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     // The summary holds counts and the file name, not addresses: wait on the table.
     let table = wait_for_text(&client, "#recipients-table", &third.email).await;
-    let summary = client.find(Locator::Id("recipients-summary")).await.unwrap().text().await.unwrap();
+    let summary = client
+        .find(Locator::Id("recipients-summary"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         summary.contains(&list.recipients.len().to_string()),
         "summary counts {} recipients: {summary}",
         list.recipients.len()
     );
-    assert!(table.contains(&third.email), "recipient table lists {}: {table}\n{summary}", third.email);
+    assert!(
+        table.contains(&third.email),
+        "recipient table lists {}: {table}\n{summary}",
+        third.email
+    );
     screenshot(&client, &shots, "1-recipients").await;
 
     // 2. Compose: a subject and body that use the name field, inserted with its chip.
-    client.find(Locator::Id("nav-compose")).await.unwrap().click().await.unwrap();
-    client.find(Locator::Id("compose-from-name")).await.unwrap().send_keys("Shop").await.unwrap();
-    client.find(Locator::Id("compose-from-address")).await.unwrap().send_keys("info@shop.test").await.unwrap();
+    client
+        .find(Locator::Id("nav-compose"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("compose-from-name"))
+        .await
+        .unwrap()
+        .send_keys("Shop")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("compose-from-address"))
+        .await
+        .unwrap()
+        .send_keys("info@shop.test")
+        .await
+        .unwrap();
     let chip = format!("#compose-fields button:nth-child({})", name_index + 1);
-    client.find(Locator::Id("compose-subject")).await.unwrap().send_keys("Hello ").await.unwrap();
-    client.find(Locator::Css(&chip)).await.unwrap().click().await.unwrap();
-    client.find(Locator::Id("compose-text")).await.unwrap().send_keys("Dear ").await.unwrap();
-    client.find(Locator::Css(&chip)).await.unwrap().click().await.unwrap();
-    client.find(Locator::Id("compose-apply")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Id("compose-subject"))
+        .await
+        .unwrap()
+        .send_keys("Hello ")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(&chip))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("compose-text"))
+        .await
+        .unwrap()
+        .send_keys("Dear ")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(&chip))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("compose-apply"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let status = wait_for_text(&client, "#status", "Preview").await;
     screenshot(&client, &shots, "2-compose").await;
 
     // 3. Preview: step to the 3rd message.
-    client.find(Locator::Id("nav-preview")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Id("nav-preview"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for_text(&client, "#preview-to", "@").await;
     // Two clicks without waiting in between: the second must move on from the first
     // (regression: both used to start from message 1 and the preview stopped at 2).
     for _ in 0..2 {
-        client.find(Locator::Id("preview-next")).await.unwrap().click().await.unwrap();
+        client
+            .find(Locator::Id("preview-next"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
     let to = wait_for_text(&client, "#preview-to", &third.email).await;
-    assert_eq!(to.trim(), third.email, "To of the 3rd message (status: {status})");
+    assert_eq!(
+        to.trim(),
+        third.email,
+        "To of the 3rd message (status: {status})"
+    );
     let index = client.find(Locator::Id("preview-index")).await.unwrap();
-    assert_eq!(index.attr("data-index").await.unwrap().as_deref(), Some("3"));
-    let subject = client.find(Locator::Id("preview-subject")).await.unwrap().text().await.unwrap();
-    let text = client.find(Locator::Id("preview-text")).await.unwrap().text().await.unwrap();
-    assert!(subject.contains(&expected_name), "subject {subject:?} names {expected_name:?}");
-    assert!(text.contains(&expected_name), "text {text:?} names {expected_name:?}");
+    assert_eq!(
+        index.attr("data-index").await.unwrap().as_deref(),
+        Some("3")
+    );
+    let subject = client
+        .find(Locator::Id("preview-subject"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let text = client
+        .find(Locator::Id("preview-text"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        subject.contains(&expected_name),
+        "subject {subject:?} names {expected_name:?}"
+    );
+    assert!(
+        text.contains(&expected_name),
+        "text {text:?} names {expected_name:?}"
+    );
 
-    let raw = client.find(Locator::Id("preview-raw")).await.unwrap().text().await.unwrap();
+    let raw = client
+        .find(Locator::Id("preview-raw"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let header = raw.split("\n\n").next().unwrap_or("").replace('\r', "");
     let names: Vec<String> = header
         .lines()
         .filter(|l| !l.starts_with([' ', '\t']))
         .filter_map(|l| l.split(':').next().map(|n| n.to_ascii_lowercase()))
         .collect();
-    assert_eq!(names.iter().filter(|n| *n == "to").count(), 1, "exactly one To header:\n{header}");
-    assert!(!names.iter().any(|n| n == "cc" || n == "bcc"), "no Cc/Bcc header:\n{header}");
-    assert!(header.contains(&third.email), "the To header holds {}:\n{header}", third.email);
+    assert_eq!(
+        names.iter().filter(|n| *n == "to").count(),
+        1,
+        "exactly one To header:\n{header}"
+    );
+    assert!(
+        !names.iter().any(|n| n == "cc" || n == "bcc"),
+        "no Cc/Bcc header:\n{header}"
+    );
+    assert!(
+        header.contains(&third.email),
+        "the To header holds {}:\n{header}",
+        third.email
+    );
     screenshot(&client, &shots, "3-preview").await;
 
     // 4. Pre-flight checklist over a copy of the example campaign (Outbox folder).
     click(&client, "nav-recipients").await;
     let field = client.find(Locator::Id("recipients-path")).await.unwrap();
     field.clear().await.unwrap();
-    field.send_keys(&work.join("campaign.toml").display().to_string()).await.unwrap();
+    field
+        .send_keys(&work.join("campaign.toml").display().to_string())
+        .await
+        .unwrap();
     click(&client, "recipients-load").await;
     wait_for_text(&client, "#status", "Campaign opened").await;
     click(&client, "nav-checklist").await;
     click(&client, "checklist-run").await;
     let outbox = wait_for_text(&client, "#checklist-destination", "nothing is sent").await;
-    assert!(outbox.contains("Outbox folder — nothing is sent"), "the Outbox is labelled: {outbox}");
-    let groups = client.find(Locator::Id("checklist-groups")).await.unwrap().text().await.unwrap();
-    for area in ["Individual addressing", "Attachments", "Merge completeness", "Content"] {
-        assert!(groups.contains(area), "checklist groups show {area}: {groups}");
+    assert!(
+        outbox.contains("Outbox folder — nothing is sent"),
+        "the Outbox is labelled: {outbox}"
+    );
+    let groups = client
+        .find(Locator::Id("checklist-groups"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for area in [
+        "Individual addressing",
+        "Attachments",
+        "Merge completeness",
+        "Content",
+    ] {
+        assert!(
+            groups.contains(area),
+            "checklist groups show {area}: {groups}"
+        );
     }
-    let outbox_check = client.find(Locator::Css("li.check[data-id='outbox.nothing_sent']")).await.unwrap();
-    assert_eq!(outbox_check.attr("data-status").await.unwrap().as_deref(), Some("warning"));
-    assert!(client.find(Locator::Css("li.check[data-status='fail']")).await.is_err(), "the example has no failure");
+    let outbox_check = client
+        .find(Locator::Css("li.check[data-id='outbox.nothing_sent']"))
+        .await
+        .unwrap();
+    assert_eq!(
+        outbox_check.attr("data-status").await.unwrap().as_deref(),
+        Some("warning")
+    );
+    assert!(
+        client
+            .find(Locator::Css("li.check[data-status='fail']"))
+            .await
+            .is_err(),
+        "the example has no failure"
+    );
     screenshot(&client, &shots, "4-checklist").await;
 
     // The same screen in Japanese: titles and fix hints translated, no boxes for glyphs.
-    client.find(Locator::Id("language")).await.unwrap().select_by_value("ja").await.unwrap();
+    client
+        .find(Locator::Id("language"))
+        .await
+        .unwrap()
+        .select_by_value("ja")
+        .await
+        .unwrap();
     let ja = wait_for_text(&client, "#checklist-groups", "個別宛て").await;
-    assert!(ja.contains("個別宛て") && ja.contains("対処"), "Japanese checklist: {ja}");
+    assert!(
+        ja.contains("個別宛て") && ja.contains("対処"),
+        "Japanese checklist: {ja}"
+    );
     screenshot(&client, &shots, "4-checklist-ja").await;
-    client.find(Locator::Id("language")).await.unwrap().select_by_value("en").await.unwrap();
+    client
+        .find(Locator::Id("language"))
+        .await
+        .unwrap()
+        .select_by_value("en")
+        .await
+        .unwrap();
 
     // 5. Operators (admin): add the second person, an approver.
     click(&client, "nav-operators").await;
     type_into(&client, "op-name", "Ben").await;
-    client.find(Locator::Css("input[name='op-role'][value='sender']")).await.unwrap().click().await.unwrap();
-    client.find(Locator::Css("input[name='op-role'][value='approver']")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css("input[name='op-role'][value='sender']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("input[name='op-role'][value='approver']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     type_into(&client, "op-pin", "1357").await;
     type_into(&client, "op-pin-again", "1357").await;
     click(&client, "op-add").await;
     let ops = wait_for_text(&client, "#operators-table", "Ben").await;
-    assert!(ops.contains("Ben") && ops.contains("Approver"), "Ben is listed as approver: {ops}");
+    assert!(
+        ops.contains("Ben") && ops.contains("Approver"),
+        "Ben is listed as approver: {ops}"
+    );
     screenshot(&client, &shots, "5-operators").await;
 
     // 6. Approval, one screen for both people.
@@ -235,8 +456,17 @@ async fn sign_in_load_preview_check_approve_and_send() {
     type_into(&client, "approval-pin", "2468").await;
     click(&client, "approval-approve").await;
     let refused = wait_for_text(&client, "#status", "different person").await;
-    assert!(refused.contains("different person"), "same person refused in plain words: {refused}");
-    client.find(Locator::Id("approval-name")).await.unwrap().clear().await.unwrap();
+    assert!(
+        refused.contains("different person"),
+        "same person refused in plain words: {refused}"
+    );
+    client
+        .find(Locator::Id("approval-name"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
     type_into(&client, "approval-name", "Ben").await;
     type_into(&client, "approval-pin", "1357").await;
     click(&client, "approval-approve").await;
@@ -249,11 +479,23 @@ async fn sign_in_load_preview_check_approve_and_send() {
     wait_for_text(&client, "#send-destination", "nothing is sent").await;
     click(&client, "send-start").await;
     let done = wait_for_text(&client, "#status", "Finished").await;
-    assert!(done.contains(&format!("{} sent", list.recipients.len())), "all sent: {done}");
+    assert!(
+        done.contains(&format!("{} sent", list.recipients.len())),
+        "all sent: {done}"
+    );
     let report = wait_for_text(&client, "#send-report", &third.email).await;
-    assert!(report.contains(&third.email), "the report lists every row: {report}");
-    let emls = std::fs::read_dir(work.join("outbox")).map(|d| d.count()).unwrap_or(0);
-    assert_eq!(emls, list.recipients.len(), "one file per recipient in the Outbox folder");
+    assert!(
+        report.contains(&third.email),
+        "the report lists every row: {report}"
+    );
+    let emls = std::fs::read_dir(work.join("outbox"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(
+        emls,
+        list.recipients.len(),
+        "one file per recipient in the Outbox folder"
+    );
     screenshot(&client, &shots, "7-send").await;
 
     // 8. Operation log: the chain verifies and the approval is in it.
@@ -261,7 +503,10 @@ async fn sign_in_load_preview_check_approve_and_send() {
     let verified = wait_for_text(&client, "#log-verify", "verifies").await;
     assert!(verified.contains("verifies"), "{verified}");
     let log = wait_for_text(&client, "#log-table", "Approval granted").await;
-    assert!(log.contains("Approval granted") && log.contains("Send finished"), "{log}");
+    assert!(
+        log.contains("Approval granted") && log.contains("Send finished"),
+        "{log}"
+    );
     screenshot(&client, &shots, "8-log").await;
 
     client.close().await.expect("close the session");
@@ -270,14 +515,27 @@ async fn sign_in_load_preview_check_approve_and_send() {
     // 9. A second launch on the same store with a 2-second idle time: the command layer
     // locks the session and the window shows the lock screen; the PIN unlocks it.
     let (driver, client) = launch(&data, &[("MERGEGUARD_IDLE_SECS", "2")]).await;
-    client.wait().for_element(Locator::Css("body[data-ready='true']")).await.expect("UI ready");
+    client
+        .wait()
+        .for_element(Locator::Css("body[data-ready='true']"))
+        .await
+        .expect("UI ready");
     let title = wait_for_text(&client, "#gate-title", "Sign in").await;
-    assert!(title.contains("Sign in"), "an existing store asks to sign in: {title}");
+    assert!(
+        title.contains("Sign in"),
+        "an existing store asks to sign in: {title}"
+    );
     type_into(&client, "gate-name", "Ben").await;
     type_into(&client, "gate-pin", "1357").await;
     click(&client, "gate-submit").await;
     wait_for_text(&client, "#whoami", "Ben").await;
-    assert!(client.find(Locator::Css("#nav-operators[hidden]")).await.is_ok(), "no operator screen for a non-admin");
+    assert!(
+        client
+            .find(Locator::Css("#nav-operators[hidden]"))
+            .await
+            .is_ok(),
+        "no operator screen for a non-admin"
+    );
     tokio::time::sleep(Duration::from_millis(2500)).await;
     click(&client, "nav-log").await;
     let locked = wait_for_text(&client, "#gate-title", "Locked").await;
@@ -297,12 +555,19 @@ async fn sign_in_load_preview_check_approve_and_send() {
 /// WebDriver session on the app.
 async fn launch(data: &Path, env: &[(&str, &str)]) -> (Driver, Client) {
     let port = driver_port();
-    let native_port = port.checked_add(1).expect("MG_TEST_WEBDRIVER_PORT below 65535");
+    let native_port = port
+        .checked_add(1)
+        .expect("MG_TEST_WEBDRIVER_PORT below 65535");
     let driver = Driver(
         Command::new(find_tauri_driver())
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .env("XDG_DATA_HOME", &data)
-            .env("XDG_CONFIG_HOME", &data)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("XDG_DATA_HOME", data)
+            .env("XDG_CONFIG_HOME", data)
             .env("MERGEGUARD_DATA_DIR", data.join("store"))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -321,7 +586,12 @@ async fn launch(data: &Path, env: &[(&str, &str)]) -> (Driver, Client) {
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     let client = loop {
-        match ClientBuilder::rustls().expect("tls").capabilities(caps.clone()).connect(&url).await {
+        match ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
             Ok(c) => break c,
             Err(e) if Instant::now() < deadline => {
                 let _ = e;
