@@ -24,6 +24,8 @@ const COMMANDS: &[&str] = &[
     "approve",
     "start_send",
     "control_send",
+    "requeue_unknown",
+    "save_relay_password",
     "send_report",
     "export_send_report",
     "log_entries",

@@ -668,6 +668,7 @@ function setSending(running, paused = false) {
 async function loadReport() {
   try {
     const rows = await ipc.sendReport();
+    $("send-unknown").hidden = !rows.some((r) => r.state === "unknown");
     $("send-report").tBodies[0].replaceChildren(...rows.map((r) =>
       el("tr", { dataset: { state: r.state } },
         el("td", { class: "num" }, r.row), el("td", { class: "mono" }, r.email),
@@ -684,6 +685,7 @@ async function enterSend() {
     $("send-empty").hidden = true;
     $("send-body").hidden = false;
     destinationBanner($("send-destination"), r);
+    $("send-password-form").hidden = r.outbox || !(state.operator && state.operator.roles.includes("admin"));
     if (!state.sending) setSending(false);
     await loadReport();
   } catch (err) {
@@ -734,6 +736,31 @@ function wireSend() {
   $("send-pause").addEventListener("click", control("pause", true));
   $("send-resume").addEventListener("click", control("resume", false));
   $("send-cancel").addEventListener("click", control("cancel", false));
+  $("send-password-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const password = $("send-password").value;
+    $("send-password").value = "";
+    try {
+      await ipc.saveRelayPassword(password);
+      showStatus("ok", t("password_saved"));
+    } catch (err) {
+      showError(err);
+    }
+  });
+  $("send-unknown-confirm").addEventListener("change", (e) => {
+    $("send-unknown-requeue").disabled = !e.target.checked;
+  });
+  $("send-unknown-requeue").addEventListener("click", async () => {
+    try {
+      const n = await ipc.requeueUnknown();
+      $("send-unknown-confirm").checked = false;
+      $("send-unknown-requeue").disabled = true;
+      showStatus("ok", t("requeued", { count: n }));
+      loadReport();
+    } catch (err) {
+      showError(err);
+    }
+  });
   $("send-export-browse").addEventListener("click", async () => {
     try {
       const p = await ipc.chooseSavePath(t("export_csv"), "report.csv", "csv");

@@ -88,6 +88,8 @@ export const approve = (approver, pin, acknowledged) => guarded("approve", { app
 export const startSend = (onEvent) => guarded("start_send", { onEvent: channel(onEvent) });
 export const controlSend = (action) => guarded("control_send", { action });
 export const sendReport = () => guarded("send_report");
+export const requeueUnknown = () => guarded("requeue_unknown");
+export const saveRelayPassword = (password) => guarded("save_relay_password", { password });
 export const exportSendReport = (path) => guarded("export_send_report", { path });
 
 // ---------- operation log ----------

@@ -194,6 +194,16 @@ pub fn control_send(state: State<'_, AppState>, action: String) -> CommandResult
 }
 
 #[tauri::command]
+pub fn requeue_unknown(state: State<'_, AppState>) -> CommandResult<usize> {
+    flow::requeue_unknown(&state, now())
+}
+
+#[tauri::command]
+pub fn save_relay_password(state: State<'_, AppState>, password: String) -> CommandResult<()> {
+    flow::save_relay_password(&state, now(), password)
+}
+
+#[tauri::command]
 pub fn send_report(state: State<'_, AppState>) -> CommandResult<Vec<ReportRow>> {
     flow::send_report(&state, now())
 }

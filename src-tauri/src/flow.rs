@@ -275,6 +275,60 @@ pub fn control_send(state: &AppState, now: OffsetDateTime, action: &str) -> Comm
     }
 }
 
+/// Puts the `unknown` rows back in the queue: the operator's decision, after being told
+/// that a message may then arrive twice. Returns how many rows were re-queued.
+pub fn requeue_unknown(state: &AppState, now: OffsetDateTime) -> CommandResult<usize> {
+    let who = state.signed_in_with(now, Role::Sender)?;
+    let p = state.prepared()?;
+    let store = state.store()?;
+    let rows: Vec<u64> = workflow::report(&store, &p.campaign_id)?
+        .into_iter()
+        .filter(|r| r.state == send::State::Unknown)
+        .map(|r| r.row)
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    Ok(workflow::requeue_unknown(
+        &store,
+        &p.campaign_id,
+        &rows,
+        who.operator(),
+    )?)
+}
+
+/// Stores the relay password of the checked campaign's relay in the OS keychain (never
+/// in the database, a file or a response). Settings are an admin's business.
+pub fn save_relay_password(
+    state: &AppState,
+    now: OffsetDateTime,
+    password: String,
+) -> CommandResult<()> {
+    let who = state.signed_in_with(now, Role::Admin)?;
+    let p = state.prepared()?;
+    let (Some(relay), Some(profile)) = (&p.campaign.relay, relay_profile(&p.campaign)) else {
+        return Err(CommandError::shell(
+            ShellCode::InvalidInput,
+            "This campaign writes to an Outbox folder; it has no relay password.",
+        ));
+    };
+    if password.is_empty() {
+        return Err(CommandError::shell(
+            ShellCode::InvalidInput,
+            "Type the relay password.",
+        ));
+    }
+    secrets::save_relay_password(
+        &*state.store()?,
+        who.operator(),
+        &profile,
+        &relay.username,
+        &Secret::new(password),
+        now,
+    )
+    .map_err(|e| CommandError::new(e.code(), e.to_string()))
+}
+
 /// The per-recipient report of the checked campaign.
 pub fn send_report(state: &AppState, now: OffsetDateTime) -> CommandResult<Vec<ReportRow>> {
     state.signed_in(now)?;

@@ -43,6 +43,8 @@ fn main() {
             commands::approve,
             commands::start_send,
             commands::control_send,
+            commands::requeue_unknown,
+            commands::save_relay_password,
             commands::send_report,
             commands::export_send_report,
             commands::log_entries,

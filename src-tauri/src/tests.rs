@@ -315,3 +315,27 @@ fn no_command_answers_before_sign_in_and_no_pin_reaches_the_log() {
         2
     );
 }
+
+#[test]
+fn relay_password_needs_an_admin_and_a_relay() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    let outbox = flow::save_relay_password(&f.state, now, "secret".into()).unwrap_err();
+    assert!(outbox.is(ShellCode::InvalidInput), "{outbox:?}");
+    assert_eq!(
+        flow::requeue_unknown(&f.state, now).unwrap(),
+        0,
+        "nothing unknown to re-queue"
+    );
+    access::sign_in(&f.state, now, APPROVER.into(), APPROVER_PIN.into()).unwrap();
+    let not_admin = flow::save_relay_password(&f.state, now, "secret".into()).unwrap_err();
+    assert!(not_admin.is_core(ErrorCode::Forbidden), "{not_admin:?}");
+    let not_sender = flow::start_send(&f.state, now, |_| {})
+        .err()
+        .expect("an approver-only operator cannot send");
+    assert!(not_sender.is_core(ErrorCode::Forbidden), "{not_sender:?}");
+    assert!(access::list_operators(&f.state, now)
+        .unwrap_err()
+        .is_core(ErrorCode::Forbidden));
+}
