@@ -34,9 +34,17 @@ struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        // Never hang the test run on a driver that does not stop: after 10 s, kill it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("tauri-driver did not stop on SIGTERM; killing it");
+        let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
