@@ -17,10 +17,11 @@ fn list(n: usize) -> RecipientList {
             .map(String::from)
             .to_vec(),
         recipients: (0..n)
-            .map(|i| Recipient {
-                row: i as u64 + 2,
-                email: format!("customer{i}@example.jp"),
-                values: vec![
+            .map(|i| {
+                Recipient::new(
+                    i as u64 + 2,
+                    format!("customer{i}@example.jp"),
+                    [
                     format!("{}", 100000 + i),
                     format!("山田 太郎{i}"),
                     if i % 3 == 0 {
@@ -30,7 +31,8 @@ fn list(n: usize) -> RecipientList {
                     },
                     format!("customer{i}@example.jp"),
                     format!("{}", i % 5000),
-                ],
+                    ],
+                )
             })
             .collect(),
         rejected: vec![],

@@ -114,7 +114,38 @@ pub struct Dkim {
     pub domain: Option<String>,
     pub selector: String,
     /// PEM or DER private key file (RSA or Ed25519).
-    pub private_key: PathBuf,
+    #[serde(default)]
+    pub private_key: Option<PathBuf>,
+    /// Read the private key from the OS keychain instead of a file (stored with
+    /// `mergeguard credential set-dkim`).
+    #[serde(default)]
+    pub keychain: bool,
+}
+
+impl Campaign {
+    /// The DKIM signing domain: `[dkim] domain`, else the sender's domain.
+    pub fn dkim_domain(&self) -> Option<String> {
+        let d = self.dkim.as_ref()?;
+        Some(d.domain.clone().unwrap_or_else(|| {
+            self.sender.address.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default()
+        }))
+    }
+
+    /// The DKIM private key's bytes, from its file or the OS keychain.
+    pub fn dkim_key_bytes(&self) -> Option<Result<Vec<u8>, String>> {
+        let d = self.dkim.as_ref()?;
+        Some(match (&d.private_key, d.keychain) {
+            (Some(p), false) => {
+                let path = self.resolve(p);
+                std::fs::read(&path)
+                    .map_err(|e| format!("cannot read the DKIM private key {}: {e}", path.display()))
+            }
+            (None, true) => crate::secrets::dkim_key(&self.dkim_domain().unwrap_or_default(), &d.selector)
+                .map(|s| s.expose().as_bytes().to_vec())
+                .map_err(|e| e.to_string()),
+            _ => Err("[dkim] needs either private_key (a file) or keychain = true".into()),
+        })
+    }
 }
 
 /// The "Outbox folder" profile: nothing is sent; each message becomes an .eml file, so
@@ -177,6 +208,11 @@ impl Campaign {
                 .unwrap_or_default();
             format!("{}{line}", e.message())
         })?;
+        if let Some(d) = &campaign.dkim {
+            if d.private_key.is_some() == d.keychain {
+                return Err("[dkim] needs exactly one of private_key (a file) or keychain = true".into());
+            }
+        }
         if campaign.relay.is_some() && campaign.outbox.is_some() {
             return Err(
                 "the file has both [relay] and [outbox]; keep the one this campaign \

@@ -41,6 +41,8 @@ enum Command {
     Audit(cli::audit::AuditArgs),
     /// Send an approved campaign (or resume it), write its report, requeue unknown rows.
     Send(cli::send::SendArgs),
+    /// Admin settings: approval validity, idle lock time.
+    Settings(cli::settings::SettingsArgs),
     /// Store or remove a relay password in the OS keychain.
     Credential(cli::credential::CredentialArgs),
 }
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Submit(args) => cli::submit::run(args),
         Command::Approve(args) => cli::approve::run(args),
         Command::Credential(args) => cli::credential::run(args),
+        Command::Settings(args) => cli::settings::run(args),
         Command::Audit(args) => cli::audit::run(args),
         Command::Send(args) => cli::send::run(args),
     }

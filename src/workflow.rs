@@ -136,8 +136,8 @@ fn source_files(path: &Path, campaign: &Campaign) -> Result<Vec<(PathBuf, String
     if let Some(ca) = campaign.relay.as_ref().and_then(|r| r.ca.as_ref()) {
         files.push(("relay CA file", campaign.resolve(ca)));
     }
-    if let Some(d) = &campaign.dkim {
-        files.push(("DKIM private key", campaign.resolve(&d.private_key)));
+    if let Some(p) = campaign.dkim.as_ref().and_then(|d| d.private_key.as_ref()) {
+        files.push(("DKIM private key", campaign.resolve(p)));
     }
     files
         .into_iter()
@@ -183,7 +183,16 @@ fn fingerprint_input(
         dkim: campaign.dkim.as_ref().map(|d| DkimInput {
             domain: d.domain.clone().unwrap_or_else(|| sender_domain.clone()),
             selector: d.selector.clone(),
-            key_sha256: hash_of(&campaign.resolve(&d.private_key)).unwrap_or_default(),
+            // A key in the keychain is hashed as read now; an unreadable key already
+            // fails the checklist, so an empty hash never reaches an approval.
+            key_sha256: match &d.private_key {
+                Some(p) => hash_of(&campaign.resolve(p)).unwrap_or_default(),
+                None => campaign
+                    .dkim_key_bytes()
+                    .and_then(Result::ok)
+                    .map(|b| sha256_hex(&b))
+                    .unwrap_or_default(),
+            },
         }),
         checklist: report.checks.iter().map(CheckInput::from).collect(),
     }
@@ -537,18 +546,20 @@ pub fn send(
     let composer = Composer::new(draft)
         .map_err(|e| UserError::new(e.code, e.message))?
         .with_date(now);
-    let dkim_signer = match &campaign.dkim {
-        Some(d) => {
-            let key = dkim::load_dkim_key(campaign.resolve(&d.private_key))
-                .map_err(|e| UserError::new(e.code(), e.to_string()))?;
-            let domain = d.domain.clone().unwrap_or_else(|| {
-                campaign
-                    .sender
-                    .address
-                    .rsplit_once('@')
-                    .map(|(_, d)| d.to_owned())
-                    .unwrap_or_default()
-            });
+    let dkim_signer = match (&campaign.dkim, campaign.dkim_key_bytes()) {
+        (Some(d), Some(bytes)) => {
+            let bytes = bytes.map_err(|e| UserError::new(ErrorCode::InvalidCampaign, e))?;
+            // The key that signs is the key that was approved, byte for byte.
+            let approved = current.input.dkim.as_ref().map(|k| k.key_sha256.as_str());
+            if approved != Some(sha256_hex(&bytes).as_str()) {
+                return Err(UserError::new(
+                    ErrorCode::NotApproved,
+                    "the DKIM private key changed after the checklist ran; check and approve again",
+                ));
+            }
+            let key = dkim::parse_dkim_key(&bytes)
+                .map_err(|e| UserError::new(ErrorCode::InvalidCampaign, e))?;
+            let domain = campaign.dkim_domain().unwrap_or_default();
             let selector = d.selector.clone();
             let sign: Arc<send::DkimSign> = Arc::new(move |raw: &[u8]| {
                 key.sign(raw, &domain, &selector, SystemTime::now())
@@ -556,7 +567,7 @@ pub fn send(
             });
             Some(sign)
         }
-        None => None,
+        _ => None,
     };
 
     let approved: std::collections::HashSet<(String, String)> = current

@@ -16,11 +16,7 @@ fn list(fields: &[&str], rows: &[(&str, &[&str])]) -> RecipientList {
         recipients: rows
             .iter()
             .enumerate()
-            .map(|(i, (email, values))| Recipient {
-                row: i as u64 + 2,
-                email: email.to_string(),
-                values: values.iter().map(|s| s.to_string()).collect(),
-            })
+            .map(|(i, (email, values))| Recipient::new(i as u64 + 2, email.to_string(), values.iter()))
             .collect(),
         rejected: vec![],
         source_sha256: String::new(),
@@ -210,11 +206,7 @@ fn every_built_message_has_exactly_one_recipient() {
         recipients: rows
             .iter()
             .enumerate()
-            .map(|(i, (e, v))| Recipient {
-                row: i as u64 + 2,
-                email: e.clone(),
-                values: v.clone(),
-            })
+            .map(|(i, (e, v))| Recipient::new(i as u64 + 2, e.clone(), v))
             .collect(),
         ..list(&["氏名"], &[])
     };

@@ -846,3 +846,33 @@ fn revoked_approval_refused() {
     let e = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0).unwrap_err();
     assert!(matches!(e, approval::Error::Revoked(_)));
 }
+
+#[test]
+fn idle_lock_time_is_an_admin_setting_and_logged() {
+    let (_d, store) = open();
+    let admin = setup_operators(&store);
+    assert_eq!(
+        operators::idle_timeout(&store).unwrap(),
+        operators::DEFAULT_IDLE_TIMEOUT
+    );
+    operators::set_idle_timeout(&store, &admin, Duration::minutes(3), T0).unwrap();
+    assert_eq!(
+        operators::idle_timeout(&store).unwrap(),
+        Duration::minutes(3)
+    );
+    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    let e = operators::set_idle_timeout(&store, &alice, Duration::minutes(1), T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Forbidden);
+    assert!(operators::set_idle_timeout(&store, &admin, Duration::seconds(5), T0).is_err());
+    assert_eq!(
+        operators::idle_timeout(&store).unwrap(),
+        Duration::minutes(3)
+    );
+    // The session locks by that time, measured from its last activity.
+    assert!(!alice.is_idle(T0 + Duration::minutes(2), Duration::minutes(3)));
+    assert!(alice.is_idle(T0 + Duration::minutes(3), Duration::minutes(3)));
+    let log = audit::entries(&store, &audit::Filter::default()).unwrap();
+    assert!(log.iter().any(
+        |e| e.kind == "settings_changed" && e.details.to_string().contains("idle_timeout_secs")
+    ));
+}

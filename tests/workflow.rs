@@ -523,3 +523,92 @@ fn outbox_example_runs_the_whole_flow_and_an_edit_after_approval_voids_it() {
     assert!(log.contains("approval_voided"), "{log}");
     assert_eq!(log.matches("message_outcome").count(), 9, "{log}");
 }
+
+#[test]
+fn dkim_key_from_the_keychain_signs_and_passes_the_checklist() {
+    let dns = env("MG_TEST_DNS", "127.0.0.1:5353");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let id = unique("wf-kc");
+    let campaign = relay_campaign(tmp.path(), &id);
+    // The key moves into the keychain and the file is gone.
+    let key = tmp.path().join("dkim.pem");
+    operators(&data);
+    ok(mg(
+        &data,
+        &[
+            "credential",
+            "set-dkim",
+            "--domain",
+            "good.test",
+            "--selector",
+            "sel1",
+            "--file",
+            key.to_str().unwrap(),
+            "--operator",
+            "root",
+            "--stdin",
+        ],
+        "1234\n",
+    ));
+    std::fs::remove_file(&key).unwrap();
+    let text = std::fs::read_to_string(&campaign)
+        .unwrap()
+        .replace("private_key = \"dkim.pem\"", "keychain = true");
+    std::fs::write(&campaign, text).unwrap();
+
+    let out = mg(
+        &data,
+        &[
+            "preflight",
+            "--campaign",
+            campaign.to_str().unwrap(),
+            "--dns",
+            &dns,
+            "--json",
+        ],
+        "",
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text_of(&out)));
+    let status = |id: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(status("dkim.private_key"), None, "{report}");
+    assert_eq!(status("dkim.verify").as_deref(), Some("pass"), "{report}");
+
+    // A key the keychain does not have is a clear checklist failure, not a crash.
+    let other = std::fs::read_to_string(&campaign)
+        .unwrap()
+        .replace("selector = \"sel1\"", "selector = \"sel-ed\"");
+    std::fs::write(&campaign, other).unwrap();
+    let out = mg(
+        &data,
+        &[
+            "preflight",
+            "--campaign",
+            campaign.to_str().unwrap(),
+            "--dns",
+            &dns,
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(
+            "no DKIM private key is stored in the keychain for sel-ed._domainkey.good.test"
+        ),
+        "{}",
+        text_of(&out)
+    );
+}
+
+fn text_of(o: &Output) -> String {
+    text(o)
+}

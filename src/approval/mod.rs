@@ -133,7 +133,7 @@ impl RecipientInput {
                     .fields
                     .iter()
                     .cloned()
-                    .zip(r.values.iter().cloned())
+                    .zip(r.values().map(str::to_owned))
                     .collect(),
             })
             .collect()
@@ -837,11 +837,7 @@ mod tests {
             delimiter: ",".into(),
             email_column: "email".into(),
             fields: vec!["name".into(), "email".into()],
-            recipients: vec![crate::recipients::Recipient {
-                row: 2,
-                email: "a@x.test".into(),
-                values: vec!["A".into(), "a@x.test".into()],
-            }],
+            recipients: vec![crate::recipients::Recipient::new(2, "a@x.test", ["A", "a@x.test"])],
             rejected: vec![],
             source_sha256: String::new(),
         };

@@ -37,6 +37,24 @@ pub enum CredentialCommand {
         #[arg(long)]
         stdin: bool,
     },
+    /// Store a DKIM private key (PEM file) in the keychain, for `[dkim] keychain = true`.
+    /// The file can then be deleted.
+    SetDkim {
+        /// The signing domain.
+        #[arg(long, value_name = "DOMAIN")]
+        domain: String,
+        #[arg(long, value_name = "SELECTOR")]
+        selector: String,
+        /// The PEM file to read the key from.
+        #[arg(long, value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// The admin who stores it.
+        #[arg(long, value_name = "NAME")]
+        operator: String,
+        /// Read the operator's PIN from standard input.
+        #[arg(long)]
+        stdin: bool,
+    },
     /// Remove the password of a relay profile.
     Remove {
         #[arg(long, value_name = "HOST:PORT")]
@@ -87,6 +105,9 @@ fn run_inner(args: CredentialArgs) -> Result<(), String> {
         CredentialCommand::Set {
             operator, stdin, ..
         }
+        | CredentialCommand::SetDkim {
+            operator, stdin, ..
+        }
         | CredentialCommand::Remove {
             operator, stdin, ..
         } => (operator.clone(), *stdin),
@@ -104,6 +125,34 @@ fn run_inner(args: CredentialArgs) -> Result<(), String> {
             secrets::save_relay_password(&store, session.operator(), &relay, &user, &password, now)
                 .map_err(|e| e.to_string())?;
             println!("password for {user} at {relay} stored in the OS keychain");
+        }
+        CredentialCommand::SetDkim {
+            domain,
+            selector,
+            file,
+            ..
+        } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| format!("cannot read the DKIM key {}: {e}", file.display()))?;
+            // Refuse what could not sign: a wrong file must not replace a good key.
+            mergeguard::preflight::dkim::parse_dkim_key(&bytes)
+                .map_err(|e| format!("{} is not a usable DKIM private key: {e}", file.display()))?;
+            let pem = String::from_utf8(bytes).map_err(|_| {
+                format!(
+                    "{} is not a PEM text file (convert a DER key to PEM first)",
+                    file.display()
+                )
+            })?;
+            secrets::save_dkim_key(
+                &store,
+                session.operator(),
+                &domain,
+                &selector,
+                &Secret::new(pem),
+                now,
+            )
+            .map_err(|e| e.to_string())?;
+            println!("DKIM key {selector}._domainkey.{domain} stored in the OS keychain");
         }
         CredentialCommand::Remove { relay, user, .. } => {
             secrets::forget_relay_password(&store, session.operator(), &relay, &user, now)

@@ -96,12 +96,7 @@ impl Serialize for OrderedFields<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.names.len()))?;
         for (i, name) in self.names.iter().enumerate() {
-            let value = self
-                .recipient
-                .values
-                .get(i)
-                .map(String::as_str)
-                .unwrap_or("");
+            let value = self.recipient.value(i).unwrap_or("");
             map.serialize_entry(name, value)?;
         }
         map.end()

@@ -12,6 +12,7 @@ pub mod import;
 pub mod operator;
 pub mod preview;
 pub mod send;
+pub mod settings;
 pub mod submit;
 
 /// The input was read, but some of it failed (exit 1).

@@ -2,14 +2,14 @@
 //! message safe to send: no control characters in merged headers, exactly one
 //! recipient in `To` and the envelope, no `Cc`/`Bcc`.
 
-use lettre::message::header::{self, ContentType, HeaderName, HeaderValue};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Address;
 use sha2::{Digest, Sha256};
 use std::path::{Component, Path};
 use std::sync::Arc;
 
-use super::context::{shared_names, RowContext};
+use super::context::RowContext;
 use super::{
     Attachment, AttachmentSummary, BuiltMessage, Composer, Draft, DraftError, RenderError,
     T_FROM_NAME, T_HTML, T_SUBJECT, T_TEXT,
@@ -145,7 +145,7 @@ pub(crate) fn render_one(
     recipient: &Recipient,
 ) -> Result<BuiltMessage, RenderError> {
     let row = recipient.row;
-    let ctx = RowContext::value(shared_names(list), recipient);
+    let ctx = RowContext::value(c.names_of(list), recipient);
     let subject = c.render_template(T_SUBJECT, &ctx, list, row)?;
     check_header(row, "subject", &subject)?;
     let from_name = c.render_template(T_FROM_NAME, &ctx, list, row)?;
@@ -164,10 +164,11 @@ pub(crate) fn render_one(
         )
     })?;
 
-    let mut attachments: Vec<Attachment> = c.draft.attachments.clone();
-    if let Some(col) = &c.draft.attachment_column {
-        attachments.push(recipient_attachment(c, list, recipient, col)?);
-    }
+    let own = match &c.draft.attachment_column {
+        Some(col) => Some(EncodedAttachment::new(&recipient_attachment(c, list, recipient, col)?)),
+        None => None,
+    };
+    let attachments: Vec<&EncodedAttachment> = c.shared.iter().chain(own.as_ref()).collect();
 
     let message_id = message_id(&c.draft.campaign_id, email, &c.sender_domain);
     let from_name = from_name.trim();
@@ -214,13 +215,19 @@ pub(crate) fn render_one(
         }
         b
     };
+    // One Content-Type parse per multipart (MultiPart::alternative().boundary() parses
+    // twice and draws a random boundary it then throws away); the header text is the same.
+    let multipart = |kind: &str, boundary: String| {
+        ContentType::parse(&format!("multipart/{kind}; boundary=\"{boundary}\""))
+            .map(|ct| MultiPart::builder().header(ct))
+            .map_err(|e| RenderError::new(ErrorCode::InvalidMessage, format!("row {row}: {e}")))
+    };
     let text_part = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(text.clone());
     let body_mime = match &html {
         Some(h) => Some(
-            MultiPart::alternative()
-                .boundary(boundary("a"))
+            multipart("alternative", boundary("a"))?
                 .singlepart(text_part.clone())
                 .singlepart(
                     SinglePart::builder()
@@ -236,16 +243,15 @@ pub(crate) fn render_one(
             None => builder.singlepart(text_part),
         }
     } else {
-        let start = MultiPart::mixed().boundary(boundary("m"));
+        let start = multipart("mixed", boundary("m"))?;
         let mut mixed = match body_mime {
             Some(m) => start.multipart(m),
             None => start.singlepart(text_part),
         };
         for a in &attachments {
-            let ct = ContentType::parse(&a.content_type)
-                .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid"));
             mixed = mixed.singlepart(
-                lettre::message::Attachment::new(a.file_name.clone()).body(a.bytes.to_vec(), ct),
+                lettre::message::Attachment::new(a.summary.file_name.clone())
+                    .body(a.body.clone(), a.content_type.clone()),
             );
         }
         builder.multipart(mixed)
@@ -254,7 +260,7 @@ pub(crate) fn render_one(
 
     check_one_recipient(row, &message, &to_addr)?;
     let raw = message.formatted();
-    check_raw_headers(row, &raw)?;
+    check_raw_headers(row, &raw, &to_addr)?;
 
     Ok(BuiltMessage {
         row,
@@ -264,15 +270,7 @@ pub(crate) fn render_one(
         subject,
         text,
         html,
-        attachments: attachments
-            .iter()
-            .map(|a| AttachmentSummary {
-                file_name: a.file_name.clone(),
-                content_type: a.content_type.clone(),
-                size: a.bytes.len(),
-                sha256: hex::encode(Sha256::digest(a.bytes.as_slice())),
-            })
-            .collect(),
+        attachments: attachments.iter().map(|a| a.summary.clone()).collect(),
         message_id,
         raw,
     })
@@ -280,13 +278,18 @@ pub(crate) fn render_one(
 
 fn list_unsubscribe(draft: &Draft, email: &str) -> Option<String> {
     let mut parts = Vec::new();
-    let token = || unsubscribe_token(&draft.campaign_id, email);
+    let needs_token = |t: &Option<String>| t.as_deref().is_some_and(|t| t.contains("{token}"));
+    let token = if needs_token(&draft.unsubscribe_mailto) || needs_token(&draft.unsubscribe_url) {
+        unsubscribe_token(&draft.campaign_id, email)
+    } else {
+        String::new()
+    };
     if let Some(m) = &draft.unsubscribe_mailto {
         let m = m.strip_prefix("mailto:").unwrap_or(m);
-        parts.push(format!("<mailto:{}>", m.replace("{token}", &token())));
+        parts.push(format!("<mailto:{}>", m.replace("{token}", &token)));
     }
     if let Some(u) = &draft.unsubscribe_url {
-        parts.push(format!("<{}>", u.replace("{token}", &token())));
+        parts.push(format!("<{}>", u.replace("{token}", &token)));
     }
     (!parts.is_empty()).then(|| parts.join(", "))
 }
@@ -341,8 +344,33 @@ fn recipient_attachment(
     })
 }
 
+/// An attachment encoded once for every message that carries it.
+pub(crate) struct EncodedAttachment {
+    body: lettre::message::Body,
+    content_type: ContentType,
+    summary: AttachmentSummary,
+}
+
+impl EncodedAttachment {
+    pub(crate) fn new(a: &Attachment) -> EncodedAttachment {
+        let content_type = ContentType::parse(&a.content_type)
+            .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid"));
+        EncodedAttachment {
+            body: lettre::message::Body::new(a.bytes.to_vec()),
+            content_type,
+            summary: AttachmentSummary {
+                file_name: a.file_name.clone(),
+                content_type: a.content_type.clone(),
+                size: a.bytes.len(),
+                sha256: hex::encode(Sha256::digest(a.bytes.as_slice())),
+            },
+        }
+    }
+}
+
 /// Defence in depth on the built message itself: one envelope recipient, equal to the
-/// one `To` mailbox, and no `Cc`/`Bcc` header at all.
+/// one `To` mailbox, and no `Cc`/`Bcc` header at all. The `To` header's value is checked
+/// on the finished bytes by [`check_raw_headers`].
 fn check_one_recipient(
     row: u64,
     message: &lettre::Message,
@@ -358,43 +386,61 @@ fn check_one_recipient(
     if env_to.len() != 1 || &env_to[0] != to {
         return fail("the envelope does not have exactly this one recipient");
     }
-    let header_to: Vec<Mailbox> = match message.headers().get::<header::To>() {
-        Some(h) => lettre::message::Mailboxes::from(h).into(),
-        None => return fail("there is no To header"),
-    };
-    if header_to.len() != 1 || &header_to[0].email != to {
-        return fail("the To header does not hold exactly the envelope recipient");
-    }
-    if message.headers().get::<header::Cc>().is_some()
-        || message.headers().get::<header::Bcc>().is_some()
-    {
+    if message.headers().get_raw("Cc").is_some() || message.headers().get_raw("Bcc").is_some() {
         return fail("it has a Cc or Bcc header");
     }
     Ok(())
 }
 
 /// The same rule checked once more on the bytes that will be sent: exactly one `To:`
-/// line and no `Cc:`/`Bcc:` line in the header section.
-fn check_raw_headers(row: u64, raw: &[u8]) -> Result<(), RenderError> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(raw.len());
-    let mut to_lines = 0;
+/// line, holding exactly the envelope recipient, and no `Cc:`/`Bcc:` line in the header
+/// section.
+fn check_raw_headers(row: u64, raw: &[u8], to: &Address) -> Result<(), RenderError> {
+    let end = memchr::memmem::find(raw, b"\r\n\r\n").unwrap_or(raw.len());
+    let mut to_values = Vec::new();
+    let mut forbidden = false;
     for line in raw[..end].split(|b| *b == b'\n') {
-        let name = line.split(|b| *b == b':').next().unwrap_or(b"");
+        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        let name = &line[..colon];
         if name.eq_ignore_ascii_case(b"to") {
-            to_lines += 1;
+            to_values.push(&line[colon + 1..]);
         } else if name.eq_ignore_ascii_case(b"cc") || name.eq_ignore_ascii_case(b"bcc") {
-            to_lines = usize::MAX;
-            break;
+            forbidden = true;
         }
     }
-    if to_lines != 1 {
+    // lettre writes an address-only mailbox as the bare address; a folded or otherwise
+    // different To line is refused rather than interpreted.
+    let exact = to_values.len() == 1
+        && to_values[0].trim_ascii().eq_ignore_ascii_case(AsRef::<str>::as_ref(to).as_bytes());
+    if forbidden || !exact {
         return Err(RenderError::new(
             ErrorCode::InvalidMessage,
-            format!("row {row}: the raw message does not have exactly one To header and no Cc/Bcc"),
+            format!(
+                "row {row}: the raw message does not have exactly one To header equal to the \
+                 envelope recipient and no Cc/Bcc"
+            ),
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod raw_header_tests {
+    use super::*;
+
+    fn check(raw: &str) -> bool {
+        let to: Address = "a@x.test".parse().unwrap();
+        check_raw_headers(2, raw.as_bytes(), &to).is_ok()
+    }
+
+    #[test]
+    fn exactly_one_to_equal_to_the_envelope_and_no_cc() {
+        assert!(check("From: s@x.test\r\nTo: a@x.test\r\nSubject: Hi\r\n\r\nTo: b@x.test\r\n"));
+        assert!(!check("To: a@x.test\r\nTo: b@x.test\r\n\r\nbody"), "two To lines");
+        assert!(!check("To: b@x.test\r\n\r\nbody"), "To differs from the envelope");
+        assert!(!check("To: a@x.test, b@x.test\r\n\r\nbody"), "two mailboxes in To");
+        assert!(!check("To: a@x.test\r\nCc: b@x.test\r\n\r\nbody"), "a Cc line");
+        assert!(!check("To: a@x.test\r\nbcc: b@x.test\r\n\r\nbody"), "a Bcc line");
+        assert!(!check("Subject: no To\r\n\r\nbody"), "no To line");
+    }
 }

@@ -15,8 +15,7 @@ pub(crate) const BUILTINS: &[&str] = &["email", "fields"];
 #[derive(Debug)]
 pub(crate) struct RowContext {
     names: Arc<[String]>,
-    values: Vec<String>,
-    email: String,
+    recipient: Recipient,
 }
 
 /// The same row seen as a plain map (`fields["氏名"]`).
@@ -27,8 +26,7 @@ impl RowContext {
     pub(crate) fn value(list_fields: Arc<[String]>, recipient: &Recipient) -> Value {
         Value::from_object(RowContext {
             names: list_fields,
-            values: recipient.values.clone(),
-            email: recipient.email.clone(),
+            recipient: recipient.clone(),
         })
     }
 
@@ -36,9 +34,7 @@ impl RowContext {
         let i = self.names.iter().position(|n| n == name)?;
         // A short row (should not happen after import) reads as an empty cell, not
         // as a missing field: the column exists.
-        Some(Value::from(
-            self.values.get(i).map(String::as_str).unwrap_or(""),
-        ))
+        Some(Value::from(self.recipient.value(i).unwrap_or("")))
     }
 }
 
@@ -48,7 +44,7 @@ impl Object for RowContext {
         match key {
             // The address actually used for To and the envelope wins over a column
             // that happens to be called "email".
-            "email" => Some(Value::from(self.email.as_str())),
+            "email" => Some(Value::from(self.recipient.email.as_str())),
             "fields" => Some(Value::from_object(FieldMap(self.clone()))),
             _ => self.field(key),
         }

@@ -180,6 +180,12 @@ pub struct Composer {
     reply_to: Option<lettre::message::Mailbox>,
     sender_domain: String,
     date: SystemTime,
+    /// The shared attachments encoded once: every message carries the same bytes, so
+    /// base64 and SHA-256 are not redone per recipient.
+    shared: Vec<build::EncodedAttachment>,
+    /// The last list's header names, shared by every row context built from that list
+    /// (compared by value, so a different list gets its own).
+    names: std::sync::RwLock<Option<std::sync::Arc<[String]>>>,
 }
 
 impl Composer {
@@ -253,7 +259,10 @@ impl Composer {
         };
         build::check_unsubscribe(&draft)?;
         let sender_domain = from_address.domain().to_ascii_lowercase();
+        let shared = draft.attachments.iter().map(build::EncodedAttachment::new).collect();
         Ok(Composer {
+            names: std::sync::RwLock::new(None),
+            shared,
             draft,
             env,
             undeclared,
@@ -316,6 +325,20 @@ impl Composer {
         context::BUILTINS.contains(&name)
             || fields.iter().any(|f| f == name)
             || self.env.globals().any(|(g, _)| g == name)
+    }
+
+    /// The header names of `list`, allocated once per list rather than once per message.
+    pub(crate) fn names_of(&self, list: &RecipientList) -> std::sync::Arc<[String]> {
+        if let Ok(guard) = self.names.read() {
+            if let Some(names) = guard.as_ref().filter(|n| n[..] == list.fields[..]) {
+                return names.clone();
+            }
+        }
+        let names = context::shared_names(list);
+        if let Ok(mut guard) = self.names.write() {
+            *guard = Some(names.clone());
+        }
+        names
     }
 
     /// Builds one recipient's finished message.

@@ -173,6 +173,8 @@ pub enum Error {
     AlreadySetUp,
     #[error("this would leave no enabled admin")]
     LastAdmin,
+    #[error("the idle time must be between 1 minute and 8 hours")]
+    BadIdleTime,
     #[error("the PIN could not be hashed: {0}")]
     Hash(String),
     #[error("operator database error: {0}")]
@@ -192,7 +194,7 @@ impl Error {
             Error::NameTaken(_) | Error::BadName | Error::UnknownRole(_) | Error::WeakPin => {
                 ErrorCode::Internal
             }
-            Error::Hash(_) => ErrorCode::Internal,
+            Error::Hash(_) | Error::BadIdleTime => ErrorCode::Internal,
             Error::Sql(_) => ErrorCode::Database,
             Error::Audit(e) => e.code(),
         }
@@ -574,6 +576,52 @@ pub(crate) fn authenticate(
 /// A valid Argon2id hash of a random value, verified against for unknown names.
 const DUMMY_PHC: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$9bHkOWk1vS0FbdwMxfI9a4kF+8sPEsjNJUo6lA6S4uY";
+
+/// How long a session may sit unused before it locks, unless an admin set another value.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::minutes(10);
+const IDLE_KEY: &str = "idle_timeout_secs";
+
+/// The idle time after which a signed-in session locks (default 10 minutes).
+pub fn idle_timeout(store: &Store) -> Result<Duration, Error> {
+    let v = store.setting(IDLE_KEY).map_err(|e| match e {
+        crate::store::Error::Sql(s) => Error::Sql(s),
+        other => Error::Sql(rusqlite::Error::InvalidParameterName(other.to_string())),
+    })?;
+    Ok(v.and_then(|s| s.parse::<i64>().ok())
+        .map(Duration::seconds)
+        .unwrap_or(DEFAULT_IDLE_TIMEOUT))
+}
+
+/// An admin sets the idle time; logged as a settings change.
+pub fn set_idle_timeout(
+    store: &Store,
+    by: &Session,
+    idle: Duration,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    if !by.has_role(Role::Admin) {
+        return Err(Error::NotAdmin);
+    }
+    if idle < Duration::minutes(1) || idle > Duration::hours(8) {
+        return Err(Error::BadIdleTime);
+    }
+    store.transaction(|tx| {
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            rusqlite::params![IDLE_KEY, idle.whole_seconds().to_string()],
+        )?;
+        audit::append_in(
+            tx,
+            now,
+            by.operator(),
+            Kind::SettingsChanged,
+            None,
+            &json!({"setting": IDLE_KEY, "value": idle.whole_seconds()}),
+        )?;
+        Ok::<_, Error>(())
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@
 //! Non-ASCII characters end a token: Japanese text often touches an address directly.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use mail_parser::{HeaderValue, Message};
 
@@ -45,6 +46,15 @@ impl AddressHit<'_> {
         };
         let tld = &self.domain[dot + 1..];
         dot > 0 && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic)
+    }
+
+    /// True when the whole token is `lower` (an address already lower-cased).
+    pub fn is(&self, lower: &str) -> bool {
+        let l = lower.as_bytes();
+        l.len() == self.local.len() + 1 + self.domain.len()
+            && l[self.local.len()] == b'@'
+            && self.local.eq_ignore_ascii_case(&l[..self.local.len()])
+            && self.domain.eq_ignore_ascii_case(&l[self.local.len() + 1..])
     }
 
     /// The whole token, lower-cased.
@@ -113,18 +123,46 @@ pub fn scan_addresses<'a>(text: &'a [u8], mut f: impl FnMut(AddressHit<'a>)) {
     }
 }
 
+/// FxHash-style hasher for the address maps: every token of every message is looked
+/// up, and SipHash's DoS resistance buys nothing against the operator's own list.
+#[derive(Debug, Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// The campaign's addresses, lower-cased, with their rows.
 #[derive(Debug, Default)]
 pub struct AddressBook {
-    rows: HashMap<String, u64>,
-    emails: HashMap<u64, String>,
+    rows: FastMap<String, u64>,
+    emails: FastMap<u64, String>,
 }
 
 impl AddressBook {
     pub fn new(list: &RecipientList) -> AddressBook {
+        let n = list.recipients.len();
         let mut book = AddressBook {
-            rows: HashMap::with_capacity(list.recipients.len()),
-            emails: HashMap::with_capacity(list.recipients.len()),
+            rows: FastMap::with_capacity_and_hasher(n, Default::default()),
+            emails: FastMap::with_capacity_and_hasher(n, Default::default()),
         };
         for r in &list.recipients {
             let lower = r.email.trim().to_lowercase();
@@ -155,26 +193,44 @@ impl AddressBook {
     /// The campaign address this hit stands for, if any: first the whole token, then
     /// shorter readings (local part after a separator, domain cut at a dot).
     pub fn lookup(&self, hit: &AddressHit<'_>, buf: &mut String) -> Option<(u64, String)> {
-        let mut local_starts = vec![0usize];
+        self.find(hit, buf)
+            .map(|(row, addr)| (row, addr.to_string()))
+    }
+
+    /// Like [`AddressBook::lookup`], borrowing the address from the book: this runs
+    /// for every `@` of every message, so it allocates nothing.
+    pub(crate) fn find(&self, hit: &AddressHit<'_>, buf: &mut String) -> Option<(u64, &str)> {
+        // At most 8 readings each way, as before; kept on the stack.
+        let mut local_starts = [0usize; 8];
+        let mut n_local = 1;
         for (i, &b) in hit.local.iter().enumerate() {
+            if n_local == local_starts.len() {
+                break;
+            }
             if is_local_split(b) && i + 1 < hit.local.len() {
-                local_starts.push(i + 1);
+                local_starts[n_local] = i + 1;
+                n_local += 1;
             }
         }
-        let mut domain_ends = vec![hit.domain.len()];
+        let mut domain_ends = [hit.domain.len(); 8];
+        let mut n_domain = 1;
         for (i, &b) in hit.domain.iter().enumerate().rev() {
+            if n_domain == domain_ends.len() {
+                break;
+            }
             if b == b'.' && hit.domain[..i].contains(&b'.') {
-                domain_ends.push(i);
+                domain_ends[n_domain] = i;
+                n_domain += 1;
             }
         }
-        for &ls in local_starts.iter().take(8) {
-            for &de in domain_ends.iter().take(8) {
+        for &ls in &local_starts[..n_local] {
+            for &de in &domain_ends[..n_domain] {
                 buf.clear();
                 push_lower(buf, &hit.local[ls..]);
                 buf.push('@');
                 push_lower(buf, &hit.domain[..de]);
-                if let Some(&row) = self.rows.get(buf.as_str()) {
-                    return Some((row, buf.clone()));
+                if let Some((addr, &row)) = self.rows.get_key_value(buf.as_str()) {
+                    return Some((row, addr.as_str()));
                 }
             }
         }
@@ -209,16 +265,30 @@ impl<'b> Sightings<'b> {
     }
 
     pub(crate) fn scan(&mut self, text: &[u8], place: &str) {
+        self.scan_at(text, || place.to_string());
+    }
+
+    /// Like [`Sightings::scan`], naming the place only when something is found (most
+    /// texts hold no other recipient, and the name would be an allocation per header).
+    pub(crate) fn scan_at(&mut self, text: &[u8], place: impl Fn() -> String) {
         let (book, ignore, buf, found) = (self.book, &self.ignore, &mut self.buf, &mut self.found);
         scan_addresses(text, |hit| {
-            if let Some((row, addr)) = book.lookup(&hit, buf) {
-                if !ignore.iter().any(|i| *i == addr)
-                    && !found.iter().any(|s| s.address == addr && s.place == place)
-                {
+            // The row's own and the sender's addresses are most of what a message
+            // holds; recognising them first saves a look-up in a table that does not
+            // fit the cache.
+            if ignore.iter().any(|i| hit.is(i)) {
+                return;
+            }
+            if let Some((row, addr)) = book.find(&hit, buf) {
+                if ignore.iter().any(|i| i == addr) {
+                    return;
+                }
+                let place = place();
+                if !found.iter().any(|s| s.address == addr && s.place == place) {
                     found.push(Sighting {
                         row,
-                        address: addr,
-                        place: place.to_string(),
+                        address: addr.to_string(),
+                        place,
                     });
                 }
             }
@@ -381,7 +451,7 @@ pub(crate) fn inspect(
 
     // addressing.no_other_recipient: headers (decoded) and bodies (decoded).
     for h in parsed.headers() {
-        let place = format!("the {} header", h.name());
+        let place = || format!("the {} header", h.name());
         match h.value() {
             HeaderValue::Address(a) => {
                 for m in a.iter() {
@@ -389,17 +459,19 @@ pub(crate) fn inspect(
                         let lower = addr.trim().to_lowercase();
                         if let Some(r) = book.row_of(&lower) {
                             if Some(lower.as_str()) != own {
-                                sightings.add(r, &lower, &place);
+                                sightings.add(r, &lower, &place());
                             }
                         }
                     }
                     if let Some(name) = m.name() {
-                        sightings.scan(name.as_bytes(), &place);
+                        sightings.scan_at(name.as_bytes(), place);
                     }
                 }
             }
-            HeaderValue::Text(t) => sightings.scan(t.as_bytes(), &place),
-            HeaderValue::TextList(l) => l.iter().for_each(|t| sightings.scan(t.as_bytes(), &place)),
+            HeaderValue::Text(t) => sightings.scan_at(t.as_bytes(), place),
+            HeaderValue::TextList(l) => l
+                .iter()
+                .for_each(|t| sightings.scan_at(t.as_bytes(), place)),
             _ => {}
         }
     }

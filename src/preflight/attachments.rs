@@ -92,7 +92,14 @@ pub fn scan_attachment(
             ..Default::default()
         },
     };
-    s.visit(name, bytes, 0);
+    // calamine and zip read hostile bytes here; should one of them panic on a file
+    // nobody foresaw, the attachment becomes "unreadable" instead of ending the run.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.visit(name, bytes, 0)));
+    if read.is_err() {
+        s.problem(format!(
+            "\"{name}\" could not be read completely (its reader stopped on malformed content)"
+        ));
+    }
     let mut rows: Vec<u64> = s.rows.into_iter().collect();
     rows.sort_unstable();
     s.out.campaign_rows = rows;
@@ -133,7 +140,7 @@ impl Scanner<'_> {
             &mut self.out.sample_addresses,
         );
         scan_addresses(text, |hit| {
-            if let Some((row, _)) = book.lookup(&hit, buf) {
+            if let Some((row, _)) = book.find(&hit, buf) {
                 rows.insert(row);
             }
             if hit.is_plausible() {

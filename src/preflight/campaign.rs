@@ -10,11 +10,11 @@ use std::time::{Duration, SystemTime};
 
 use super::dns::Resolver;
 use super::domain::{check_domain, DomainCheck};
-use super::messages::{check_messages_with_progress, MessageCheckInput};
+use super::messages::{MessageCheckInput, MessageChecker};
 use super::tls::{probe_relay, RelayProbe};
 use super::{Check, Report, Status};
 use crate::campaign::Campaign;
-use crate::compose::{render_all, AttachmentSummary, BuiltMessage, Composer, Draft};
+use crate::compose::{AttachmentSummary, BuiltMessage, Composer, Draft, RenderOutcome};
 use crate::error::{ErrorCode, UserError};
 use crate::recipients::{self, ImportOptions, RecipientList};
 use crate::secrets::Secret;
@@ -105,11 +105,6 @@ pub async fn check_campaign_detailed(
     let composer = Composer::new(draft)
         .map_err(|e| UserError::new(e.code, e.message))?
         .with_date(now);
-    let (messages, render_errors): (Vec<_>, Vec<_>) = render_all(&composer, &list)
-        .into_iter()
-        .partition(Result::is_ok);
-    let messages: Vec<_> = messages.into_iter().filter_map(Result::ok).collect();
-    let render_errors: Vec<_> = render_errors.into_iter().filter_map(Result::err).collect();
 
     let sender_domain = domain_of(&campaign.sender.address);
     let mut checks: Vec<Check> = Vec::new();
@@ -163,7 +158,11 @@ pub async fn check_campaign_detailed(
             domain_check.domain = d.clone();
         }
         domain_check.selector = Some(dkim.selector.clone());
-        match super::dkim::load_dkim_key(campaign.resolve(&dkim.private_key)) {
+        let key = campaign
+            .dkim_key_bytes()
+            .unwrap_or_else(|| Err("no [dkim] section".into()))
+            .and_then(|bytes| super::dkim::parse_dkim_key(&bytes));
+        match key {
             Ok(key) => domain_check.dkim_key = Some(key),
             Err(e) => domain_checks.push(Check::fail(
                 "dkim.private_key",
@@ -186,21 +185,39 @@ pub async fn check_campaign_detailed(
     }
     checks.extend(domain_checks);
 
-    let mut input = MessageCheckInput::new(&messages, &render_errors, &list);
+    // Messages are built and checked a chunk at a time: a 100,000-recipient campaign
+    // never holds more than one chunk of finished messages in memory.
+    let mut input = MessageCheckInput::new(&[], &[], &list);
     input.authenticated_domain = Some(&sender_domain);
     input.size_limit = size_limit;
-    checks.extend(check_messages_with_progress(&input, progress));
-
+    let mut checker = MessageChecker::new(&input);
+    let total = list.recipients.len();
+    let mut render_errors = Vec::new();
     let mut attachments: Vec<AttachmentSummary> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for m in &messages {
-        for a in &m.attachments {
-            if seen.insert((a.file_name.as_str(), a.sha256.as_str())) {
-                attachments.push(a.clone());
+    let mut samples = Vec::new();
+    progress(0, total);
+    for part in list.recipients.chunks(CHECK_CHUNK) {
+        let mut messages = Vec::with_capacity(part.len());
+        for outcome in render_rows(&composer, &list, part) {
+            match outcome {
+                Ok(m) => messages.push(m),
+                Err(e) => render_errors.push(e),
             }
         }
+        for m in &messages {
+            for a in &m.attachments {
+                if seen.insert((a.file_name.clone(), a.sha256.clone())) {
+                    attachments.push(a.clone());
+                }
+            }
+        }
+        let room = SAMPLE_MESSAGES.saturating_sub(samples.len());
+        samples.extend(messages.iter().take(room).cloned());
+        checker.check(&messages, total, progress);
     }
-    let samples = messages.iter().take(SAMPLE_MESSAGES).cloned().collect();
+    progress(total, total);
+    checks.extend(checker.finish(&render_errors));
 
     let mut report = Report { checks };
     report.sort();
@@ -209,6 +226,35 @@ pub async fn check_campaign_detailed(
         recipients: list,
         attachments,
         samples,
+    })
+}
+
+/// Recipients built and checked together; ~8 MB of finished messages at a time.
+const CHECK_CHUNK: usize = 2_048;
+
+/// Builds the messages of `part`, in order, on up to two threads.
+fn render_rows(
+    composer: &Composer,
+    list: &RecipientList,
+    part: &[crate::recipients::Recipient],
+) -> Vec<RenderOutcome> {
+    let render = |rs: &[crate::recipients::Recipient]| -> Vec<RenderOutcome> {
+        rs.iter()
+            .map(|r| composer.render(list, r).map_err(|e| (r.row, e)))
+            .collect()
+    };
+    if part.len() < 512 {
+        return render(part);
+    }
+    let (first, second) = part.split_at(part.len() / 2);
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| render(second));
+        let mut out = render(first);
+        match worker.join() {
+            Ok(rest) => out.extend(rest),
+            Err(p) => std::panic::resume_unwind(p),
+        }
+        out
     })
 }
 

@@ -101,13 +101,8 @@ pub(crate) fn verdicts(
     findings: &Findings,
     input: &MessageCheckInput<'_>,
     messages: usize,
+    largest: usize,
 ) -> Vec<Check> {
-    let largest = input
-        .messages
-        .iter()
-        .map(|m| m.raw.len())
-        .max()
-        .unwrap_or(0);
     let size_pass = match input.size_limit {
         Some(l) => {
             format!("All messages fit the relay's limit of {l} bytes (largest {largest} bytes).")

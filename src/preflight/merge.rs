@@ -1,11 +1,12 @@
 //! Merge completeness: every recipient has a built message, no subject is empty and
-//! no template syntax (`{{`, `{%`, `}}`, `%}`) is left in what will be sent.
+//! no template syntax (`{{`, `{%`, `}}`, `%}`) is left in what will be sent (subject,
+//! sender name, text and HTML bodies).
 
 use std::collections::HashSet;
 
 use mail_parser::Message;
 
-use super::messages::{Findings, MessageCheckInput};
+use super::messages::Findings;
 use super::{Check, Status};
 use crate::compose::BuiltMessage;
 
@@ -40,6 +41,15 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, findings: &mut F
     if let Some(m) = leftover(subject) {
         places.push(format!("\"{m}\" in the subject"));
     }
+    // The sender name is a template too, and a merged value can carry braces into it.
+    if let Some(m) = parsed
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|m| m.name())
+        .and_then(leftover)
+    {
+        places.push(format!("\"{m}\" in the sender name"));
+    }
     for part in parsed.text_bodies() {
         if let Some(m) = part.text_contents().and_then(leftover) {
             places.push(format!("\"{m}\" in the text body"));
@@ -62,23 +72,25 @@ pub(crate) fn inspect(msg: &BuiltMessage, parsed: &Message<'_>, findings: &mut F
 }
 
 /// Render errors, and recipients that have neither a message nor an error.
-pub(crate) fn inspect_renders(input: &MessageCheckInput<'_>, findings: &mut Findings) {
-    for (row, err) in input.render_errors {
-        findings.add(
-            RENDERS,
-            Status::Fail,
-            *row,
-            format!("row {row}: {}", err.message),
-        );
+pub(crate) fn inspect_renders(
+    list: &crate::recipients::RecipientList,
+    render_errors: &[(u64, crate::compose::RenderError)],
+    built: &HashSet<u64>,
+    findings: &mut Findings,
+) {
+    for (row, err) in render_errors {
+        // Compose's messages already name their row ("row 3: ..."); say it once.
+        let prefix = format!("row {row}: ");
+        let sample = if err.message.starts_with(&prefix) {
+            err.message.clone()
+        } else {
+            format!("{prefix}{}", err.message)
+        };
+        findings.add(RENDERS, Status::Fail, *row, sample);
     }
-    let built: HashSet<u64> = input
-        .messages
-        .iter()
-        .map(|m| m.row)
-        .chain(input.render_errors.iter().map(|e| e.0))
-        .collect();
-    for r in &input.list.recipients {
-        if !built.contains(&r.row) {
+    let failed: HashSet<u64> = render_errors.iter().map(|e| e.0).collect();
+    for r in &list.recipients {
+        if !built.contains(&r.row) && !failed.contains(&r.row) {
             findings.add(
                 RENDERS,
                 Status::Fail,

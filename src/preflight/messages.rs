@@ -65,79 +65,130 @@ pub fn check_messages_with_progress(
     progress: &dyn Fn(usize, usize),
 ) -> Vec<Check> {
     let total = input.messages.len();
-    let book = AddressBook::new(input.list);
-    let ctx = Context {
-        input,
-        book: &book,
-        cache: Mutex::new(HashMap::new()),
-    };
-    let done = AtomicUsize::new(0);
+    let mut checker = MessageChecker::new(input);
     progress(0, total);
-
-    let threads = if total >= 2_000 {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(2)
-    } else {
-        1
-    };
-    let mut findings = if threads > 1 {
-        let mid = total / 2;
-        let (first, second) = input.messages.split_at(mid);
-        std::thread::scope(|s| {
-            let ctx = &ctx;
-            let done = &done;
-            let worker = s.spawn(move || ctx.run(second, done, None));
-            // The calling thread takes the first half and reports progress, so the
-            // callback never has to be `Sync`.
-            let mut mine = ctx.run(first, done, Some((progress, total)));
-            let theirs = worker.join().unwrap_or_else(|_| {
-                let mut f = Findings::default();
-                f.add(
-                    addressing::SINGLE_TO,
-                    Status::Fail,
-                    0,
-                    "internal error: a check thread stopped".to_string(),
-                );
-                f
-            });
-            mine.merge(theirs);
-            mine
-        })
-    } else {
-        ctx.run(input.messages, &done, Some((progress, total)))
-    };
-    merge::inspect_renders(input, &mut findings);
+    checker.check(input.messages, total, progress);
     progress(total, total);
+    checker.finish(input.render_errors)
+}
 
-    let scans: Vec<Arc<AttachmentScan>> = ctx
-        .cache
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_values()
-        .filter_map(|c| c.get().cloned())
-        .collect();
+/// The message checks over messages handed in chunks, so a large campaign never has to
+/// be in memory at once. `input.messages` and `input.render_errors` are ignored: the
+/// chunks come through [`MessageChecker::check`] and the rows that could not be built
+/// through [`MessageChecker::finish`].
+pub struct MessageChecker<'a, 'b> {
+    ctx: Context<'a, 'b>,
+    findings: Findings,
+    /// Rows whose message was checked.
+    built: HashSet<u64>,
+    done: AtomicUsize,
+    /// Bytes of the largest message checked.
+    largest: usize,
+}
 
-    let mut checks = addressing::verdicts(&findings, total);
-    checks.extend(attachments::verdicts(
-        &findings,
-        &scans,
-        input.max_addresses_per_attachment,
-    ));
-    checks.extend(merge::verdicts(
-        &findings,
-        input.list.recipients.len(),
-        total,
-    ));
-    checks.extend(content::verdicts(&findings, input, total));
-    checks
+impl<'a, 'b> MessageChecker<'a, 'b> {
+    pub fn new(input: &'b MessageCheckInput<'a>) -> Self {
+        MessageChecker {
+            ctx: Context {
+                input,
+                book: AddressBook::new(input.list),
+                cache: Mutex::new(HashMap::new()),
+            },
+            findings: Findings::default(),
+            built: HashSet::new(),
+            done: AtomicUsize::new(0),
+            largest: 0,
+        }
+    }
+
+    /// Checks one chunk; `total` is the number of messages over all chunks (for
+    /// `progress`).
+    pub fn check(
+        &mut self,
+        messages: &[BuiltMessage],
+        total: usize,
+        progress: &dyn Fn(usize, usize),
+    ) {
+        self.built.extend(messages.iter().map(|m| m.row));
+        let largest = messages.iter().map(|m| m.raw.len()).max().unwrap_or(0);
+        self.largest = self.largest.max(largest);
+        let threads = if messages.len() >= 2_000 {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(2)
+        } else {
+            1
+        };
+        let ctx = &self.ctx;
+        let done = &self.done;
+        let findings = if threads > 1 {
+            let mid = messages.len() / 2;
+            let (first, second) = messages.split_at(mid);
+            std::thread::scope(|s| {
+                let worker = s.spawn(move || ctx.run(second, done, None));
+                // The calling thread takes the first half and reports progress, so the
+                // callback never has to be `Sync`.
+                let mut mine = ctx.run(first, done, Some((progress, total)));
+                let theirs = worker.join().unwrap_or_else(|_| {
+                    let mut f = Findings::default();
+                    f.add(
+                        addressing::SINGLE_TO,
+                        Status::Fail,
+                        0,
+                        "internal error: a check thread stopped".to_string(),
+                    );
+                    f
+                });
+                mine.merge(theirs);
+                mine
+            })
+        } else {
+            ctx.run(messages, done, Some((progress, total)))
+        };
+        self.findings.merge(findings);
+    }
+
+    /// The verdicts over every chunk checked, one [`Check`] per check id in a fixed order.
+    pub fn finish(self, render_errors: &[(u64, RenderError)]) -> Vec<Check> {
+        let MessageChecker {
+            ctx,
+            mut findings,
+            built,
+            done,
+            largest,
+        } = self;
+        let total = done.into_inner();
+        let input = ctx.input;
+        merge::inspect_renders(input.list, render_errors, &built, &mut findings);
+        let scans: Vec<Arc<AttachmentScan>> = ctx
+            .cache
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_values()
+            .filter_map(|c| c.get().cloned())
+            .collect();
+
+        let mut checks = addressing::verdicts(&findings, total);
+        checks.extend(attachments::verdicts(
+            &findings,
+            &scans,
+            input.max_addresses_per_attachment,
+        ));
+        checks.extend(merge::verdicts(
+            &findings,
+            input.list.recipients.len(),
+            total,
+        ));
+        checks.extend(content::verdicts(&findings, input, total, largest));
+        checks
+    }
 }
 
 type ScanCache = Mutex<HashMap<[u8; 32], Arc<OnceLock<Arc<AttachmentScan>>>>>;
 
 struct Context<'a, 'b> {
     input: &'b MessageCheckInput<'a>,
-    book: &'b AddressBook,
+    book: AddressBook,
     cache: ScanCache,
 }
 
@@ -174,7 +225,7 @@ impl Context<'_, '_> {
                 name,
                 bytes,
                 &key,
-                self.book,
+                &self.book,
                 &self.input.scan_limits,
             ))
         })
@@ -197,8 +248,8 @@ impl Context<'_, '_> {
         if let Some(own) = own {
             ignore.push(own.to_string());
         }
-        let mut sightings = Sightings::new(self.book, ignore);
-        addressing::inspect(msg, &parsed, self.book, &mut sightings, findings);
+        let mut sightings = Sightings::new(&self.book, ignore);
+        addressing::inspect(msg, &parsed, &self.book, &mut sightings, findings);
 
         for part in parsed.attachments() {
             let name = part_name(part);

@@ -87,13 +87,19 @@ impl<R: Read> QuoteTracker<R> {
         let mut line = self.line;
         // Where the current record started inside `bytes`, if it started in this chunk.
         let mut reset_at: Option<usize> = None;
-        for (i, &b) in bytes.iter().enumerate() {
-            if !special[usize::from(b)] {
-                if state != State::Quoted {
-                    state = State::Unquoted;
-                }
-                continue;
+        let mut i = 0;
+        while i < bytes.len() {
+            // Skip a run of ordinary bytes in a tight loop; the run only matters as "the
+            // field has started" when not inside quotes.
+            let start = i;
+            while i < bytes.len() && !special[usize::from(bytes[i])] {
+                i += 1;
             }
+            if i > start && state != State::Quoted {
+                state = State::Unquoted;
+            }
+            let Some(&b) = bytes.get(i) else { break };
+            i += 1;
             state = match (state, b) {
                 (State::Quoted, b'"') => State::QuoteInQuoted,
                 (State::Quoted, _) => State::Quoted,
@@ -109,7 +115,7 @@ impl<R: Read> QuoteTracker<R> {
             if b == b'\n' {
                 line += 1;
                 if state != State::Quoted {
-                    reset_at = Some(i + 1);
+                    reset_at = Some(i);
                 }
             } else if b == 0 && self.nul_line.is_none() {
                 self.nul_line = Some(line);

@@ -1,7 +1,6 @@
 //! The import proper: stream records out of the decoded text and account for every one.
 
-use std::collections::hash_map::{Entry, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use hashbrown::HashTable;
 use std::io::{Cursor, Read};
 
 use encoding_rs_io::DecodeReaderBytesBuilder;
@@ -14,6 +13,9 @@ use super::error::{Error, ErrorKind};
 use super::quotes::{QuoteTracker, Runaway};
 use super::{ImportOptions, Recipient, RecipientList, RejectReason, Rejection};
 
+/// The most rows space is reserved for up front (a bigger file still imports, growing).
+const MAX_PRESIZED_ROWS: u64 = 2_000_000;
+
 /// Rows read ahead to find the address column by content when no header names it.
 const CONTENT_SAMPLE_ROWS: usize = 50;
 
@@ -22,6 +24,7 @@ pub(crate) fn import_stream<R: Read>(
     reader: R,
     source: &str,
     options: &ImportOptions,
+    size: Option<u64>,
 ) -> Result<RecipientList, Error> {
     let io_err = |e: std::io::Error| {
         Error::from(ErrorKind::Io {
@@ -38,18 +41,26 @@ pub(crate) fn import_stream<R: Read>(
     let text = sample_text(&sample, &detected);
     let delimiter = detect_delimiter(&text, sample.len() >= SAMPLE_LEN, options.delimiter);
     drop(text);
+    // Rows expected, from the file size and the sample's line length: the recipient
+    // vector is allocated once instead of being copied as it doubles. Only a hint; a
+    // wrong guess costs a reallocation, never a row.
+    let lines = memchr::memchr_iter(b'\n', &sample).count().max(1) as u64;
+    let expected_rows = size
+        .map(|total| (total.saturating_mul(lines) / sample.len() as u64).saturating_add(16))
+        .unwrap_or(0)
+        .min(MAX_PRESIZED_ROWS) as usize;
 
     let head = Cursor::new(&sample[detected.bom_len..]);
     let parsed = if detected.is_utf8() {
         // UTF-8 goes to the CSV reader as it is; the reader validates each record and
         // reports the line of bad bytes, which a replacing decoder would hide.
-        parse(head.chain(&mut raw), delimiter, source, options)?
+        parse(head.chain(&mut raw), delimiter, source, options, expected_rows)?
     } else {
         let decoded = DecodeReaderBytesBuilder::new()
             .encoding(Some(detected.encoding))
             .strip_bom(true)
             .build(head.chain(&mut raw));
-        parse(decoded, delimiter, source, options)?
+        parse(decoded, delimiter, source, options, expected_rows)?
     };
     let source_sha256 = raw.finish().map_err(io_err)?;
     Ok(RecipientList {
@@ -129,6 +140,7 @@ fn parse<R: Read>(
     delimiter: u8,
     source: &str,
     options: &ImportOptions,
+    expected_rows: usize,
 ) -> Result<Parsed, Error> {
     let csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -186,8 +198,8 @@ fn parse<R: Read>(
         width: fields.len(),
         column,
         suppressed: options.suppressed.as_deref(),
-        seen: HashMap::default(),
-        recipients: Vec::new(),
+        seen: HashTable::with_capacity(expected_rows),
+        recipients: Vec::with_capacity(expected_rows),
         rejected: Vec::new(),
     };
     let mut row = 1u64;
@@ -218,8 +230,10 @@ struct Accounting<'a> {
     width: usize,
     column: usize,
     suppressed: Option<&'a std::collections::HashSet<String>>,
-    /// Lower-cased accepted address → the row that first had it.
-    seen: HashMap<String, u64, BuildHasherDefault<KeyHasher>>,
+    /// Indexes into `recipients`, keyed by the lower-cased address ([`duplicate_key`])
+    /// without storing it: one u32 per recipient instead of one more String.
+    /// Each entry keeps its hash so growing the table never re-reads an address.
+    seen: HashTable<(u64, u32)>,
     recipients: Vec<Recipient>,
     rejected: Vec<Rejection>,
 }
@@ -250,32 +264,31 @@ impl Accounting<'_> {
                 return self.reject(row, reason, detail);
             }
         };
-        let key = duplicate_key(address);
-        if self.suppressed.is_some_and(|s| s.contains(&key)) {
-            let detail = "the address is on the suppression list (unsubscribed or bounced)";
-            return self.reject(row, RejectReason::Suppressed, detail.into());
-        }
-        match self.seen.entry(key) {
-            Entry::Occupied(first) => {
-                let detail = format!("same address as row {}", first.get());
-                self.reject(row, RejectReason::Duplicate, detail);
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(row);
-                let email = address.to_string();
-                // The address cell holds the trimmed address too, so a merge field naming
-                // the column shows exactly what goes into To; other cells are verbatim.
-                let mut values = Vec::with_capacity(self.width);
-                for (i, c) in record.iter().take(self.width).enumerate() {
-                    values.push(if i == self.column {
-                        email.clone()
-                    } else {
-                        c.to_string()
-                    });
-                }
-                self.recipients.push(Recipient { row, email, values });
+        if let Some(suppressed) = self.suppressed {
+            if suppressed.contains(&duplicate_key(address)) {
+                let detail = "the address is on the suppression list (unsubscribed or bounced)";
+                return self.reject(row, RejectReason::Suppressed, detail.into());
             }
         }
+        let hash = key_hash(address);
+        let recipients = &self.recipients;
+        let found = self
+            .seen
+            .find(hash, |&(h, i)| h == hash && same_key(&recipients[i as usize].email, address));
+        if let Some(&(_, first)) = found {
+            let detail = format!("same address as row {}", recipients[first as usize].row);
+            return self.reject(row, RejectReason::Duplicate, detail);
+        }
+        let index = u32::try_from(self.recipients.len()).unwrap_or(u32::MAX);
+        self.seen.insert_unique(hash, (hash, index), |&(h, _)| h);
+        let bytes = record.as_byte_record().as_slice().len();
+        let mut recipient = Recipient::with_capacity(row, address.to_string(), bytes);
+        // The address cell holds the trimmed address too, so a merge field naming
+        // the column shows exactly what goes into To; other cells are verbatim.
+        for (i, c) in record.iter().take(self.width).enumerate() {
+            recipient.push_value(if i == self.column { address } else { c });
+        }
+        self.recipients.push(recipient);
     }
 
     fn reject(&mut self, row: u64, reason: RejectReason, detail: String) {
@@ -287,28 +300,40 @@ impl Accounting<'_> {
     }
 }
 
-/// FxHash-style hasher for the duplicate map. The keys come from the file being imported,
-/// but a collision flood only slows one local import of the user's own file, so SipHash's
-/// DoS resistance buys nothing here and cost ~8% of the import.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut h = self.0;
+/// FxHash-style hash of [`duplicate_key`]`(address)`, computed without allocating for
+/// ASCII addresses. The keys come from the file being imported, but a collision flood
+/// only slows one local import of the user's own file, so SipHash's DoS resistance buys
+/// nothing here and cost ~8% of the import.
+fn key_hash(address: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
+    let hash_bytes = |bytes: &[u8], lower: bool| {
+        let mut h = 0u64;
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+            let mut w = [c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]];
+            if lower {
+                w.make_ascii_lowercase();
+            }
+            h = mix(h, u64::from_le_bytes(w));
         }
         for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+            h = mix(h, u64::from(if lower { b.to_ascii_lowercase() } else { b }));
         }
-        self.0 = h;
+        mix(h, bytes.len() as u64)
+    };
+    if address.is_ascii() {
+        hash_bytes(address.as_bytes(), true)
+    } else {
+        hash_bytes(duplicate_key(address).as_bytes(), false)
     }
+}
 
-    fn finish(&self) -> u64 {
-        self.0
+/// Whether two addresses have the same [`duplicate_key`].
+fn same_key(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        duplicate_key(a) == duplicate_key(b)
     }
 }

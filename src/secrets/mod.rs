@@ -13,6 +13,10 @@ use crate::store::Store;
 /// The keychain service name every relay password is filed under.
 pub const KEYCHAIN_SERVICE: &str = "MergeGuard SMTP";
 
+/// The keychain service name DKIM private keys are filed under (account
+/// `selector._domainkey.domain`).
+pub const DKIM_KEYCHAIN_SERVICE: &str = "MergeGuard DKIM";
+
 /// A secret string. `Debug`/`Display` print `<redacted>`; it has no `Serialize`.
 /// Read it only where it is handed to the relay or a hash function, via [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
@@ -51,6 +55,8 @@ pub enum Error {
     Locked(String),
     #[error("no password is stored in the keychain for relay profile {profile:?}, user {user:?}")]
     NotFound { profile: String, user: String },
+    #[error("no DKIM private key is stored in the keychain for {0} (store it with `mergeguard credential set-dkim`)")]
+    NoDkimKey(String),
     #[error("the keychain failed: {0}")]
     Failed(String),
     #[error(transparent)]
@@ -176,4 +182,60 @@ mod tests {
         assert_eq!(format!("{s:?} {s}"), "<redacted> <redacted>");
         assert_eq!(s.expose(), "hunter2");
     }
+}
+
+/// The keychain account of a DKIM key: its DNS name.
+fn dkim_account(domain: &str, selector: &str) -> String {
+    format!("{selector}._domainkey.{}", domain.to_ascii_lowercase())
+}
+
+fn dkim_entry(domain: &str, selector: &str) -> Result<keyring::Entry, Error> {
+    if let Err(e) = keyring::Entry::store_status() {
+        return Err(Error::Unavailable(e.to_string()));
+    }
+    keyring::Entry::new(DKIM_KEYCHAIN_SERVICE, &dkim_account(domain, selector))
+        .map_err(|e| map_err(e, domain, selector))
+}
+
+fn dkim_err(e: keyring::Error, domain: &str, selector: &str) -> Error {
+    match e {
+        keyring::Error::NoEntry => Error::NoDkimKey(dkim_account(domain, selector)),
+        other => map_err(other, domain, selector),
+    }
+}
+
+/// Stores a DKIM private key (PEM text) in the OS keychain, replacing any.
+pub fn store_dkim_key(domain: &str, selector: &str, pem: &Secret) -> Result<(), Error> {
+    dkim_entry(domain, selector)?
+        .set_password(pem.expose())
+        .map_err(|e| dkim_err(e, domain, selector))
+}
+
+/// Reads a DKIM private key (PEM text) from the OS keychain.
+pub fn dkim_key(domain: &str, selector: &str) -> Result<Secret, Error> {
+    dkim_entry(domain, selector)?
+        .get_password()
+        .map(Secret::new)
+        .map_err(|e| dkim_err(e, domain, selector))
+}
+
+/// [`store_dkim_key`] and a `credential_stored` log entry (the key's DNS name only).
+pub fn save_dkim_key(
+    store: &Store,
+    operator: &str,
+    domain: &str,
+    selector: &str,
+    pem: &Secret,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    store_dkim_key(domain, selector, pem)?;
+    audit::append(
+        store,
+        now,
+        operator,
+        Kind::CredentialStored,
+        None,
+        json!({"dkim_key": dkim_account(domain, selector), "keychain_service": DKIM_KEYCHAIN_SERVICE}),
+    )?;
+    Ok(())
 }

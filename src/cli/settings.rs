@@ -1,0 +1,78 @@
+//! `mergeguard settings show|set`: the admin settings kept in the data folder (how long
+//! an approval stays valid, after how long an idle session locks). Changes are logged.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use mergeguard::{approval, operators};
+use time::{Duration, OffsetDateTime};
+
+use super::operator::{open_store, PinReader};
+
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// Data folder (default: $MERGEGUARD_DATA_DIR, else the OS app-data folder).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    pub command: SettingsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Print the current settings.
+    Show,
+    /// Change settings (an admin signs in with their PIN).
+    Set {
+        /// Hours an approval stays valid (default 24).
+        #[arg(long, value_name = "HOURS")]
+        approval_hours: Option<i64>,
+        /// Minutes of inactivity after which the app locks (default 10).
+        #[arg(long, value_name = "MINUTES")]
+        idle_minutes: Option<i64>,
+        #[arg(long, value_name = "ADMIN")]
+        operator: String,
+        /// Read the PIN from standard input.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+}
+
+pub fn run(args: SettingsArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => super::fail(message),
+    }
+}
+
+fn run_inner(args: SettingsArgs) -> Result<(), String> {
+    let store = open_store(args.data_dir.as_deref())?;
+    if let SettingsCommand::Set {
+        approval_hours,
+        idle_minutes,
+        operator,
+        pin_stdin,
+    } = args.command
+    {
+        if approval_hours.is_none() && idle_minutes.is_none() {
+            return Err("nothing to set: give --approval-hours and/or --idle-minutes".into());
+        }
+        let now = OffsetDateTime::now_utc();
+        let pin = PinReader::new(pin_stdin).read(&format!("PIN of {operator}: "))?;
+        let session =
+            operators::sign_in(&store, &operator, &pin, now).map_err(|e| e.to_string())?;
+        if let Some(h) = approval_hours {
+            approval::set_validity(&store, &session, Duration::hours(h), now)
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(m) = idle_minutes {
+            operators::set_idle_timeout(&store, &session, Duration::minutes(m), now)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let validity = approval::validity(&store).map_err(|e| e.to_string())?;
+    let idle = operators::idle_timeout(&store).map_err(|e| e.to_string())?;
+    println!("approval-hours  {}", validity.whole_minutes() as f64 / 60.0);
+    println!("idle-minutes    {}", idle.whole_seconds() as f64 / 60.0);
+    Ok(())
+}
