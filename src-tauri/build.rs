@@ -11,6 +11,8 @@ const COMMANDS: &[&str] = &[
     "list_operators",
     "add_operator",
     "disable_operator",
+    "settings",
+    "save_settings",
     "import_recipients",
     "recipients_page",
     "open_campaign",

@@ -74,7 +74,7 @@ function showScreen(name) {
   if (name === "approval") enterApproval();
   if (name === "send") enterSend();
   if (name === "log") loadLog();
-  if (name === "operators") loadOperators();
+  if (name === "operators") { loadOperators(); loadSettings(); }
   const heading = $("screen-" + name).querySelector("h1");
   heading.tabIndex = -1;
   heading.focus({ preventScroll: true });
@@ -872,6 +872,20 @@ async function loadOperators() {
   }
 }
 
+function fillSettings(v) {
+  $("settings-idle").value = String(v.idle_minutes);
+  $("settings-approval").value = String(v.approval_hours);
+  $("settings-idle-env").hidden = !v.idle_overridden;
+}
+
+async function loadSettings() {
+  try {
+    fillSettings(await ipc.settings());
+  } catch (err) {
+    showError(err);
+  }
+}
+
 async function disableOperator(name) {
   try {
     await ipc.disableOperator(name);
@@ -883,6 +897,17 @@ async function disableOperator(name) {
 }
 
 function wireOperators() {
+  $("settings-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy($("settings-save"), async () => {
+      try {
+        fillSettings(await ipc.saveSettings(Number($("settings-idle").value), Number($("settings-approval").value)));
+        showStatus("ok", t("settings_saved"));
+      } catch (err) {
+        showError(err);
+      }
+    });
+  });
   $("operators-form").addEventListener("submit", (e) => {
     e.preventDefault();
     busy($("op-add"), async () => {

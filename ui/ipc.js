@@ -72,6 +72,8 @@ export const signOut = () => call("sign_out");
 export const listOperators = () => guarded("list_operators");
 export const addOperator = (name, roles, pin, pinAgain) => guarded("add_operator", { name, roles, pin, pinAgain });
 export const disableOperator = (name) => guarded("disable_operator", { name });
+export const settings = () => guarded("settings");
+export const saveSettings = (idleMinutes, approvalHours) => guarded("save_settings", { idleMinutes, approvalHours });
 
 // ---------- checklist, approval, send ----------
 

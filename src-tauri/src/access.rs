@@ -42,7 +42,7 @@ pub struct AppStatus {
 fn operator_error(e: operators::Error) -> CommandError {
     use operators::Error as E;
     match e {
-        E::WeakPin | E::BadName | E::NameTaken(_) | E::UnknownRole(_) => {
+        E::WeakPin | E::BadName | E::NameTaken(_) | E::UnknownRole(_) | E::BadIdleTime => {
             CommandError::shell(ShellCode::InvalidInput, e.to_string())
         }
         other => CommandError::new(other.code(), other.to_string()),
@@ -55,7 +55,7 @@ pub fn app_status(state: &AppState) -> CommandResult<AppStatus> {
         needs_first_admin: operators::needs_first_admin(&store).map_err(operator_error)?,
         signed_in: state.current().as_ref().map(OperatorView::from),
         locked_name: state.locked_name(),
-        idle_secs: state.idle_timeout.whole_seconds(),
+        idle_secs: state.idle_timeout().whole_seconds(),
         data_dir: store.dir().display().to_string(),
     })
 }
@@ -151,4 +151,48 @@ pub fn add_operator(
 pub fn disable_operator(state: &AppState, now: OffsetDateTime, name: String) -> CommandResult<()> {
     let who = state.signed_in(now)?;
     operators::disable_operator(&*state.store()?, &who, name.trim(), now).map_err(operator_error)
+}
+
+/// The admin's settings: idle lock time and how long an approval stays valid.
+#[derive(Debug, Serialize)]
+pub struct SettingsView {
+    pub idle_minutes: i64,
+    /// True when `MERGEGUARD_IDLE_SECS` overrides the idle setting in this process.
+    pub idle_overridden: bool,
+    pub approval_hours: i64,
+}
+
+pub fn settings(state: &AppState, now: OffsetDateTime) -> CommandResult<SettingsView> {
+    state.signed_in_with(now, Role::Admin)?;
+    let store = state.store()?;
+    let validity = mergeguard::approval::validity(&store)
+        .map_err(|e| CommandError::new(e.code(), e.to_string()))?;
+    Ok(SettingsView {
+        idle_minutes: operators::idle_timeout(&store)
+            .map_err(operator_error)?
+            .whole_minutes(),
+        idle_overridden: state.idle_overridden(),
+        approval_hours: validity.whole_hours(),
+    })
+}
+
+/// An admin changes the settings; the core checks the role and the ranges and logs each.
+pub fn save_settings(
+    state: &AppState,
+    now: OffsetDateTime,
+    idle_minutes: i64,
+    approval_hours: i64,
+) -> CommandResult<SettingsView> {
+    let who = state.signed_in(now)?;
+    let store = state.store()?;
+    operators::set_idle_timeout(&store, &who, time::Duration::minutes(idle_minutes), now)
+        .map_err(operator_error)?;
+    mergeguard::approval::set_validity(&store, &who, time::Duration::hours(approval_hours), now)
+        .map_err(|e| match e {
+            mergeguard::approval::Error::BadValidity => {
+                CommandError::shell(ShellCode::InvalidInput, e.to_string())
+            }
+            other => CommandError::new(other.code(), other.to_string()),
+        })?;
+    settings(state, now)
 }

@@ -14,7 +14,7 @@ use mergeguard::approval::{Approval, Submission};
 use mergeguard::operators::Operator;
 use mergeguard::send::ReportRow;
 
-use crate::access::{self, AppStatus, OperatorView};
+use crate::access::{self, AppStatus, OperatorView, SettingsView};
 use crate::error::CommandResult;
 use crate::flow::{self, ChecklistView, ReviewView, SendEvent};
 use crate::oplog::{self, FilterForm, LogView};
@@ -75,6 +75,20 @@ pub fn add_operator(
 #[tauri::command]
 pub fn disable_operator(state: State<'_, AppState>, name: String) -> CommandResult<()> {
     access::disable_operator(&state, now(), name)
+}
+
+#[tauri::command]
+pub fn settings(state: State<'_, AppState>) -> CommandResult<SettingsView> {
+    access::settings(&state, now())
+}
+
+#[tauri::command]
+pub fn save_settings(
+    state: State<'_, AppState>,
+    idle_minutes: i64,
+    approval_hours: i64,
+) -> CommandResult<SettingsView> {
+    access::save_settings(&state, now(), idle_minutes, approval_hours)
 }
 
 // ---------- recipients, compose, preview ----------

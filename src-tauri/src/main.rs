@@ -30,6 +30,8 @@ fn main() {
             commands::list_operators,
             commands::add_operator,
             commands::disable_operator,
+            commands::settings,
+            commands::save_settings,
             commands::import_recipients,
             commands::recipients_page,
             commands::open_campaign,

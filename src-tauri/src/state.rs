@@ -23,9 +23,8 @@ use crate::error::{CommandError, CommandResult, ShellCode};
 /// while a 100,000-row list walked end to end does not hold every message in memory.
 const BUILT_CACHE_LIMIT: usize = 256;
 
-/// The idle time after which the session locks, unless `MERGEGUARD_IDLE_SECS` says otherwise.
-pub const DEFAULT_IDLE: Duration = Duration::minutes(10);
-/// Environment override of the idle time, in seconds (tests use a few seconds).
+/// Environment override of the idle time, in seconds (tests use a few seconds); without
+/// it the admin's setting in the store applies (`operators::idle_timeout`, 10 min default).
 pub const IDLE_ENV: &str = "MERGEGUARD_IDLE_SECS";
 
 /// Tauri-managed state; one per window process.
@@ -33,7 +32,8 @@ pub struct AppState {
     pub session: Mutex<Session>,
     /// The store, or why it could not be opened (shown on every command that needs it).
     store: Result<Arc<Store>, CommandError>,
-    pub idle_timeout: Duration,
+    /// Overrides the store's idle-time setting (tests, `MERGEGUARD_IDLE_SECS`).
+    idle_override: Option<Duration>,
     access: Mutex<Access>,
     pub campaign: Mutex<CampaignState>,
     pub send: Mutex<Option<SendRun>>,
@@ -73,7 +73,7 @@ pub fn lock<T>(m: &Mutex<T>) -> CommandResult<MutexGuard<'_, T>> {
 impl AppState {
     /// Opens the store in `data_dir` (or the default data folder when `None`, honouring
     /// `MERGEGUARD_DATA_DIR`). A store that cannot be opened is reported by each command.
-    pub fn open(data_dir: Option<&Path>, idle_timeout: Duration) -> AppState {
+    pub fn open(data_dir: Option<&Path>, idle_override: Option<Duration>) -> AppState {
         let store = store::data_dir(data_dir)
             .and_then(|dir| Store::open(&dir))
             .map(Arc::new)
@@ -81,7 +81,7 @@ impl AppState {
         AppState {
             session: Mutex::new(Session::default()),
             store,
-            idle_timeout,
+            idle_override,
             access: Mutex::new(Access::default()),
             campaign: Mutex::new(CampaignState::default()),
             send: Mutex::new(None),
@@ -94,9 +94,22 @@ impl AppState {
             .ok()
             .and_then(|v| v.trim().parse::<i64>().ok())
             .filter(|s| *s > 0)
-            .map(Duration::seconds)
-            .unwrap_or(DEFAULT_IDLE);
+            .map(Duration::seconds);
         AppState::open(None, idle)
+    }
+
+    /// The idle time after which the session locks: the override, else the admin's
+    /// setting in the store (the core's default when unset or unreadable).
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_override.unwrap_or_else(|| match &self.store {
+            Ok(store) => operators::idle_timeout(store).unwrap_or(operators::DEFAULT_IDLE_TIMEOUT),
+            Err(_) => operators::DEFAULT_IDLE_TIMEOUT,
+        })
+    }
+
+    /// True when the idle time comes from the environment, not from the setting.
+    pub fn idle_overridden(&self) -> bool {
+        self.idle_override.is_some()
     }
 
     pub fn store(&self) -> CommandResult<Arc<Store>> {
@@ -116,13 +129,14 @@ impl AppState {
                 None => CommandError::shell(ShellCode::SignedOut, "Sign in first."),
             });
         };
-        if session.is_idle(now, self.idle_timeout) {
+        let idle = self.idle_timeout();
+        if session.is_idle(now, idle) {
             let name = session.operator().to_owned();
             access.session = None;
             access.locked_name = Some(name.clone());
             return Err(CommandError::shell(
                 ShellCode::Locked,
-                format!("MergeGuard locked itself after {} minutes without activity; {name} or another operator must sign in again.", self.idle_timeout.whole_minutes().max(1)),
+                format!("MergeGuard locked itself after {} minutes without activity; {name} or another operator must sign in again.", idle.whole_minutes().max(1)),
             ));
         }
         session.touch(now);

@@ -48,7 +48,7 @@ fn fixture(idle: Duration) -> Fixture {
         toml.contains("[outbox]"),
         "the example campaign writes to an Outbox folder"
     );
-    let state = AppState::open(Some(&dir.path().join("data")), idle);
+    let state = AppState::open(Some(&dir.path().join("data")), Some(idle));
     Fixture {
         outbox: work.join("outbox"),
         csv: work.join("customers.csv"),
@@ -338,4 +338,33 @@ fn relay_password_needs_an_admin_and_a_relay() {
     assert!(access::list_operators(&f.state, now)
         .unwrap_err()
         .is_core(ErrorCode::Forbidden));
+}
+
+#[test]
+fn the_admin_idle_setting_locks_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    // No override: the store's setting decides.
+    let state = AppState::open(Some(dir.path()), None);
+    let now = OffsetDateTime::now_utc();
+    access::create_first_admin(
+        &state,
+        now,
+        ADMIN.into(),
+        ADMIN_PIN.into(),
+        ADMIN_PIN.into(),
+    )
+    .unwrap();
+    assert_eq!(access::settings(&state, now).unwrap().idle_minutes, 10);
+    let bad = access::save_settings(&state, now, 0, 24).unwrap_err();
+    assert!(bad.is(ShellCode::InvalidInput), "{bad:?}");
+    let saved = access::save_settings(&state, now, 2, 12).unwrap();
+    assert_eq!((saved.idle_minutes, saved.approval_hours), (2, 12));
+    assert!(
+        access::settings(&state, now + Duration::seconds(90)).is_ok(),
+        "90 s is not idle"
+    );
+    let t = now + Duration::seconds(90) + Duration::minutes(2);
+    assert!(access::settings(&state, t)
+        .unwrap_err()
+        .is(ShellCode::Locked));
 }
