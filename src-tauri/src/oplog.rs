@@ -14,6 +14,27 @@ use mergeguard::error::ErrorCode;
 use crate::error::{CommandError, CommandResult, ShellCode};
 use crate::state::AppState;
 
+/// Appends one entry for what the window just did (an import, an edit, a checklist run).
+/// The core's audit module refuses details that hold a secret.
+pub fn record(
+    state: &AppState,
+    now: OffsetDateTime,
+    operator: &str,
+    kind: Kind,
+    campaign: Option<&str>,
+    details: serde_json::Value,
+) -> CommandResult<()> {
+    audit::append(&*state.store()?, now, operator, kind, campaign, details)
+        .map(drop)
+        .map_err(audit_error)
+}
+
+/// SHA-256 hex of some bytes (file contents, a draft), as the log records content.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 /// The most entries one viewer call returns (the newest); export writes them all.
 const VIEW_LIMIT: usize = 500;
 

@@ -13,8 +13,39 @@ use mergeguard::error::ErrorCode;
 use mergeguard::preflight::campaign::import_campaign_recipients;
 use mergeguard::recipients::{self, ImportOptions, Recipient, RecipientList, Rejection};
 
+use mergeguard::audit::Kind;
+
 use crate::error::{CommandError, CommandResult};
+use crate::oplog::{record, sha256_hex};
 use crate::state::{lock, AppState, Session};
+
+/// The import's entry in the operation log: which file (name and content hash) and what
+/// came of it.
+fn log_import(
+    state: &AppState,
+    now: OffsetDateTime,
+    operator: &str,
+    path: &Path,
+    list: &RecipientList,
+) -> CommandResult<()> {
+    let sha256 = std::fs::read(path)
+        .map(|b| sha256_hex(&b))
+        .unwrap_or_default();
+    record(
+        state,
+        now,
+        operator,
+        Kind::Import,
+        None,
+        serde_json::json!({
+            "file": path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            "sha256": sha256,
+            "encoding": list.encoding,
+            "recipients": list.recipients.len(),
+            "rejected": list.rejected.len(),
+        }),
+    )
+}
 
 /// How many recipients the import summary carries; the table pages through the rest.
 const FIRST_PAGE: usize = 50;
@@ -77,7 +108,7 @@ pub fn import_recipients(
     delimiter: Option<String>,
     email_column: Option<String>,
 ) -> CommandResult<serde_json::Value> {
-    state.signed_in(now)?;
+    let who = state.signed_in(now)?;
     let options = ImportOptions {
         encoding: parse_choice(encoding)?,
         delimiter: parse_choice(delimiter)?,
@@ -86,6 +117,7 @@ pub fn import_recipients(
     };
     let list = recipients::import_path(Path::new(path.trim()), &options)
         .map_err(|e| CommandError::new(e.code(), e.to_string()))?;
+    log_import(state, now, who.operator(), Path::new(path.trim()), &list)?;
     let mut session = lock(&state.session)?;
     session.set_recipients(list, path.trim().to_owned());
     // A bare list is not a campaign: the checklist needs a campaign file.
@@ -165,12 +197,13 @@ pub fn open_campaign(
     now: OffsetDateTime,
     path: String,
 ) -> CommandResult<serde_json::Value> {
-    state.signed_in(now)?;
+    let who = state.signed_in(now)?;
     let path = PathBuf::from(path.trim());
     let campaign = Campaign::load(&path).map_err(|e| CommandError::new(e.code(), e.to_string()))?;
     let to_user = |e: mergeguard::compose::DraftError| CommandError::new(e.code, e.message);
     let file = campaign.resolve(&campaign.recipients.file);
     let list = import_campaign_recipients(&campaign)?;
+    log_import(state, now, who.operator(), &file, &list)?;
     let (draft, composer) = compile(Draft::from_campaign(&campaign).map_err(to_user)?)?;
     let fields = DraftFields::from(&draft);
     let mut session = lock(&state.session)?;
@@ -187,7 +220,7 @@ pub fn update_draft(
     now: OffsetDateTime,
     draft: DraftFields,
 ) -> CommandResult<DraftFields> {
-    state.signed_in(now)?;
+    let who = state.signed_in(now)?;
     let mut session = lock(&state.session)?;
     // Keep what the form does not edit (campaign id, attachments, unsubscribe).
     let mut next = session.draft.clone().unwrap_or_else(|| Draft {
@@ -203,6 +236,25 @@ pub fn update_draft(
     next.html = blank_to_none(draft.html);
     let (next, composer) = compile(next)?;
     let fields = DraftFields::from(&next);
+    // The edit's content hash: sender, subject and both bodies, separated so that
+    // moving text between fields changes it.
+    let content = [
+        next.from_name.as_str(),
+        &next.from_address,
+        next.reply_to.as_deref().unwrap_or(""),
+        &next.subject,
+        &next.text,
+        next.html.as_deref().unwrap_or(""),
+    ]
+    .join("\u{0}");
+    record(
+        state,
+        now,
+        who.operator(),
+        Kind::Edit,
+        Some(&next.campaign_id),
+        serde_json::json!({"sha256": sha256_hex(content.as_bytes())}),
+    )?;
     session.set_draft(next, composer);
     Ok(fields)
 }

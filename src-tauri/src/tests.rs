@@ -292,7 +292,12 @@ fn no_command_answers_before_sign_in_and_no_pin_reaches_the_log() {
     prepared(&f, now);
     let log = oplog::log_entries(&f.state, now, Default::default()).unwrap();
     assert!(log.verification.intact);
-    assert!(log.entries.iter().any(|e| e.kind == "operator_added"));
+    for kind in ["operator_added", "import", "check_run"] {
+        assert!(
+            log.entries.iter().any(|e| e.kind == kind),
+            "{kind} is in the log"
+        );
+    }
     let out = f.outbox.with_file_name("log.json");
     oplog::export_log(
         &f.state,
