@@ -337,8 +337,7 @@ fn relay_password_needs_an_admin_and_a_relay() {
     let not_admin = flow::save_relay_password(&f.state, now, "secret".into()).unwrap_err();
     assert!(not_admin.is_core(ErrorCode::Forbidden), "{not_admin:?}");
     let not_sender = flow::start_send(&f.state, now, |_| {})
-        .err()
-        .expect("an approver-only operator cannot send");
+        .expect_err("an approver-only operator cannot send");
     assert!(not_sender.is_core(ErrorCode::Forbidden), "{not_sender:?}");
     assert!(access::list_operators(&f.state, now)
         .unwrap_err()
