@@ -578,6 +578,8 @@ function wireChecklist() {
 // ---------- approval ----------
 
 async function enterApproval() {
+  // Ticks survive a re-render (e.g. a language switch) for the same warnings.
+  const ticked = new Set([...document.querySelectorAll(".ack-box")].filter((b) => b.checked).map((b) => b.value));
   try {
     const r = await ipc.review();
     state.review = r;
@@ -597,7 +599,8 @@ async function enterApproval() {
     $("approval-no-warnings").hidden = r.warnings.length > 0;
     $("approval-warnings").replaceChildren(...r.warnings.map((c, i) =>
       el("div", { class: "ack" },
-        el("input", { type: "checkbox", id: "ack-" + i, value: c.id, class: "ack-box" }),
+        el("input", Object.assign({ type: "checkbox", id: "ack-" + i, value: c.id, class: "ack-box" },
+          ticked.has(c.id) ? { checked: "" } : {})),
         el("label", { for: "ack-" + i },
           el("strong", {}, checkTitle(c.id)), " ", el("span", { class: "check-id mono" }, c.id),
           el("span", { class: "check-detail" }, c.detail)))));

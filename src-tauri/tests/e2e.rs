@@ -34,7 +34,9 @@ struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
         // Never hang the test run on a driver that does not stop: after 10 s, kill it.
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -481,6 +483,31 @@ async fn sign_in_load_preview_check_approve_and_send() {
     let approved = wait_for_text(&client, "#approval-result", "Approved by Ben").await;
     assert!(approved.contains("Approved by Ben"), "{approved}");
     screenshot(&client, &shots, "6-approval").await;
+    // The approval screen in Japanese, scrolled to the top (fingerprint and destination).
+    client
+        .find(Locator::Id("language"))
+        .await
+        .unwrap()
+        .select_by_value("ja")
+        .await
+        .unwrap();
+    let ja = wait_for_text(&client, "#approval-summary", "フィンガープリント").await;
+    assert!(
+        ja.contains("フィンガープリント"),
+        "Japanese approval summary: {ja}"
+    );
+    client
+        .execute("document.querySelector('main').scrollTop = 0", vec![])
+        .await
+        .unwrap();
+    screenshot(&client, &shots, "6-approval-ja").await;
+    client
+        .find(Locator::Id("language"))
+        .await
+        .unwrap()
+        .select_by_value("en")
+        .await
+        .unwrap();
 
     // 7. Send to the Outbox folder: one .eml per recipient, and the report.
     click(&client, "nav-send").await;
