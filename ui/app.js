@@ -579,9 +579,12 @@ function wireChecklist() {
 
 async function enterApproval() {
   // Ticks survive a re-render (e.g. a language switch) for the same warnings.
+  // Only for the same fingerprint: a changed campaign must be acknowledged afresh.
   const ticked = new Set([...document.querySelectorAll(".ack-box")].filter((b) => b.checked).map((b) => b.value));
+  const before = state.review ? state.review.short : null;
   try {
     const r = await ipc.review();
+    if (r.short !== before) ticked.clear();
     state.review = r;
     $("approval-empty").hidden = true;
     $("approval-body").hidden = false;
