@@ -4,6 +4,15 @@
 /// Every `#[tauri::command]` the window may call. Keep in step with `invoke_handler!` in
 /// `src/main.rs` and with `capabilities/main.json`.
 const COMMANDS: &[&str] = &[
+    "app_status",
+    "create_first_admin",
+    "sign_in",
+    "sign_out",
+    "list_operators",
+    "add_operator",
+    "disable_operator",
+    "settings",
+    "save_settings",
     "import_recipients",
     "recipients_page",
     "open_campaign",
@@ -11,6 +20,18 @@ const COMMANDS: &[&str] = &[
     "preview_message",
     "find_message",
     "example_campaign_path",
+    "run_checklist",
+    "review",
+    "submit_for_approval",
+    "approve",
+    "start_send",
+    "control_send",
+    "requeue_unknown",
+    "save_relay_password",
+    "send_report",
+    "export_send_report",
+    "log_entries",
+    "export_log",
 ];
 
 fn main() {

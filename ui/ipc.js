@@ -21,17 +21,17 @@ async function call(command, args = {}) {
 }
 
 export const importRecipients = (path, { encoding, delimiter, emailColumn }) =>
-  call("import_recipients", { path, encoding, delimiter, emailColumn });
+  guarded("import_recipients", { path, encoding, delimiter, emailColumn });
 
-export const recipientsPage = (offset, limit) => call("recipients_page", { offset, limit });
+export const recipientsPage = (offset, limit) => guarded("recipients_page", { offset, limit });
 
-export const openCampaign = (path) => call("open_campaign", { path });
+export const openCampaign = (path) => guarded("open_campaign", { path });
 
-export const updateDraft = (draft) => call("update_draft", { draft });
+export const updateDraft = (draft) => guarded("update_draft", { draft });
 
-export const previewMessage = (index) => call("preview_message", { index });
+export const previewMessage = (index) => guarded("preview_message", { index });
 
-export const findMessage = (query) => call("find_message", { query });
+export const findMessage = (query) => guarded("find_message", { query });
 
 export const exampleCampaignPath = () => call("example_campaign_path");
 
@@ -44,4 +44,63 @@ export const chooseFile = (title, filterName) =>
       directory: false,
       filters: [{ name: filterName, extensions: ["csv", "tsv", "txt", "toml"] }],
     },
+  });
+
+// ---------- sign-in, operators ----------
+
+// A refused command because nobody is signed in or the session locked itself: the
+// screens do not each handle it; app.js listens and shows the sign-in screen.
+function announceLock(error) {
+  if (error && (error.code === "locked" || error.code === "signed_out")) {
+    window.dispatchEvent(new CustomEvent("mergeguard:locked", { detail: error }));
+  }
+}
+
+async function guarded(command, args = {}) {
+  try {
+    return await call(command, args);
+  } catch (error) {
+    announceLock(error);
+    throw error;
+  }
+}
+
+export const appStatus = () => call("app_status");
+export const createFirstAdmin = (name, pin, pinAgain) => call("create_first_admin", { name, pin, pinAgain });
+export const signIn = (name, pin) => call("sign_in", { name, pin });
+export const signOut = () => call("sign_out");
+export const listOperators = () => guarded("list_operators");
+export const addOperator = (name, roles, pin, pinAgain) => guarded("add_operator", { name, roles, pin, pinAgain });
+export const disableOperator = (name) => guarded("disable_operator", { name });
+export const settings = () => guarded("settings");
+export const saveSettings = (idleMinutes, approvalHours) => guarded("save_settings", { idleMinutes, approvalHours });
+
+// ---------- checklist, approval, send ----------
+
+function channel(onMessage) {
+  const ch = new window.__TAURI__.core.Channel();
+  ch.onmessage = onMessage;
+  return ch;
+}
+
+export const runChecklist = (onProgress) => guarded("run_checklist", { onProgress: channel(onProgress) });
+export const review = () => guarded("review");
+export const submitForApproval = () => guarded("submit_for_approval");
+export const approve = (approver, pin, acknowledged) => guarded("approve", { approver, pin, acknowledged });
+export const startSend = (onEvent) => guarded("start_send", { onEvent: channel(onEvent) });
+export const controlSend = (action) => guarded("control_send", { action });
+export const sendReport = () => guarded("send_report");
+export const requeueUnknown = () => guarded("requeue_unknown");
+export const saveRelayPassword = (password) => guarded("save_relay_password", { password });
+export const exportSendReport = (path) => guarded("export_send_report", { path });
+
+// ---------- operation log ----------
+
+export const logEntries = (filter) => guarded("log_entries", { filter });
+export const exportLog = (filter, format, path) => guarded("export_log", { filter, format, path });
+
+/** The native save dialog; resolves to a path, or null when cancelled. */
+export const chooseSavePath = (title, defaultPath, extension) =>
+  call("plugin:dialog|save", {
+    options: { title, defaultPath, filters: [{ name: extension.toUpperCase(), extensions: [extension] }] },
   });

@@ -1,18 +1,37 @@
 //! MergeGuard desktop shell: starts the Tauri window and registers the IPC commands.
 //!
 //! Architecture invariant: no business rule lives in this crate. Each command in
-//! [`commands`] converts IPC types, calls one core function and maps its error to a
-//! `UserError`; every check that matters is enforced by the `mergeguard` core.
+//! [`commands`] stamps the time and calls one plain function over [`state::AppState`]
+//! (`preview`, `access`, `flow`, `oplog`), which converts IPC types, calls the core and
+//! maps its error. Every check that matters — PINs, roles, approval before sending — is
+//! enforced by the `mergeguard` core; the command layer adds only the idle lock.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod access;
 mod commands;
+mod error;
+mod flow;
+mod oplog;
+mod preview;
 mod state;
+
+#[cfg(test)]
+mod tests;
 
 fn main() {
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
-        .manage(state::AppState::default())
+        .manage(state::AppState::from_env())
         .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::create_first_admin,
+            commands::sign_in,
+            commands::sign_out,
+            commands::list_operators,
+            commands::add_operator,
+            commands::disable_operator,
+            commands::settings,
+            commands::save_settings,
             commands::import_recipients,
             commands::recipients_page,
             commands::open_campaign,
@@ -20,6 +39,18 @@ fn main() {
             commands::preview_message,
             commands::find_message,
             commands::example_campaign_path,
+            commands::run_checklist,
+            commands::review,
+            commands::submit_for_approval,
+            commands::approve,
+            commands::start_send,
+            commands::control_send,
+            commands::requeue_unknown,
+            commands::save_relay_password,
+            commands::send_report,
+            commands::export_send_report,
+            commands::log_entries,
+            commands::export_log,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

@@ -1,20 +1,194 @@
-//! The session the window works on: the loaded recipients, the current draft and its
-//! compiled form, and the messages built so far for the preview.
+//! What the window works on: the store, who is signed in (and the idle lock), the loaded
+//! recipients and draft for the preview, the checked campaign and the running send.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use time::{Duration, OffsetDateTime};
+use tokio::sync::watch;
 
 use mergeguard::compose::{BuiltMessage, Composer, Draft, RenderError};
+use mergeguard::error::ErrorCode;
+use mergeguard::operators;
 use mergeguard::recipients::RecipientList;
+use mergeguard::send::Control;
+use mergeguard::store::{self, Store};
+use mergeguard::workflow::Prepared;
+
+use crate::error::{CommandError, CommandResult, ShellCode};
 
 /// How many built messages the preview keeps. Stepping back and forth stays instant,
 /// while a 100,000-row list walked end to end does not hold every message in memory.
 const BUILT_CACHE_LIMIT: usize = 256;
 
-/// Tauri-managed state; one session per window process.
-#[derive(Default)]
+/// Environment override of the idle time, in seconds (tests use a few seconds); without
+/// it the admin's setting in the store applies (`operators::idle_timeout`, 10 min default).
+pub const IDLE_ENV: &str = "MERGEGUARD_IDLE_SECS";
+
+/// Tauri-managed state; one per window process.
 pub struct AppState {
     pub session: Mutex<Session>,
+    /// The store, or why it could not be opened (shown on every command that needs it).
+    store: Result<Arc<Store>, CommandError>,
+    /// Overrides the store's idle-time setting (tests, `MERGEGUARD_IDLE_SECS`).
+    idle_override: Option<Duration>,
+    access: Mutex<Access>,
+    pub campaign: Mutex<CampaignState>,
+    pub send: Mutex<Option<SendRun>>,
+}
+
+/// Who is signed in. A locked session keeps only the name, to greet them on the lock screen.
+#[derive(Default)]
+struct Access {
+    session: Option<operators::Session>,
+    locked_name: Option<String>,
+}
+
+/// The campaign file opened on the recipients screen and its last checklist run.
+#[derive(Default)]
+pub struct CampaignState {
+    pub path: Option<PathBuf>,
+    pub prepared: Option<Arc<Prepared>>,
+}
+
+/// A send on its worker thread: the control channel and whether it has ended.
+pub struct SendRun {
+    pub control: watch::Sender<Control>,
+    pub done: Arc<AtomicBool>,
+}
+
+impl SendRun {
+    pub fn is_running(&self) -> bool {
+        !self.done.load(Ordering::SeqCst)
+    }
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> CommandResult<MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| CommandError::internal("An earlier action failed midway; restart MergeGuard."))
+}
+
+impl AppState {
+    /// Opens the store in `data_dir` (or the default data folder when `None`, honouring
+    /// `MERGEGUARD_DATA_DIR`). A store that cannot be opened is reported by each command.
+    pub fn open(data_dir: Option<&Path>, idle_override: Option<Duration>) -> AppState {
+        let store = store::data_dir(data_dir)
+            .and_then(|dir| Store::open(&dir))
+            .map(Arc::new)
+            .map_err(|e| CommandError::new(e.code(), e.to_string()));
+        AppState {
+            session: Mutex::new(Session::default()),
+            store,
+            idle_override,
+            access: Mutex::new(Access::default()),
+            campaign: Mutex::new(CampaignState::default()),
+            send: Mutex::new(None),
+        }
+    }
+
+    /// The state for the app: default data folder, idle time from the environment.
+    pub fn from_env() -> AppState {
+        let idle = std::env::var(IDLE_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|s| *s > 0)
+            .map(Duration::seconds);
+        AppState::open(None, idle)
+    }
+
+    /// The idle time after which the session locks: the override, else the admin's
+    /// setting in the store (the core's default when unset or unreadable).
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_override.unwrap_or_else(|| match &self.store {
+            Ok(store) => operators::idle_timeout(store).unwrap_or(operators::DEFAULT_IDLE_TIMEOUT),
+            Err(_) => operators::DEFAULT_IDLE_TIMEOUT,
+        })
+    }
+
+    /// True when the idle time comes from the environment, not from the setting.
+    pub fn idle_overridden(&self) -> bool {
+        self.idle_override.is_some()
+    }
+
+    pub fn store(&self) -> CommandResult<Arc<Store>> {
+        self.store.clone()
+    }
+
+    /// The signed-in operator, touched at `now`. Every command except sign-in goes through
+    /// here, so an idle session is refused by the command layer whatever the window shows.
+    pub fn signed_in(&self, now: OffsetDateTime) -> CommandResult<operators::Session> {
+        let mut access = lock(&self.access)?;
+        let Some(session) = access.session.as_mut() else {
+            return Err(match &access.locked_name {
+                Some(name) => CommandError::shell(
+                    ShellCode::Locked,
+                    format!("MergeGuard locked itself after a pause; {name} or another operator must sign in again."),
+                ),
+                None => CommandError::shell(ShellCode::SignedOut, "Sign in first."),
+            });
+        };
+        let idle = self.idle_timeout();
+        if session.is_idle(now, idle) {
+            let name = session.operator().to_owned();
+            access.session = None;
+            access.locked_name = Some(name.clone());
+            return Err(CommandError::shell(
+                ShellCode::Locked,
+                format!("MergeGuard locked itself after {} minutes without activity; {name} or another operator must sign in again.", idle.whole_minutes().max(1)),
+            ));
+        }
+        session.touch(now);
+        Ok(session.clone())
+    }
+
+    /// The signed-in operator, who must hold `role`.
+    pub fn signed_in_with(
+        &self,
+        now: OffsetDateTime,
+        role: operators::Role,
+    ) -> CommandResult<operators::Session> {
+        let who = self.signed_in(now)?;
+        if !who.has_role(role) {
+            return Err(CommandError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "{} does not hold the {} role.",
+                    who.operator(),
+                    role.as_str()
+                ),
+            ));
+        }
+        Ok(who)
+    }
+
+    pub fn set_session(&self, session: Option<operators::Session>) -> CommandResult<()> {
+        let mut access = lock(&self.access)?;
+        access.locked_name = None;
+        access.session = session;
+        Ok(())
+    }
+
+    /// The name shown on the lock screen, if the session locked itself.
+    pub fn locked_name(&self) -> Option<String> {
+        self.access.lock().ok().and_then(|a| a.locked_name.clone())
+    }
+
+    /// The current session without touching it (for the start-up status).
+    pub fn current(&self) -> Option<operators::Session> {
+        self.access.lock().ok().and_then(|a| a.session.clone())
+    }
+
+    /// The last checklist run, or a plain error asking for one.
+    pub fn prepared(&self) -> CommandResult<Arc<Prepared>> {
+        lock(&self.campaign)?.prepared.clone().ok_or_else(|| {
+            CommandError::new(
+                ErrorCode::NotApproved,
+                "Run the pre-flight checklist on the campaign first.",
+            )
+        })
+    }
 }
 
 #[derive(Default)]

@@ -1,0 +1,80 @@
+//! The one error type at the IPC boundary: the core's `UserError` codes, plus the two
+//! states only the desktop shell knows (`signed_out`, `locked` after idle time).
+//! Serialised as `{ code, message }`; `ui/i18n.js` turns `code` into plain words.
+
+use serde::Serialize;
+
+use mergeguard::error::{ErrorCode, UserError};
+
+/// Codes the shell adds to the core's closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShellCode {
+    /// Nobody is signed in.
+    SignedOut,
+    /// The session was idle too long; the operator must give their PIN again.
+    Locked,
+    /// A form value is not acceptable (PINs differ, weak PIN, name taken); the message says which.
+    InvalidInput,
+}
+
+/// A core code or a shell code; both serialise as a bare `snake_case` string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Code {
+    Core(ErrorCode),
+    Shell(ShellCode),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandError {
+    pub code: Code,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        CommandError {
+            code: Code::Core(code),
+            message: message.into(),
+        }
+    }
+
+    pub fn shell(code: ShellCode, message: impl Into<String>) -> Self {
+        CommandError {
+            code: Code::Shell(code),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
+    }
+
+    #[cfg(test)]
+    pub fn is(&self, code: ShellCode) -> bool {
+        self.code == Code::Shell(code)
+    }
+
+    #[cfg(test)]
+    pub fn is_core(&self, code: ErrorCode) -> bool {
+        self.code == Code::Core(code)
+    }
+}
+
+impl From<UserError> for CommandError {
+    fn from(e: UserError) -> Self {
+        CommandError {
+            code: Code::Core(e.code),
+            message: e.message,
+        }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub type CommandResult<T> = Result<T, CommandError>;

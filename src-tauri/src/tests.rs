@@ -1,0 +1,374 @@
+//! Proves through the command layer (the same plain functions the `#[tauri::command]`
+//! wrappers call) that no IPC path can skip the core's rules: a send without approval,
+//! a send after the recipient file changed on disk, and a command from an idle session
+//! are all refused, and nothing reaches the Outbox folder.
+
+use std::path::{Path, PathBuf};
+
+use time::{Duration, OffsetDateTime};
+
+use mergeguard::error::ErrorCode;
+
+use crate::error::{CommandError, ShellCode};
+use crate::state::AppState;
+use crate::{access, flow, oplog, preview};
+
+const ADMIN: &str = "Aiko";
+const ADMIN_PIN: &str = "2468";
+const APPROVER: &str = "Ben";
+const APPROVER_PIN: &str = "1357";
+
+/// A copy of the example campaign (it writes to an `[outbox]` folder) and a fresh store.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    campaign: PathBuf,
+    outbox: PathBuf,
+    csv: PathBuf,
+    state: AppState,
+}
+
+fn fixture(idle: Duration) -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let work = dir.path().join("campaign");
+    std::fs::create_dir_all(&work).unwrap();
+    for f in [
+        "campaign.toml",
+        "customers.csv",
+        "newsletter.txt",
+        "newsletter.html",
+        "coupon.txt",
+    ] {
+        std::fs::copy(examples.join(f), work.join(f))
+            .unwrap_or_else(|e| panic!("copy examples/{f}: {e}"));
+    }
+    let campaign = work.join("campaign.toml");
+    let toml = std::fs::read_to_string(&campaign).unwrap();
+    assert!(
+        toml.contains("[outbox]"),
+        "the example campaign writes to an Outbox folder"
+    );
+    let state = AppState::open(Some(&dir.path().join("data")), Some(idle));
+    Fixture {
+        outbox: work.join("outbox"),
+        csv: work.join("customers.csv"),
+        campaign,
+        state,
+        _dir: dir,
+    }
+}
+
+fn eml_count(outbox: &Path) -> usize {
+    std::fs::read_dir(outbox)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// First admin signs in, adds an approver, opens the campaign and runs the checklist.
+fn prepared(f: &Fixture, now: OffsetDateTime) {
+    access::create_first_admin(
+        &f.state,
+        now,
+        ADMIN.into(),
+        ADMIN_PIN.into(),
+        ADMIN_PIN.into(),
+    )
+    .expect("first admin");
+    access::add_operator(
+        &f.state,
+        now,
+        APPROVER.into(),
+        vec!["approver".into()],
+        APPROVER_PIN.into(),
+        APPROVER_PIN.into(),
+    )
+    .expect("add approver");
+    preview::open_campaign(&f.state, now, f.campaign.display().to_string()).expect("open campaign");
+    let view = runtime()
+        .block_on(flow::run_checklist(&f.state, now, &|_, _| {}))
+        .expect("checklist runs");
+    assert!(view.outbox, "the example is an Outbox campaign");
+    assert!(
+        view.passed,
+        "the example passes the checklist: {:?}",
+        view.checks
+    );
+}
+
+fn approve_all_warnings(f: &Fixture, now: OffsetDateTime) {
+    flow::submit_for_approval(&f.state, now).expect("submit");
+    let review = flow::review(&f.state, now).expect("review");
+    assert_eq!(review.submitted_by.as_deref(), Some(ADMIN));
+    let ack: Vec<String> = review.warnings.iter().map(|c| c.id.clone()).collect();
+    assert!(
+        ack.iter().any(|id| id == "outbox.nothing_sent"),
+        "the outbox warning is shown: {ack:?}"
+    );
+    flow::approve(&f.state, now, APPROVER.into(), APPROVER_PIN.into(), ack).expect("approve");
+}
+
+fn send_result(
+    f: &Fixture,
+    now: OffsetDateTime,
+) -> Result<mergeguard::send::Summary, CommandError> {
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&events);
+    let handle = flow::start_send(&f.state, now, move |e| sink.lock().unwrap().push(e))?;
+    let result = handle.join().expect("send thread");
+    let last = events
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("the worker reports how it ended");
+    match (&result, last) {
+        (Ok(_), flow::SendEvent::Finished { .. }) | (Err(_), flow::SendEvent::Stopped { .. }) => {}
+        (r, e) => panic!("last event {e:?} does not match the result {r:?}"),
+    }
+    result
+}
+
+#[test]
+fn send_without_approval_is_refused_and_writes_nothing() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    let err = send_result(&f, now).expect_err("no approval: the send must be refused");
+    assert!(
+        err.is_core(ErrorCode::NotApproved),
+        "refused as not approved: {err:?}"
+    );
+    assert_eq!(
+        eml_count(&f.outbox),
+        0,
+        "nothing written to the Outbox folder"
+    );
+
+    // Submitted but not yet approved: still refused.
+    flow::submit_for_approval(&f.state, now).expect("submit");
+    let err = send_result(&f, now).expect_err("submitted only: refused");
+    assert!(err.is_core(ErrorCode::NotApproved), "{err:?}");
+    assert_eq!(eml_count(&f.outbox), 0);
+}
+
+#[test]
+fn approved_send_writes_one_file_per_recipient() {
+    // The control case: the refusals above are not a send that can never work.
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    approve_all_warnings(&f, now);
+    let summary = send_result(&f, now).expect("approved send runs");
+    let recipients = flow::review(&f.state, now).unwrap().recipient_count;
+    assert_eq!(summary.counts.sent as usize, recipients);
+    assert_eq!(eml_count(&f.outbox), recipients, "one .eml per recipient");
+    let report = flow::send_report(&f.state, now).expect("report");
+    assert_eq!(report.len(), recipients);
+    let csv = f.outbox.with_file_name("report.csv");
+    assert_eq!(
+        flow::export_send_report(&f.state, now, csv.display().to_string()).unwrap(),
+        recipients
+    );
+    assert!(std::fs::read_to_string(&csv)
+        .unwrap()
+        .starts_with("row,email,state"));
+}
+
+#[test]
+fn editing_the_recipient_csv_after_approval_makes_the_send_refuse() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    approve_all_warnings(&f, now);
+    // One more customer, appended on disk after the approval (ASCII is valid Shift_JIS).
+    let mut bytes = std::fs::read(&f.csv).unwrap();
+    if !bytes.ends_with(b"\n") {
+        bytes.extend_from_slice(b"\r\n");
+    }
+    let fields = String::from_utf8_lossy(&bytes)
+        .lines()
+        .next()
+        .map(|h| h.split(',').count())
+        .unwrap_or(2);
+    let mut row = vec!["x".to_owned(); fields];
+    let email_at = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .nth(1)
+                .and_then(|l| l.split(',').position(|c| c.contains('@')))
+        })
+        .unwrap_or(0);
+    row[email_at] = "intruder@leak.example".into();
+    bytes.extend_from_slice(row.join(",").as_bytes());
+    bytes.extend_from_slice(b"\r\n");
+    std::fs::write(&f.csv, bytes).unwrap();
+
+    let err = send_result(&f, now).expect_err("the list changed after approval: refused");
+    assert!(
+        err.is_core(ErrorCode::NotApproved),
+        "refused as not approved: {err:?}"
+    );
+    assert_eq!(
+        eml_count(&f.outbox),
+        0,
+        "nothing written to the Outbox folder"
+    );
+}
+
+#[test]
+fn an_idle_session_is_locked_by_the_command_layer() {
+    let f = fixture(Duration::minutes(5));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    approve_all_warnings(&f, now);
+    let later = now + Duration::minutes(6);
+    let err = send_result(&f, later).expect_err("idle: refused");
+    assert!(err.is(ShellCode::Locked), "locked: {err:?}");
+    assert_eq!(eml_count(&f.outbox), 0, "nothing written while locked");
+    // Every other command is refused too, until someone signs in again.
+    assert!(preview::preview_message(&f.state, later, 0)
+        .err()
+        .unwrap()
+        .is(ShellCode::Locked));
+    assert!(flow::review(&f.state, later)
+        .unwrap_err()
+        .is(ShellCode::Locked));
+    assert!(oplog::log_entries(&f.state, later, Default::default())
+        .unwrap_err()
+        .is(ShellCode::Locked));
+    assert!(access::app_status(&f.state).unwrap().locked_name.as_deref() == Some(ADMIN));
+    let wrong = access::sign_in(&f.state, later, ADMIN.into(), "0000".into()).unwrap_err();
+    assert!(wrong.is_core(ErrorCode::AuthFailed), "{wrong:?}");
+    access::sign_in(&f.state, later, ADMIN.into(), ADMIN_PIN.into()).expect("sign in again");
+    assert!(flow::review(&f.state, later).is_ok());
+}
+
+#[test]
+fn approval_by_the_preparer_or_a_wrong_pin_is_refused() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    flow::submit_for_approval(&f.state, now).unwrap();
+    let ack: Vec<String> = flow::review(&f.state, now)
+        .unwrap()
+        .warnings
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    let same =
+        flow::approve(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), ack.clone()).unwrap_err();
+    assert!(same.is_core(ErrorCode::Forbidden), "{same:?}");
+    let wrong =
+        flow::approve(&f.state, now, APPROVER.into(), "9999".into(), ack.clone()).unwrap_err();
+    assert!(wrong.is_core(ErrorCode::AuthFailed), "{wrong:?}");
+    let unack =
+        flow::approve(&f.state, now, APPROVER.into(), APPROVER_PIN.into(), vec![]).unwrap_err();
+    assert!(unack.is_core(ErrorCode::NotApproved), "{unack:?}");
+    assert_eq!(eml_count(&f.outbox), 0);
+}
+
+#[test]
+fn no_command_answers_before_sign_in_and_no_pin_reaches_the_log() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    assert!(access::app_status(&f.state).unwrap().needs_first_admin);
+    let err = preview::open_campaign(&f.state, now, f.campaign.display().to_string()).unwrap_err();
+    assert!(err.is(ShellCode::SignedOut), "{err:?}");
+    let mismatch =
+        access::create_first_admin(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), "2469".into())
+            .unwrap_err();
+    assert!(mismatch.is(ShellCode::InvalidInput), "{mismatch:?}");
+    prepared(&f, now);
+    let log = oplog::log_entries(&f.state, now, Default::default()).unwrap();
+    assert!(log.verification.intact);
+    for kind in ["operator_added", "import", "check_run"] {
+        assert!(
+            log.entries.iter().any(|e| e.kind == kind),
+            "{kind} is in the log"
+        );
+    }
+    let out = f.outbox.with_file_name("log.json");
+    oplog::export_log(
+        &f.state,
+        now,
+        Default::default(),
+        "json",
+        out.display().to_string(),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    for pin in [ADMIN_PIN, APPROVER_PIN] {
+        assert!(!text.contains(pin), "a PIN reached the operation log");
+    }
+    let only_ops = oplog::FilterForm {
+        kind: Some("operator_added".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        oplog::log_entries(&f.state, now, only_ops).unwrap().total,
+        2
+    );
+}
+
+#[test]
+fn relay_password_needs_an_admin_and_a_relay() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    let outbox = flow::save_relay_password(&f.state, now, "secret".into()).unwrap_err();
+    assert!(outbox.is(ShellCode::InvalidInput), "{outbox:?}");
+    assert_eq!(
+        flow::requeue_unknown(&f.state, now).unwrap(),
+        0,
+        "nothing unknown to re-queue"
+    );
+    access::sign_in(&f.state, now, APPROVER.into(), APPROVER_PIN.into()).unwrap();
+    let not_admin = flow::save_relay_password(&f.state, now, "secret".into()).unwrap_err();
+    assert!(not_admin.is_core(ErrorCode::Forbidden), "{not_admin:?}");
+    let not_sender = flow::start_send(&f.state, now, |_| {})
+        .expect_err("an approver-only operator cannot send");
+    assert!(not_sender.is_core(ErrorCode::Forbidden), "{not_sender:?}");
+    assert!(access::list_operators(&f.state, now)
+        .unwrap_err()
+        .is_core(ErrorCode::Forbidden));
+}
+
+#[test]
+fn the_admin_idle_setting_locks_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    // No override: the store's setting decides.
+    let state = AppState::open(Some(dir.path()), None);
+    let now = OffsetDateTime::now_utc();
+    access::create_first_admin(
+        &state,
+        now,
+        ADMIN.into(),
+        ADMIN_PIN.into(),
+        ADMIN_PIN.into(),
+    )
+    .unwrap();
+    assert_eq!(access::settings(&state, now).unwrap().idle_minutes, 10);
+    let bad = access::save_settings(&state, now, 0, 24).unwrap_err();
+    assert!(bad.is(ShellCode::InvalidInput), "{bad:?}");
+    let saved = access::save_settings(&state, now, 2, 12).unwrap();
+    assert_eq!((saved.idle_minutes, saved.approval_hours), (2, 12));
+    assert!(
+        access::settings(&state, now + Duration::seconds(90)).is_ok(),
+        "90 s is not idle"
+    );
+    let t = now + Duration::seconds(90) + Duration::minutes(2);
+    assert!(access::settings(&state, t)
+        .unwrap_err()
+        .is(ShellCode::Locked));
+}
