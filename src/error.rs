@@ -45,6 +45,9 @@ pub enum ErrorCode {
     AuditBroken,
     /// Sending failed at the relay or the connection.
     Send,
+    /// A value given by the person is not acceptable (weak PIN, name taken, a setting
+    /// out of range); the message says which.
+    InvalidInput,
     /// Something unexpected; the message says what.
     Internal,
 }

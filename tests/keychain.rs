@@ -6,6 +6,7 @@ use std::process::Command;
 
 use mergeguard::audit::{self, Filter};
 use mergeguard::error::ErrorCode;
+use mergeguard::operators::{self, Role};
 use mergeguard::secrets::{self, Secret};
 use mergeguard::store::Store;
 use time::macros::datetime;
@@ -51,10 +52,24 @@ fn relay_password_round_trip_and_never_on_disk() {
     let now = datetime!(2026-11-28 09:00 UTC);
     let secret = format!("s3cret-{}", uuid::Uuid::new_v4());
     let profile = format!("relay-{}", uuid::Uuid::new_v4());
+    operators::create_first_admin(&store, "admin", &Secret::new("9999"), now).unwrap();
+    let admin = operators::sign_in(&store, "admin", &Secret::new("9999"), now).unwrap();
+    let sender: std::collections::BTreeSet<Role> = [Role::Sender].into();
+    operators::add_operator(&store, &admin, "sam", &sender, &Secret::new("1234"), now).unwrap();
+    let sam = operators::sign_in(&store, "sam", &Secret::new("1234"), now).unwrap();
+    // Only an admin stores credentials, whatever front end asks.
+    let refused =
+        secrets::save_relay_password(&store, &sam, &profile, "mailer", &Secret::new("x"), now)
+            .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Forbidden);
+    assert!(
+        secrets::relay_password(&profile, "mailer").is_err(),
+        "nothing was stored"
+    );
 
     secrets::save_relay_password(
         &store,
-        "admin",
+        &admin,
         &profile,
         "mailer",
         &Secret::new(&secret),
@@ -91,7 +106,7 @@ fn relay_password_round_trip_and_never_on_disk() {
     }
     assert_absent_in_dir(dir.path(), &secret);
 
-    secrets::forget_relay_password(&store, "admin", &profile, "mailer", now).unwrap();
+    secrets::forget_relay_password(&store, &admin, &profile, "mailer", now).unwrap();
     let err = secrets::relay_password(&profile, "mailer").unwrap_err();
     assert!(matches!(err, secrets::Error::NotFound { .. }), "{err}");
     assert_eq!(err.code(), ErrorCode::Keychain);
@@ -103,6 +118,7 @@ fn relay_password_round_trip_and_never_on_disk() {
             .unwrap()
             .into_iter()
             .map(|e| e.kind)
+            .filter(|k| k.starts_with("credential_"))
             .collect()
     };
     assert_eq!(kinds, ["credential_stored", "credential_removed"]);

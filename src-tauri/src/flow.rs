@@ -343,7 +343,7 @@ pub fn save_relay_password(
     }
     secrets::save_relay_password(
         &*state.store()?,
-        who.operator(),
+        &who,
         &profile,
         &relay.username,
         &Secret::new(password),

@@ -363,7 +363,7 @@ impl Error {
             Error::Operator(e) => e.code(),
             Error::Audit(e) => e.code(),
             Error::Sql(_) => ErrorCode::Database,
-            Error::BadValidity => ErrorCode::Internal,
+            Error::BadValidity => ErrorCode::InvalidInput,
             _ => ErrorCode::NotApproved,
         }
     }

@@ -122,7 +122,7 @@ fn run_inner(args: CredentialArgs) -> Result<(), String> {
     match args.command {
         CredentialCommand::Set { relay, user, .. } => {
             let password = read_password(stdin)?;
-            secrets::save_relay_password(&store, session.operator(), &relay, &user, &password, now)
+            secrets::save_relay_password(&store, &session, &relay, &user, &password, now)
                 .map_err(|e| e.to_string())?;
             println!("password for {user} at {relay} stored in the OS keychain");
         }
@@ -145,7 +145,7 @@ fn run_inner(args: CredentialArgs) -> Result<(), String> {
             })?;
             secrets::save_dkim_key(
                 &store,
-                session.operator(),
+                &session,
                 &domain,
                 &selector,
                 &Secret::new(pem),
@@ -155,7 +155,7 @@ fn run_inner(args: CredentialArgs) -> Result<(), String> {
             println!("DKIM key {selector}._domainkey.{domain} stored in the OS keychain");
         }
         CredentialCommand::Remove { relay, user, .. } => {
-            secrets::forget_relay_password(&store, session.operator(), &relay, &user, now)
+            secrets::forget_relay_password(&store, &session, &relay, &user, now)
                 .map_err(|e| e.to_string())?;
             println!("password for {user} at {relay} removed from the OS keychain");
         }

@@ -191,10 +191,12 @@ impl Error {
             }
             Error::LockedOut { .. } => ErrorCode::LockedOut,
             Error::NotAdmin | Error::AlreadySetUp | Error::LastAdmin => ErrorCode::Forbidden,
-            Error::NameTaken(_) | Error::BadName | Error::UnknownRole(_) | Error::WeakPin => {
-                ErrorCode::Internal
-            }
-            Error::Hash(_) | Error::BadIdleTime => ErrorCode::Internal,
+            Error::NameTaken(_)
+            | Error::BadName
+            | Error::UnknownRole(_)
+            | Error::WeakPin
+            | Error::BadIdleTime => ErrorCode::InvalidInput,
+            Error::Hash(_) => ErrorCode::Internal,
             Error::Sql(_) => ErrorCode::Database,
             Error::Audit(e) => e.code(),
         }

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::audit::{self, Kind};
 use crate::error::ErrorCode;
+use crate::operators::{Role, Session};
 use crate::store::Store;
 
 /// The keychain service name every relay password is filed under.
@@ -59,6 +60,8 @@ pub enum Error {
     NoDkimKey(String),
     #[error("the keychain failed: {0}")]
     Failed(String),
+    #[error("only an admin may store or remove credentials ({0} is not one)")]
+    NotAdmin(String),
     #[error(transparent)]
     Audit(#[from] audit::Error),
 }
@@ -67,6 +70,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Audit(e) => e.code(),
+            Error::NotAdmin(_) => ErrorCode::Forbidden,
             _ => ErrorCode::Keychain,
         }
     }
@@ -134,17 +138,18 @@ pub fn remove_relay_password(profile: &str, user: &str) -> Result<(), Error> {
 /// [`store_relay_password`] and a `credential_stored` log entry (profile and user only).
 pub fn save_relay_password(
     store: &Store,
-    operator: &str,
+    by: &Session,
     profile: &str,
     user: &str,
     password: &Secret,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
+    require_admin(by)?;
     store_relay_password(profile, user, password)?;
     audit::append(
         store,
         now,
-        operator,
+        by.operator(),
         Kind::CredentialStored,
         None,
         json!({"profile": profile, "user": user, "keychain_service": KEYCHAIN_SERVICE}),
@@ -155,16 +160,17 @@ pub fn save_relay_password(
 /// [`remove_relay_password`] and a `credential_removed` log entry.
 pub fn forget_relay_password(
     store: &Store,
-    operator: &str,
+    by: &Session,
     profile: &str,
     user: &str,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
+    require_admin(by)?;
     remove_relay_password(profile, user)?;
     audit::append(
         store,
         now,
-        operator,
+        by.operator(),
         Kind::CredentialRemoved,
         None,
         json!({"profile": profile, "user": user, "keychain_service": KEYCHAIN_SERVICE}),
@@ -222,20 +228,30 @@ pub fn dkim_key(domain: &str, selector: &str) -> Result<Secret, Error> {
 /// [`store_dkim_key`] and a `credential_stored` log entry (the key's DNS name only).
 pub fn save_dkim_key(
     store: &Store,
-    operator: &str,
+    by: &Session,
     domain: &str,
     selector: &str,
     pem: &Secret,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
+    require_admin(by)?;
     store_dkim_key(domain, selector, pem)?;
     audit::append(
         store,
         now,
-        operator,
+        by.operator(),
         Kind::CredentialStored,
         None,
         json!({"dkim_key": dkim_account(domain, selector), "keychain_service": DKIM_KEYCHAIN_SERVICE}),
     )?;
     Ok(())
+}
+
+/// Credentials are an admin's business: checked here so no front end can skip it.
+fn require_admin(by: &Session) -> Result<(), Error> {
+    if by.has_role(Role::Admin) {
+        Ok(())
+    } else {
+        Err(Error::NotAdmin(by.operator().to_owned()))
+    }
 }
