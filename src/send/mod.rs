@@ -173,6 +173,7 @@ async fn run_worker<R: Relay>(
     mut jobs: mpsc::Receiver<Outgoing>,
     out: mpsc::UnboundedSender<WorkerReport>,
     hold: Arc<AtomicBool>,
+    dkim: Option<Arc<DkimSign>>,
 ) {
     let mut session: Option<R::Session> = None;
     let mut open_failed: Option<String> = None;
@@ -202,6 +203,22 @@ async fn run_worker<R: Relay>(
                     // error, so the rest of this queue goes back unsent.
                     open_failed = Some(e.message.clone());
                     let _ = out.send(WorkerReport::OpenFailed(id, msg, e));
+                    continue;
+                }
+            }
+        }
+        // Signing here, not in the coordinator: an RSA signature costs about a
+        // millisecond, and each connection signs its own messages in parallel.
+        let mut msg = msg;
+        if dkim.is_some() {
+            match prepend_signature(dkim.as_deref(), std::mem::take(&mut msg.raw)) {
+                Ok(raw) => msg.raw = raw,
+                Err(why) => {
+                    let d = Delivery::Permanent {
+                        code: None,
+                        text: format!("message could not be built: DKIM signing failed: {why}"),
+                    };
+                    let _ = out.send(WorkerReport::Delivered(id, msg, d));
                     continue;
                 }
             }
@@ -315,6 +332,7 @@ where
             rx,
             out_tx.clone(),
             Arc::clone(&hold),
+            dkim.clone(),
         )));
     }
     drop(out_tx);
@@ -396,13 +414,12 @@ where
                             m.row, due.row
                         ));
                     }
-                    let raw = prepend_signature(dkim.as_deref(), m.raw)?;
                     Ok(Outgoing {
                         row: due.row,
                         message_id: m.message_id,
                         envelope_from: m.envelope_from,
                         envelope_to: m.envelope_to,
-                        raw,
+                        raw: m.raw,
                     })
                 });
                 let now = clock.now();
