@@ -88,7 +88,7 @@ trap cleanup EXIT
 # Build first (slow on 2 cores), so the timed part measures sending only.
 (cd "$ROOT" && cargo bench -q -p mergeguard --bench send --no-run 2>&1 | grep -v '^ *Executable' >&2) || true
 BENCH=$(cd "$ROOT" && cargo bench -p mergeguard --bench send --no-run --message-format=json 2>/dev/null \
-    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+    | grep '"kind":\["bench"\]' | grep '"name":"send"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
 [ -x "$BENCH" ] || { echo "bench-send: could not build benches/send.rs" >&2; exit 1; }
 if [ ! -x "$VENV/bin/mailmerge" ]; then
     python3 -m venv "$VENV" && "$VENV/bin/pip" install -q mailmerge==2.3.0 >&2
