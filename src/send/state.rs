@@ -22,6 +22,14 @@
 //! (`queued`/`deferred`). Result: each recipient is delivered exactly once or marked
 //! unknown; none twice, none missing.
 //!
+//! Throughput without breaking the rule: the engine claims rows in batches (one
+//! transaction marks many rows `sending`) into short per-connection queues, and writes
+//! outcomes in group commits together with the next claim. A crash can therefore leave
+//! at most the engine's in-flight window (`send::in_flight_window`: connections × queue
+//! depth, capped by the batch size) as `unknown`, some of which were never handed over;
+//! that is the price of one disk sync per batch instead of two per message. Rows taken
+//! back from a queue on pause/cancel/stop are recorded as never handed over (`queued`).
+//!
 //! Architecture invariant: this module knows nothing of SMTP or the store type; it only
 //! needs a `rusqlite::Connection`. Time comes in as `now` (Unix milliseconds).
 
