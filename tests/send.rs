@@ -648,3 +648,83 @@ async fn rate_limits_hold_per_second_and_daily_quota_across_campaigns() {
         );
     }
 }
+
+/// Messages claimed (`sending` on disk) but still waiting in a connection's queue when
+/// the operator cancels are taken back, not sent: they return to `queued` without
+/// counting as an attempt, and the resumed run sends each recipient exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_takes_back_queued_messages_and_resume_sends_each_once() {
+    const N: u64 = 300;
+    let relay = Arc::new(SmtpRelay::new(starttls_settings()).unwrap());
+    let (_d, conn) = db();
+    let cid = unique("takeback");
+    let (tx, rx) = watch::channel(Control::Run);
+    let cancel_at_sent = 20;
+    let s = send_campaign(
+        job(&cid, recipients(N, "example.test"), SendOptions::default()),
+        Arc::clone(&relay),
+        &conn,
+        &SystemClock,
+        rx,
+        &Allow,
+        &|p| {
+            if p.sent >= cancel_at_sent {
+                let _ = tx.send(Control::Cancel);
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.finish, Finish::Cancelled);
+    let c = s.counts;
+    assert_eq!((c.sending, c.unknown, c.failed), (0, 0, 0), "{c:?}");
+    // No new claims after the cancel: at most one window beyond the cancel point.
+    let window = mergeguard::send::in_flight_window(&SendOptions::default()) as u64;
+    assert!(
+        c.sent >= cancel_at_sent && c.sent <= cancel_at_sent + window,
+        "{c:?}"
+    );
+    assert_eq!(c.sent + c.queued, N);
+    let rows = report(&conn, &cid).unwrap();
+    assert!(
+        rows.iter()
+            .filter(|r| r.state == State::Queued)
+            .all(|r| r.attempts == 0),
+        "a message taken back counted as an attempt"
+    );
+    // The cancel lands while each connection still has several claimed messages queued
+    // (the queue is topped up long before it runs dry), so some are taken back.
+    let taken_back = rows
+        .iter()
+        .filter(|r| {
+            r.state == State::Queued
+                && r.reply_text
+                    .as_deref()
+                    .is_some_and(|t| t.contains("taken back"))
+        })
+        .count();
+    assert!(taken_back > 0, "no queued message was taken back: {c:?}");
+    eprintln!("cancel: {} sent, {taken_back} taken back", c.sent);
+
+    let (_tx, rx) = watch::channel(Control::Run);
+    let s = send_campaign(
+        job(&cid, recipients(N, "example.test"), SendOptions::default()),
+        relay,
+        &conn,
+        &SystemClock,
+        rx,
+        &Allow,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((s.finish, s.counts.sent), (Finish::Done, N));
+    let got = wait_delivered(&cid, N as usize);
+    for row in 1..=N {
+        assert_eq!(
+            got.get(&message_id(&cid, row)).copied(),
+            Some(1),
+            "row {row} must arrive exactly once"
+        );
+    }
+}
