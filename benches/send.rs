@@ -1,7 +1,8 @@
 //! Throughput of the sending engine: 2,000 personalised messages to the loopback Postfix
-//! over STARTTLS + AUTH with reused connections, state committed per message as in
-//! production. Prints messages per second (a plain bench, not criterion: one run of a
-//! real relay is the measurement; `scripts/bench-send.sh` runs the peers beside it).
+//! over STARTTLS + AUTH with reused connections, state committed to a WAL file with
+//! synchronous=FULL exactly as in production. Prints messages per second (a plain
+//! bench, not criterion: one run of a real relay is the measurement;
+//! `scripts/bench-send.sh` runs the peers beside it).
 //!
 //! Env: MG_TEST_SMTP_STARTTLS, MG_TEST_CA, MG_TEST_SMTP_USER/PASSWORD (test contract),
 //! MG_BENCH_N (2000), MG_BENCH_PARALLEL (comma list, default "2,4").

@@ -19,6 +19,7 @@ pub mod relay;
 pub mod state;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -144,9 +145,26 @@ impl SendError {
     }
 }
 
+/// Messages queued per connection ahead of the one being sent, so a connection never
+/// waits for the coordinator's next database commit. Together with `parallel` this
+/// bounds the rows that are `sending` on disk at any moment, which is also the most a
+/// crash can leave `unknown` (see [`state`]).
+pub const QUEUE_DEPTH: usize = 8;
+
+/// The most rows `sending` at once for these options: `parallel` connections with
+/// [`QUEUE_DEPTH`] messages each, no more than one batch (but at least one message per
+/// connection).
+pub fn in_flight_window(options: &SendOptions) -> usize {
+    let parallel = options.parallel.max(1);
+    (parallel * QUEUE_DEPTH).min(options.batch.max(parallel))
+}
+
 enum WorkerReport {
     Delivered(usize, Outgoing, Delivery),
     OpenFailed(usize, Outgoing, OpenError),
+    /// Given back before any byte of it went to the relay (paused, cancelled, stopped,
+    /// or this connection could not be opened): the row goes back to `queued`.
+    Returned(usize, Outgoing, String),
 }
 
 async fn run_worker<R: Relay>(
@@ -154,9 +172,26 @@ async fn run_worker<R: Relay>(
     relay: Arc<R>,
     mut jobs: mpsc::Receiver<Outgoing>,
     out: mpsc::UnboundedSender<WorkerReport>,
+    hold: Arc<AtomicBool>,
+    dkim: Option<Arc<DkimSign>>,
 ) {
     let mut session: Option<R::Session> = None;
+    let mut open_failed: Option<String> = None;
     while let Some(msg) = jobs.recv().await {
+        // Queued messages are `sending` on disk but not yet handed over: on pause,
+        // cancel or stop they go back rather than out.
+        if hold.load(Ordering::SeqCst) {
+            let _ = out.send(WorkerReport::Returned(
+                id,
+                msg,
+                "taken back before sending (paused, cancelled or stopped)".into(),
+            ));
+            continue;
+        }
+        if let Some(why) = &open_failed {
+            let _ = out.send(WorkerReport::Returned(id, msg, why.clone()));
+            continue;
+        }
         if session.as_ref().is_some_and(|s| !R::usable(s)) {
             session = None;
         }
@@ -164,7 +199,26 @@ async fn run_worker<R: Relay>(
             match relay.open().await {
                 Ok(s) => session = Some(s),
                 Err(e) => {
+                    // Do not hammer a relay that refused us: the run stops on this
+                    // error, so the rest of this queue goes back unsent.
+                    open_failed = Some(e.message.clone());
                     let _ = out.send(WorkerReport::OpenFailed(id, msg, e));
+                    continue;
+                }
+            }
+        }
+        // Signing here, not in the coordinator: an RSA signature costs about a
+        // millisecond, and each connection signs its own messages in parallel.
+        let mut msg = msg;
+        if dkim.is_some() {
+            match prepend_signature(dkim.as_deref(), std::mem::take(&mut msg.raw)) {
+                Ok(raw) => msg.raw = raw,
+                Err(why) => {
+                    let d = Delivery::Permanent {
+                        code: None,
+                        text: format!("message could not be built: DKIM signing failed: {why}"),
+                    };
+                    let _ = out.send(WorkerReport::Delivered(id, msg, d));
                     continue;
                 }
             }
@@ -261,22 +315,30 @@ where
 
     let quota_key = relay.quota_key();
     let parallel = options.parallel.max(1);
+    let window = in_flight_window(&options);
+    // Claim again once a quarter of the window is free: one commit per few messages
+    // (group commit of outcomes and claims) while every connection still has work queued.
+    let refill_at = (window / 4).max(1);
+    let hold = Arc::new(AtomicBool::new(false));
     let (out_tx, mut out_rx) = mpsc::unbounded_channel();
     let mut senders = Vec::with_capacity(parallel);
     let mut handles = Vec::with_capacity(parallel);
     for id in 0..parallel {
-        let (tx, rx) = mpsc::channel(1);
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         senders.push(tx);
         handles.push(tokio::spawn(run_worker(
             id,
             Arc::clone(&relay),
             rx,
             out_tx.clone(),
+            Arc::clone(&hold),
+            dkim.clone(),
         )));
     }
     drop(out_tx);
 
-    let mut idle: Vec<usize> = (0..parallel).rev().collect();
+    // Messages queued or being sent, per connection.
+    let mut outstanding: Vec<usize> = vec![0; parallel];
     let mut attempts_of = std::collections::HashMap::<u64, u32>::new();
     let mut buffer: VecDeque<state::Due> = VecDeque::new();
     let mut pending: Vec<(u64, state::Outcome)> = Vec::new();
@@ -306,17 +368,21 @@ where
             finish = Finish::Cancelled;
         }
         let dispatching = stop.is_none() && finish != Finish::Cancelled && ctl == Control::Run;
+        hold.store(!dispatching, Ordering::SeqCst);
+        let in_flight: usize = outstanding.iter().sum();
+        let free = window.saturating_sub(in_flight);
 
-        // Claim rows for idle connections; results received so far go in the same
-        // transaction (one disk sync per round, not two per message).
+        // Claim a batch of rows (as `sending`, in one transaction) for the free queue
+        // slots; outcomes received so far go in the same transaction: one disk sync per
+        // batch, not two per message.
         let mut to_dispatch = Vec::new();
         let mut rate_wait = 0u64;
-        if dispatching && !idle.is_empty() {
+        if dispatching && free > 0 && (in_flight == 0 || free >= refill_at) {
             let tx = conn.unchecked_transaction()?;
             for (row, outcome) in pending.drain(..) {
                 state::record(&tx, cid, row, &outcome, clock.now())?;
             }
-            while to_dispatch.len() < idle.len() {
+            while to_dispatch.len() < free {
                 if buffer.is_empty() {
                     if let Err(why) = approval.check() {
                         stop = Some(SendError::NotApproved(why));
@@ -334,7 +400,7 @@ where
                 }
                 let wait = options.rate.wait_ms(&tx, &quota_key, clock.now())?;
                 if wait > 0 {
-                    if !to_dispatch.is_empty() || handles.len() != idle.len() {
+                    if !to_dispatch.is_empty() || in_flight > 0 {
                         break; // send what we have; come back after the next result
                     }
                     rate_wait = wait;
@@ -348,13 +414,12 @@ where
                             m.row, due.row
                         ));
                     }
-                    let raw = prepend_signature(dkim.as_deref(), m.raw)?;
                     Ok(Outgoing {
                         row: due.row,
                         message_id: m.message_id,
                         envelope_from: m.envelope_from,
                         envelope_to: m.envelope_to,
-                        raw,
+                        raw: m.raw,
                     })
                 });
                 let now = clock.now();
@@ -387,16 +452,16 @@ where
         }
         let dispatched = !to_dispatch.is_empty();
         for msg in to_dispatch {
-            let Some(w) = idle.pop() else {
-                unreachable_dispatch()
-            };
+            // The shortest queue; it has room because the window is parallel × depth.
+            let w = (0..parallel).min_by_key(|&w| outstanding[w]).unwrap_or(0);
+            outstanding[w] += 1;
             if senders[w].send(msg).await.is_err() {
                 return Err(SendError::NotApproved(
                     "internal: a relay task stopped unexpectedly".into(),
                 ));
             }
         }
-        let in_flight = parallel - idle.len();
+        let in_flight: usize = outstanding.iter().sum();
 
         if in_flight > 0 {
             // Wait for one result, then take any others that are ready.
@@ -409,13 +474,18 @@ where
                 let now = clock.now();
                 match r {
                     WorkerReport::Delivered(w, msg, d) => {
-                        idle.push(w);
+                        outstanding[w] -= 1;
                         let attempts = attempts_of.remove(&msg.row).unwrap_or(1);
                         let outcome = outcome_of(d, attempts, &options, now);
                         pending.push((msg.row, outcome));
                     }
+                    WorkerReport::Returned(w, msg, text) => {
+                        outstanding[w] -= 1;
+                        attempts_of.remove(&msg.row);
+                        pending.push((msg.row, state::Outcome::NotSent { text }));
+                    }
                     WorkerReport::OpenFailed(w, msg, e) => {
-                        idle.push(w);
+                        outstanding[w] -= 1;
                         attempts_of.remove(&msg.row);
                         pending.push((
                             msg.row,
@@ -483,11 +553,6 @@ where
         counts,
         recovered_unknown: recovered,
     })
-}
-
-#[cold]
-fn unreachable_dispatch() -> ! {
-    unreachable!("more messages claimed than idle connections")
 }
 
 fn flush(

@@ -205,6 +205,33 @@ impl SmtpRelay {
         }
     }
 
+    /// The TCP connection with Nagle's algorithm off. lettre writes the message body and
+    /// the final `.` in two writes and then waits for the reply; with Nagle on, the
+    /// second small write waits for the relay's delayed ACK (40 ms on Linux), which
+    /// capped each connection at about 20 messages per second.
+    async fn connect_tcp(&self) -> Result<tokio::net::TcpStream, OpenError> {
+        let s = &self.settings;
+        let fail = |what: String| OpenError {
+            kind: OpenErrorKind::Connect,
+            message: format!("could not connect to {}:{}: {what}", s.host, s.port),
+        };
+        let addrs = tokio::net::lookup_host((s.host.as_str(), s.port))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let mut last = String::from("the name resolves to no address");
+        for addr in addrs {
+            match tokio::time::timeout(s.timeout, tokio::net::TcpStream::connect(addr)).await {
+                Ok(Ok(tcp)) => {
+                    tcp.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
+                    return Ok(tcp);
+                }
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = format!("no answer within {} s", s.timeout.as_secs()),
+            }
+        }
+        Err(fail(last))
+    }
+
     async fn connect(&self) -> Result<AsyncSmtpConnection, OpenError> {
         let s = &self.settings;
         let addr = (s.host.as_str(), s.port);
@@ -227,13 +254,15 @@ impl SmtpRelay {
                     .map_err(connect_err)?
             }
             Mode::PlainDangerous => {
-                return AsyncSmtpConnection::connect_tokio1(addr, t, &self.hello, None, None)
+                let tcp = self.connect_tcp().await?;
+                return AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
                     .await
-                    .map_err(connect_err)
+                    .map_err(connect_err);
             }
             Mode::StartTls(p) => {
+                let tcp = self.connect_tcp().await?;
                 let mut conn =
-                    AsyncSmtpConnection::connect_tokio1(addr, t, &self.hello, None, None)
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
                         .await
                         .map_err(connect_err)?;
                 if !conn.can_starttls() {

@@ -22,38 +22,28 @@
 //! (`queued`/`deferred`). Result: each recipient is delivered exactly once or marked
 //! unknown; none twice, none missing.
 //!
+//! Throughput without breaking the rule: the engine claims rows in batches (one
+//! transaction marks many rows `sending`) into short per-connection queues, and writes
+//! outcomes in group commits together with the next claim. A crash can therefore leave
+//! at most the engine's in-flight window (`send::in_flight_window`: connections × queue
+//! depth, capped by the batch size) as `unknown`, some of which were never handed over;
+//! that is the price of one disk sync per batch instead of two per message. Rows taken
+//! back from a queue on pause/cancel/stop are recorded as never handed over (`queued`).
+//!
 //! Architecture invariant: this module knows nothing of SMTP or the store type; it only
 //! needs a `rusqlite::Connection`. Time comes in as `now` (Unix milliseconds).
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-/// The schema, forward-only. The lead folds it into the store's migration list.
-pub const MIGRATION: &str = "
-CREATE TABLE IF NOT EXISTS deliveries (
-    campaign_id     TEXT    NOT NULL,
-    row             INTEGER NOT NULL,
-    email           TEXT    NOT NULL,
-    message_id      TEXT,
-    state           TEXT    NOT NULL DEFAULT 'queued'
-                    CHECK (state IN ('queued','sending','sent','deferred','failed','unknown')),
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER,
-    reply_code      INTEGER,
-    reply_text      TEXT,
-    queue_id        TEXT,
-    updated_at      INTEGER NOT NULL,
-    PRIMARY KEY (campaign_id, row)
-);
-CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (campaign_id, state);
-CREATE TABLE IF NOT EXISTS send_quota (
-    relay_key TEXT    NOT NULL,
-    at        INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS send_quota_by_relay ON send_quota (relay_key, at);
-";
+/// The schema of this module: the store's migration 0002 (`src/store/migrations/0002_send.sql`),
+/// applied by `Store::open`. Kept here so readers of the engine find it next to the code.
+pub const MIGRATION: &str = include_str!("../store/migrations/0002_send.sql");
 
-/// Applies [`MIGRATION`] and the durability settings the crash rule depends on.
+/// Prepares a bare connection (tests, benches, a separate state file): the durability
+/// settings the crash rule depends on, then the store's own migrations up to its current
+/// version (so the file is exactly what `Store::open` makes, and either can open it
+/// later). Idempotent: applied migrations are recorded and skipped.
 ///
 /// `synchronous = FULL` makes each commit reach the disk before we talk to the relay,
 /// so a power loss cannot forget a `sending` mark (NORMAL would survive a process
@@ -62,7 +52,16 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.execute_batch(MIGRATION)
+    match crate::store::migrate_connection(conn) {
+        Ok(_) => Ok(()),
+        Err(crate::store::Error::Sql(e)) | Err(crate::store::Error::Migrate { source: e, .. }) => {
+            Err(e)
+        }
+        Err(other) => Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        )),
+    }
 }
 
 /// One recipient's state.
@@ -602,6 +601,40 @@ mod tests {
             s.contains("'=cmd@x.test") && s.contains("'-bad user"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn migrate_is_idempotent_and_matches_the_store_version() {
+        let c = db();
+        migrate(&c).unwrap();
+        let versions: Vec<u32> = c
+            .prepare("SELECT version FROM schema_migrations ORDER BY version")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(versions.last().copied(), Some(crate::store::SCHEMA_VERSION));
+        assert_eq!(versions, [1, 2]);
+        // A file prepared here is one the store opens without re-applying anything.
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let f = Connection::open(dir.path().join(crate::store::DB_FILE)).unwrap();
+            migrate(&f).unwrap();
+            enqueue(&f, "c1", &[(1, "a@x.test".into())], 0).unwrap();
+        }
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2]);
+    }
+
+    #[test]
+    fn a_bare_legacy_state_file_upgrades() {
+        // Files made before the schema joined the store: send tables, no ledger.
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(MIGRATION).unwrap();
+        enqueue(&c, "c1", &[(1, "a@x.test".into())], 0).unwrap();
+        migrate(&c).unwrap();
+        assert_eq!(counts(&c, "c1").unwrap().queued, 1);
     }
 
     #[test]

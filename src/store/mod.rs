@@ -21,7 +21,13 @@ pub const DATA_DIR_ENV: &str = "MERGEGUARD_DATA_DIR";
 
 /// Embedded migrations, applied in this order and recorded in `schema_migrations`.
 /// Forward-only: a shipped migration is never edited; add the next number instead.
-const MIGRATIONS: &[(u32, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "send", include_str!("migrations/0002_send.sql")),
+];
+
+/// The schema version this build writes (the last of [`MIGRATIONS`]).
+pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// The store failed.
 #[derive(Debug, thiserror::Error)]
@@ -106,9 +112,9 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let mut writer = Connection::open(&path).map_err(open_err)?;
+        let writer = Connection::open(&path).map_err(open_err)?;
         configure_writer(&writer).map_err(open_err)?;
-        migrate(&mut writer)?;
+        migrate(&writer)?;
         let reader = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -198,7 +204,15 @@ fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), Error> {
+/// Brings any connection's schema up to [`SCHEMA_VERSION`] with the store's own
+/// migration list and ledger, so a database prepared this way (tests, benches, the
+/// send engine on a bare connection) is the same as one made by [`Store::open`] and
+/// either can open it later. Idempotent. Returns the version now applied.
+pub fn migrate_connection(conn: &Connection) -> Result<u32, Error> {
+    migrate(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<u32, Error> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version    INTEGER PRIMARY KEY,
@@ -211,30 +225,41 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
         [],
         |r| r.get(0),
     )?;
-    let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
-    if current > known {
+    if current > SCHEMA_VERSION {
         return Err(Error::TooNew {
             found: current,
-            known,
+            known: SCHEMA_VERSION,
         });
     }
     for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        let step = |conn: &mut Connection| -> rusqlite::Result<()> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
-                rusqlite::params![version, name],
+        let step = || -> rusqlite::Result<()> {
+            // IMMEDIATE: two processes opening the same file cannot both apply a step.
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
             )?;
+            // Re-read inside the lock: another process may have applied it meanwhile.
+            let done: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                [version],
+                |r| r.get(0),
+            )?;
+            if !done {
+                tx.execute_batch(sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+                    rusqlite::params![version, name],
+                )?;
+            }
             tx.commit()
         };
-        step(conn).map_err(|source| Error::Migrate {
+        step().map_err(|source| Error::Migrate {
             version,
             name,
             source,
         })?;
     }
-    Ok(())
+    Ok(SCHEMA_VERSION.max(current))
 }
 
 #[cfg(test)]
@@ -246,6 +271,103 @@ mod tests {
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.0 as usize, i + 1, "migration {} is out of sequence", m.1);
         }
+    }
+
+    fn table_exists(conn: &Connection, name: &str) -> bool {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn fresh_store_has_the_send_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2]);
+        let conn = store.read();
+        assert!(table_exists(&conn, "deliveries"));
+        assert!(table_exists(&conn, "send_quota"));
+    }
+
+    #[test]
+    fn store_at_version_1_upgrades_keeping_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A database exactly as the first release left it: only 0001 applied.
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))",
+            )
+            .unwrap();
+            conn.execute_batch(MIGRATIONS[0].2).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (1, 'init')",
+                [],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO settings VALUES ('k', 'v')", [])
+                .unwrap();
+            assert!(!table_exists(&conn, "deliveries"));
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2]);
+        assert!(table_exists(&store.read(), "deliveries"));
+        assert_eq!(store.setting("k").unwrap().as_deref(), Some("v"));
+        drop(store);
+        // Opening again applies nothing twice.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2]);
+    }
+
+    #[test]
+    fn send_tables_made_before_0002_existed_upgrade() {
+        // Before 0002, the send engine created its tables itself on a store at version 1.
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))",
+            )
+            .unwrap();
+            conn.execute_batch(MIGRATIONS[0].2).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (1, 'init')",
+                [],
+            )
+            .unwrap();
+            conn.execute_batch(MIGRATIONS[1].2).unwrap();
+            conn.execute(
+                "INSERT INTO deliveries (campaign_id, row, email, updated_at) VALUES ('c', 1, 'a@x.test', 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2]);
+        let n: i64 = store
+            .read()
+            .query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        Connection::open(dir.path().join(DB_FILE))
+            .unwrap()
+            .execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?1, 'future')",
+                [SCHEMA_VERSION + 1],
+            )
+            .unwrap();
+        assert!(matches!(Store::open(dir.path()), Err(Error::TooNew { .. })));
     }
 
     #[test]
