@@ -322,9 +322,7 @@ fn fault_server_good_certificate_passes_and_logs_auth_over_tls() {
     let log = std::fs::read_to_string(test_dir().join("faults/auth.log")).unwrap();
     let last = log
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == "attempt" && v["port"] == addr.port())
-        .last()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).rfind(|v| v["event"] == "attempt" && v["port"] == addr.port())
         .unwrap();
     assert_eq!(last["tls"], true);
 }

@@ -539,7 +539,7 @@ pub(crate) fn verdicts(findings: &Findings, messages: usize) -> Vec<super::Check
         ),
         findings.verdict(
             NO_OTHER_RECIPIENT,
-            format!("No message shows another recipient's address (headers, text, HTML and attachments scanned)."),
+            "No message shows another recipient's address (headers, text, HTML and attachments scanned).".to_string(),
             "A message contains another customer's address. Check the merge fields, templates and attachments so each message only holds its own recipient's data.",
         ),
     ]

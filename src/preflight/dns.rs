@@ -20,19 +20,16 @@ use super::Check;
 
 /// Which DNS resolver the checks ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Default)]
 pub enum Resolver {
     /// The operating system's configuration (`/etc/resolv.conf`), with its cache.
+    #[default]
     System,
     /// One server at this address and port (UDP, then TCP), with caching disabled so a
     /// record fixed a second ago is seen at once. Used for company resolvers and tests.
     At(SocketAddr),
 }
 
-impl Default for Resolver {
-    fn default() -> Self {
-        Resolver::System
-    }
-}
 
 impl std::fmt::Display for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

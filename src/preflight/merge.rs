@@ -115,7 +115,7 @@ pub(crate) fn verdicts(findings: &Findings, recipients: usize, messages: usize) 
         ),
         findings.verdict(
             LEFTOVER,
-            format!("No template markers ({{{{, {{%, }}}}) are left in any subject or body."),
+            "No template markers ({{, {%, }}) are left in any subject or body.".to_string(),
             "A merge field was not replaced: check its spelling and that the column exists.",
         ),
     ]

@@ -192,12 +192,15 @@ struct Context<'a, 'b> {
     cache: ScanCache,
 }
 
+/// Where one thread reports progress: the callback and the total over all chunks.
+type ProgressSink<'p> = (&'p dyn Fn(usize, usize), usize);
+
 impl Context<'_, '_> {
     fn run(
         &self,
         messages: &[BuiltMessage],
         done: &AtomicUsize,
-        progress: Option<(&dyn Fn(usize, usize), usize)>,
+        progress: Option<ProgressSink<'_>>,
     ) -> Findings {
         let mut findings = Findings::default();
         let parser = MessageParser::default();

@@ -178,18 +178,6 @@ pub fn forget_relay_password(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_never_prints() {
-        let s = Secret::new("hunter2");
-        assert_eq!(format!("{s:?} {s}"), "<redacted> <redacted>");
-        assert_eq!(s.expose(), "hunter2");
-    }
-}
-
 /// The keychain account of a DKIM key: its DNS name.
 fn dkim_account(domain: &str, selector: &str) -> String {
     format!("{selector}._domainkey.{}", domain.to_ascii_lowercase())
@@ -253,5 +241,17 @@ fn require_admin(by: &Session) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::NotAdmin(by.operator().to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?} {s}"), "<redacted> <redacted>");
+        assert_eq!(s.expose(), "hunter2");
     }
 }
