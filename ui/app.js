@@ -2,7 +2,7 @@
 // only shows it. The rules (addressing, escaping, strict merge) live in the core.
 
 import * as ipc from "./ipc.js";
-import { t, errorText, reasonText, setLanguage, language, checkTitle, checkFix, areaName, kindName, roleName } from "./i18n.js";
+import { t, errorText, reasonText, setLanguage, language, checkTitle, checkFix, checkSeen, areaName, kindName, roleName } from "./i18n.js";
 
 const PAGE_SIZE = 50;
 const $ = (id) => document.getElementById(id);
@@ -539,7 +539,10 @@ function renderChecklist(view) {
           statusBadge(c.status),
           el("div", { class: "check-body" },
             el("div", { class: "check-title" }, checkTitle(c.id), el("span", { class: "check-id mono" }, c.id)),
-            el("div", { class: "check-detail" }, c.detail),
+            checkSeen(c.id, c.status) ? el("div", { class: "check-seen" }, checkSeen(c.id, c.status)) : "",
+            el("div", { class: "check-detail" },
+              checkSeen(c.id, c.status) ? el("span", { class: "check-detail-label" }, t("detail_label") + " ") : "",
+              c.detail),
             c.status !== "pass" && (c.fix || checkFix(c.id))
               ? el("div", { class: "check-fix" }, el("strong", {}, t("fix_label") + " "), checkFix(c.id) || c.fix)
               : "")))));
@@ -606,6 +609,7 @@ async function enterApproval() {
           ticked.has(c.id) ? { checked: "" } : {})),
         el("label", { for: "ack-" + i },
           el("strong", {}, checkTitle(c.id)), " ", el("span", { class: "check-id mono" }, c.id),
+          checkSeen(c.id, c.status) ? el("span", { class: "check-seen" }, checkSeen(c.id, c.status)) : "",
           el("span", { class: "check-detail" }, c.detail)))));
     $("approval-result").hidden = true;
   } catch (err) {

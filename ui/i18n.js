@@ -138,6 +138,7 @@ const STRINGS = {
     checklist_failed: "Something fails: fix it before asking for approval.",
     fingerprint: "Fingerprint",
     fix_label: "Fix:",
+    detail_label: "Detail:",
     status_fail: "Fail",
     status_warning: "Warning",
     status_pass: "Pass",
@@ -377,6 +378,7 @@ const STRINGS = {
     checklist_failed: "不合格の項目があります。修正してから承認を依頼してください。",
     fingerprint: "フィンガープリント",
     fix_label: "対処：",
+    detail_label: "詳細（原文）：",
     status_fail: "不合格",
     status_warning: "警告",
     status_pass: "合格",
@@ -579,6 +581,52 @@ const CHECKS = {
   "outbox.nothing_sent": ["Outbox folder: nothing is sent", "送信トレイフォルダー：実際には送信しない", "本当に送信するには、[outbox] を [relay]（ホスト・ポート・暗号化・ユーザー名）に置き換えてください。"],
 };
 
+// Per check id, in Japanese: what a warning or failure of that check means. Shown above
+// the core's exact detail (addresses, rows, records), which stays as the core wrote it.
+const CHECK_SEEN_JA = {
+  "addressing.envelope": "封筒（SMTP）の宛先が 1 件でないメッセージがあります。",
+  "addressing.single_to": "To が行のアドレス 1 件だけになっていないメッセージがあります。",
+  "addressing.no_cc_bcc": "Cc または Bcc ヘッダーを含むメッセージがあります。",
+  "addressing.no_other_recipient": "ほかの宛先のアドレスが本文・ヘッダー・添付のどこかに入っているメッセージがあります。",
+  "attachments.address_list": "アドレスが並んだファイル（このキャンペーンの宛先、または上限を超える数のアドレス）が添付されています。",
+  "attachments.recipient_file": "宛先リストと同じ内容のファイルが添付されています。",
+  "attachments.unreadable": "暗号化・破損・大きすぎる圧縮などで、中身を確認できない添付があります。",
+  "merge.renders": "メッセージを作成できない宛先があります。",
+  "merge.subject": "差し込み後に件名が空になるメッセージがあります。",
+  "merge.leftover": "差し込まれずに {{ や }} が残っているメッセージがあります。",
+  "content.unsubscribe": "配信停止ヘッダー（List-Unsubscribe）がないメッセージがあります。",
+  "content.from_domain": "差出人のドメインが、SPF・DKIM・DMARC を確認したドメインと違います。",
+  "content.size": "リレーのサイズ上限を超える、または上限に近いメッセージがあります。",
+  "content.xml": "添付の内容を安全に検査できませんでした。",
+  "spf.record": "送信元ドメインの SPF レコードがないか、複数あります。",
+  "spf.syntax": "SPF レコードに誤った記述があります。",
+  "spf.lookups": "SPF の DNS 参照が 10 回を超えます（受信側で SPF が無効とされます）。",
+  "spf.all": "SPF が誰からの送信も許可する（+all など）設定です。",
+  "spf.relay": "SPF がこのリレーの IP アドレスからの送信を許可していません。",
+  "dkim.record": "セレクターの DKIM 公開鍵が DNS で見つかりません。",
+  "dkim.revoked": "DNS の DKIM 鍵が失効しています（p= が空）。",
+  "dkim.key_length": "DKIM 鍵が短すぎます（RSA 1024 ビットは警告、それ未満は不合格）。",
+  "dkim.hash": "DKIM の署名に弱いハッシュが使われています。",
+  "dkim.private_key": "DKIM 秘密鍵を読み込めません。",
+  "dkim.verify": "設定した秘密鍵で署名したメッセージを、DNS の公開鍵で検証できません。",
+  "dmarc.record": "DMARC レコードがないか、正しくありません。",
+  "dmarc.policy": "DMARC ポリシーが p=none（監視のみ）です。",
+  "dmarc.rua": "DMARC の集計レポート送付先（rua）がありません。",
+  "dmarc.alignment": "差出人ドメインが DKIM の署名ドメインとも SPF のドメインとも一致していません。",
+  "dns.resolver": "DNS に問い合わせできませんでした。",
+  "dns.domain": "送信元ドメインが DNS に存在しません。",
+  "dns.mx": "送信元ドメインに MX レコードがありません（返信や不達通知が届きません）。",
+  "dns.fcrdns": "リレーの IP アドレスの逆引き（PTR）が正引きと一致しない、または確認できません。",
+  "tls.connect": "リレーに接続できません。",
+  "tls.starttls": "リレーが STARTTLS を提供していません。暗号化なしでは送信しません。",
+  "tls.implicit": "暗号化接続（ポート 465）を確立できません。",
+  "tls.certificate": "リレーの証明書を信頼できません（期限切れ・自己署名・ホスト名の不一致など）。",
+  "tls.version": "リレーの TLS が 1.2 より古い版です。",
+  "tls.auth_after_tls": "リレーが暗号化の前に認証を提示しています。",
+  "tls.login": "リレーへのログインに失敗しました（パスワードは送信前の確認のみに使用）。",
+  "outbox.nothing_sent": "送信トレイフォルダーに .eml ファイルとして書き出します。実際には何も送信されません。",
+};
+
 const AREA_NAMES = {
   en: { addressing: "Individual addressing", attachments: "Attachments", merge: "Merge completeness", content: "Content",
     spf: "SPF", dkim: "DKIM", dmarc: "DMARC", tls: "Transport security (TLS)", dns: "DNS", outbox: "Outbox folder" },
@@ -615,6 +663,12 @@ export function checkTitle(id) {
 /** The fix hint in the UI language, or null to show the core's own (English) fix text. */
 export function checkFix(id) {
   return current === "ja" && CHECKS[id] ? CHECKS[id][2] : null;
+}
+
+/** In Japanese, what a warning or failure of check `id` means; null in English (the
+ * core's detail already says it) and for a pass. */
+export function checkSeen(id, status) {
+  return current === "ja" && status !== "pass" ? CHECK_SEEN_JA[id] || null : null;
 }
 
 export function areaName(area) {
