@@ -242,6 +242,41 @@ pub async fn prepare(
     })
 }
 
+/// Writes a `check_run` entry for a checklist run by `operator`: the fingerprint and
+/// which checks failed or warned (the app and the CLI both call this after `prepare`).
+pub fn log_check_run(
+    store: &Store,
+    operator: &str,
+    prepared: &Prepared,
+    now: OffsetDateTime,
+) -> Result<(), UserError> {
+    let ids = |status: crate::preflight::Status| -> Vec<&str> {
+        prepared
+            .report
+            .checks
+            .iter()
+            .filter(|c| c.status == status)
+            .map(|c| c.id.as_str())
+            .collect()
+    };
+    audit::append(
+        store,
+        now,
+        operator,
+        Kind::CheckRun,
+        Some(&prepared.campaign_id),
+        json!({
+            "fingerprint": prepared.fingerprint,
+            "passed": prepared.report.passed(),
+            "failures": ids(crate::preflight::Status::Fail),
+            "warnings": ids(crate::preflight::Status::Warning),
+            "passes": ids(crate::preflight::Status::Pass).len(),
+        }),
+    )
+    .map(drop)
+    .map_err(|e| UserError::new(e.code(), e.to_string()))
+}
+
 fn approval_error(e: approval::Error) -> UserError {
     UserError::new(e.code(), e.to_string())
 }

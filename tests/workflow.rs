@@ -354,6 +354,7 @@ fn relay_campaign_needs_a_second_operator_then_arrives_once_and_dkim_verifies() 
         "",
     ));
     for kind in [
+        "check_run",
         "approval_requested",
         "approval_granted",
         "approval_refused",

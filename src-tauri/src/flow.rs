@@ -96,29 +96,7 @@ pub async fn run_checklist(
     let options = check_options(&path);
     let prepared = workflow::prepare(&path, &options, SystemTime::from(now), progress).await?;
     let view = checklist_view(&prepared);
-    let ids = |status: Status| -> Vec<&str> {
-        prepared
-            .report
-            .checks
-            .iter()
-            .filter(|c| c.status == status)
-            .map(|c| c.id.as_str())
-            .collect()
-    };
-    crate::oplog::record(
-        state,
-        now,
-        who.operator(),
-        mergeguard::audit::Kind::CheckRun,
-        Some(&prepared.campaign_id),
-        serde_json::json!({
-            "fingerprint": prepared.fingerprint,
-            "passed": prepared.report.passed(),
-            "failures": ids(Status::Fail),
-            "warnings": ids(Status::Warning),
-            "passes": ids(Status::Pass).len(),
-        }),
-    )?;
+    workflow::log_check_run(&*state.store()?, who.operator(), &prepared, now)?;
     let mut campaign = lock(&state.campaign)?;
     if campaign.path.as_ref() == Some(&path) {
         campaign.prepared = Some(Arc::new(prepared));

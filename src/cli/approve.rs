@@ -61,6 +61,14 @@ fn run_inner(args: ApproveArgs) -> Result<(), String> {
         OffsetDateTime::now_utc(),
     )
     .map_err(|e| e.message)?;
+    // The approver's run of the checklist, logged once they have proved who they are.
+    workflow::log_check_run(
+        &store,
+        &approval.approver,
+        &prepared,
+        OffsetDateTime::now_utc(),
+    )
+    .map_err(|e| e.message)?;
     println!(
         "approved by {} (prepared by {}); fingerprint {}; valid until {}",
         approval.approver,

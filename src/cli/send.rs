@@ -99,6 +99,13 @@ fn run_inner(args: SendArgs) -> Result<ExitCode, String> {
     let session = operators::sign_in(&store, &operator_name, &pin, OffsetDateTime::now_utc())
         .map_err(|e| e.to_string())?;
     let prepared = args.campaign.prepare()?;
+    workflow::log_check_run(
+        &store,
+        session.operator(),
+        &prepared,
+        OffsetDateTime::now_utc(),
+    )
+    .map_err(|e| e.message)?;
 
     if !args.requeue_unknown.is_empty() {
         if !args.accept_duplicate_risk {

@@ -36,6 +36,13 @@ fn run_inner(args: SubmitArgs) -> Result<(), String> {
     let session = operators::sign_in(&store, &args.operator, &pin, OffsetDateTime::now_utc())
         .map_err(|e| e.to_string())?;
     let prepared = args.campaign.prepare()?;
+    workflow::log_check_run(
+        &store,
+        session.operator(),
+        &prepared,
+        OffsetDateTime::now_utc(),
+    )
+    .map_err(|e| e.message)?;
     print_summary(&prepared);
     let submission = workflow::submit(&store, &prepared, &session, OffsetDateTime::now_utc())
         .map_err(|e| e.message)?;
