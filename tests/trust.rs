@@ -876,3 +876,52 @@ fn idle_lock_time_is_an_admin_setting_and_logged() {
         |e| e.kind == "settings_changed" && e.details.to_string().contains("idle_timeout_secs")
     ));
 }
+
+#[test]
+fn current_approval_is_read_only_and_exact() {
+    let (_d, store) = open();
+    let _admin = setup_operators(&store);
+    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    let s = approval::submit(&store, &campaign(), &alice, T0).unwrap();
+    assert!(
+        approval::current(&store, &s.campaign_id, &s.fingerprint, T0)
+            .unwrap()
+            .is_none()
+    );
+    approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("correct horse battery"),
+        &acks(),
+        T0,
+    )
+    .unwrap();
+    let before = audit::entries(&store, &audit::Filter::default())
+        .unwrap()
+        .len();
+    let a = approval::current(&store, &s.campaign_id, &s.fingerprint, T0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.approver, "bob");
+    // Another fingerprint, or after expiry: none. Nothing is logged or voided by asking.
+    assert!(approval::current(&store, &s.campaign_id, "0000", T0)
+        .unwrap()
+        .is_none());
+    assert!(approval::current(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        T0 + Duration::hours(25)
+    )
+    .unwrap()
+    .is_none());
+    assert_eq!(
+        audit::entries(&store, &audit::Filter::default())
+            .unwrap()
+            .len(),
+        before
+    );
+    approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0).unwrap();
+}

@@ -599,7 +599,9 @@ async function enterApproval() {
       ...item("status_warning", String(r.warnings.length), r.warnings.length ? "count-warn" : ""),
       ...item("status_fail", String(r.failures.length), r.failures.length ? "count-fail" : "count-ok"),
     );
-    $("approval-submitted").textContent = r.submitted_by ? t("approval_submitted_by", { name: r.submitted_by }) : t("approval_not_submitted");
+    $("approval-submitted").textContent = r.approved
+      ? t("approval_already", { name: r.approved.approver, until: new Date(r.approved.expires_at).toLocaleString(language()) })
+      : r.submitted_by ? t("approval_submitted_by", { name: r.submitted_by }) : t("approval_not_submitted");
     $("approval-samples").tBodies[0].replaceChildren(...r.samples.map((m) =>
       el("tr", {}, el("td", { class: "num" }, m.row), el("td", { class: "mono" }, m.to), el("td", {}, m.subject))));
     $("approval-no-warnings").hidden = r.warnings.length > 0;

@@ -126,6 +126,8 @@ pub struct ReviewView {
     pub failures: Vec<Check>,
     /// Who submitted this exact fingerprint, if anyone has.
     pub submitted_by: Option<String>,
+    /// A valid approval of this exact fingerprint (e.g. given before a restart).
+    pub approved: Option<approval::Approval>,
 }
 
 pub fn review(state: &AppState, now: OffsetDateTime) -> CommandResult<ReviewView> {
@@ -136,6 +138,8 @@ pub fn review(state: &AppState, now: OffsetDateTime) -> CommandResult<ReviewView
         .map_err(|e| CommandError::new(e.code(), e.to_string()))?
         .filter(|s| s.fingerprint == p.fingerprint)
         .map(|s| s.preparer);
+    let approved = approval::current(&store, &p.campaign_id, &p.fingerprint, now)
+        .map_err(|e| CommandError::new(e.code(), e.to_string()))?;
     let with = |status: Status| {
         p.report
             .checks
@@ -163,6 +167,7 @@ pub fn review(state: &AppState, now: OffsetDateTime) -> CommandResult<ReviewView
         warnings: with(Status::Warning),
         failures: with(Status::Fail),
         submitted_by,
+        approved,
     })
 }
 

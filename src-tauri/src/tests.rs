@@ -167,7 +167,17 @@ fn approved_send_writes_one_file_per_recipient() {
     let f = fixture(Duration::minutes(10));
     let now = OffsetDateTime::now_utc();
     prepared(&f, now);
+    assert!(flow::review(&f.state, now).unwrap().approved.is_none());
     approve_all_warnings(&f, now);
+    // The review shows the approval (as after a restart), without logging a refusal.
+    let approved = flow::review(&f.state, now)
+        .unwrap()
+        .approved
+        .expect("approval shown");
+    assert_eq!(
+        approved.fingerprint,
+        f.state.prepared().unwrap().fingerprint
+    );
     let summary = send_result(&f, now).expect("approved send runs");
     let recipients = flow::review(&f.state, now).unwrap().recipient_count;
     assert_eq!(summary.counts.sent as usize, recipients);
@@ -336,8 +346,8 @@ fn relay_password_needs_an_admin_and_a_relay() {
     access::sign_in(&f.state, now, APPROVER.into(), APPROVER_PIN.into()).unwrap();
     let not_admin = flow::save_relay_password(&f.state, now, "secret".into()).unwrap_err();
     assert!(not_admin.is_core(ErrorCode::Forbidden), "{not_admin:?}");
-    let not_sender = flow::start_send(&f.state, now, |_| {})
-        .expect_err("an approver-only operator cannot send");
+    let not_sender =
+        flow::start_send(&f.state, now, |_| {}).expect_err("an approver-only operator cannot send");
     assert!(not_sender.is_core(ErrorCode::Forbidden), "{not_sender:?}");
     assert!(access::list_operators(&f.state, now)
         .unwrap_err()

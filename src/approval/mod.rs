@@ -708,6 +708,46 @@ pub fn require_approval(
     })
 }
 
+/// The approval that would let `fingerprint` be sent at `now`, if there is one. Read-only
+/// and logs nothing: for showing state. Sending still goes through [`require_approval`].
+pub fn current(
+    store: &Store,
+    campaign_id: &str,
+    fingerprint: &str,
+    now: OffsetDateTime,
+) -> Result<Option<Approval>, Error> {
+    let latest: Option<ApprovalRow> = store
+        .read()
+        .query_row(
+            "SELECT id, fingerprint, preparer, approver, granted_at, expires_at, revoked_why
+             FROM approvals WHERE campaign_id = ?1 ORDER BY id DESC LIMIT 1",
+            [campaign_id],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
+        )
+        .optional()?;
+    Ok(latest.and_then(|(_, fp, preparer, approver, granted, expires, revoked)| {
+        let expires_at = parse(&expires);
+        (revoked.is_none() && fp == fingerprint && now < expires_at).then(|| Approval {
+            campaign_id: campaign_id.to_owned(),
+            fingerprint: fp,
+            preparer,
+            approver,
+            granted_at: parse(&granted),
+            expires_at,
+        })
+    }))
+}
+
 /// Revokes the current approval of a campaign (an operator changed their mind).
 pub fn revoke(
     store: &Store,
