@@ -618,17 +618,9 @@ pub fn approve(
 /// (id, fingerprint, preparer, approver, granted_at, expires_at, revoked_why)
 type ApprovalRow = (i64, String, String, String, String, String, Option<String>);
 
-/// THE gate: every path that sends calls this with the fingerprint recomputed from the
-/// campaign's current files. Refuses when there is no approval, when the campaign changed
-/// (the approval is then void for good), when it expired, or when it was revoked. Every
-/// refusal and void is logged.
-pub fn require_approval(
-    store: &Store,
-    campaign_id: &str,
-    current_fingerprint: &str,
-    now: OffsetDateTime,
-) -> Result<Approval, Error> {
-    let latest: Option<ApprovalRow> = store
+/// The newest approval row of a campaign, revoked or not.
+fn latest_approval(store: &Store, campaign_id: &str) -> Result<Option<ApprovalRow>, Error> {
+    Ok(store
         .read()
         .query_row(
             "SELECT id, fingerprint, preparer, approver, granted_at, expires_at, revoked_why
@@ -646,7 +638,20 @@ pub fn require_approval(
                 ))
             },
         )
-        .optional()?;
+        .optional()?)
+}
+
+/// THE gate: every path that sends calls this with the fingerprint recomputed from the
+/// campaign's current files. Refuses when there is no approval, when the campaign changed
+/// (the approval is then void for good), when it expired, or when it was revoked. Every
+/// refusal and void is logged.
+pub fn require_approval(
+    store: &Store,
+    campaign_id: &str,
+    current_fingerprint: &str,
+    now: OffsetDateTime,
+) -> Result<Approval, Error> {
+    let latest = latest_approval(store, campaign_id)?;
     let log_refusal = |reason: &str, err: Error| -> Error {
         match audit::append(
             store,
@@ -716,25 +721,7 @@ pub fn current(
     fingerprint: &str,
     now: OffsetDateTime,
 ) -> Result<Option<Approval>, Error> {
-    let latest: Option<ApprovalRow> = store
-        .read()
-        .query_row(
-            "SELECT id, fingerprint, preparer, approver, granted_at, expires_at, revoked_why
-             FROM approvals WHERE campaign_id = ?1 ORDER BY id DESC LIMIT 1",
-            [campaign_id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            },
-        )
-        .optional()?;
+    let latest = latest_approval(store, campaign_id)?;
     Ok(latest.and_then(|(_, fp, preparer, approver, granted, expires, revoked)| {
         let expires_at = parse(&expires);
         (revoked.is_none() && fp == fingerprint && now < expires_at).then(|| Approval {
@@ -779,13 +766,7 @@ pub fn revoke(
 
 /// How long approvals stay valid (default 24 h).
 pub fn validity(store: &Store) -> Result<Duration, Error> {
-    let v = store.setting(VALIDITY_KEY).map_err(|e| match e {
-        crate::store::Error::Sql(s) => Error::Sql(s),
-        other => Error::Sql(rusqlite::Error::InvalidParameterName(other.to_string())),
-    })?;
-    Ok(v.and_then(|s| s.parse::<i64>().ok())
-        .map(Duration::seconds)
-        .unwrap_or(DEFAULT_VALIDITY))
+    Ok(store.setting_duration(VALIDITY_KEY, DEFAULT_VALIDITY)?)
 }
 
 /// An admin sets how long approvals stay valid; applies to approvals granted afterwards.
@@ -801,22 +782,7 @@ pub fn set_validity(
     if validity < Duration::minutes(1) || validity > Duration::days(30) {
         return Err(Error::BadValidity);
     }
-    store.transaction(|tx| {
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            rusqlite::params![VALIDITY_KEY, validity.whole_seconds().to_string()],
-        )?;
-        audit::append_in(
-            tx,
-            now,
-            by.operator(),
-            Kind::SettingsChanged,
-            None,
-            &json!({"setting": VALIDITY_KEY, "value": validity.whole_seconds()}),
-        )?;
-        Ok::<_, Error>(())
-    })
+    audit::change_duration_setting(store, by.operator(), VALIDITY_KEY, validity, now)
 }
 
 #[cfg(test)]

@@ -162,6 +162,36 @@ pub fn append(
     store.transaction(|tx| append_in(tx, now, operator, kind, campaign, &details))
 }
 
+/// Stores a setting given in whole seconds and its `settings_changed` entry, in one
+/// transaction. Who may change it and its bounds are the caller's rules.
+pub(crate) fn change_duration_setting<E>(
+    store: &Store,
+    operator: &str,
+    key: &str,
+    value: time::Duration,
+    now: OffsetDateTime,
+) -> Result<(), E>
+where
+    E: From<rusqlite::Error> + From<Error>,
+{
+    store.transaction(|tx| {
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            rusqlite::params![key, value.whole_seconds().to_string()],
+        )?;
+        append_in(
+            tx,
+            now,
+            operator,
+            Kind::SettingsChanged,
+            None,
+            &serde_json::json!({"setting": key, "value": value.whole_seconds()}),
+        )?;
+        Ok::<_, E>(())
+    })
+}
+
 /// [`append`] inside a caller's transaction, so a state change and its log entry commit
 /// together or not at all.
 pub(crate) fn append_in(

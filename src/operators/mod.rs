@@ -585,13 +585,7 @@ const IDLE_KEY: &str = "idle_timeout_secs";
 
 /// The idle time after which a signed-in session locks (default 10 minutes).
 pub fn idle_timeout(store: &Store) -> Result<Duration, Error> {
-    let v = store.setting(IDLE_KEY).map_err(|e| match e {
-        crate::store::Error::Sql(s) => Error::Sql(s),
-        other => Error::Sql(rusqlite::Error::InvalidParameterName(other.to_string())),
-    })?;
-    Ok(v.and_then(|s| s.parse::<i64>().ok())
-        .map(Duration::seconds)
-        .unwrap_or(DEFAULT_IDLE_TIMEOUT))
+    Ok(store.setting_duration(IDLE_KEY, DEFAULT_IDLE_TIMEOUT)?)
 }
 
 /// An admin sets the idle time; logged as a settings change.
@@ -607,22 +601,7 @@ pub fn set_idle_timeout(
     if idle < Duration::minutes(1) || idle > Duration::hours(8) {
         return Err(Error::BadIdleTime);
     }
-    store.transaction(|tx| {
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            rusqlite::params![IDLE_KEY, idle.whole_seconds().to_string()],
-        )?;
-        audit::append_in(
-            tx,
-            now,
-            by.operator(),
-            Kind::SettingsChanged,
-            None,
-            &json!({"setting": IDLE_KEY, "value": idle.whole_seconds()}),
-        )?;
-        Ok::<_, Error>(())
-    })
+    audit::change_duration_setting(store, by.operator(), IDLE_KEY, idle, now)
 }
 
 #[cfg(test)]

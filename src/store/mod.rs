@@ -192,6 +192,21 @@ impl Store {
             })
             .optional()?)
     }
+
+    /// A setting stored as whole seconds, or `default` when unset or unreadable.
+    pub(crate) fn setting_duration(
+        &self,
+        key: &str,
+        default: time::Duration,
+    ) -> rusqlite::Result<time::Duration> {
+        let v = self.setting(key).map_err(|e| match e {
+            Error::Sql(s) => s,
+            other => rusqlite::Error::InvalidParameterName(other.to_string()),
+        })?;
+        Ok(v.and_then(|s| s.parse::<i64>().ok())
+            .map(time::Duration::seconds)
+            .unwrap_or(default))
+    }
 }
 
 fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
