@@ -10,14 +10,18 @@
 //!
 //! cargo bench -p mergeguard --bench preflight -- --sample-size 10
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+#[path = "support/draft.rs"]
+mod draft;
 #[path = "support/measure.rs"]
 mod measure;
 
+use draft::composer;
+
 use criterion::Criterion;
 use measure::{cpu_seconds, status_mib};
-use mergeguard::compose::{render_all, Attachment, BuiltMessage, Composer, Draft, RenderError};
+use mergeguard::compose::{render_all, BuiltMessage, RenderError};
 use mergeguard::preflight::messages::{check_messages, MessageCheckInput};
 use mergeguard::preflight::Status;
 use mergeguard::recipients::{import_bytes, ImportOptions, RecipientList};
@@ -39,28 +43,6 @@ fn recipient_file(n: usize) -> Vec<u8> {
         ));
     }
     csv.into_bytes()
-}
-
-fn composer() -> Composer {
-    let draft = Draft {
-        campaign_id: "bench-2026".into(),
-        from_name: "ショップテスト".into(),
-        from_address: "news@shop.test".into(),
-        reply_to: Some("support@shop.test".into()),
-        subject: "{{ 氏名 }}様 冬のセールのご案内".into(),
-        text: include_str!("../examples/newsletter.txt").into(),
-        html: Some(include_str!("../examples/newsletter.html").into()),
-        attachments: vec![Attachment::from_bytes(
-            "coupon.txt",
-            include_bytes!("../examples/coupon.txt").to_vec(),
-        )],
-        unsubscribe_mailto: Some("unsubscribe@shop.test".into()),
-        unsubscribe_url: Some("https://shop.test/unsubscribe?t={token}".into()),
-        ..Draft::default()
-    };
-    Composer::new(draft)
-        .expect("bench draft")
-        .with_date(SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000))
 }
 
 struct Campaign {

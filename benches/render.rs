@@ -2,14 +2,18 @@
 //! alternative, one common attachment, List-Unsubscribe) from an in-memory list.
 //! Peak memory: run under `/usr/bin/time -v` (see docs/campaign-file.md, Benchmarks).
 
+#[path = "support/draft.rs"]
+mod draft;
 #[path = "support/measure.rs"]
 mod measure;
 
+use draft::composer;
+
 use criterion::{criterion_group, criterion_main, Criterion};
-use mergeguard::compose::{render_each, Attachment, Composer, Draft};
+use mergeguard::compose::render_each;
 use mergeguard::recipients::{Recipient, RecipientList};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 fn list(n: usize) -> RecipientList {
     RecipientList {
@@ -41,28 +45,6 @@ fn list(n: usize) -> RecipientList {
         rejected: vec![],
         source_sha256: String::new(),
     }
-}
-
-fn composer() -> Composer {
-    let draft = Draft {
-        campaign_id: "bench-2026".into(),
-        from_name: "ショップテスト".into(),
-        from_address: "news@shop.test".into(),
-        reply_to: Some("support@shop.test".into()),
-        subject: "{{ 氏名 }}様 冬のセールのご案内".into(),
-        text: include_str!("../examples/newsletter.txt").into(),
-        html: Some(include_str!("../examples/newsletter.html").into()),
-        attachments: vec![Attachment::from_bytes(
-            "coupon.txt",
-            include_bytes!("../examples/coupon.txt").to_vec(),
-        )],
-        unsubscribe_mailto: Some("unsubscribe@shop.test".into()),
-        unsubscribe_url: Some("https://shop.test/unsubscribe?t={token}".into()),
-        ..Draft::default()
-    };
-    Composer::new(draft)
-        .expect("bench draft")
-        .with_date(SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000))
 }
 
 fn render_build_100k(c: &mut Criterion) {
