@@ -154,12 +154,6 @@ fn fingerprint_input(
     files: &[(PathBuf, String)],
 ) -> FingerprintInput {
     let hash_of = |p: &Path| files.iter().find(|(f, _)| f == p).map(|(_, h)| h.clone());
-    let sender_domain = campaign
-        .sender
-        .address
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_owned())
-        .unwrap_or_default();
     FingerprintInput {
         sender: SenderInput {
             name: campaign.sender.name.clone(),
@@ -181,7 +175,7 @@ fn fingerprint_input(
             .as_ref()
             .map(|o| campaign.resolve(&o.folder).display().to_string()),
         dkim: campaign.dkim.as_ref().map(|d| DkimInput {
-            domain: d.domain.clone().unwrap_or_else(|| sender_domain.clone()),
+            domain: campaign.dkim_domain().unwrap_or_default(),
             selector: d.selector.clone(),
             // A key in the keychain is hashed as read now; an unreadable key already
             // fails the checklist, so an empty hash never reaches an approval.
