@@ -643,7 +643,7 @@ pub fn send(
         recipients: list
             .recipients
             .iter()
-            .map(|r| (r.row, r.email.clone()))
+            .map(|r| (r.row, r.email().to_string()))
             .collect(),
         render,
         dkim: dkim_signer,

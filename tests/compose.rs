@@ -16,7 +16,9 @@ fn list(fields: &[&str], rows: &[(&str, &[&str])]) -> RecipientList {
         recipients: rows
             .iter()
             .enumerate()
-            .map(|(i, (email, values))| Recipient::new(i as u64 + 2, email.to_string(), values.iter()))
+            .map(|(i, (email, values))| {
+                Recipient::new(i as u64 + 2, email.to_string(), values.iter())
+            })
             .collect(),
         rejected: vec![],
         source_sha256: String::new(),
@@ -215,15 +217,15 @@ fn every_built_message_has_exactly_one_recipient() {
     for (m, r) in out.iter().zip(&l.recipients) {
         let m = m.as_ref().unwrap();
         assert_eq!(m.row, r.row, "list order is kept across threads");
-        assert_eq!(m.envelope_to, vec![r.email.clone()]);
-        assert_eq!(m.to, r.email);
+        assert_eq!(m.envelope_to, vec![r.email().to_string()]);
+        assert_eq!(m.to, r.email());
         assert_eq!(m.envelope_from, "news@shop.test");
         let h = headers(m);
         let to_lines: Vec<&str> = h
             .lines()
             .filter(|l| l.to_ascii_lowercase().starts_with("to:"))
             .collect();
-        assert_eq!(to_lines, vec![format!("To: {}", r.email)]);
+        assert_eq!(to_lines, vec![format!("To: {}", r.email())]);
         assert!(!h.lines().any(|l| {
             let l = l.to_ascii_lowercase();
             l.starts_with("cc:") || l.starts_with("bcc:")

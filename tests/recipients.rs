@@ -38,7 +38,12 @@ fn render(result: &Result<RecipientList, mergeguard::recipients::Error>) -> Stri
             for r in &list.recipients {
                 rows.push((
                     r.row,
-                    format!("row {}: ok {} {:?}", r.row, r.email, r.values().collect::<Vec<_>>()),
+                    format!(
+                        "row {}: ok {} {:?}",
+                        r.row,
+                        r.email(),
+                        r.values().collect::<Vec<_>>()
+                    ),
                 ));
             }
             for r in &list.rejected {

@@ -289,7 +289,7 @@ pub fn preview_message(
     let mut session = lock(&state.session)?;
     let (total, row, email) = match &session.recipients {
         Some(list) => match list.recipients.get(index) {
-            Some(r) => (list.recipients.len(), r.row, r.email.clone()),
+            Some(r) => (list.recipients.len(), r.row, r.email().to_string()),
             None => {
                 return Err(CommandError::internal(format!(
                     "There is no message {} of {}.",
@@ -337,6 +337,6 @@ pub fn find_message(
     Ok(session.recipients.as_ref().and_then(|list| {
         list.recipients
             .iter()
-            .position(|r| r.email.to_lowercase().contains(&needle))
+            .position(|r| r.email().to_lowercase().contains(&needle))
     }))
 }

@@ -128,7 +128,7 @@ impl RecipientInput {
         list.recipients
             .iter()
             .map(|r| RecipientInput {
-                address: r.email.clone(),
+                address: r.email().to_string(),
                 fields: list
                     .fields
                     .iter()
@@ -722,17 +722,19 @@ pub fn current(
     now: OffsetDateTime,
 ) -> Result<Option<Approval>, Error> {
     let latest = latest_approval(store, campaign_id)?;
-    Ok(latest.and_then(|(_, fp, preparer, approver, granted, expires, revoked)| {
-        let expires_at = parse(&expires);
-        (revoked.is_none() && fp == fingerprint && now < expires_at).then(|| Approval {
-            campaign_id: campaign_id.to_owned(),
-            fingerprint: fp,
-            preparer,
-            approver,
-            granted_at: parse(&granted),
-            expires_at,
-        })
-    }))
+    Ok(
+        latest.and_then(|(_, fp, preparer, approver, granted, expires, revoked)| {
+            let expires_at = parse(&expires);
+            (revoked.is_none() && fp == fingerprint && now < expires_at).then(|| Approval {
+                campaign_id: campaign_id.to_owned(),
+                fingerprint: fp,
+                preparer,
+                approver,
+                granted_at: parse(&granted),
+                expires_at,
+            })
+        }),
+    )
 }
 
 /// Revokes the current approval of a campaign (an operator changed their mind).
@@ -843,7 +845,11 @@ mod tests {
             delimiter: ",".into(),
             email_column: "email".into(),
             fields: vec!["name".into(), "email".into()],
-            recipients: vec![crate::recipients::Recipient::new(2, "a@x.test", ["A", "a@x.test"])],
+            recipients: vec![crate::recipients::Recipient::new(
+                2,
+                "a@x.test",
+                ["A", "a@x.test"],
+            )],
             rejected: vec![],
             source_sha256: String::new(),
         };

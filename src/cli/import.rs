@@ -115,7 +115,7 @@ impl<'a> From<&'a RecipientList> for ImportJson<'a> {
                 .iter()
                 .map(|r| RecipientJson {
                     row: r.row,
-                    email: &r.email,
+                    email: r.email(),
                     fields: OrderedFields {
                         names: &list.fields,
                         recipient: r,

@@ -156,7 +156,7 @@ pub(crate) fn render_one(
         None => None,
     };
 
-    let email = recipient.email.trim();
+    let email = recipient.email().trim();
     let to_addr: Address = email.parse().map_err(|_| {
         RenderError::new(
             ErrorCode::InvalidAddress,
@@ -165,7 +165,9 @@ pub(crate) fn render_one(
     })?;
 
     let own = match &c.draft.attachment_column {
-        Some(col) => Some(EncodedAttachment::new(&recipient_attachment(c, list, recipient, col)?)),
+        Some(col) => Some(EncodedAttachment::new(&recipient_attachment(
+            c, list, recipient, col,
+        )?)),
         None => None,
     };
     let attachments: Vec<&EncodedAttachment> = c.shared.iter().chain(own.as_ref()).collect();
@@ -400,7 +402,9 @@ fn check_raw_headers(row: u64, raw: &[u8], to: &Address) -> Result<(), RenderErr
     let mut to_values = Vec::new();
     let mut forbidden = false;
     for line in raw[..end].split(|b| *b == b'\n') {
-        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
         let name = &line[..colon];
         if name.eq_ignore_ascii_case(b"to") {
             to_values.push(&line[colon + 1..]);
@@ -411,7 +415,9 @@ fn check_raw_headers(row: u64, raw: &[u8], to: &Address) -> Result<(), RenderErr
     // lettre writes an address-only mailbox as the bare address; a folded or otherwise
     // different To line is refused rather than interpreted.
     let exact = to_values.len() == 1
-        && to_values[0].trim_ascii().eq_ignore_ascii_case(AsRef::<str>::as_ref(to).as_bytes());
+        && to_values[0]
+            .trim_ascii()
+            .eq_ignore_ascii_case(AsRef::<str>::as_ref(to).as_bytes());
     if forbidden || !exact {
         return Err(RenderError::new(
             ErrorCode::InvalidMessage,
@@ -435,12 +441,29 @@ mod raw_header_tests {
 
     #[test]
     fn exactly_one_to_equal_to_the_envelope_and_no_cc() {
-        assert!(check("From: s@x.test\r\nTo: a@x.test\r\nSubject: Hi\r\n\r\nTo: b@x.test\r\n"));
-        assert!(!check("To: a@x.test\r\nTo: b@x.test\r\n\r\nbody"), "two To lines");
-        assert!(!check("To: b@x.test\r\n\r\nbody"), "To differs from the envelope");
-        assert!(!check("To: a@x.test, b@x.test\r\n\r\nbody"), "two mailboxes in To");
-        assert!(!check("To: a@x.test\r\nCc: b@x.test\r\n\r\nbody"), "a Cc line");
-        assert!(!check("To: a@x.test\r\nbcc: b@x.test\r\n\r\nbody"), "a Bcc line");
+        assert!(check(
+            "From: s@x.test\r\nTo: a@x.test\r\nSubject: Hi\r\n\r\nTo: b@x.test\r\n"
+        ));
+        assert!(
+            !check("To: a@x.test\r\nTo: b@x.test\r\n\r\nbody"),
+            "two To lines"
+        );
+        assert!(
+            !check("To: b@x.test\r\n\r\nbody"),
+            "To differs from the envelope"
+        );
+        assert!(
+            !check("To: a@x.test, b@x.test\r\n\r\nbody"),
+            "two mailboxes in To"
+        );
+        assert!(
+            !check("To: a@x.test\r\nCc: b@x.test\r\n\r\nbody"),
+            "a Cc line"
+        );
+        assert!(
+            !check("To: a@x.test\r\nbcc: b@x.test\r\n\r\nbody"),
+            "a Bcc line"
+        );
         assert!(!check("Subject: no To\r\n\r\nbody"), "no To line");
     }
 }

@@ -44,7 +44,7 @@ impl Object for RowContext {
         match key {
             // The address actually used for To and the envelope wins over a column
             // that happens to be called "email".
-            "email" => Some(Value::from(self.recipient.email.as_str())),
+            "email" => Some(Value::from(self.recipient.email())),
             "fields" => Some(Value::from_object(FieldMap(self.clone()))),
             _ => self.field(key),
         }

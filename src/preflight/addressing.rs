@@ -165,7 +165,7 @@ impl AddressBook {
             emails: FastMap::with_capacity_and_hasher(n, Default::default()),
         };
         for r in &list.recipients {
-            let lower = r.email.trim().to_lowercase();
+            let lower = r.email().trim().to_lowercase();
             book.rows.entry(lower.clone()).or_insert(r.row);
             book.emails.insert(r.row, lower);
         }

@@ -23,52 +23,125 @@ fn is_separator(c: char) -> bool {
     is_trimmed(c) || matches!(c, ',' | ';' | '、' | '，' | '；' | '/' | '|')
 }
 
-/// `atext` of RFC 5322 §3.2.3: the characters of a dot-atom besides the dot.
-fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
-}
+/// Byte classes for the plain-address scan, looked up once per byte.
+const LOCAL: u8 = 1; // atext of RFC 5322 §3.2.3, less '/' and '|' (also separators)
+const LABEL: u8 = 2; // letter, digit or hyphen: a domain label character
+const LETTER: u8 = 4;
 
-/// The plain case, decided without lettre: ASCII `dot-atom@label.label…` where every
-/// domain label is letters, digits and inner hyphens (at most 63), the last label has a
-/// letter, and the lengths are within the limits `check_address` enforces. Every address
-/// this accepts is also accepted by the full path (tested against it); anything else
-/// returns `false` and takes the full path, so no reason or message changes.
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alnum = c.is_ascii_alphanumeric();
+        let special = matches!(
+            c,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'}'
+                | b'~'
+        );
+        if alnum || special {
+            t[b] |= LOCAL;
+        }
+        if alnum || c == b'-' {
+            t[b] |= LABEL;
+        }
+        if c.is_ascii_alphabetic() {
+            t[b] |= LETTER;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// The plain case, decided without lettre in one pass over the bytes: ASCII
+/// `dot-atom@label.label…` where every domain label is letters, digits and inner hyphens
+/// (at most 63), the last label has a letter, and the lengths are within the limits
+/// `check_address` enforces. Every address this accepts is also accepted by the full path
+/// (tested against it); anything else returns `false` and takes the full path, so no
+/// reason or message changes. '/' and '|' are atext but also separators between two
+/// addresses in one cell, so a local part with one takes the full path, which counts the
+/// addresses.
 fn is_plain_address(address: &str) -> bool {
     let bytes = address.as_bytes();
     if bytes.len() > 254 {
         return false;
     }
-    let Some(at) = memchr::memchr(b'@', bytes) else { return false };
+    let Some(at) = memchr::memchr(b'@', bytes) else {
+        return false;
+    };
     let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
     if local.is_empty() || local.len() > 64 || domain.is_empty() {
         return false;
     }
-    let dot_atom = local.split(|b| *b == b'.').all(|atom| !atom.is_empty() && atom.iter().all(|b| is_atext(*b)));
-    // '/' and '|' are atext but also separators between two addresses in one cell; such
-    // a cell takes the full path, which counts the addresses.
-    if !dot_atom || local.iter().any(|b| matches!(b, b'/' | b'|')) {
-        return false;
-    }
-    let mut labels = 0;
-    let mut last_has_letter = false;
-    for label in domain.split(|b| *b == b'.') {
-        let ok = !label.is_empty()
-            && label.len() <= 63
-            && label.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-            && label[0] != b'-'
-            && label[label.len() - 1] != b'-';
-        if !ok {
+    // Local part: atoms of atext separated by single dots, none empty.
+    let mut after_dot = true;
+    for &b in local {
+        if b == b'.' {
+            if after_dot {
+                return false;
+            }
+            after_dot = true;
+        } else if CLASSES[usize::from(b)] & LOCAL != 0 {
+            after_dot = false;
+        } else {
             return false;
         }
-        labels += 1;
-        last_has_letter = label.iter().any(u8::is_ascii_alphabetic);
     }
-    labels >= 2 && last_has_letter
+    if after_dot {
+        return false;
+    }
+    // Domain: labels of letters, digits and inner hyphens, 1 to 63 long, at least two.
+    let mut labels = 1;
+    let mut len = 0usize;
+    let mut has_letter = false;
+    let mut prev = b'.';
+    for &b in domain {
+        if b == b'.' {
+            if len == 0 || prev == b'-' {
+                return false;
+            }
+            labels += 1;
+            len = 0;
+            has_letter = false;
+        } else {
+            let class = CLASSES[usize::from(b)];
+            if class & LABEL == 0 || (len == 0 && b == b'-') {
+                return false;
+            }
+            len += 1;
+            if len > 63 {
+                return false;
+            }
+            has_letter |= class & LETTER != 0;
+        }
+        prev = b;
+    }
+    labels >= 2 && len > 0 && prev != b'-' && has_letter
 }
 
 /// Checks one address cell; returns the trimmed address to send to.
 pub(crate) fn check_address(cell: &str) -> Result<&str, Refusal> {
-    let address = cell.trim_matches(is_trimmed);
+    // Nothing to trim when both ends are visible ASCII (the usual cell).
+    let visible = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+    let address = if visible(cell.as_bytes().first()) && visible(cell.as_bytes().last()) {
+        cell
+    } else {
+        cell.trim_matches(is_trimmed)
+    };
     if is_plain_address(address) {
         return Ok(address);
     }
@@ -226,13 +299,40 @@ mod tests {
     fn plain_fast_path_accepts_nothing_the_full_path_refuses() {
         // Every combination of a few local parts and domains, plain and tricky.
         let locals = [
-            "a", "taro.yamada", "x+tag", "o'neil", "a..b", ".a", "a.", "a/b", "a|b", "#!$%&*=?^_`{}~-",
-            "ab\"c", "a b", "", &"l".repeat(64), &"l".repeat(65), "ａ",
+            "a",
+            "taro.yamada",
+            "x+tag",
+            "o'neil",
+            "a..b",
+            ".a",
+            "a.",
+            "a/b",
+            "a|b",
+            "#!$%&*=?^_`{}~-",
+            "ab\"c",
+            "a b",
+            "",
+            &"l".repeat(64),
+            &"l".repeat(65),
+            "ａ",
         ];
         let domains = [
-            "example.jp", "example.co.jp", "ex-ample.jp", "-ex.jp", "ex-.jp", "ex..jp", "ex.jp.",
-            "localhost", "1.2.3.4", "ex.123", "xn--r8jz45g.jp", "例え.jp", "[127.0.0.1]",
-            "a_b.jp", &format!("{}.jp", "d".repeat(63)), &format!("{}.jp", "d".repeat(64)),
+            "example.jp",
+            "example.co.jp",
+            "ex-ample.jp",
+            "-ex.jp",
+            "ex-.jp",
+            "ex..jp",
+            "ex.jp.",
+            "localhost",
+            "1.2.3.4",
+            "ex.123",
+            "xn--r8jz45g.jp",
+            "例え.jp",
+            "[127.0.0.1]",
+            "a_b.jp",
+            &format!("{}.jp", "d".repeat(63)),
+            &format!("{}.jp", "d".repeat(64)),
             &format!("{}.jp", vec!["d".repeat(60); 4].join(".")),
         ];
         let mut fast = 0;
@@ -249,7 +349,10 @@ mod tests {
                 }
             }
         }
-        assert!(fast > 20, "the fast path should take the plain cases ({fast})");
+        assert!(
+            fast > 20,
+            "the fast path should take the plain cases ({fast})"
+        );
     }
 
     #[test]

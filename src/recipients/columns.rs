@@ -73,7 +73,7 @@ pub(crate) fn find_by_header(fields: &[String]) -> Option<usize> {
 /// `rows` are the first data records. A column wins only with a strict majority of its
 /// non-empty cells looking like addresses, so a "notes" column that mentions one
 /// address now and then is not picked.
-pub(crate) fn find_by_content(width: usize, rows: &[csv::StringRecord]) -> Option<usize> {
+pub(crate) fn find_by_content(width: usize, rows: &[super::rows::Row<'_>]) -> Option<usize> {
     let mut best: Option<(usize, usize)> = None;
     for col in 0..width {
         let mut filled = 0usize;

@@ -37,48 +37,84 @@ use serde::Serialize;
 
 /// One accepted recipient.
 ///
-/// The cell values live in one string with their end offsets: a row costs three
-/// allocations instead of one per cell, which was most of an import's time. Serialises
-/// as `{"row", "email", "values": [...]}`.
+/// The cell values live in one string with their end offsets, and the address is a range
+/// of that same string: a row costs one allocation instead of one per cell plus one for
+/// the address, which was most of an import's time. Serialises as
+/// `{"row", "email", "values": [...]}`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Recipient {
     /// 1-based record number, header = 1.
     pub row: u64,
-    /// The address as it will be used in `To` and the envelope (trimmed; domain as typed).
-    pub email: String,
-    /// Every cell, concatenated.
+    /// Every cell, concatenated; then the address, unless it is one of the cells.
     text: String,
     /// End offset in `text` of each cell, aligned with [`RecipientList::fields`].
     ends: smallvec::SmallVec<[u32; 8]>,
+    /// Where the address is in `text`.
+    email: (u32, u32),
 }
 
 impl Recipient {
     /// A recipient from its cell values, aligned with [`RecipientList::fields`].
     pub fn new<S: AsRef<str>>(
         row: u64,
-        email: impl Into<String>,
+        email: impl AsRef<str>,
         values: impl IntoIterator<Item = S>,
     ) -> Recipient {
-        let mut r = Recipient {
-            row,
-            email: email.into(),
-            text: String::new(),
-            ends: smallvec::SmallVec::new(),
-        };
+        let mut r = Recipient::with_capacity(row, 0);
         for v in values {
             r.push_value(v.as_ref());
         }
+        let start = offset(&r.text);
+        r.text.push_str(email.as_ref());
+        r.email = (start, offset(&r.text));
         r
     }
 
-    pub(crate) fn with_capacity(row: u64, email: String, bytes: usize) -> Recipient {
-        Recipient { row, email, text: String::with_capacity(bytes), ends: smallvec::SmallVec::new() }
+    /// An empty row with room for `bytes` of cell text; the importer fills it cell by
+    /// cell and marks which cell is the address.
+    pub(crate) fn with_capacity(row: u64, bytes: usize) -> Recipient {
+        Recipient {
+            row,
+            text: String::with_capacity(bytes),
+            ends: smallvec::SmallVec::new(),
+            email: (0, 0),
+        }
+    }
+
+    /// A row whose cells are `text` split at `ends`, with the address at `email`: one
+    /// copy of the whole record instead of one per cell.
+    pub(crate) fn from_cells(
+        row: u64,
+        text: &str,
+        ends: smallvec::SmallVec<[u32; 8]>,
+        email: std::ops::Range<usize>,
+    ) -> Recipient {
+        let to_offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Recipient {
+            row,
+            text: text.to_string(),
+            ends,
+            email: (to_offset(email.start), to_offset(email.end)),
+        }
     }
 
     pub(crate) fn push_value(&mut self, value: &str) {
         self.text.push_str(value);
-        // A row is at most a few MB (the reader limits line length), far below 4 GiB.
-        self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        self.ends.push(offset(&self.text));
+    }
+
+    /// Marks the cell pushed last as the address.
+    pub(crate) fn last_value_is_email(&mut self) {
+        let i = self.ends.len() - 1;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.email = (start, self.ends[i]);
+    }
+
+    /// The address as it will be used in `To` and the envelope (trimmed; domain as typed).
+    pub fn email(&self) -> &str {
+        self.text
+            .get(self.email.0 as usize..self.email.1 as usize)
+            .unwrap_or("")
     }
 
     /// Cell `i`, if the row has that many cells.
@@ -99,11 +135,17 @@ impl Recipient {
     }
 }
 
+/// The length of a row's text as an offset. A row is at most [`quotes::MAX_RECORD`]
+/// bytes (the reader stops longer ones), far below 4 GiB.
+fn offset(text: &str) -> u32 {
+    u32::try_from(text.len()).unwrap_or(u32::MAX)
+}
+
 impl std::fmt::Debug for Recipient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Recipient")
             .field("row", &self.row)
-            .field("email", &self.email)
+            .field("email", &self.email())
             .field("values", &self.values().collect::<Vec<_>>())
             .finish()
     }
@@ -120,7 +162,7 @@ impl Serialize for Recipient {
         }
         let mut st = s.serialize_struct("Recipient", 3)?;
         st.serialize_field("row", &self.row)?;
-        st.serialize_field("email", &self.email)?;
+        st.serialize_field("email", self.email())?;
         st.serialize_field("values", &Values(self))?;
         st.end()
     }
