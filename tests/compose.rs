@@ -17,7 +17,7 @@ fn list(fields: &[&str], rows: &[(&str, &[&str])]) -> RecipientList {
             .iter()
             .enumerate()
             .map(|(i, (email, values))| {
-                Recipient::new(i as u64 + 2, email.to_string(), values.iter())
+                Recipient::new(i as u64 + 2, email, values.iter())
             })
             .collect(),
         rejected: vec![],

@@ -346,6 +346,26 @@ fn reader_and_bytes_and_path_agree_and_hash_the_raw_bytes() {
     assert_eq!(a.source_sha256, hex::encode(Sha256::digest(&raw)));
 }
 
+#[test]
+fn a_large_file_hashes_to_the_sha256_of_its_bytes() {
+    // Past 256 KiB the hashing moves to a worker thread; the digest must not change,
+    // whether the bytes come from memory, a file or a reader of odd-sized chunks.
+    let mut raw = "氏名,メールアドレス\r\n".as_bytes().to_vec();
+    for i in 0..30_000 {
+        raw.extend_from_slice(format!("山田 {i},u{i}@example.jp\r\n").as_bytes());
+    }
+    assert!(raw.len() > 512 * 1024);
+    let want = hex::encode(Sha256::digest(&raw));
+    assert_eq!(import_bytes(&raw, &auto()).unwrap().source_sha256, want);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &raw).unwrap();
+    let list = import_path(file.path(), &auto()).unwrap();
+    assert_eq!(list.source_sha256, want);
+    assert_eq!(list.recipients.len(), 30_000);
+    let odd = std::io::BufReader::with_capacity(1_009, std::io::Cursor::new(&raw));
+    assert_eq!(import_reader(odd, &auto()).unwrap().source_sha256, want);
+}
+
 /// A reader that produces a CSV of `rows` rows on the fly, so a large input can be
 /// imported without ever existing in memory.
 struct Generated {

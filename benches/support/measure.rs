@@ -47,15 +47,26 @@ pub fn measure<T>(f: impl FnOnce() -> T) -> Run<T> {
     let wall = started.elapsed();
     let cpu_secs = cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
     let peak_mib = if reset { status_mib("VmHWM:") } else { None };
-    Run { output, wall, cpu_secs, peak_mib, before_mib }
+    Run {
+        output,
+        wall,
+        cpu_secs,
+        peak_mib,
+        before_mib,
+    }
 }
 
 impl<T> Run<T> {
     /// One line: wall, CPU and memory figures.
     pub fn describe(&self) -> String {
-        let cpu = self.cpu_secs.map(|c| format!(", {c:.2} s CPU")).unwrap_or_default();
+        let cpu = self
+            .cpu_secs
+            .map(|c| format!(", {c:.2} s CPU"))
+            .unwrap_or_default();
         let mem = match (self.before_mib, self.peak_mib) {
-            (Some(b), Some(p)) => format!(", RSS {b:.1} MiB before, peak {p:.1} MiB (+{:.1})", p - b),
+            (Some(b), Some(p)) => {
+                format!(", RSS {b:.1} MiB before, peak {p:.1} MiB (+{:.1})", p - b)
+            }
             _ => String::new(),
         };
         format!("{:.3} s wall{cpu}{mem}", self.wall.as_secs_f64())

@@ -81,26 +81,25 @@ impl Recipient {
         }
     }
 
-    /// A row whose cells are `text` split at `ends`, with the address at `email`: one
-    /// copy of the whole record instead of one per cell.
-    pub(crate) fn from_cells(
-        row: u64,
-        text: &str,
-        ends: smallvec::SmallVec<[u32; 8]>,
-        email: std::ops::Range<usize>,
-    ) -> Recipient {
-        let to_offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    /// A row holding `text`, with the address at `email`; the importer then marks
+    /// where each cell ends with [`Recipient::push_end`]. One copy of the whole record
+    /// instead of one per cell.
+    pub(crate) fn from_text(row: u64, text: &str, email: std::ops::Range<usize>) -> Recipient {
         Recipient {
             row,
             text: text.to_string(),
-            ends,
+            ends: smallvec::SmallVec::new(),
             email: (to_offset(email.start), to_offset(email.end)),
         }
     }
 
+    pub(crate) fn push_end(&mut self, end: usize) {
+        self.ends.push(to_offset(end));
+    }
+
     pub(crate) fn push_value(&mut self, value: &str) {
         self.text.push_str(value);
-        self.ends.push(offset(&self.text));
+        self.push_end(self.text.len());
     }
 
     /// Marks the cell pushed last as the address.
@@ -138,7 +137,11 @@ impl Recipient {
 /// The length of a row's text as an offset. A row is at most [`quotes::MAX_RECORD`]
 /// bytes (the reader stops longer ones), far below 4 GiB.
 fn offset(text: &str) -> u32 {
-    u32::try_from(text.len()).unwrap_or(u32::MAX)
+    to_offset(text.len())
+}
+
+fn to_offset(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl std::fmt::Debug for Recipient {

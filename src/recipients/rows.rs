@@ -265,17 +265,6 @@ impl<'a> Row<'a> {
         self.record.range(i)
     }
 
-    /// The end offsets of the first `n` cells in the record's text.
-    fn ends(&self, n: usize) -> smallvec::SmallVec<[u32; 8]> {
-        let mut ends = smallvec::SmallVec::with_capacity(n);
-        let mut end = 0usize;
-        for cell in self.record.iter().take(n) {
-            end += cell.len();
-            ends.push(u32::try_from(end).unwrap_or(u32::MAX));
-        }
-        ends
-    }
-
     /// Cell `i`; `None` past the end.
     pub(crate) fn get(&self, i: usize) -> Option<&'a str> {
         self.text.get(self.range(i)?)
@@ -348,10 +337,20 @@ impl Accounting<'_> {
         // The address cell holds the trimmed address, so a merge field naming the
         // column shows exactly what goes into To; other cells are verbatim.
         let last = self.width.checked_sub(1).and_then(|i| record.range(i));
-        let recipient = match (record.range(self.column), last) {
-            // Usually there was nothing to trim, and the record's text is the row's.
+        match (record.range(self.column), last) {
+            // Usually there was nothing to trim, and the record's text is the row's. The
+            // cell ends are written in place: built on the stack and moved in, they
+            // stalled on store forwarding (7% of an import).
             (Some(cell), Some(last)) if cell.len() == address.len() => {
-                Recipient::from_cells(row, &record.text[..last.end], record.ends(self.width), cell)
+                let text = &record.text[..last.end];
+                self.recipients.push(Recipient::from_text(row, text, cell));
+                if let Some(pushed) = self.recipients.last_mut() {
+                    let mut end = 0;
+                    for c in record.record.iter().take(self.width) {
+                        end += c.len();
+                        pushed.push_end(end);
+                    }
+                }
             }
             _ => {
                 let mut recipient = Recipient::with_capacity(row, record.text.len());
@@ -363,10 +362,9 @@ impl Accounting<'_> {
                         recipient.push_value(c);
                     }
                 }
-                recipient
+                self.recipients.push(recipient);
             }
-        };
-        self.recipients.push(recipient);
+        }
     }
 
     fn reject(&mut self, row: u64, reason: RejectReason, detail: String) {
@@ -395,8 +393,16 @@ fn key_hash(address: &str) -> u64 {
             }
             h = mix(h, u64::from_le_bytes(w));
         }
-        for &b in chunks.remainder() {
-            h = mix(h, u64::from(if lower { b.to_ascii_lowercase() } else { b }));
+        // The tail as one zero-padded word: the length mixed in below keeps "a" and
+        // "a\0" apart.
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let mut w = [0u8; 8];
+            w[..tail.len()].copy_from_slice(tail);
+            if lower {
+                w.make_ascii_lowercase();
+            }
+            h = mix(h, u64::from_le_bytes(w));
         }
         mix(h, bytes.len() as u64)
     };
