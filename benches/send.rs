@@ -54,7 +54,11 @@ fn build(cid: &str, row: u64) -> BuiltMessage {
 
 fn main() {
     // `cargo bench` passes --bench; criterion-style filters are ignored here.
-    let addr = env("MG_TEST_SMTP_STARTTLS", "127.0.0.1:2525");
+    // MG_BENCH_SECURITY=tls measures implicit TLS (port 465 style) instead of STARTTLS.
+    let (security, addr) = match env("MG_BENCH_SECURITY", "starttls").as_str() {
+        "tls" => (Security::ImplicitTls, env("MG_TEST_SMTP_TLS", "127.0.0.1:2465")),
+        _ => (Security::StartTls, env("MG_TEST_SMTP_STARTTLS", "127.0.0.1:2525")),
+    };
     let (host, port) = addr.rsplit_once(':').expect("host:port");
     let ca_path = env(
         "MG_TEST_CA",
@@ -74,7 +78,7 @@ fn main() {
         .split(',')
         .map(|p| p.trim().parse::<usize>().unwrap())
     {
-        let mut s = SmtpSettings::new(host, port.parse().unwrap(), Security::StartTls);
+        let mut s = SmtpSettings::new(host, port.parse().unwrap(), security);
         s.username = Some(env("MG_TEST_SMTP_USER", "mailer"));
         s.password = Some(Secret::new(env("MG_TEST_SMTP_PASSWORD", "secret")));
         s.extra_ca_pem = Some(ca.clone());
@@ -113,7 +117,7 @@ fn main() {
         let secs = t.elapsed().as_secs_f64();
         assert_eq!(summary.counts.sent, n, "{summary:?}");
         println!(
-            "mergeguard parallel={parallel}: N={n} sent={} wall={secs:.2}s -> {:.1} msg/s",
+            "mergeguard {security:?} parallel={parallel}: N={n} sent={} wall={secs:.2}s -> {:.1} msg/s",
             summary.counts.sent,
             n as f64 / secs
         );

@@ -106,6 +106,13 @@ echo "$out"
 mg=$(echo "$out" | sed -n 's/.*-> \([0-9.]*\) msg\/s.*/\1/p' | sort -n | tail -n 1)
 wait_maildir "$before" "$N"
 
+# (a2) MergeGuard over implicit TLS (the port-465 style), for reference: not in the ratios,
+# since the peers use STARTTLS or plain text.
+before=$(ls "$MD" | wc -l)
+MG_TEST_SMTP_TLS=127.0.0.1:$P_TLS MG_BENCH_SECURITY=tls MG_TEST_CA=$D/certs/ca.crt MG_TEST_SMTP_USER=$USER_NAME \
+    MG_TEST_SMTP_PASSWORD=$PASSWORD MG_BENCH_N=$N MG_BENCH_PARALLEL=$PARALLEL "$BENCH" --bench
+wait_maildir "$before" "$N"
+
 # (b) smtp-source, 4 sessions, 1 KiB messages (about MergeGuard's message size).
 before=$(ls "$MD" | wc -l)
 s=$(now)

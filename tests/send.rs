@@ -473,6 +473,49 @@ async fn bad_tls_servers_get_nothing_and_no_login() {
     }
 }
 
+/// Implicit TLS runs rustls on our own socket (for TCP_NODELAY), so its certificate
+/// checking is ours to prove: without the test CA, Postfix's certificate is untrusted and
+/// the session ends in the handshake, before any login or message. (Host names are
+/// checked by rustls's default verifier, which nothing here replaces.)
+#[tokio::test]
+async fn implicit_tls_with_an_untrusted_certificate_gets_nothing() {
+    let (h, p) = server(
+        "MG_TEST_SMTP_TLS",
+        "127.0.0.1:2465",
+        "Postfix (implicit TLS+AUTH)",
+    );
+    let mut s = settings(h, p, Security::ImplicitTls);
+    s.extra_ca_pem = None;
+    let relay = Arc::new(SmtpRelay::new(s).unwrap());
+    let (_d, conn) = db();
+    let cid = unique("tlsbad");
+    let (_tx, rx) = watch::channel(Control::Run);
+    let err = send_campaign(
+        job(&cid, recipients(2, "example.test"), SendOptions::default()),
+        relay,
+        &conn,
+        &SystemClock,
+        rx,
+        &Allow,
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    match err {
+        SendError::Relay(e) => {
+            assert_eq!(e.kind, OpenErrorKind::Tls, "{e}");
+            assert!(e.message.contains("TLS handshake"), "{e}");
+        }
+        other => panic!("{other}"),
+    }
+    let rows = report(&conn, &cid).unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.state == State::Queued && r.attempts == 0),
+        "{rows:?}"
+    );
+}
+
 struct RevokeAfter(AtomicUsize, usize);
 impl ApprovalGate for RevokeAfter {
     fn check(&self) -> Result<(), String> {

@@ -14,10 +14,15 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::Address;
@@ -149,7 +154,9 @@ impl SmtpSettings {
 #[derive(Clone)]
 enum Mode {
     StartTls(TlsParameters),
-    ImplicitTls(TlsParameters),
+    /// rustls run by us under lettre's SMTP session, on our own socket with Nagle off
+    /// (lettre's implicit-TLS connect makes its socket itself and leaves Nagle on).
+    ImplicitTls(Arc<rustls::ClientConfig>),
     PlainDangerous,
 }
 
@@ -176,10 +183,11 @@ impl SmtpRelay {
         if let Some(pem) = &settings.extra_ca_pem {
             builder = builder.add_root_certificate(Certificate::from_pem(pem).map_err(tls_err)?);
         }
-        let params = builder.build_rustls().map_err(tls_err)?;
         let mode = match settings.security {
-            Security::StartTls => Mode::StartTls(params),
-            Security::ImplicitTls => Mode::ImplicitTls(params),
+            Security::StartTls => Mode::StartTls(builder.build_rustls().map_err(tls_err)?),
+            Security::ImplicitTls => {
+                Mode::ImplicitTls(implicit_tls_config(settings.extra_ca_pem.as_deref())?)
+            }
         };
         let hello = settings
             .hello_name
@@ -234,8 +242,6 @@ impl SmtpRelay {
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, OpenError> {
         let s = &self.settings;
-        let addr = (s.host.as_str(), s.port);
-        let t = Some(s.timeout);
         let connect_err = |e: lettre::transport::smtp::Error| {
             let kind = if e.is_tls() {
                 OpenErrorKind::Tls
@@ -248,8 +254,23 @@ impl SmtpRelay {
             }
         };
         let mut conn = match &self.mode {
-            Mode::ImplicitTls(p) => {
-                AsyncSmtpConnection::connect_tokio1(addr, t, &self.hello, Some(p.clone()), None)
+            Mode::ImplicitTls(config) => {
+                let tcp = self.connect_tcp().await?;
+                let tls_fail = |what: String| {
+                    OpenError {
+                    kind: OpenErrorKind::Tls,
+                    message: format!("the TLS handshake with {}:{} failed (certificate untrusted, expired or for another host?): {what}", s.host, s.port),
+                }
+                };
+                let name = rustls::pki_types::ServerName::try_from(s.host.clone())
+                    .map_err(|e| tls_fail(format!("\"{}\" is not a host name ({e})", s.host)))?;
+                let handshake =
+                    tokio_rustls::TlsConnector::from(Arc::clone(config)).connect(name, tcp);
+                let tls = tokio::time::timeout(s.timeout, handshake)
+                    .await
+                    .map_err(|_| tls_fail(format!("no answer within {} s", s.timeout.as_secs())))?
+                    .map_err(|e| tls_fail(e.to_string()))?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(TlsOverTcp(tls)), &self.hello)
                     .await
                     .map_err(connect_err)?
             }
@@ -279,7 +300,8 @@ impl SmtpRelay {
                 conn
             }
         };
-        debug_assert!(conn.is_encrypted());
+        // lettre sees our implicit-TLS stream as a plain transport; it is TLS all the same.
+        debug_assert!(matches!(self.mode, Mode::ImplicitTls(_)) || conn.is_encrypted());
         if let (Some(user), Some(password)) = (&s.username, &s.password) {
             let creds = Credentials::new(user.clone(), password.expose().to_owned());
             if let Err(e) = conn.auth(&s.mechanisms, &creds).await {
@@ -291,6 +313,73 @@ impl SmtpRelay {
             }
         }
         Ok(conn)
+    }
+}
+
+/// The rustls client for implicit TLS: the same trust as lettre's STARTTLS parameters
+/// (the system roots plus the optional company CA), ring, TLS 1.2 and up, full
+/// certificate and host-name verification.
+fn implicit_tls_config(
+    extra_ca_pem: Option<&[u8]>,
+) -> Result<Arc<rustls::ClientConfig>, OpenError> {
+    let tls_err = |message: String| OpenError {
+        kind: OpenErrorKind::Tls,
+        message: format!("TLS settings are not usable: {message}"),
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(pem) = extra_ca_pem {
+        for cert in rustls_pemfile::certs(&mut &pem[..]) {
+            let cert = cert.map_err(|e| tls_err(format!("the CA file is not valid PEM ({e})")))?;
+            roots.add(cert).map_err(|e| {
+                tls_err(format!("a certificate in the CA file cannot be used: {e}"))
+            })?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_err(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A rustls stream that lettre drives as its transport.
+#[derive(Debug)]
+struct TlsOverTcp(tokio_rustls::client::TlsStream<tokio::net::TcpStream>);
+
+impl tokio::io::AsyncRead for TlsOverTcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsOverTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for TlsOverTcp {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
     }
 }
 
