@@ -345,7 +345,18 @@ where
     let mut stop: Option<SendError> = None;
     let mut finish = Finish::Done;
     let started = clock.now();
-    let start_sent = state::counts(conn, cid)?.sent;
+    // Kept in step with every change this loop makes (claims, outcomes), so progress
+    // never has to count the campaign's rows again; checked against the database at
+    // the end in debug builds.
+    let mut counts = state::counts(conn, cid)?;
+    let start_sent = counts.sent;
+    let from = |due: &state::Due| {
+        if due.deferred {
+            State::Deferred
+        } else {
+            State::Queued
+        }
+    };
 
     let report_progress = |c: &Counts| {
         let elapsed = (clock.now() - started).max(1) as f64 / 1000.0;
@@ -425,16 +436,14 @@ where
                 let now = clock.now();
                 match built {
                     Err(why) => {
-                        state::mark_unbuildable(
-                            &tx,
-                            cid,
-                            due.row,
-                            &format!("message could not be built: {why}"),
-                            now,
-                        )?;
+                        let why = format!("message could not be built: {why}");
+                        if state::mark_unbuildable(&tx, cid, due.row, &why, now)? {
+                            counts.moved(from(&due), State::Failed);
+                        }
                     }
                     Ok(msg) => {
                         if state::mark_sending(&tx, cid, due.row, &msg.message_id, now)? {
+                            counts.moved(from(&due), State::Sending);
                             state::record_quota(&tx, &quota_key, now)?;
                             attempts_of.insert(due.row, due.attempts + 1);
                             to_dispatch.push(msg);
@@ -472,38 +481,35 @@ where
             }
             for r in reports {
                 let now = clock.now();
-                match r {
+                let (row, outcome) = match r {
                     WorkerReport::Delivered(w, msg, d) => {
                         outstanding[w] -= 1;
                         let attempts = attempts_of.remove(&msg.row).unwrap_or(1);
-                        let outcome = outcome_of(d, attempts, &options, now);
-                        pending.push((msg.row, outcome));
+                        (msg.row, outcome_of(d, attempts, &options, now))
                     }
                     WorkerReport::Returned(w, msg, text) => {
                         outstanding[w] -= 1;
                         attempts_of.remove(&msg.row);
-                        pending.push((msg.row, state::Outcome::NotSent { text }));
+                        (msg.row, state::Outcome::NotSent { text })
                     }
                     WorkerReport::OpenFailed(w, msg, e) => {
                         outstanding[w] -= 1;
                         attempts_of.remove(&msg.row);
-                        pending.push((
-                            msg.row,
-                            state::Outcome::NotSent {
-                                text: e.message.clone(),
-                            },
-                        ));
+                        let text = e.message.clone();
                         if stop.is_none() {
                             stop = Some(SendError::Relay(e));
                         }
+                        (msg.row, state::Outcome::NotSent { text })
                     }
-                }
+                };
+                counts.moved(State::Sending, outcome.state());
+                pending.push((row, outcome));
             }
             // Keep the UI's counts consistent with the database.
             if !pending.is_empty() && (!dispatching || stop.is_some()) {
                 flush(conn, cid, &mut pending, clock.now())?;
             }
-            report_progress(&live_counts(conn, cid, &pending)?);
+            report_progress(&counts);
             continue;
         }
         flush(conn, cid, &mut pending, clock.now())?;
@@ -512,7 +518,7 @@ where
             break;
         }
         if ctl == Control::Pause {
-            report_progress(&state::counts(conn, cid)?);
+            report_progress(&counts);
             if control.changed().await.is_err() {
                 break;
             }
@@ -543,7 +549,12 @@ where
         let _ = h.await;
     }
     flush(conn, cid, &mut pending, clock.now())?;
+    let kept = counts;
     let counts = state::counts(conn, cid)?;
+    debug_assert_eq!(
+        kept, counts,
+        "the engine's counts drifted from the database"
+    );
     report_progress(&counts);
     if let Some(e) = stop {
         return Err(e);
@@ -569,26 +580,4 @@ fn flush(
         state::record(&tx, cid, row, &outcome, now)?;
     }
     tx.commit()
-}
-
-/// Counts as they will be once `pending` outcomes are written.
-fn live_counts(
-    conn: &Connection,
-    cid: &str,
-    pending: &[(u64, state::Outcome)],
-) -> rusqlite::Result<Counts> {
-    let mut c = state::counts(conn, cid)?;
-    for (_, o) in pending {
-        c.sending = c.sending.saturating_sub(1);
-        match o {
-            state::Outcome::Sent { .. } => c.sent += 1,
-            state::Outcome::Failed { .. } | state::Outcome::Deferred { give_up: true, .. } => {
-                c.failed += 1
-            }
-            state::Outcome::Deferred { .. } => c.deferred += 1,
-            state::Outcome::Unknown { .. } => c.unknown += 1,
-            state::Outcome::NotSent { .. } => c.queued += 1,
-        }
-    }
-    Ok(c)
 }

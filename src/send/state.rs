@@ -175,6 +175,8 @@ pub struct Due {
     pub row: u64,
     pub email: String,
     pub attempts: u32,
+    /// The row is `deferred` (a retry), not `queued`.
+    pub deferred: bool,
 }
 
 /// Up to `limit` rows that may be sent at `now`: queued ones, and deferred ones whose
@@ -186,7 +188,7 @@ pub fn due_rows(
     limit: usize,
 ) -> rusqlite::Result<Vec<Due>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT row, email, attempts FROM deliveries
+        "SELECT row, email, attempts, state = 'deferred' FROM deliveries
          WHERE campaign_id = ?1 AND (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= ?2))
          ORDER BY row LIMIT ?3",
     )?;
@@ -195,6 +197,7 @@ pub fn due_rows(
             row: r.get::<_, i64>(0)? as u64,
             email: r.get(1)?,
             attempts: r.get::<_, i64>(2)? as u32,
+            deferred: r.get(3)?,
         })
     })?;
     rows.collect()
@@ -237,6 +240,20 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The state [`record`] puts the row in.
+    pub fn state(&self) -> State {
+        match self {
+            Outcome::Sent { .. } => State::Sent,
+            Outcome::Deferred { give_up: true, .. } => State::Failed,
+            Outcome::Deferred { .. } => State::Deferred,
+            Outcome::Failed { .. } => State::Failed,
+            Outcome::Unknown { .. } => State::Unknown,
+            Outcome::NotSent { .. } => State::Queued,
+        }
+    }
+}
+
 /// Writes one outcome for a row that is `sending`.
 pub fn record(
     tx: &Connection,
@@ -245,29 +262,30 @@ pub fn record(
     outcome: &Outcome,
     now: i64,
 ) -> rusqlite::Result<()> {
-    let (state, code, text, queue_id, next): (&str, Option<u16>, &str, Option<&str>, Option<i64>) =
-        match outcome {
-            Outcome::Sent {
-                code,
-                text,
-                queue_id,
-            } => ("sent", Some(*code), text, queue_id.as_deref(), None),
-            Outcome::Deferred {
-                code,
-                text,
-                give_up: true,
-                ..
-            } => ("failed", Some(*code), text, None, None),
-            Outcome::Deferred {
-                code,
-                text,
-                next_attempt_at,
-                ..
-            } => ("deferred", Some(*code), text, None, Some(*next_attempt_at)),
-            Outcome::Failed { code, text } => ("failed", *code, text, None, None),
-            Outcome::Unknown { text } => ("unknown", None, text, None, None),
-            Outcome::NotSent { text } => ("queued", None, text, None, None),
-        };
+    let state = outcome.state().as_str();
+    let (code, text, queue_id, next): (Option<u16>, &str, Option<&str>, Option<i64>) = match outcome
+    {
+        Outcome::Sent {
+            code,
+            text,
+            queue_id,
+        } => (Some(*code), text, queue_id.as_deref(), None),
+        Outcome::Deferred {
+            code,
+            text,
+            give_up: true,
+            ..
+        } => (Some(*code), text, None, None),
+        Outcome::Deferred {
+            code,
+            text,
+            next_attempt_at,
+            ..
+        } => (Some(*code), text, None, Some(*next_attempt_at)),
+        Outcome::Failed { code, text } => (*code, text, None, None),
+        Outcome::Unknown { text } => (None, text, None, None),
+        Outcome::NotSent { text } => (None, text, None, None),
+    };
     // A row that was never handed over does not count as an attempt.
     let undo_attempt = i64::from(matches!(outcome, Outcome::NotSent { .. }));
     tx.prepare_cached(
@@ -306,20 +324,22 @@ pub fn mark_sending(
     Ok(n == 1)
 }
 
-/// Marks a row failed before sending because its message could not be built.
+/// Marks a row failed before sending because its message could not be built; `false`
+/// if the row was no longer queued or deferred.
 pub fn mark_unbuildable(
     tx: &Connection,
     campaign_id: &str,
     row: u64,
     why: &str,
     now: i64,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE deliveries SET state = 'failed', reply_code = NULL, reply_text = ?3, updated_at = ?4
-         WHERE campaign_id = ?1 AND row = ?2 AND state IN ('queued','deferred')",
-    )?
-    .execute(params![campaign_id, row as i64, why, now])?;
-    Ok(())
+) -> rusqlite::Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE deliveries SET state = 'failed', reply_code = NULL, reply_text = ?3, updated_at = ?4
+             WHERE campaign_id = ?1 AND row = ?2 AND state IN ('queued','deferred')",
+        )?
+        .execute(params![campaign_id, row as i64, why, now])?;
+    Ok(n == 1)
 }
 
 /// Counts per state for one campaign.
@@ -334,6 +354,26 @@ pub struct Counts {
 }
 
 impl Counts {
+    fn slot(&mut self, state: State) -> &mut u64 {
+        match state {
+            State::Queued => &mut self.queued,
+            State::Sending => &mut self.sending,
+            State::Sent => &mut self.sent,
+            State::Deferred => &mut self.deferred,
+            State::Failed => &mut self.failed,
+            State::Unknown => &mut self.unknown,
+        }
+    }
+
+    /// One row moved from `from` to `to`: the engine keeps its counts this way instead
+    /// of counting the campaign's rows in the database after every reply, which cost
+    /// a scan of the whole campaign per reply (quadratic in its size).
+    pub fn moved(&mut self, from: State, to: State) {
+        let from = self.slot(from);
+        *from = from.saturating_sub(1);
+        *self.slot(to) += 1;
+    }
+
     pub fn total(&self) -> u64 {
         self.queued + self.sending + self.sent + self.deferred + self.failed + self.unknown
     }
