@@ -40,13 +40,8 @@ step "Starting test servers"
 bash tests/servers/start-all.sh
 
 # A private X display for the WebKit window; the first free number from 90 up.
-for d in $(seq 90 120); do
-  if [ ! -e "/tmp/.X11-unix/X$d" ] && [ ! -e "/tmp/.X$d-lock" ]; then DISPLAY_NUM=$d; break; fi
-done
-Xvfb ":$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
-XVFB_PID=$!
-export DISPLAY=":$DISPLAY_NUM"
-for _ in $(seq 1 50); do [ -e "/tmp/.X11-unix/X$DISPLAY_NUM" ] && break; sleep 0.1; done
+. scripts/xvfb-lib.sh
+start_xvfb 90 120
 
 step "Running cargo test --workspace (inside a D-Bus session with an unlocked keyring)"
 bash tests/servers/keyring-session.sh cargo test --workspace --no-fail-fast "$@"

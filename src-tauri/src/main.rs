@@ -18,9 +18,24 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+/// Set to any value: print when the page has loaded (milliseconds since the Unix epoch)
+/// and quit. `scripts/bench-startup.sh` measures launch-to-page time with it.
+const STARTUP_PROBE_ENV: &str = "MG_STARTUP_PROBE";
+
 fn main() {
+    let probe = std::env::var_os(STARTUP_PROBE_ENV).is_some();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .on_page_load(move |webview, payload| {
+            if probe && payload.event() == tauri::webview::PageLoadEvent::Finished {
+                let at = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or(0);
+                println!("page-loaded-at-ms {at}");
+                tauri::Manager::app_handle(webview).exit(0);
+            }
+        })
         .manage(state::AppState::from_env())
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
