@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::approval::{
     self, Approval, AttachmentInput, CheckInput, DkimInput, FingerprintInput, RecipientInput,
-    RelayInput, SenderInput, Submission,
+    RelayInput, SenderInput, Submission, UnsubscribeInput,
 };
 use crate::audit::{self, Kind};
 use crate::campaign::{self, Campaign};
@@ -146,6 +146,7 @@ fn source_files(path: &Path, campaign: &Campaign) -> Result<Vec<(PathBuf, String
 }
 
 fn fingerprint_input(
+    path: &Path,
     campaign: &Campaign,
     draft: &Draft,
     recipients: &RecipientList,
@@ -188,6 +189,11 @@ fn fingerprint_input(
                     .unwrap_or_default(),
             },
         }),
+        unsubscribe: campaign.unsubscribe.as_ref().map(|u| UnsubscribeInput {
+            mailto: u.mailto.clone(),
+            url: u.url.clone(),
+        }),
+        campaign_file_sha256: hash_of(path),
         checklist: report.checks.iter().map(CheckInput::from).collect(),
     }
 }
@@ -215,6 +221,7 @@ pub async fn prepare(
         })
         .collect();
     let input = fingerprint_input(
+        path,
         &campaign,
         &draft,
         &checked.recipients,

@@ -481,6 +481,8 @@ fn campaign() -> FingerprintInput {
         recipient_file_sha256: None,
         outbox: None,
         dkim: None,
+        unsubscribe: None,
+        campaign_file_sha256: None,
         checklist: vec![
             CheckInput {
                 id: "spf".into(),

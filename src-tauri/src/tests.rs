@@ -236,6 +236,38 @@ fn editing_the_recipient_csv_after_approval_makes_the_send_refuse() {
     );
 }
 
+/// With a fixed campaign id the campaign stays "the same campaign" across edits, so the
+/// approval must cover the campaign file itself: a swapped unsubscribe URL after the
+/// approval refuses the send.
+#[test]
+fn editing_the_unsubscribe_url_after_approval_makes_the_send_refuse() {
+    let f = fixture(Duration::minutes(10));
+    let toml = std::fs::read_to_string(&f.campaign).unwrap();
+    let toml = toml.replace("# id = \"winter-sale-2026\"", "id = \"winter-sale-2026\"");
+    assert!(toml.contains("\nid = \"winter-sale-2026\""));
+    std::fs::write(&f.campaign, &toml).unwrap();
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    approve_all_warnings(&f, now);
+    let swapped = toml.replace(
+        "https://shop.test/unsubscribe",
+        "https://evil.example/unsubscribe",
+    );
+    assert_ne!(swapped, toml);
+    std::fs::write(&f.campaign, swapped).unwrap();
+
+    let err = send_result(&f, now).expect_err("the campaign changed after approval: refused");
+    assert!(
+        err.is_core(ErrorCode::NotApproved),
+        "refused as not approved: {err:?}"
+    );
+    assert_eq!(
+        eml_count(&f.outbox),
+        0,
+        "nothing written to the Outbox folder"
+    );
+}
+
 #[test]
 fn an_idle_session_is_locked_by_the_command_layer() {
     let f = fixture(Duration::minutes(5));

@@ -68,6 +68,14 @@ pub struct DkimInput {
     pub key_sha256: String,
 }
 
+/// The unsubscribe addresses every message carries (List-Unsubscribe).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnsubscribeInput {
+    pub mailto: Option<String>,
+    /// The one-click URL template, `{token}` unexpanded.
+    pub url: Option<String>,
+}
+
 /// One pre-flight result: the check id and `pass`, `warning` or `fail`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckInput {
@@ -94,6 +102,10 @@ pub struct FingerprintInput {
     /// The Outbox folder messages are written to instead of a relay.
     pub outbox: Option<String>,
     pub dkim: Option<DkimInput>,
+    pub unsubscribe: Option<UnsubscribeInput>,
+    /// SHA-256 (hex) of the campaign file's bytes: any edit to it after approval (a
+    /// campaign id, an unsubscribe address, a rate) voids the approval.
+    pub campaign_file_sha256: Option<String>,
     /// Any order; sorted by id when hashed.
     pub checklist: Vec<CheckInput>,
 }
@@ -207,7 +219,7 @@ impl Canon {
 /// SHA-256 (hex) over the canonical encoding of `input`.
 pub fn fingerprint(input: &FingerprintInput) -> String {
     let mut c = Canon(Sha256::new());
-    c.str("mergeguard-fingerprint-v2");
+    c.str("mergeguard-fingerprint-v3");
     c.str(&input.sender.name);
     c.str(&input.sender.address.trim().to_lowercase());
     c.opt(
@@ -266,6 +278,21 @@ pub fn fingerprint(input: &FingerprintInput) -> String {
         }
         None => c.0.update([0]),
     }
+    match &input.unsubscribe {
+        Some(u) => {
+            c.0.update([1]);
+            c.opt(u.mailto.as_deref());
+            c.opt(u.url.as_deref());
+        }
+        None => c.0.update([0]),
+    }
+    c.opt(
+        input
+            .campaign_file_sha256
+            .as_ref()
+            .map(|h| h.to_lowercase())
+            .as_deref(),
+    );
 
     let mut checks: Vec<(&str, String)> = input
         .checklist
@@ -816,6 +843,8 @@ mod tests {
             recipient_file_sha256: None,
             outbox: None,
             dkim: None,
+            unsubscribe: None,
+            campaign_file_sha256: None,
             checklist: vec![],
         }
     }
@@ -827,6 +856,34 @@ mod tests {
         b.recipients.reverse();
         b.recipients[1].address = "b@X.TEST".into();
         assert_eq!(fingerprint(&a), fingerprint(&b));
+    }
+
+    #[test]
+    fn unsubscribe_and_campaign_file_matter() {
+        let base = input();
+        let mut url = input();
+        url.unsubscribe = Some(UnsubscribeInput {
+            mailto: None,
+            url: Some("https://shop.test/u/{token}".into()),
+        });
+        let mut other_url = url.clone();
+        other_url.unsubscribe = Some(UnsubscribeInput {
+            mailto: None,
+            url: Some("https://evil.test/u/{token}".into()),
+        });
+        let mut mailto = input();
+        mailto.unsubscribe = Some(UnsubscribeInput {
+            mailto: Some("mailto:stop@shop.test".into()),
+            url: None,
+        });
+        let mut file = input();
+        file.campaign_file_sha256 = Some("ab".repeat(32));
+        let all = [&base, &url, &other_url, &mailto, &file].map(fingerprint);
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
     }
 
     #[test]
