@@ -429,6 +429,57 @@ fn password_protected_zip_is_a_warning_to_acknowledge() {
 }
 
 #[test]
+fn compressed_customer_list_is_a_warning_not_a_pass() {
+    // leak.csv, gzip-compressed: none of its addresses is readable in the bytes, so a
+    // text scan would have passed it as clean.
+    let checks = with_attachments(&["leak.csv.gz"]);
+    expect(
+        &checks,
+        "attachments.unreadable",
+        Status::Warning,
+        &["\"leak.csv.gz\" is a gzip-compressed file; MergeGuard cannot look inside it"],
+    );
+    others_pass(&checks, &["attachments.unreadable"]);
+}
+
+#[test]
+fn every_archive_format_it_cannot_open_is_named_and_plain_text_is_not() {
+    let list = recipients();
+    let book = AddressBook::new(&list);
+    let scan =
+        |bytes: &[u8]| scan_attachment("list", bytes, &[0; 32], &book, &ScanLimits::default());
+    let pad = |head: &[u8]| [head, &[0x5A; 64][..]].concat();
+    for (head, format) in [
+        (&b"7z\xBC\xAF\x27\x1C"[..], "7-Zip archive"),
+        (b"Rar!\x1a\x07\x01\x00", "RAR archive"),
+        (b"\x1F\x8B\x08\x00", "gzip-compressed file"),
+        (b"BZh91AY&SY", "bzip2-compressed file"),
+        (b"\xFD7zXZ\x00", "xz-compressed file"),
+        (b"\x28\xB5\x2F\xFD", "Zstandard-compressed file"),
+        (b"MSCF\0\0\0\0", "Windows cabinet (CAB) archive"),
+        (b"\x2A\x1F-lh5-", "LHA (LZH) archive"),
+    ] {
+        let s = scan(&pad(head));
+        assert_eq!(s.kinds, ["compressed"], "{format}");
+        assert_eq!(s.unreadable.len(), 1, "{format}");
+        assert!(
+            s.unreadable[0].contains(format),
+            "{format}: {:?}",
+            s.unreadable
+        );
+    }
+    // Text that merely starts like a magic number is still read as text.
+    for text in [
+        "BZh is not a digit, taro@example.jp",
+        "MSCF notes: taro@example.jp",
+    ] {
+        let s = scan(text.as_bytes());
+        assert_eq!(s.kinds, ["text"], "{text}");
+        assert!(s.unreadable.is_empty(), "{text}: {:?}", s.unreadable);
+    }
+}
+
+#[test]
 fn damaged_zip_is_a_warning_to_acknowledge() {
     let checks = with_attachments(&["damaged.zip"]);
     expect(

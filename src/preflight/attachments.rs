@@ -5,8 +5,10 @@
 //! Archives are untrusted input: every read is bounded by [`ScanLimits`] (total
 //! uncompressed bytes, compression ratio, nesting depth, entry count). Entries are read
 //! through `take(limit)`, so a lying size header cannot make us expand more than the
-//! budget. What cannot be read (password-protected entries, damaged files, limits hit)
-//! becomes an `attachments.unreadable` warning for the approver to acknowledge.
+//! budget. What cannot be read (password-protected entries, damaged files, limits hit,
+//! 7-Zip/RAR/LHA/CAB archives and gzip/bzip2/xz/zstd files, recognised by their magic
+//! numbers) becomes an `attachments.unreadable` warning for the approver to acknowledge.
+//! PDFs are read as text: their compressed streams are not opened (not done yet).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -160,6 +162,13 @@ impl Scanner<'_> {
             self.visit_zip(name, bytes, depth);
         } else if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
             self.visit_ole(name, bytes);
+        } else if let Some(format) = sealed_format(bytes) {
+            // Compressed bytes hold no readable address, so scanning them as text would
+            // pass a compressed customer list as clean: say it could not be checked.
+            self.kind("compressed");
+            self.problem(format!(
+                "\"{name}\" is a {format}; MergeGuard cannot look inside it, so its contents are not checked"
+            ));
         } else {
             if bytes.starts_with(b"%PDF") {
                 // Text in uncompressed PDF objects is scanned; compressed streams are not.
@@ -440,6 +449,31 @@ fn read_small(zip: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str) -> Option<Ve
     let mut v = Vec::new();
     e.take(256).read_to_end(&mut v).ok()?;
     Some(v)
+}
+
+/// Archive and compression formats the scanner cannot open, by their magic number:
+/// what people attach when they "zip up" a customer list (LHA is still common in Japan).
+fn sealed_format(bytes: &[u8]) -> Option<&'static str> {
+    const AT_START: &[(&[u8], &str)] = &[
+        (&[0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C], "7-Zip archive"),
+        (b"Rar!\x1a\x07", "RAR archive"),
+        (&[0x1F, 0x8B], "gzip-compressed file"),
+        (&[0xFD, b'7', b'z', b'X', b'Z', 0x00], "xz-compressed file"),
+        (&[0x28, 0xB5, 0x2F, 0xFD], "Zstandard-compressed file"),
+        (b"MSCF\0\0\0\0", "Windows cabinet (CAB) archive"),
+    ];
+    if let Some((_, format)) = AT_START.iter().find(|(magic, _)| bytes.starts_with(magic)) {
+        return Some(format);
+    }
+    // bzip2: "BZh" and the block size, a digit 1-9.
+    if bytes.starts_with(b"BZh") && bytes.get(3).is_some_and(|b| (b'1'..=b'9').contains(b)) {
+        return Some("bzip2-compressed file");
+    }
+    // LHA: "-lh?-" or "-lz?-" after a two-byte header size and checksum.
+    let lha = bytes.get(2..7).is_some_and(|m| {
+        m[0] == b'-' && m[1] == b'l' && matches!(m[2], b'h' | b'z') && m[4] == b'-'
+    });
+    lha.then_some("LHA (LZH) archive")
 }
 
 /// Decodes text of unknown encoding: BOM first, then UTF-8, then UTF-16 by its zero

@@ -352,6 +352,9 @@ def main():
     ]))
 
     # A ZIP cut short (its central directory is gone): unreadable, so a warning.
+    # The customer list compressed with gzip: no address is readable in the bytes.
+    import gzip
+    write("leak.csv.gz", gzip.compress(csv_of(leak).encode("utf-8"), mtime=0))
     write("damaged.zip", make_zip([
         {"name": "顧客.csv", "data": csv_of(leak).encode("utf-8")},
     ])[:-40])
