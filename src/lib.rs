@@ -17,4 +17,5 @@ pub mod recipients;
 pub mod secrets;
 pub mod send;
 pub mod store;
+pub mod suppression;
 pub mod workflow;

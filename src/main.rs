@@ -43,6 +43,8 @@ enum Command {
     Send(cli::send::SendArgs),
     /// Admin settings: approval validity, idle lock time.
     Settings(cli::settings::SettingsArgs),
+    /// Addresses never to mail again (unsubscribed, bounced): add, remove, list.
+    Suppress(cli::suppress::SuppressArgs),
     /// Store or remove a relay password in the OS keychain.
     Credential(cli::credential::CredentialArgs),
 }
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Approve(args) => cli::approve::run(args),
         Command::Credential(args) => cli::credential::run(args),
         Command::Settings(args) => cli::settings::run(args),
+        Command::Suppress(args) => cli::suppress::run(args),
         Command::Audit(args) => cli::audit::run(args),
         Command::Send(args) => cli::send::run(args),
     }

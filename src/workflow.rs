@@ -36,6 +36,7 @@ use crate::send::{
     Relay, ReportRow, SendJob, SendOptions, SmtpRelay, SmtpSettings, Summary, SystemClock,
 };
 use crate::store::Store;
+use crate::suppression;
 
 /// A campaign file checked and fingerprinted, ready to submit, approve or send.
 #[derive(Debug, Clone)]
@@ -568,7 +569,11 @@ pub fn send(
             UserError::new(ErrorCode::Internal, format!("cannot start the sender: {e}"))
         })?;
     let now = SystemTime::now();
-    let current = runtime.block_on(prepare(&prepared.path, &prepared.options, now, &|_, _| {}))?;
+    // The suppression list as it is now: someone who unsubscribed since the approval
+    // drops out of the recipients, the fingerprint changes, and the send refuses.
+    let mut options = prepared.options.clone();
+    options.suppressed = Some(Arc::new(suppression::keys(store)?));
+    let current = runtime.block_on(prepare(&prepared.path, &options, now, &|_, _| {}))?;
     approval::require_approval(
         store,
         &current.campaign_id,
@@ -762,8 +767,11 @@ pub fn send(
         result
     });
     log_outcomes(store, operator, cid, &outcomes);
+    // Mailboxes the relay called nonexistent are not mailed again (logged on their own).
+    let bounced = suppression::record_bounces(store, cid, OffsetDateTime::now_utc());
     match result {
         Ok(summary) => {
+            let bounced = bounced?;
             let finish = match summary.finish {
                 send::Finish::Done => "done",
                 send::Finish::Cancelled => "cancelled",
@@ -777,6 +785,7 @@ pub fn send(
                     "sent": summary.counts.sent, "failed": summary.counts.failed,
                     "deferred": summary.counts.deferred, "unknown": summary.counts.unknown,
                     "queued": summary.counts.queued, "recovered_unknown": summary.recovered_unknown,
+                    "bounces_suppressed": bounced,
                 }),
             )?;
             Ok(summary)

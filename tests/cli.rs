@@ -227,3 +227,106 @@ fn preview_template_syntax_error_exits_2() {
         stderr(&o)
     );
 }
+
+/// Runs the binary with `stdin` piped in.
+fn mg_with_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mergeguard"))
+        .args(args)
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mergeguard");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().expect("mergeguard finishes")
+}
+
+#[test]
+fn suppress_add_list_and_an_import_of_the_campaign_leaves_the_address_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = mg_with_stdin(
+        &["operator", "add", "root", "--pin-stdin", "--data-dir", d],
+        "2468\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        list.path(),
+        "# unsubscribed by phone\nTaro.Yamada@Example.jp\n\n",
+    )
+    .unwrap();
+    let o = mg_with_stdin(
+        &[
+            "suppress",
+            "add",
+            "--file",
+            list.path().to_str().unwrap(),
+            "x@example.jp",
+            "--operator",
+            "root",
+            "--pin-stdin",
+            "--data-dir",
+            d,
+        ],
+        "2468\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "2 added (0 already listed)"
+    );
+    // A wrong PIN changes nothing.
+    let o = mg_with_stdin(
+        &[
+            "suppress",
+            "add",
+            "y@example.jp",
+            "--operator",
+            "root",
+            "--pin-stdin",
+            "--data-dir",
+            d,
+        ],
+        "0000\n",
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = mg(&["suppress", "list", "--json", "--data-dir", d]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listed: Vec<String> = json(&o)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["address"].as_str().unwrap().to_string())
+        .collect();
+    let mut listed = listed;
+    listed.sort();
+    assert_eq!(listed, ["taro.yamada@example.jp", "x@example.jp"]);
+    // Submitting the example campaign now counts that customer out.
+    let o = mg_with_stdin(
+        &[
+            "submit",
+            "--campaign",
+            "examples/campaign.toml",
+            "--operator",
+            "root",
+            "--pin-stdin",
+            "--data-dir",
+            d,
+        ],
+        "2468\n",
+    );
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(o.status.success(), "{out}");
+    // Row 2 and its duplicate row 11 (same address, other case) are both suppressed now:
+    // 9 recipients become 8.
+    assert!(out.contains("Recipients   8\n"), "{out}");
+    assert!(out.contains("suppressed 2"), "{out}");
+}

@@ -644,7 +644,8 @@ const KIND_NAMES = {
     send_pause: "Send paused", send_resume: "Send resumed", send_cancel: "Send cancelled", send_finish: "Send finished",
     unknown_requeued: "Unknown rows re-queued", message_outcome: "Message outcome", settings_changed: "Settings changed",
     operator_added: "Operator added", operator_disabled: "Operator disabled", credential_stored: "Password stored",
-    credential_removed: "Password removed",
+    credential_removed: "Password removed", suppression_added: "Suppression list: added",
+    suppression_removed: "Suppression list: removed",
   },
   ja: {
     login: "サインイン", login_failed: "サインイン拒否", lockout: "ロックアウト", import: "読み込み", edit: "編集",
@@ -653,6 +654,7 @@ const KIND_NAMES = {
     send_cancel: "送信中止", send_finish: "送信終了", unknown_requeued: "不明分の再送待ち", message_outcome: "配信結果",
     settings_changed: "設定変更", operator_added: "担当者追加", operator_disabled: "担当者無効化",
     credential_stored: "パスワード保存", credential_removed: "パスワード削除",
+    suppression_added: "配信停止リストに追加", suppression_removed: "配信停止リストから削除",
   },
 };
 

@@ -21,6 +21,7 @@ use mergeguard::preflight::campaign::{relay_profile, CheckOptions};
 use mergeguard::preflight::{Check, Status};
 use mergeguard::secrets::{self, Secret};
 use mergeguard::send::{self, Control, Progress, ReportRow, SendOptions, Summary};
+use mergeguard::suppression;
 use mergeguard::workflow::{self, Prepared, SendRequest};
 
 use crate::error::{CommandError, CommandResult, ShellCode};
@@ -51,17 +52,19 @@ fn campaign_path(state: &AppState) -> CommandResult<PathBuf> {
     })
 }
 
-/// The checklist's settings: the system resolver, and the relay password from the
-/// keychain when there is one (without it `tls.login` says so in plain words).
-fn check_options(path: &Path) -> CheckOptions {
+/// The checklist's settings: the system resolver, the relay password from the keychain
+/// when there is one (without it `tls.login` says so in plain words) and the store's
+/// suppression list.
+fn check_options(state: &AppState, path: &Path) -> CommandResult<CheckOptions> {
     let password = Campaign::load(path).ok().and_then(|c| {
         let user = c.relay.as_ref()?.username.clone();
         secrets::relay_password(&relay_profile(&c)?, &user).ok()
     });
-    CheckOptions {
+    Ok(CheckOptions {
         password,
+        suppressed: Some(Arc::new(suppression::keys(&*state.store()?)?)),
         ..CheckOptions::default()
-    }
+    })
 }
 
 fn outbox_folder(p: &Prepared) -> Option<String> {
@@ -93,7 +96,7 @@ pub async fn run_checklist(
 ) -> CommandResult<ChecklistView> {
     let who = state.signed_in(now)?;
     let path = campaign_path(state)?;
-    let options = check_options(&path);
+    let options = check_options(state, &path)?;
     let prepared = workflow::prepare(&path, &options, SystemTime::from(now), progress).await?;
     let view = checklist_view(&prepared);
     workflow::log_check_run(&*state.store()?, who.operator(), &prepared, now)?;

@@ -202,7 +202,8 @@ pub fn open_campaign(
     let campaign = Campaign::load(&path).map_err(|e| CommandError::new(e.code(), e.to_string()))?;
     let to_user = |e: mergeguard::compose::DraftError| CommandError::new(e.code, e.message);
     let file = campaign.resolve(&campaign.recipients.file);
-    let list = import_campaign_recipients(&campaign)?;
+    let suppressed = mergeguard::suppression::keys(&*state.store()?)?;
+    let list = import_campaign_recipients(&campaign, Some(std::sync::Arc::new(suppressed)))?;
     log_import(state, now, who.operator(), &file, &list)?;
     let (draft, composer) = compile(Draft::from_campaign(&campaign).map_err(to_user)?)?;
     let fields = DraftFields::from(&draft);

@@ -268,6 +268,50 @@ fn editing_the_unsubscribe_url_after_approval_makes_the_send_refuse() {
     );
 }
 
+/// Someone who unsubscribes after the approval is not mailed: the recipients changed,
+/// so the send refuses; checked and approved again, the send leaves them out.
+#[test]
+fn an_address_suppressed_after_approval_is_not_sent() {
+    use mergeguard::suppression::{self, Reason};
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    approve_all_warnings(&f, now);
+    let before = flow::review(&f.state, now).unwrap().recipient_count;
+    let gone = f.state.prepared().unwrap().recipients.recipients[0]
+        .email()
+        .to_string();
+
+    let store = f.state.store().unwrap();
+    let pin = mergeguard::secrets::Secret::new(ADMIN_PIN);
+    let admin = mergeguard::operators::sign_in(&store, ADMIN, &pin, now).unwrap();
+    suppression::add(&store, &admin, &[gone.clone()], Reason::Unsubscribed, now).unwrap();
+
+    let err = send_result(&f, now).expect_err("the recipients changed after approval");
+    assert!(err.is_core(ErrorCode::NotApproved), "{err:?}");
+    assert_eq!(
+        eml_count(&f.outbox),
+        0,
+        "nothing written to the Outbox folder"
+    );
+
+    let view = runtime()
+        .block_on(flow::run_checklist(&f.state, now, &|_, _| {}))
+        .expect("checklist runs");
+    assert!(view.passed, "{:?}", view.checks);
+    approve_all_warnings(&f, now);
+    let summary = send_result(&f, now).expect("approved again, the send runs");
+    assert_eq!(summary.counts.sent as usize, before - 1);
+    assert_eq!(eml_count(&f.outbox), before - 1);
+    for entry in std::fs::read_dir(&f.outbox).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(
+            !text.contains(&format!("To: {gone}")),
+            "{gone} was written anyway"
+        );
+    }
+}
+
 #[test]
 fn an_idle_session_is_locked_by_the_command_layer() {
     let f = fixture(Duration::minutes(5));

@@ -68,6 +68,8 @@ kinds! {
     OperatorDisabled => "operator_disabled",
     CredentialStored => "credential_stored",
     CredentialRemoved => "credential_removed",
+    SuppressionAdded => "suppression_added",
+    SuppressionRemoved => "suppression_removed",
 }
 
 impl std::fmt::Display for Kind {
@@ -552,6 +554,6 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(*k));
         }
-        assert_eq!(Kind::ALL.len(), 22);
+        assert_eq!(Kind::ALL.len(), 24);
     }
 }

@@ -36,7 +36,7 @@ pub fn run(args: ApproveArgs) -> ExitCode {
 
 fn run_inner(args: ApproveArgs) -> Result<(), String> {
     let store = open_store(args.campaign.data_dir.as_deref())?;
-    let prepared = args.campaign.prepare()?;
+    let prepared = args.campaign.prepare(&store)?;
     // The approver sees what they approve before giving the PIN.
     print_summary(&prepared);
     let warnings = prepared.warnings();

@@ -96,7 +96,9 @@ pub fn run_check_domain(args: CheckDomainArgs) -> ExitCode {
     if let Some((host, port)) = &relay {
         check.relay_ips = resolve_host(host, *port);
         let credentials = args.user.as_ref().and_then(|user| {
-            secrets::relay_password(&format!("{host}:{port}"), user).ok().map(|p| (user.clone(), p))
+            secrets::relay_password(&format!("{host}:{port}"), user)
+                .ok()
+                .map(|p| (user.clone(), p))
         });
         let probe = RelayProbe {
             host: host.clone(),
@@ -106,9 +108,13 @@ pub fn run_check_domain(args: CheckDomainArgs) -> ExitCode {
             credentials,
             timeout: Duration::from_secs(15),
         };
-        report.checks.extend(rt.block_on(probe_relay(&probe, now)).checks);
+        report
+            .checks
+            .extend(rt.block_on(probe_relay(&probe, now)).checks);
     }
-    report.checks.extend(rt.block_on(check_domain(&check, &resolver(args.dns), now)));
+    report
+        .checks
+        .extend(rt.block_on(check_domain(&check, &resolver(args.dns), now)));
     finish(report, args.json)
 }
 
@@ -122,7 +128,14 @@ pub fn run_preflight(args: PreflightArgs) -> ExitCode {
         (Some(relay), Some(profile)) => secrets::relay_password(&profile, &relay.username).ok(),
         _ => None,
     };
-    let options = CheckOptions { resolver: resolver(args.dns), ca: args.ca.clone(), password };
+    // No operator and no data folder here: the suppression list is applied by submit,
+    // approve and send, which open the store.
+    let options = CheckOptions {
+        resolver: resolver(args.dns),
+        ca: args.ca.clone(),
+        password,
+        suppressed: None,
+    };
     let rt = runtime();
     match rt.block_on(check_campaign(&campaign, &options, now, &|_, _| {})) {
         Ok(report) => finish(report, args.json),
@@ -134,16 +147,26 @@ fn parse_host_port(s: &str) -> Result<(String, u16), String> {
     let (host, port) = s
         .rsplit_once(':')
         .ok_or_else(|| format!("relay \"{s}\" must be HOST:PORT, e.g. smtp.example.jp:587"))?;
-    let port = port.parse().map_err(|_| format!("relay port \"{port}\" is not a number"))?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("relay port \"{port}\" is not a number"))?;
     Ok((host.trim_matches(['[', ']']).to_string(), port))
 }
 
 fn finish(mut report: Report, json: bool) -> ExitCode {
     report.sort();
-    let code = if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_PARTIAL) };
+    let code = if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_PARTIAL)
+    };
     if json {
         let printed = super::print_json(&report);
-        return if printed == ExitCode::SUCCESS { code } else { printed };
+        return if printed == ExitCode::SUCCESS {
+            code
+        } else {
+            printed
+        };
     }
     for c in &report.checks {
         let mark = match c.status {

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use clap::Args;
@@ -10,6 +11,8 @@ use mergeguard::campaign::Campaign;
 use mergeguard::preflight::campaign::{relay_profile, CheckOptions};
 use mergeguard::preflight::Status;
 use mergeguard::secrets;
+use mergeguard::store::Store;
+use mergeguard::suppression;
 use mergeguard::workflow::{self, Prepared};
 
 use super::check::{resolver, runtime};
@@ -33,8 +36,9 @@ pub struct CampaignArgs {
 }
 
 impl CampaignArgs {
-    /// The checklist options, with the relay password from the OS keychain (if stored).
-    pub fn options(&self) -> Result<CheckOptions, String> {
+    /// The checklist options, with the relay password from the OS keychain (if stored)
+    /// and the store's suppression list.
+    pub fn options(&self, store: &Store) -> Result<CheckOptions, String> {
         let campaign = Campaign::load(&self.campaign).map_err(|e| e.to_string())?;
         let password = match (&campaign.relay, relay_profile(&campaign)) {
             (Some(relay), Some(profile)) => secrets::relay_password(&profile, &relay.username).ok(),
@@ -44,12 +48,13 @@ impl CampaignArgs {
             resolver: resolver(self.dns),
             ca: self.ca.clone(),
             password,
+            suppressed: Some(Arc::new(suppression::keys(store).map_err(|e| e.message)?)),
         })
     }
 
     /// Runs the checklist over the campaign's files and computes the fingerprint.
-    pub fn prepare(&self) -> Result<Prepared, String> {
-        let options = self.options()?;
+    pub fn prepare(&self, store: &Store) -> Result<Prepared, String> {
+        let options = self.options(store)?;
         runtime()
             .block_on(workflow::prepare(
                 &self.campaign,
@@ -71,6 +76,20 @@ pub fn print_summary(p: &Prepared) {
     );
     println!("Subject      {}", p.input.subject_template);
     println!("Recipients   {}", p.recipients.recipients.len());
+    let rejected = &p.recipients.rejected;
+    if !rejected.is_empty() {
+        // Rows left out, by reason: "suppressed" are people who must not be mailed.
+        let mut by_reason = std::collections::BTreeMap::<String, usize>::new();
+        for r in rejected {
+            let reason = serde_json::to_value(r.reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            *by_reason.entry(reason).or_default() += 1;
+        }
+        let reasons: Vec<String> = by_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!("Left out     {} ({})", rejected.len(), reasons.join(", "));
+    }
     for m in &p.samples {
         println!("  e.g.       {}  \"{}\"", m.to, m.subject);
     }

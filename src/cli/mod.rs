@@ -14,6 +14,7 @@ pub mod preview;
 pub mod send;
 pub mod settings;
 pub mod submit;
+pub mod suppress;
 
 /// The input was read, but some of it failed (exit 1).
 pub const EXIT_PARTIAL: u8 = 1;

@@ -78,7 +78,7 @@ pub fn run(args: PreviewArgs) -> ExitCode {
         Err(e) => return super::fail(e),
     };
     let file = campaign.resolve(&campaign.recipients.file);
-    let list = match import_campaign_recipients(&campaign) {
+    let list = match import_campaign_recipients(&campaign, None) {
         Ok(l) => l,
         // A bad [recipients] setting is the campaign file's fault: name that file.
         Err(e) if e.code == ErrorCode::InvalidCampaign => {

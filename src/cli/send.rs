@@ -98,7 +98,7 @@ fn run_inner(args: SendArgs) -> Result<ExitCode, String> {
     let pin = PinReader::new(args.pin_stdin).read(&format!("PIN of {operator_name}: "))?;
     let session = operators::sign_in(&store, &operator_name, &pin, OffsetDateTime::now_utc())
         .map_err(|e| e.to_string())?;
-    let prepared = args.campaign.prepare()?;
+    let prepared = args.campaign.prepare(&store)?;
     workflow::log_check_run(
         &store,
         session.operator(),

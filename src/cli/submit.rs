@@ -35,7 +35,7 @@ fn run_inner(args: SubmitArgs) -> Result<(), String> {
     let pin = PinReader::new(args.pin_stdin).read(&format!("PIN of {}: ", args.operator))?;
     let session = operators::sign_in(&store, &args.operator, &pin, OffsetDateTime::now_utc())
         .map_err(|e| e.to_string())?;
-    let prepared = args.campaign.prepare()?;
+    let prepared = args.campaign.prepare(&store)?;
     workflow::log_check_run(
         &store,
         session.operator(),

@@ -4,8 +4,10 @@
 //! This is the one entry the command line and the desktop shell call; it only wires the
 //! individual checks together and never decides a status itself.
 
+use std::collections::HashSet;
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::dns::Resolver;
@@ -28,6 +30,9 @@ pub struct CheckOptions {
     /// The relay password, read from the keychain by the caller. `None` makes
     /// `tls.login` fail with a plain explanation.
     pub password: Option<Secret>,
+    /// The suppression list's addresses ([`crate::suppression::keys`]): rows with one of
+    /// them are rejected as `suppressed`, so they are not checked, approved or sent.
+    pub suppressed: Option<Arc<HashSet<String>>>,
 }
 
 /// The keychain profile name of a campaign's relay: `host:port`.
@@ -39,7 +44,10 @@ pub fn relay_profile(campaign: &Campaign) -> Option<String> {
 }
 
 /// Reads the campaign's recipient file with the options written in the campaign.
-pub fn import_campaign_recipients(campaign: &Campaign) -> Result<RecipientList, UserError> {
+pub fn import_campaign_recipients(
+    campaign: &Campaign,
+    suppressed: Option<Arc<HashSet<String>>>,
+) -> Result<RecipientList, UserError> {
     let src = &campaign.recipients;
     let bad = |m: String| UserError::new(ErrorCode::InvalidCampaign, m);
     let options = ImportOptions {
@@ -56,7 +64,7 @@ pub fn import_campaign_recipients(campaign: &Campaign) -> Result<RecipientList, 
             .parse()
             .map_err(bad)?,
         email_column: src.email_column.clone(),
-        ..ImportOptions::default()
+        suppressed,
     };
     let path = campaign.resolve(&src.file);
     recipients::import_path(&path, &options)
@@ -100,7 +108,7 @@ pub async fn check_campaign_detailed(
     now: SystemTime,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Checked, UserError> {
-    let list = import_campaign_recipients(campaign)?;
+    let list = import_campaign_recipients(campaign, options.suppressed.clone())?;
     let draft = Draft::from_campaign(campaign).map_err(|e| UserError::new(e.code, e.message))?;
     let composer = Composer::new(draft)
         .map_err(|e| UserError::new(e.code, e.message))?

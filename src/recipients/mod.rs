@@ -295,6 +295,12 @@ impl FromStr for DelimiterChoice {
     }
 }
 
+/// The form in which an address is compared for duplicates and with the suppression
+/// list: trimmed of white space, lower-cased.
+pub fn address_key(address: &str) -> String {
+    address::duplicate_key(address.trim_matches(address::is_trimmed))
+}
+
 /// Imports the recipient file at `path`.
 ///
 /// Errors only when the file as a whole cannot be read (missing, empty, header only,
