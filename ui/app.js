@@ -672,6 +672,7 @@ function renderStats(p) {
 
 function setSending(running, paused = false) {
   $("send-start").disabled = running;
+  $("send-rate").disabled = running;
   $("send-pause").disabled = !running || paused;
   $("send-resume").disabled = !running || !paused;
   $("send-cancel").disabled = !running;
@@ -713,7 +714,7 @@ function wireSend() {
     setSending(true);
     showStatus("info", t("send_running"));
     try {
-      await ipc.startSend((e) => {
+      await ipc.startSend($("send-rate").value, (e) => {
         if (e.event === "progress") renderStats(e);
         if (e.event === "finished") {
           state.sending = false;

@@ -87,7 +87,8 @@ export const runChecklist = (onProgress) => guarded("run_checklist", { onProgres
 export const review = () => guarded("review");
 export const submitForApproval = () => guarded("submit_for_approval");
 export const approve = (approver, pin, acknowledged) => guarded("approve", { approver, pin, acknowledged });
-export const startSend = (onEvent) => guarded("start_send", { onEvent: channel(onEvent) });
+export const startSend = (rate, onEvent) =>
+  guarded("start_send", { rate, onEvent: channel(onEvent) });
 export const controlSend = (action) => guarded("control_send", { action });
 export const sendReport = () => guarded("send_report");
 export const requeueUnknown = () => guarded("requeue_unknown");

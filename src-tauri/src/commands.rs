@@ -194,9 +194,13 @@ pub fn approve(
 }
 
 #[tauri::command]
-pub fn start_send(state: State<'_, AppState>, on_event: Channel<SendEvent>) -> CommandResult<()> {
+pub fn start_send(
+    state: State<'_, AppState>,
+    rate: String,
+    on_event: Channel<SendEvent>,
+) -> CommandResult<()> {
     // The worker reports through the channel; its handle is not needed here.
-    flow::start_send(&state, now(), move |e| {
+    flow::start_send(&state, now(), &rate, move |e| {
         let _ = on_event.send(e);
     })
     .map(drop)

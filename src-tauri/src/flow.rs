@@ -20,7 +20,7 @@ use mergeguard::operators::Role;
 use mergeguard::preflight::campaign::{relay_profile, CheckOptions};
 use mergeguard::preflight::{Check, Status};
 use mergeguard::secrets::{self, Secret};
-use mergeguard::send::{self, Control, Progress, ReportRow, SendOptions, Summary};
+use mergeguard::send::{self, Control, Progress, RatePreset, ReportRow, SendOptions, Summary};
 use mergeguard::suppression;
 use mergeguard::workflow::{self, Prepared, SendRequest};
 
@@ -219,9 +219,15 @@ pub enum SendEvent {
 pub fn start_send(
     state: &AppState,
     now: OffsetDateTime,
+    rate: &str,
     events: impl Fn(SendEvent) + Send + Sync + 'static,
 ) -> CommandResult<JoinHandle<CommandResult<Summary>>> {
     let who = state.signed_in_with(now, Role::Sender)?;
+    // The relay's published limits (Microsoft 365: 30 a minute): sending faster gets the
+    // account throttled or blocked half-way through a campaign.
+    let rate: RatePreset = rate
+        .parse()
+        .map_err(|e: String| CommandError::shell(ShellCode::InvalidInput, e))?;
     let prepared = state.prepared()?;
     let store = state.store()?;
     let mut run = lock(&state.send)?;
@@ -241,7 +247,10 @@ pub fn start_send(
             let request = SendRequest {
                 operator,
                 password: None,
-                options: SendOptions::default(),
+                options: SendOptions {
+                    rate: rate.limit(),
+                    ..SendOptions::default()
+                },
             };
             let result = workflow::send(&store, &prepared, request, control_rx, &|p| {
                 events(SendEvent::Progress(p))

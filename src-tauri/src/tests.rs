@@ -124,7 +124,9 @@ fn send_result(
 ) -> Result<mergeguard::send::Summary, CommandError> {
     let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = std::sync::Arc::clone(&events);
-    let handle = flow::start_send(&f.state, now, move |e| sink.lock().unwrap().push(e))?;
+    let handle = flow::start_send(&f.state, now, "generic", move |e| {
+        sink.lock().unwrap().push(e)
+    })?;
     let result = handle.join().expect("send thread");
     let last = events
         .lock()
@@ -313,6 +315,21 @@ fn an_address_suppressed_after_approval_is_not_sent() {
 }
 
 #[test]
+fn an_unknown_sending_speed_is_refused_before_anything_starts() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    approve_all_warnings(&f, now);
+    let err = flow::start_send(&f.state, now, "flat-out", |_| {}).expect_err("unknown preset");
+    assert!(err.message.contains("microsoft365"), "{err:?}");
+    assert_eq!(eml_count(&f.outbox), 0);
+    // The Microsoft 365 limits still let a small campaign through at once (30 a minute).
+    let handle = flow::start_send(&f.state, now, "microsoft365", |_| {}).expect("starts");
+    let summary = handle.join().expect("send thread").expect("sends");
+    assert_eq!(eml_count(&f.outbox), summary.counts.sent as usize);
+}
+
+#[test]
 fn an_idle_session_is_locked_by_the_command_layer() {
     let f = fixture(Duration::minutes(5));
     let now = OffsetDateTime::now_utc();
@@ -422,8 +439,8 @@ fn relay_password_needs_an_admin_and_a_relay() {
     access::sign_in(&f.state, now, APPROVER.into(), APPROVER_PIN.into()).unwrap();
     let not_admin = flow::save_relay_password(&f.state, now, "secret".into()).unwrap_err();
     assert!(not_admin.is_core(ErrorCode::Forbidden), "{not_admin:?}");
-    let not_sender =
-        flow::start_send(&f.state, now, |_| {}).expect_err("an approver-only operator cannot send");
+    let not_sender = flow::start_send(&f.state, now, "generic", |_| {})
+        .expect_err("an approver-only operator cannot send");
     assert!(not_sender.is_core(ErrorCode::Forbidden), "{not_sender:?}");
     assert!(access::list_operators(&f.state, now)
         .unwrap_err()

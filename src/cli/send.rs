@@ -57,14 +57,7 @@ pub fn run(args: SendArgs) -> ExitCode {
 }
 
 fn preset(name: &str) -> Result<RatePreset, String> {
-    match name {
-        "google-workspace" => Ok(RatePreset::GoogleWorkspace),
-        "microsoft365" => Ok(RatePreset::Microsoft365),
-        "generic" => Ok(RatePreset::Generic),
-        other => Err(format!(
-            "unknown rate preset \"{other}\": use google-workspace, microsoft365 or generic"
-        )),
-    }
+    name.parse()
 }
 
 fn write_report(

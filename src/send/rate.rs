@@ -103,6 +103,21 @@ impl RatePreset {
     }
 }
 
+impl std::str::FromStr for RatePreset {
+    type Err = String;
+    /// The names the CLI and the app use: `google-workspace`, `microsoft365`, `generic`.
+    fn from_str(name: &str) -> Result<RatePreset, String> {
+        match name {
+            "google-workspace" => Ok(RatePreset::GoogleWorkspace),
+            "microsoft365" => Ok(RatePreset::Microsoft365),
+            "generic" => Ok(RatePreset::Generic),
+            other => Err(format!(
+                "unknown rate preset \"{other}\": use google-workspace, microsoft365 or generic"
+            )),
+        }
+    }
+}
+
 impl RateLimit {
     fn windows(&self) -> impl Iterator<Item = (i64, u32)> {
         [
