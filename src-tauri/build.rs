@@ -32,6 +32,9 @@ const COMMANDS: &[&str] = &[
     "export_send_report",
     "log_entries",
     "export_log",
+    "suppression_list",
+    "suppression_add",
+    "suppression_remove",
 ];
 
 fn main() {

@@ -60,7 +60,7 @@ async function busy(button, work) {
 
 // ---------- navigation ----------
 
-const SCREENS = ["recipients", "compose", "preview", "checklist", "approval", "send", "log", "operators"];
+const SCREENS = ["recipients", "compose", "preview", "checklist", "approval", "send", "log", "suppression", "operators"];
 
 function showScreen(name) {
   for (const s of SCREENS) {
@@ -75,6 +75,7 @@ function showScreen(name) {
   if (name === "send") enterSend();
   if (name === "log") loadLog();
   if (name === "operators") { loadOperators(); loadSettings(); }
+  if (name === "suppression") loadSuppression();
   const heading = $("screen-" + name).querySelector("h1");
   heading.tabIndex = -1;
   heading.focus({ preventScroll: true });
@@ -868,6 +869,52 @@ function wireLog() {
 
 // ---------- operators ----------
 
+const REASON_KEYS = { unsubscribed: "reason_unsubscribed", bounced: "reason_bounced", manual: "reason_manual" };
+
+async function loadSuppression() {
+  try {
+    const entries = await ipc.suppressionList();
+    $("suppression-table").tBodies[0].replaceChildren(...entries.map((e) =>
+      el("tr", {},
+        el("td", { class: "mono" }, e.address),
+        el("td", {}, t(REASON_KEYS[e.reason] ?? "reason_manual")),
+        el("td", {}, e.added_at.slice(0, 16).replace("T", " ")),
+        el("td", {}, e.added_by),
+        el("td", {}, el("button", {
+          type: "button", class: "small", "aria-label": t("suppression_remove_named", { address: e.address }),
+          onclick: () => removeSuppressed(e.address),
+        }, t("suppression_remove"))))));
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function removeSuppressed(address) {
+  try {
+    await ipc.suppressionRemove(address);
+    showStatus("ok", t("suppression_removed", { address }));
+    loadSuppression();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function wireSuppression() {
+  $("suppression-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy($("suppression-add"), async () => {
+      try {
+        const added = await ipc.suppressionAdd($("suppression-addresses").value, $("suppression-reason").value);
+        $("suppression-addresses").value = "";
+        showStatus("ok", t("suppression_added_count", { count: added }));
+        loadSuppression();
+      } catch (err) {
+        showError(err);
+      }
+    });
+  });
+}
+
 async function loadOperators() {
   try {
     const ops = await ipc.listOperators();
@@ -958,6 +1005,7 @@ function wireLanguage() {
     if (!$("screen-approval").hidden) enterApproval();
     if (!$("screen-log").hidden) loadLog();
     if (!$("screen-operators").hidden) loadOperators();
+    if (!$("screen-suppression").hidden) loadSuppression();
     if (!$("gate").hidden) showGate(gateMode, $("gate-name").value);
     else if (state.operator) $("whoami").textContent = t("signed_in_as", { name: state.operator.name });
     clearStatus();
@@ -975,4 +1023,5 @@ wireApproval();
 wireSend();
 wireLog();
 wireOperators();
+wireSuppression();
 startGate().finally(() => { document.body.dataset.ready = "true"; });

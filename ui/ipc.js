@@ -100,6 +100,12 @@ export const exportSendReport = (path) => guarded("export_send_report", { path }
 export const logEntries = (filter) => guarded("log_entries", { filter });
 export const exportLog = (filter, format, path) => guarded("export_log", { filter, format, path });
 
+export const suppressionList = () => guarded("suppression_list");
+
+export const suppressionAdd = (addresses, reason) => guarded("suppression_add", { addresses, reason });
+
+export const suppressionRemove = (addresses) => guarded("suppression_remove", { addresses });
+
 /** The native save dialog; resolves to a path, or null when cancelled. */
 export const chooseSavePath = (title, defaultPath, extension) =>
   call("plugin:dialog|save", {

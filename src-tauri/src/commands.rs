@@ -20,6 +20,7 @@ use crate::flow::{self, ChecklistView, ReviewView, SendEvent};
 use crate::oplog::{self, FilterForm, LogView};
 use crate::preview::{self, DraftFields, PreviewView, RecipientsPage};
 use crate::state::AppState;
+use crate::suppress;
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
@@ -246,4 +247,25 @@ pub fn export_log(
     path: String,
 ) -> CommandResult<u64> {
     oplog::export_log(&state, now(), filter, &format, path)
+}
+
+#[tauri::command]
+pub fn suppression_list(
+    state: State<'_, AppState>,
+) -> CommandResult<Vec<mergeguard::suppression::Entry>> {
+    suppress::list(&state, now())
+}
+
+#[tauri::command]
+pub fn suppression_add(
+    state: State<'_, AppState>,
+    addresses: String,
+    reason: String,
+) -> CommandResult<usize> {
+    suppress::add(&state, now(), &addresses, &reason)
+}
+
+#[tauri::command]
+pub fn suppression_remove(state: State<'_, AppState>, addresses: String) -> CommandResult<usize> {
+    suppress::remove(&state, now(), &addresses)
 }

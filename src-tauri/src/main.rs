@@ -14,6 +14,7 @@ mod flow;
 mod oplog;
 mod preview;
 mod state;
+mod suppress;
 
 #[cfg(test)]
 mod tests;
@@ -66,6 +67,9 @@ fn main() {
             commands::export_send_report,
             commands::log_entries,
             commands::export_log,
+            commands::suppression_list,
+            commands::suppression_add,
+            commands::suppression_remove,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

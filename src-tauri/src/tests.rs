@@ -329,6 +329,51 @@ fn an_unknown_sending_speed_is_refused_before_anything_starts() {
     assert_eq!(eml_count(&f.outbox), summary.counts.sent as usize);
 }
 
+/// The "Do not mail" screen's commands: the sender adds (one address per line), only
+/// the admin removes, and a signed-out window gets nothing.
+#[test]
+fn do_not_mail_list_through_the_command_layer() {
+    use crate::suppress;
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    access::add_operator(
+        &f.state,
+        now,
+        "Sena".into(),
+        vec!["sender".into()],
+        "8642".into(),
+        "8642".into(),
+    )
+    .expect("add sender");
+    access::sign_out(&f.state).expect("sign out");
+    assert!(
+        suppress::list(&f.state, now).is_err(),
+        "signed out: nothing"
+    );
+    access::sign_in(&f.state, now, "Sena".into(), "8642".into()).expect("sender signs in");
+    let added = suppress::add(
+        &f.state,
+        now,
+        " a@example.jp \n\nB@Example.JP\n",
+        "unsubscribed",
+    );
+    assert_eq!(added.expect("a sender adds"), 2);
+    let e = suppress::add(&f.state, now, "a@x.jp, b@y.jp", "manual").expect_err("two in one line");
+    assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
+    let e = suppress::add(&f.state, now, "c@example.jp", "spam").expect_err("unknown reason");
+    assert!(e.message.contains("unsubscribed"), "{e:?}");
+    let listed = suppress::list(&f.state, now).unwrap();
+    let addresses: Vec<&str> = listed.iter().map(|e| e.address.as_str()).collect();
+    assert_eq!(addresses, ["a@example.jp", "b@example.jp"]);
+    let e = suppress::remove(&f.state, now, "a@example.jp").expect_err("a sender cannot remove");
+    assert!(e.is_core(ErrorCode::Forbidden), "{e:?}");
+    access::sign_out(&f.state).unwrap();
+    access::sign_in(&f.state, now, ADMIN.into(), ADMIN_PIN.into()).unwrap();
+    assert_eq!(suppress::remove(&f.state, now, "a@example.jp").unwrap(), 1);
+    assert_eq!(suppress::list(&f.state, now).unwrap().len(), 1);
+}
+
 #[test]
 fn an_idle_session_is_locked_by_the_command_layer() {
     let f = fixture(Duration::minutes(5));

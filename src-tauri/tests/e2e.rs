@@ -544,6 +544,14 @@ async fn sign_in_load_preview_check_approve_and_send() {
     );
     screenshot(&client, &shots, "8-log").await;
 
+    // 8b. Do not mail: the admin puts an address on the suppression list.
+    click(&client, "nav-suppression").await;
+    type_into(&client, "suppression-addresses", "stop@example.jp").await;
+    click(&client, "suppression-add").await;
+    let listed = wait_for_text(&client, "#suppression-table", "stop@example.jp").await;
+    assert!(listed.contains("Asked not to be mailed"), "{listed}");
+    screenshot(&client, &shots, "8b-do-not-mail").await;
+
     client.close().await.expect("close the session");
     drop(driver);
 
