@@ -287,7 +287,7 @@ fn an_address_suppressed_after_approval_is_not_sent() {
     let store = f.state.store().unwrap();
     let pin = mergeguard::secrets::Secret::new(ADMIN_PIN);
     let admin = mergeguard::operators::sign_in(&store, ADMIN, &pin, now).unwrap();
-    suppression::add(&store, &admin, &[gone.clone()], Reason::Unsubscribed, now).unwrap();
+    suppression::add(&store, &admin, std::slice::from_ref(&gone), Reason::Unsubscribed, now).unwrap();
 
     let err = send_result(&f, now).expect_err("the recipients changed after approval");
     assert!(err.is_core(ErrorCode::NotApproved), "{err:?}");

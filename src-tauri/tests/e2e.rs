@@ -187,7 +187,7 @@ async fn sign_in_load_preview_check_approve_and_send() {
         .await
         .unwrap();
     // The summary holds counts and the file name, not addresses: wait on the table.
-    let table = wait_for_text(&client, "#recipients-table", &third.email()).await;
+    let table = wait_for_text(&client, "#recipients-table", third.email()).await;
     let summary = client
         .find(Locator::Id("recipients-summary"))
         .await
@@ -201,7 +201,7 @@ async fn sign_in_load_preview_check_approve_and_send() {
         list.recipients.len()
     );
     assert!(
-        table.contains(&third.email()),
+        table.contains(third.email()),
         "recipient table lists {}: {table}\n{summary}",
         third.email()
     );
@@ -288,7 +288,7 @@ async fn sign_in_load_preview_check_approve_and_send() {
             .await
             .unwrap();
     }
-    let to = wait_for_text(&client, "#preview-to", &third.email()).await;
+    let to = wait_for_text(&client, "#preview-to", third.email()).await;
     assert_eq!(
         to.trim(),
         third.email(),
@@ -345,7 +345,7 @@ async fn sign_in_load_preview_check_approve_and_send() {
         "no Cc/Bcc header:\n{header}"
     );
     assert!(
-        header.contains(&third.email()),
+        header.contains(third.email()),
         "the To header holds {}:\n{header}",
         third.email()
     );
@@ -518,9 +518,9 @@ async fn sign_in_load_preview_check_approve_and_send() {
         done.contains(&format!("{} sent", list.recipients.len())),
         "all sent: {done}"
     );
-    let report = wait_for_text(&client, "#send-report", &third.email()).await;
+    let report = wait_for_text(&client, "#send-report", third.email()).await;
     assert!(
-        report.contains(&third.email()),
+        report.contains(third.email()),
         "the report lists every row: {report}"
     );
     let emls = std::fs::read_dir(work.join("outbox"))
