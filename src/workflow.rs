@@ -116,6 +116,32 @@ fn read_file(what: &str, path: &Path) -> Result<Vec<u8>, UserError> {
     })
 }
 
+/// SHA-256 (hex) of a file, read in 64 KiB pieces: a large recipient file is hashed
+/// without being held in memory (the send gate re-hashes it every few seconds).
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match std::io::Read::read(&mut file, &mut buf) {
+            Ok(0) => return Ok(hex::encode(hasher.finalize())),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn read_hash(what: &str, path: &Path) -> Result<String, UserError> {
+    hash_file(path).map_err(|e| {
+        UserError::new(
+            ErrorCode::Io,
+            format!("cannot read the {what} {}: {e}", path.display()),
+        )
+    })
+}
+
 /// The files whose bytes decide what is sent, with their hashes now. Per-recipient
 /// attachments are not listed: [`send`] compares each one's hash with the approved set
 /// when it builds that recipient's message.
@@ -142,7 +168,7 @@ fn source_files(path: &Path, campaign: &Campaign) -> Result<Vec<(PathBuf, String
     }
     files
         .into_iter()
-        .map(|(what, p)| Ok((p.clone(), sha256_hex(&read_file(what, &p)?))))
+        .map(|(what, p)| Ok((p.clone(), read_hash(what, &p)?)))
         .collect()
 }
 
@@ -346,8 +372,8 @@ struct Gate<'a> {
 
 impl Gate<'_> {
     fn changed_file(&self) -> Option<String> {
-        self.files.iter().find_map(|(p, h)| match std::fs::read(p) {
-            Ok(bytes) if sha256_hex(&bytes) == *h => None,
+        self.files.iter().find_map(|(p, h)| match hash_file(p) {
+            Ok(now) if now == *h => None,
             Ok(_) => Some(format!("{} changed on disk", p.display())),
             Err(e) => Some(format!("{} can no longer be read ({e})", p.display())),
         })
