@@ -23,8 +23,9 @@ use crate::error::{CommandError, CommandResult, ShellCode};
 /// while a 100,000-row list walked end to end does not hold every message in memory.
 const BUILT_CACHE_LIMIT: usize = 256;
 
-/// Environment override of the idle time, in seconds (tests use a few seconds); without
-/// it the admin's setting in the store applies (`operators::idle_timeout`, 10 min default).
+/// Environment override of the idle time, in seconds (tests use a few seconds). It can
+/// only shorten the admin's setting (`operators::idle_timeout`, 10 min default), never
+/// lengthen it: an environment variable must not switch off the lock an admin set.
 pub const IDLE_ENV: &str = "MERGEGUARD_IDLE_SECS";
 
 /// Tauri-managed state; one per window process.
@@ -101,10 +102,11 @@ impl AppState {
     /// The idle time after which the session locks: the override, else the admin's
     /// setting in the store (the core's default when unset or unreadable).
     pub fn idle_timeout(&self) -> Duration {
-        self.idle_override.unwrap_or_else(|| match &self.store {
+        let setting = match &self.store {
             Ok(store) => operators::idle_timeout(store).unwrap_or(operators::DEFAULT_IDLE_TIMEOUT),
             Err(_) => operators::DEFAULT_IDLE_TIMEOUT,
-        })
+        };
+        self.idle_override.map_or(setting, |o| o.min(setting))
     }
 
     /// True when the idle time comes from the environment, not from the setting.

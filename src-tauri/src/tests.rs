@@ -287,7 +287,14 @@ fn an_address_suppressed_after_approval_is_not_sent() {
     let store = f.state.store().unwrap();
     let pin = mergeguard::secrets::Secret::new(ADMIN_PIN);
     let admin = mergeguard::operators::sign_in(&store, ADMIN, &pin, now).unwrap();
-    suppression::add(&store, &admin, std::slice::from_ref(&gone), Reason::Unsubscribed, now).unwrap();
+    suppression::add(
+        &store,
+        &admin,
+        std::slice::from_ref(&gone),
+        Reason::Unsubscribed,
+        now,
+    )
+    .unwrap();
 
     let err = send_result(&f, now).expect_err("the recipients changed after approval");
     assert!(err.is_core(ErrorCode::NotApproved), "{err:?}");
@@ -519,4 +526,11 @@ fn the_admin_idle_setting_locks_the_session() {
     assert!(access::settings(&state, t)
         .unwrap_err()
         .is(ShellCode::Locked));
+
+    // The environment override may shorten the admin's 2 minutes, never lengthen them.
+    drop(state);
+    let state = AppState::open(Some(dir.path()), Some(Duration::hours(8)));
+    assert_eq!(state.idle_timeout(), Duration::minutes(2));
+    let state = AppState::open(Some(dir.path()), Some(Duration::seconds(5)));
+    assert_eq!(state.idle_timeout(), Duration::seconds(5));
 }
