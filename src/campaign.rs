@@ -74,6 +74,10 @@ pub struct MessageSpec {
     /// Folder the per-recipient attachment files are in (default: the campaign's folder).
     #[serde(default)]
     pub attachment_dir: Option<PathBuf>,
+    /// An attachment with more distinct addresses than this fails
+    /// `attachments.address_list` (default 5: a contact sheet, not a customer list).
+    #[serde(default)]
+    pub max_addresses_per_attachment: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -127,7 +131,11 @@ impl Campaign {
     pub fn dkim_domain(&self) -> Option<String> {
         let d = self.dkim.as_ref()?;
         Some(d.domain.clone().unwrap_or_else(|| {
-            self.sender.address.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default()
+            self.sender
+                .address
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_owned())
+                .unwrap_or_default()
         }))
     }
 
@@ -137,12 +145,15 @@ impl Campaign {
         Some(match (&d.private_key, d.keychain) {
             (Some(p), false) => {
                 let path = self.resolve(p);
-                std::fs::read(&path)
-                    .map_err(|e| format!("cannot read the DKIM private key {}: {e}", path.display()))
+                std::fs::read(&path).map_err(|e| {
+                    format!("cannot read the DKIM private key {}: {e}", path.display())
+                })
             }
-            (None, true) => crate::secrets::dkim_key(&self.dkim_domain().unwrap_or_default(), &d.selector)
-                .map(|s| s.expose().as_bytes().to_vec())
-                .map_err(|e| e.to_string()),
+            (None, true) => {
+                crate::secrets::dkim_key(&self.dkim_domain().unwrap_or_default(), &d.selector)
+                    .map(|s| s.expose().as_bytes().to_vec())
+                    .map_err(|e| e.to_string())
+            }
             _ => Err("[dkim] needs either private_key (a file) or keychain = true".into()),
         })
     }
@@ -210,7 +221,9 @@ impl Campaign {
         })?;
         if let Some(d) = &campaign.dkim {
             if d.private_key.is_some() == d.keychain {
-                return Err("[dkim] needs exactly one of private_key (a file) or keychain = true".into());
+                return Err(
+                    "[dkim] needs exactly one of private_key (a file) or keychain = true".into(),
+                );
             }
         }
         if campaign.relay.is_some() && campaign.outbox.is_some() {

@@ -1117,3 +1117,54 @@ fn chunked_campaign_checklist_matches_one_pass_over_all_messages() {
     assert_eq!(status("merge.renders"), Status::Fail);
     assert_eq!(checked.samples.len(), 3);
 }
+
+/// `[message] max_addresses_per_attachment` in the campaign file moves the limit: six
+/// strangers fail the default 5 and pass a limit of 10.
+#[test]
+fn the_campaign_file_sets_the_address_limit_for_attachments() {
+    use mergeguard::campaign::Campaign;
+    use mergeguard::preflight::campaign::{check_campaign, CheckOptions};
+    use mergeguard::preflight::dns::Resolver;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("r.csv"),
+        "email,name\na@example.jp,A\nb@example.jp,B\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("t.txt"), "Dear {{ name }}\n").unwrap();
+    std::fs::copy(data("six-strangers.csv"), dir.path().join("speakers.csv")).unwrap();
+    let status_with = |limit: &str| {
+        std::fs::write(
+            dir.path().join("c.toml"),
+            format!(
+                "[sender]\nname = \"Shop\"\naddress = \"news@shop.test\"\n[recipients]\nfile = \"r.csv\"\n\
+                 [message]\nsubject = \"Hi\"\ntext = \"t.txt\"\nattachments = [\"speakers.csv\"]\n{limit}\n\
+                 [unsubscribe]\nmailto = \"u@shop.test\"\n[outbox]\nfolder = \"out\"\n"
+            ),
+        )
+        .unwrap();
+        let campaign = Campaign::load(&dir.path().join("c.toml")).unwrap();
+        let options = CheckOptions {
+            resolver: Resolver::At("127.0.0.1:9".parse().unwrap()),
+            ..CheckOptions::default()
+        };
+        let report = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(check_campaign(
+                &campaign,
+                &options,
+                SystemTime::now(),
+                &|_, _| {},
+            ))
+            .unwrap();
+        find(&report.checks, "attachments.address_list").status
+    };
+    assert_eq!(status_with(""), Status::Fail);
+    assert_eq!(
+        status_with("max_addresses_per_attachment = 10"),
+        Status::Pass
+    );
+}

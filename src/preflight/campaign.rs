@@ -198,6 +198,9 @@ pub async fn check_campaign_detailed(
     let mut input = MessageCheckInput::new(&[], &[], &list);
     input.authenticated_domain = Some(&sender_domain);
     input.size_limit = size_limit;
+    if let Some(max) = campaign.message.max_addresses_per_attachment {
+        input.max_addresses_per_attachment = max;
+    }
     let mut checker = MessageChecker::new(&input);
     let total = list.recipients.len();
     let mut render_errors = Vec::new();
