@@ -45,6 +45,8 @@ enum Command {
     Settings(cli::settings::SettingsArgs),
     /// Addresses never to mail again (unsubscribed, bounced): add, remove, list.
     Suppress(cli::suppress::SuppressArgs),
+    /// One copy of a message to your own mailbox through the real relay (no approval).
+    TestSend(cli::test_send::TestSendArgs),
     /// Store or remove a relay password in the OS keychain.
     Credential(cli::credential::CredentialArgs),
 }
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Credential(args) => cli::credential::run(args),
         Command::Settings(args) => cli::settings::run(args),
         Command::Suppress(args) => cli::suppress::run(args),
+        Command::TestSend(args) => cli::test_send::run(args),
         Command::Audit(args) => cli::audit::run(args),
         Command::Send(args) => cli::send::run(args),
     }

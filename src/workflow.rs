@@ -535,6 +535,215 @@ fn log(
     .map_err(|e| UserError::new(e.code(), e.to_string()))
 }
 
+/// The campaign's DKIM signer, if it names a key. With `approved = Some(hash)` the key's
+/// bytes must hash to it (a send signs only with the approved key).
+fn dkim_signer(
+    campaign: &Campaign,
+    approved: Option<Option<&str>>,
+) -> Result<Option<Arc<send::DkimSign>>, UserError> {
+    let (Some(d), Some(bytes)) = (&campaign.dkim, campaign.dkim_key_bytes()) else {
+        return Ok(None);
+    };
+    let bytes = bytes.map_err(|e| UserError::new(ErrorCode::InvalidCampaign, e))?;
+    if approved.is_some_and(|hash| hash != Some(sha256_hex(&bytes).as_str())) {
+        return Err(UserError::new(
+            ErrorCode::NotApproved,
+            "the DKIM private key changed after the checklist ran; check and approve again",
+        ));
+    }
+    let key =
+        dkim::parse_dkim_key(&bytes).map_err(|e| UserError::new(ErrorCode::InvalidCampaign, e))?;
+    let domain = campaign.dkim_domain().unwrap_or_default();
+    let selector = d.selector.clone();
+    let sign: Arc<send::DkimSign> = Arc::new(move |raw: &[u8]| {
+        key.sign(raw, &domain, &selector, SystemTime::now())
+            .map_err(|e| e.to_string())
+    });
+    Ok(Some(sign))
+}
+
+/// What a test send did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TestSent {
+    /// The recipient row whose message was copied.
+    pub row: u64,
+    pub to: String,
+    pub message_id: String,
+    /// The relay's reply to the message.
+    pub reply: String,
+}
+
+/// The relay password: the one given, else the keychain's for the campaign's profile.
+fn relay_password(campaign: &Campaign, given: Option<Secret>) -> Result<Secret, UserError> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let user = campaign
+        .relay
+        .as_ref()
+        .map(|r| r.username.clone())
+        .unwrap_or_default();
+    let profile = relay_profile(campaign).unwrap_or_default();
+    secrets::relay_password(&profile, &user).map_err(|e| UserError::new(e.code(), e.to_string()))
+}
+
+/// Sends one copy of row `row`'s personalised message to `to` through the campaign's real
+/// relay (SPEC §3), with "[TEST] " before the subject, signed with the campaign's DKIM key
+/// if it has one. No approval is needed because the copy can only go to the sender's own
+/// domain: `to` must be at the domain of `[sender] address`, the operator's own mailbox,
+/// never a customer's. The copy is addressed to `to` alone (the customer's address is
+/// replaced in the merge fields too) and is logged.
+pub fn test_send(
+    store: &Store,
+    prepared: &Prepared,
+    session: &Session,
+    row: u64,
+    to: &str,
+    password: Option<Secret>,
+) -> Result<TestSent, UserError> {
+    match operators::find(store, session.operator())
+        .map_err(|e| UserError::new(e.code(), e.to_string()))?
+    {
+        Some(op) if !op.disabled && op.has_role(Role::Sender) => {}
+        _ => {
+            return Err(UserError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "{} cannot send a test: it needs the sender role",
+                    session.operator()
+                ),
+            ))
+        }
+    }
+    let campaign = &prepared.campaign;
+    let to = to.trim();
+    let address: lettre::Address = to.parse().map_err(|_| {
+        UserError::new(
+            ErrorCode::InvalidInput,
+            format!("\"{to}\" is not an e-mail address"),
+        )
+    })?;
+    let own_domain = campaign
+        .sender
+        .address
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim().to_lowercase())
+        .unwrap_or_default();
+    if address.domain().to_lowercase() != own_domain {
+        return Err(UserError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "a test copy goes only to your own mailbox at {own_domain} (the sender's domain), \
+                 never to a customer; {to} is not at {own_domain}"
+            ),
+        ));
+    }
+    if campaign.relay.is_none() {
+        return Err(UserError::new(
+            ErrorCode::InvalidInput,
+            "this campaign writes to an Outbox folder and has no relay to test; \
+             every message is already in the preview",
+        ));
+    }
+    let list = &prepared.recipients;
+    let original = list
+        .recipients
+        .iter()
+        .find(|r| r.row == row)
+        .ok_or_else(|| {
+            UserError::new(
+                ErrorCode::InvalidInput,
+                format!("row {row} is not one of the campaign's recipients"),
+            )
+        })?;
+    // The customer's row with the test address in place of theirs, in the address
+    // column too, so no customer address reaches the copy.
+    let column = list.fields.iter().position(|f| *f == list.email_column);
+    let values: Vec<&str> = original
+        .values()
+        .enumerate()
+        .map(|(i, v)| if Some(i) == column { to } else { v })
+        .collect();
+    let copy = crate::recipients::Recipient::new(row, to, values);
+    let mut draft =
+        Draft::from_campaign(campaign).map_err(|e| UserError::new(e.code, e.message))?;
+    draft.subject = format!("[TEST] {}", draft.subject);
+    let now = SystemTime::now();
+    let built = Composer::new(draft)
+        .map_err(|e| UserError::new(e.code, e.message))?
+        .with_date(now)
+        .render(list, &copy)
+        .map_err(|e| UserError::new(e.code, e.message))?;
+    if built.envelope_to != [to] {
+        return Err(UserError::new(
+            ErrorCode::InvalidMessage,
+            "internal: the test copy is not addressed to the test address alone",
+        ));
+    }
+    let signer = dkim_signer(campaign, None)?;
+    let raw = send::prepend_signature(signer.as_deref(), built.raw).map_err(|e| {
+        UserError::new(
+            ErrorCode::InvalidCampaign,
+            format!("DKIM signing failed: {e}"),
+        )
+    })?;
+    let outgoing = send::Outgoing {
+        row,
+        message_id: built.message_id.clone(),
+        envelope_from: built.envelope_from,
+        envelope_to: built.envelope_to,
+        raw,
+    };
+    let relay = smtp_relay(
+        campaign,
+        &prepared.options,
+        relay_password(campaign, password)?,
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            UserError::new(ErrorCode::Internal, format!("cannot start the sender: {e}"))
+        })?;
+    let delivery = runtime.block_on(async {
+        let mut session = relay
+            .open()
+            .await
+            .map_err(|e| UserError::new(e.code(), e.to_string()))?;
+        let delivery = relay.deliver(&mut session, &outgoing).await;
+        SmtpRelay::close(session).await;
+        Ok::<_, UserError>(delivery)
+    })?;
+    let (accepted, reply) = match &delivery {
+        send::Delivery::Accepted { code, text, .. } => (true, format!("{code} {text}")),
+        send::Delivery::Transient { code, text } => (false, format!("{code} {text}")),
+        send::Delivery::Permanent { code, text } => (
+            false,
+            format!("{} {text}", code.map(|c| c.to_string()).unwrap_or_default()),
+        ),
+        send::Delivery::Unknown { text } => (false, text.clone()),
+    };
+    log(
+        store,
+        session.operator(),
+        Kind::TestSend,
+        &prepared.campaign_id,
+        json!({"row": row, "to": to, "accepted": accepted, "reply": reply}),
+    )?;
+    if !accepted {
+        return Err(UserError::new(
+            ErrorCode::CheckFailed,
+            format!("the relay did not take the test copy: {reply}"),
+        ));
+    }
+    Ok(TestSent {
+        row,
+        to: to.to_owned(),
+        message_id: built.message_id,
+        reply,
+    })
+}
+
 fn smtp_relay(
     campaign: &Campaign,
     prepared_options: &CheckOptions,
@@ -613,29 +822,9 @@ pub fn send(
     let composer = Composer::new(draft)
         .map_err(|e| UserError::new(e.code, e.message))?
         .with_date(now);
-    let dkim_signer = match (&campaign.dkim, campaign.dkim_key_bytes()) {
-        (Some(d), Some(bytes)) => {
-            let bytes = bytes.map_err(|e| UserError::new(ErrorCode::InvalidCampaign, e))?;
-            // The key that signs is the key that was approved, byte for byte.
-            let approved = current.input.dkim.as_ref().map(|k| k.key_sha256.as_str());
-            if approved != Some(sha256_hex(&bytes).as_str()) {
-                return Err(UserError::new(
-                    ErrorCode::NotApproved,
-                    "the DKIM private key changed after the checklist ran; check and approve again",
-                ));
-            }
-            let key = dkim::parse_dkim_key(&bytes)
-                .map_err(|e| UserError::new(ErrorCode::InvalidCampaign, e))?;
-            let domain = campaign.dkim_domain().unwrap_or_default();
-            let selector = d.selector.clone();
-            let sign: Arc<send::DkimSign> = Arc::new(move |raw: &[u8]| {
-                key.sign(raw, &domain, &selector, SystemTime::now())
-                    .map_err(|e| e.to_string())
-            });
-            Some(sign)
-        }
-        _ => None,
-    };
+    // The key that signs is the key that was approved, byte for byte.
+    let approved_key = current.input.dkim.as_ref().map(|k| k.key_sha256.as_str());
+    let dkim_signer = dkim_signer(campaign, Some(approved_key))?;
 
     let approved: std::collections::HashSet<(String, String)> = current
         .input
@@ -735,15 +924,8 @@ pub fn send(
         // Pause, resume and cancel are the operator's decisions: log each as it happens.
         scope.spawn(|| runtime.block_on(log_controls(store, operator, cid, watched, done_rx)));
         let result = match (&campaign.relay, &campaign.outbox) {
-            (Some(relay), _) => {
-                let password = match request.password.clone() {
-                    Some(p) => Ok(p),
-                    None => {
-                        let profile = relay_profile(campaign).unwrap_or_default();
-                        secrets::relay_password(&profile, &relay.username)
-                            .map_err(|e| UserError::new(e.code(), e.to_string()))
-                    }
-                };
+            (Some(_), _) => {
+                let password = relay_password(campaign, request.password.clone());
                 match password.and_then(|p| smtp_relay(campaign, &current.options, p)) {
                     Ok(inner) => {
                         let relay = Arc::new(Logged {

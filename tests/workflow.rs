@@ -613,3 +613,93 @@ fn dkim_key_from_the_keychain_signs_and_passes_the_checklist() {
 fn text_of(o: &Output) -> String {
     text(o)
 }
+
+/// A test copy goes through the real relay to the sender's own domain only: "[TEST]" in
+/// the subject, addressed to the tester alone with no customer address in it, signed,
+/// and refused for a customer's address before anything is sent.
+#[test]
+fn test_send_reaches_the_own_mailbox_only_and_carries_no_customer_address() {
+    let dns = env("MG_TEST_DNS", "127.0.0.1:5353");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let id = unique("wf-test-send");
+    let campaign = relay_campaign(tmp.path(), &id);
+    let c = campaign.to_str().unwrap();
+    operators(&data);
+    let relay = env("MG_TEST_SMTP_STARTTLS", "127.0.0.1:2525");
+    let password = env("MG_TEST_SMTP_PASSWORD", "secret");
+    let user = env("MG_TEST_SMTP_USER", "mailer");
+    ok(mg(
+        &data,
+        &[
+            "credential",
+            "set",
+            "--relay",
+            &relay,
+            "--user",
+            &user,
+            "--operator",
+            "root",
+            "--stdin",
+        ],
+        &format!("1234\n{password}\n"),
+    ));
+    let test_send = |to: &str, row: &str| {
+        mg(
+            &data,
+            &[
+                "test-send",
+                "--campaign",
+                c,
+                "--dns",
+                &dns,
+                "--operator",
+                "sam",
+                "--to",
+                to,
+                "--row",
+                row,
+                "--pin-stdin",
+            ],
+            "3456\n",
+        )
+    };
+    let refused = test_send("a1@example.test", "2");
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("own mailbox at good.test"),
+        "{}",
+        text(&refused)
+    );
+
+    let out = ok(test_send("me@good.test", "4"));
+    assert!(
+        out.contains("test copy of row 4 sent to me@good.test: 250"),
+        "{out}"
+    );
+    let mid = out
+        .lines()
+        .find(|l| l.starts_with("test copy"))
+        .unwrap_or_default()
+        .trim_end()
+        .rsplit_once('(')
+        .and_then(|(_, m)| m.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no Message-ID in {out}"))
+        .to_owned();
+    let got = wait_delivered(std::slice::from_ref(&mid));
+    let files = got
+        .get(&mid)
+        .unwrap_or_else(|| panic!("{mid} not delivered"));
+    assert_eq!(files.len(), 1, "one copy");
+    let message = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(message.contains("Subject: [TEST] Hello Chika"), "{message}");
+    assert!(message.contains("To: me@good.test"), "{message}");
+    assert!(
+        !message.contains("c3@example.test"),
+        "a customer address leaked: {message}"
+    );
+    assert!(
+        dkimpy_verifies(&files[0]),
+        "the test copy is signed like the real ones"
+    );
+}

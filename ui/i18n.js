@@ -685,7 +685,7 @@ const KIND_NAMES = {
     unknown_requeued: "Unknown rows re-queued", message_outcome: "Message outcome", settings_changed: "Settings changed",
     operator_added: "Operator added", operator_disabled: "Operator disabled", credential_stored: "Password stored",
     credential_removed: "Password removed", suppression_added: "Suppression list: added",
-    suppression_removed: "Suppression list: removed",
+    suppression_removed: "Suppression list: removed", test_send: "Test copy sent",
   },
   ja: {
     login: "サインイン", login_failed: "サインイン拒否", lockout: "ロックアウト", import: "読み込み", edit: "編集",
@@ -695,6 +695,7 @@ const KIND_NAMES = {
     settings_changed: "設定変更", operator_added: "担当者追加", operator_disabled: "担当者無効化",
     credential_stored: "パスワード保存", credential_removed: "パスワード削除",
     suppression_added: "配信停止リストに追加", suppression_removed: "配信停止リストから削除",
+    test_send: "テスト送信",
   },
 };
 

@@ -70,6 +70,7 @@ kinds! {
     CredentialRemoved => "credential_removed",
     SuppressionAdded => "suppression_added",
     SuppressionRemoved => "suppression_removed",
+    TestSend => "test_send",
 }
 
 impl std::fmt::Display for Kind {
@@ -554,6 +555,6 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(*k));
         }
-        assert_eq!(Kind::ALL.len(), 24);
+        assert_eq!(Kind::ALL.len(), 25);
     }
 }

@@ -15,6 +15,7 @@ pub mod send;
 pub mod settings;
 pub mod submit;
 pub mod suppress;
+pub mod test_send;
 
 /// The input was read, but some of it failed (exit 1).
 pub const EXIT_PARTIAL: u8 = 1;

@@ -232,7 +232,9 @@ async fn run_worker<R: Relay>(
     }
 }
 
-fn prepend_signature(dkim: Option<&DkimSign>, raw: Vec<u8>) -> Result<Vec<u8>, String> {
+/// `raw` with the DKIM-Signature header `dkim` makes for it in front (unchanged without a
+/// signer).
+pub fn prepend_signature(dkim: Option<&DkimSign>, raw: Vec<u8>) -> Result<Vec<u8>, String> {
     let Some(sign) = dkim else { return Ok(raw) };
     let mut header = sign(&raw)?;
     if !header.ends_with("\r\n") {
