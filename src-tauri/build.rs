@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "suppression_list",
     "suppression_add",
     "suppression_remove",
+    "test_send",
 ];
 
 fn main() {

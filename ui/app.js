@@ -379,6 +379,18 @@ async function showMessage(index) {
 }
 
 function wirePreview() {
+  $("test-send-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy($("test-send-go"), async () => {
+      try {
+        const row = Number($("preview-row").textContent);
+        const sent = await ipc.testSend(row, $("test-send-to").value.trim());
+        showStatus("ok", t("test_send_done", { row: sent.row, to: sent.to, reply: sent.reply }));
+      } catch (err) {
+        showError(err);
+      }
+    });
+  });
   $("preview-first").addEventListener("click", () => showMessage(0));
   $("preview-prev").addEventListener("click", () => showMessage(Math.max(0, state.previewIndex - 1)));
   $("preview-next").addEventListener("click", () => showMessage(Math.min(state.previewTotal - 1, state.previewIndex + 1)));

@@ -102,6 +102,8 @@ export const exportLog = (filter, format, path) => guarded("export_log", { filte
 
 export const suppressionList = () => guarded("suppression_list");
 
+export const testSend = (row, to) => guarded("test_send", { row, to });
+
 export const suppressionAdd = (addresses, reason) => guarded("suppression_add", { addresses, reason });
 
 export const suppressionRemove = (addresses) => guarded("suppression_remove", { addresses });

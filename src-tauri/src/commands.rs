@@ -269,3 +269,12 @@ pub fn suppression_add(
 pub fn suppression_remove(state: State<'_, AppState>, addresses: String) -> CommandResult<usize> {
     suppress::remove(&state, now(), &addresses)
 }
+
+#[tauri::command]
+pub async fn test_send(
+    state: State<'_, AppState>,
+    row: u64,
+    to: String,
+) -> CommandResult<mergeguard::workflow::TestSent> {
+    flow::test_send(&state, now(), row, to).await
+}

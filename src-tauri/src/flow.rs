@@ -52,6 +52,27 @@ fn campaign_path(state: &AppState) -> CommandResult<PathBuf> {
     })
 }
 
+/// One "[TEST]" copy of row `row`'s message to the operator's own mailbox (at the
+/// sender's domain) through the campaign's relay; the core checks the address, the
+/// role and logs it. Needs the checklist to have run (it supplies the recipients).
+pub async fn test_send(
+    state: &AppState,
+    now: OffsetDateTime,
+    row: u64,
+    to: String,
+) -> CommandResult<workflow::TestSent> {
+    let who = state.signed_in_with(now, Role::Sender)?;
+    let prepared = state.prepared()?;
+    let store = state.store()?;
+    // SMTP is blocking network I/O: off the async runtime's threads.
+    tauri::async_runtime::spawn_blocking(move || {
+        workflow::test_send(&store, &prepared, &who, row, &to, None)
+    })
+    .await
+    .map_err(|e| CommandError::internal(format!("The test send stopped: {e}")))?
+    .map_err(CommandError::from)
+}
+
 /// The checklist's settings: the system resolver, the relay password from the keychain
 /// when there is one (without it `tls.login` says so in plain words) and the store's
 /// suppression list.

@@ -70,6 +70,7 @@ fn main() {
             commands::suppression_list,
             commands::suppression_add,
             commands::suppression_remove,
+            commands::test_send,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

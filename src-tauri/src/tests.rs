@@ -381,6 +381,29 @@ fn do_not_mail_list_through_the_command_layer() {
     assert_eq!(suppress::list(&f.state, now).unwrap().len(), 1);
 }
 
+/// The test-send command refuses a customer's address and an Outbox campaign (no relay
+/// to test) before anything is sent; the real-relay path is tested through the CLI.
+#[test]
+fn test_send_goes_nowhere_but_the_senders_own_domain() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    let row = f.state.prepared().unwrap().recipients.recipients[0].row;
+    let customer = f.state.prepared().unwrap().recipients.recipients[0]
+        .email()
+        .to_string();
+    let rt = runtime();
+    let e = rt
+        .block_on(flow::test_send(&f.state, now, row, customer))
+        .expect_err("a customer's address");
+    assert!(e.message.contains("own mailbox"), "{e:?}");
+    let e = rt
+        .block_on(flow::test_send(&f.state, now, row, "me@shop.test".into()))
+        .expect_err("an Outbox campaign has no relay");
+    assert!(e.message.contains("Outbox"), "{e:?}");
+    assert_eq!(eml_count(&f.outbox), 0);
+}
+
 #[test]
 fn an_idle_session_is_locked_by_the_command_layer() {
     let f = fixture(Duration::minutes(5));
