@@ -179,4 +179,31 @@ mod tests {
         assert_eq!(RatePreset::GoogleWorkspace.limit().per_day, Some(2_000));
         assert_eq!(RatePreset::Generic.limit(), RateLimit::default());
     }
+
+    #[test]
+    fn preset_names_parse_and_unknown_ones_are_refused() {
+        for (name, preset) in [
+            ("google-workspace", RatePreset::GoogleWorkspace),
+            ("microsoft365", RatePreset::Microsoft365),
+            ("generic", RatePreset::Generic),
+        ] {
+            assert_eq!(name.parse::<RatePreset>(), Ok(preset));
+        }
+        assert!("gmail".parse::<RatePreset>().unwrap_err().contains("microsoft365"));
+    }
+
+    #[test]
+    fn microsoft365_holds_thirty_a_minute() {
+        let c = Connection::open_in_memory().unwrap();
+        state::migrate(&c).unwrap();
+        let lim = RatePreset::Microsoft365.limit();
+        // 30 sends in the first 30 seconds, one a second: all allowed.
+        for t in 0..30 {
+            assert_eq!(lim.wait_ms(&c, "m365", t * 1_000).unwrap(), 0, "send {t}");
+            state::record_quota(&c, "m365", t * 1_000).unwrap();
+        }
+        // The 31st waits until the first leaves the minute window.
+        assert_eq!(lim.wait_ms(&c, "m365", 30_000).unwrap(), 30_000);
+        assert_eq!(lim.wait_ms(&c, "m365", 60_000).unwrap(), 0);
+    }
 }
