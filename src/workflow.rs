@@ -805,7 +805,10 @@ pub fn send(
         })?;
     let now = SystemTime::now();
     // The suppression list as it is now: someone who unsubscribed since the approval
-    // drops out of the recipients, the fingerprint changes, and the send refuses.
+    // drops out of the recipients, the fingerprint changes, and the send refuses. This
+    // includes the campaign's own hard bounces, so resuming a campaign after one needs
+    // a new approval (the checklist, the approval and the send all read the same list;
+    // exempting the bounces at send time alone would make a fresh approval unusable).
     let mut options = prepared.options.clone();
     options.suppressed = Some(Arc::new(suppression::keys(store)?));
     let current = runtime.block_on(prepare(&prepared.path, &options, now, &|_, _| {}))?;
