@@ -103,6 +103,28 @@ fn operators(data: &Path) {
     ));
 }
 
+/// `root` stores the test relay's password in the keychain.
+fn store_relay_password(data: &Path) {
+    let relay = env("MG_TEST_SMTP_STARTTLS", "127.0.0.1:2525");
+    let password = env("MG_TEST_SMTP_PASSWORD", "secret");
+    let user = env("MG_TEST_SMTP_USER", "mailer");
+    ok(mg(
+        data,
+        &[
+            "credential",
+            "set",
+            "--relay",
+            &relay,
+            "--user",
+            &user,
+            "--operator",
+            "root",
+            "--stdin",
+        ],
+        &format!("1234\n{password}\n"),
+    ));
+}
+
 /// The warnings an `approve` run listed as not acknowledged.
 fn warnings_of(out: &str) -> String {
     out.lines()
@@ -242,24 +264,7 @@ fn relay_campaign_needs_a_second_operator_then_arrives_once_and_dkim_verifies() 
         mg(&data, &refs, stdin)
     };
     operators(&data);
-    let relay = env("MG_TEST_SMTP_STARTTLS", "127.0.0.1:2525");
-    let password = env("MG_TEST_SMTP_PASSWORD", "secret");
-    let user = env("MG_TEST_SMTP_USER", "mailer");
-    ok(mg(
-        &data,
-        &[
-            "credential",
-            "set",
-            "--relay",
-            &relay,
-            "--user",
-            &user,
-            "--operator",
-            "root",
-            "--stdin",
-        ],
-        &format!("1234\n{password}\n"),
-    ));
+    store_relay_password(&data);
 
     // Nothing is sent before approval.
     let refused = run("send", &["--operator", "root", "--pin-stdin"], "1234\n");
@@ -365,6 +370,7 @@ fn relay_campaign_needs_a_second_operator_then_arrives_once_and_dkim_verifies() 
         assert!(log.contains(kind), "no {kind} entry in the log");
     }
     assert_eq!(log.matches("\"message_outcome\"").count(), 3, "{log}");
+    let password = env("MG_TEST_SMTP_PASSWORD", "secret");
     for entry in std::fs::read_dir(&data).unwrap().flatten() {
         let bytes = std::fs::read(entry.path()).unwrap();
         assert!(
@@ -626,24 +632,7 @@ fn test_send_reaches_the_own_mailbox_only_and_carries_no_customer_address() {
     let campaign = relay_campaign(tmp.path(), &id);
     let c = campaign.to_str().unwrap();
     operators(&data);
-    let relay = env("MG_TEST_SMTP_STARTTLS", "127.0.0.1:2525");
-    let password = env("MG_TEST_SMTP_PASSWORD", "secret");
-    let user = env("MG_TEST_SMTP_USER", "mailer");
-    ok(mg(
-        &data,
-        &[
-            "credential",
-            "set",
-            "--relay",
-            &relay,
-            "--user",
-            &user,
-            "--operator",
-            "root",
-            "--stdin",
-        ],
-        &format!("1234\n{password}\n"),
-    ));
+    store_relay_password(&data);
     let test_send = |to: &str, row: &str| {
         mg(
             &data,

@@ -140,27 +140,30 @@ fn send_result(
     result
 }
 
+/// A send that must be refused for want of a valid approval, writing nothing.
+fn assert_refused_unapproved(f: &Fixture, now: OffsetDateTime, why: &str) {
+    let err = send_result(f, now).expect_err(why);
+    assert!(
+        err.is_core(ErrorCode::NotApproved),
+        "{why}: refused as not approved: {err:?}"
+    );
+    assert_eq!(
+        eml_count(&f.outbox),
+        0,
+        "{why}: nothing written to the Outbox folder"
+    );
+}
+
 #[test]
 fn send_without_approval_is_refused_and_writes_nothing() {
     let f = fixture(Duration::minutes(10));
     let now = OffsetDateTime::now_utc();
     prepared(&f, now);
-    let err = send_result(&f, now).expect_err("no approval: the send must be refused");
-    assert!(
-        err.is_core(ErrorCode::NotApproved),
-        "refused as not approved: {err:?}"
-    );
-    assert_eq!(
-        eml_count(&f.outbox),
-        0,
-        "nothing written to the Outbox folder"
-    );
+    assert_refused_unapproved(&f, now, "no approval: the send must be refused");
 
     // Submitted but not yet approved: still refused.
     flow::submit_for_approval(&f.state, now).expect("submit");
-    let err = send_result(&f, now).expect_err("submitted only: refused");
-    assert!(err.is_core(ErrorCode::NotApproved), "{err:?}");
-    assert_eq!(eml_count(&f.outbox), 0);
+    assert_refused_unapproved(&f, now, "submitted only: refused");
 }
 
 #[test]
@@ -226,16 +229,7 @@ fn editing_the_recipient_csv_after_approval_makes_the_send_refuse() {
     bytes.extend_from_slice(b"\r\n");
     std::fs::write(&f.csv, bytes).unwrap();
 
-    let err = send_result(&f, now).expect_err("the list changed after approval: refused");
-    assert!(
-        err.is_core(ErrorCode::NotApproved),
-        "refused as not approved: {err:?}"
-    );
-    assert_eq!(
-        eml_count(&f.outbox),
-        0,
-        "nothing written to the Outbox folder"
-    );
+    assert_refused_unapproved(&f, now, "the list changed after approval: refused");
 }
 
 /// With a fixed campaign id the campaign stays "the same campaign" across edits, so the
@@ -258,16 +252,7 @@ fn editing_the_unsubscribe_url_after_approval_makes_the_send_refuse() {
     assert_ne!(swapped, toml);
     std::fs::write(&f.campaign, swapped).unwrap();
 
-    let err = send_result(&f, now).expect_err("the campaign changed after approval: refused");
-    assert!(
-        err.is_core(ErrorCode::NotApproved),
-        "refused as not approved: {err:?}"
-    );
-    assert_eq!(
-        eml_count(&f.outbox),
-        0,
-        "nothing written to the Outbox folder"
-    );
+    assert_refused_unapproved(&f, now, "the campaign changed after approval: refused");
 }
 
 /// Someone who unsubscribes after the approval is not mailed: the recipients changed,
@@ -296,13 +281,7 @@ fn an_address_suppressed_after_approval_is_not_sent() {
     )
     .unwrap();
 
-    let err = send_result(&f, now).expect_err("the recipients changed after approval");
-    assert!(err.is_core(ErrorCode::NotApproved), "{err:?}");
-    assert_eq!(
-        eml_count(&f.outbox),
-        0,
-        "nothing written to the Outbox folder"
-    );
+    assert_refused_unapproved(&f, now, "the recipients changed after approval");
 
     let view = runtime()
         .block_on(flow::run_checklist(&f.state, now, &|_, _| {}))

@@ -6,11 +6,11 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use mergeguard::operators::{self, Role};
+use mergeguard::operators::Role;
 use mergeguard::secrets::{self, Secret};
 use time::OffsetDateTime;
 
-use super::operator::{open_store, PinReader};
+use super::operator::{open_store, sign_in};
 
 #[derive(Debug, Args)]
 pub struct CredentialArgs {
@@ -112,8 +112,7 @@ fn run_inner(args: CredentialArgs) -> Result<(), String> {
             operator, stdin, ..
         } => (operator.clone(), *stdin),
     };
-    let pin = PinReader::new(stdin).read(&format!("PIN of {operator}: "))?;
-    let session = operators::sign_in(&store, &operator, &pin, now).map_err(|e| e.to_string())?;
+    let session = sign_in(&store, &operator, stdin, now)?;
     if !session.has_role(Role::Admin) {
         return Err(format!(
             "{operator} is not an admin: only an admin manages relay passwords"
@@ -143,15 +142,8 @@ fn run_inner(args: CredentialArgs) -> Result<(), String> {
                     file.display()
                 )
             })?;
-            secrets::save_dkim_key(
-                &store,
-                &session,
-                &domain,
-                &selector,
-                &Secret::new(pem),
-                now,
-            )
-            .map_err(|e| e.to_string())?;
+            secrets::save_dkim_key(&store, &session, &domain, &selector, &Secret::new(pem), now)
+                .map_err(|e| e.to_string())?;
             println!("DKIM key {selector}._domainkey.{domain} stored in the OS keychain");
         }
         CredentialCommand::Remove { relay, user, .. } => {

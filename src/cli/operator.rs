@@ -96,6 +96,17 @@ impl PinReader {
     }
 }
 
+/// Reads `operator`'s PIN (terminal, or standard input with `--pin-stdin`) and signs in.
+pub fn sign_in(
+    store: &Store,
+    operator: &str,
+    pin_stdin: bool,
+    now: time::OffsetDateTime,
+) -> Result<mergeguard::operators::Session, String> {
+    let pin = PinReader::new(pin_stdin).read(&format!("PIN of {operator}: "))?;
+    mergeguard::operators::sign_in(store, operator, &pin, now).map_err(|e| e.to_string())
+}
+
 /// Opens the store named by `--data-dir` / `$MERGEGUARD_DATA_DIR` / the OS default.
 pub fn open_store(data_dir: Option<&std::path::Path>) -> Result<Store, String> {
     let dir = store::data_dir(data_dir).map_err(|e| e.to_string())?;

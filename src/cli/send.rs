@@ -7,13 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use mergeguard::operators;
 use mergeguard::send::{self, Control, RatePreset, SendOptions};
 use mergeguard::workflow::{self, SendRequest};
 use time::OffsetDateTime;
 
 use super::flow::{print_summary, CampaignArgs};
-use super::operator::{open_store, PinReader};
+use super::operator::{open_store, sign_in};
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -88,9 +87,12 @@ fn run_inner(args: SendArgs) -> Result<ExitCode, String> {
         .operator
         .clone()
         .ok_or("name the operator who sends with --operator NAME")?;
-    let pin = PinReader::new(args.pin_stdin).read(&format!("PIN of {operator_name}: "))?;
-    let session = operators::sign_in(&store, &operator_name, &pin, OffsetDateTime::now_utc())
-        .map_err(|e| e.to_string())?;
+    let session = sign_in(
+        &store,
+        &operator_name,
+        args.pin_stdin,
+        OffsetDateTime::now_utc(),
+    )?;
     let prepared = args.campaign.prepare(&store)?;
     workflow::log_check_run(
         &store,

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use mergeguard::{approval, operators};
 use time::{Duration, OffsetDateTime};
 
-use super::operator::{open_store, PinReader};
+use super::operator::{open_store, sign_in};
 
 #[derive(Debug, Args)]
 pub struct SettingsArgs {
@@ -58,9 +58,7 @@ fn run_inner(args: SettingsArgs) -> Result<(), String> {
             return Err("nothing to set: give --approval-hours and/or --idle-minutes".into());
         }
         let now = OffsetDateTime::now_utc();
-        let pin = PinReader::new(pin_stdin).read(&format!("PIN of {operator}: "))?;
-        let session =
-            operators::sign_in(&store, &operator, &pin, now).map_err(|e| e.to_string())?;
+        let session = sign_in(&store, &operator, pin_stdin, now)?;
         if let Some(h) = approval_hours {
             approval::set_validity(&store, &session, Duration::hours(h), now)
                 .map_err(|e| e.to_string())?;

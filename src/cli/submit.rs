@@ -4,12 +4,11 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use mergeguard::operators;
 use mergeguard::workflow;
 use time::OffsetDateTime;
 
 use super::flow::{print_summary, CampaignArgs};
-use super::operator::{open_store, PinReader};
+use super::operator::{open_store, sign_in};
 
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
@@ -32,9 +31,12 @@ pub fn run(args: SubmitArgs) -> ExitCode {
 
 fn run_inner(args: SubmitArgs) -> Result<(), String> {
     let store = open_store(args.campaign.data_dir.as_deref())?;
-    let pin = PinReader::new(args.pin_stdin).read(&format!("PIN of {}: ", args.operator))?;
-    let session = operators::sign_in(&store, &args.operator, &pin, OffsetDateTime::now_utc())
-        .map_err(|e| e.to_string())?;
+    let session = sign_in(
+        &store,
+        &args.operator,
+        args.pin_stdin,
+        OffsetDateTime::now_utc(),
+    )?;
     let prepared = args.campaign.prepare(&store)?;
     workflow::log_check_run(
         &store,

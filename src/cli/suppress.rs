@@ -5,11 +5,10 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use mergeguard::operators;
 use mergeguard::suppression::{self, Reason};
 use time::OffsetDateTime;
 
-use super::operator::{open_store, PinReader};
+use super::operator::{open_store, sign_in};
 
 #[derive(Debug, Args)]
 pub struct SuppressArgs {
@@ -64,10 +63,6 @@ pub fn run(args: SuppressArgs) -> ExitCode {
 fn run_inner(args: SuppressArgs) -> Result<ExitCode, String> {
     let store = open_store(args.data_dir.as_deref())?;
     let now = OffsetDateTime::now_utc();
-    let sign_in = |operator: &str, pin_stdin: bool| {
-        let pin = PinReader::new(pin_stdin).read(&format!("PIN of {operator}: "))?;
-        operators::sign_in(&store, operator, &pin, now).map_err(|e| e.to_string())
-    };
     match args.command {
         SuppressCommand::Add {
             mut addresses,
@@ -90,7 +85,7 @@ fn run_inner(args: SuppressArgs) -> Result<ExitCode, String> {
             if addresses.is_empty() {
                 return Err("no address given: name them, or use --file FILE".into());
             }
-            let session = sign_in(&operator, pin_stdin)?;
+            let session = sign_in(&store, &operator, pin_stdin, now)?;
             let added = suppression::add(&store, &session, &addresses, reason, now)
                 .map_err(|e| e.message)?;
             println!(
@@ -106,7 +101,7 @@ fn run_inner(args: SuppressArgs) -> Result<ExitCode, String> {
             if addresses.is_empty() {
                 return Err("no address given".into());
             }
-            let session = sign_in(&operator, pin_stdin)?;
+            let session = sign_in(&store, &operator, pin_stdin, now)?;
             let removed =
                 suppression::remove(&store, &session, &addresses, now).map_err(|e| e.message)?;
             println!("{removed} removed");

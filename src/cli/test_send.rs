@@ -5,12 +5,11 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use mergeguard::operators;
 use mergeguard::workflow;
 use time::OffsetDateTime;
 
 use super::flow::CampaignArgs;
-use super::operator::{open_store, PinReader};
+use super::operator::{open_store, sign_in};
 
 #[derive(Debug, Args)]
 pub struct TestSendArgs {
@@ -39,9 +38,12 @@ pub fn run(args: TestSendArgs) -> ExitCode {
 
 fn run_inner(args: TestSendArgs) -> Result<(), String> {
     let store = open_store(args.campaign.data_dir.as_deref())?;
-    let pin = PinReader::new(args.pin_stdin).read(&format!("PIN of {}: ", args.operator))?;
-    let session = operators::sign_in(&store, &args.operator, &pin, OffsetDateTime::now_utc())
-        .map_err(|e| e.to_string())?;
+    let session = sign_in(
+        &store,
+        &args.operator,
+        args.pin_stdin,
+        OffsetDateTime::now_utc(),
+    )?;
     let prepared = args.campaign.prepare(&store)?;
     let row = match args.row {
         Some(r) => r,
