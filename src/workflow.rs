@@ -27,10 +27,10 @@ use crate::campaign::{self, Campaign};
 use crate::compose::{BuiltMessage, Composer, Draft};
 use crate::error::{ErrorCode, UserError};
 use crate::operators::{self, Role, Session};
-use crate::preflight::campaign::{check_campaign_detailed, relay_profile, CheckOptions};
+use crate::preflight::campaign::{check_campaign_detailed, stored_relay_password, CheckOptions};
 use crate::preflight::{dkim, Report};
 use crate::recipients::RecipientList;
-use crate::secrets::{self, Secret};
+use crate::secrets::Secret;
 use crate::send::{
     self, state, ApprovalGate, Control, Delivery, OpenError, OutboxFolder, Outgoing, Progress,
     Relay, ReportRow, SendJob, SendOptions, SmtpRelay, SmtpSettings, Summary, SystemClock,
@@ -578,13 +578,13 @@ fn relay_password(campaign: &Campaign, given: Option<Secret>) -> Result<Secret, 
     if let Some(p) = given {
         return Ok(p);
     }
-    let user = campaign
-        .relay
-        .as_ref()
-        .map(|r| r.username.clone())
-        .unwrap_or_default();
-    let profile = relay_profile(campaign).unwrap_or_default();
-    secrets::relay_password(&profile, &user).map_err(|e| UserError::new(e.code(), e.to_string()))
+    match stored_relay_password(campaign) {
+        Some(stored) => stored.map_err(|e| UserError::new(e.code(), e.to_string())),
+        None => Err(UserError::new(
+            ErrorCode::InvalidCampaign,
+            "the campaign names no relay",
+        )),
+    }
 }
 
 /// Sends one copy of row `row`'s personalised message to `to` through the campaign's real

@@ -17,7 +17,7 @@ use mergeguard::approval;
 use mergeguard::campaign::Campaign;
 use mergeguard::error::ErrorCode;
 use mergeguard::operators::Role;
-use mergeguard::preflight::campaign::{relay_profile, CheckOptions};
+use mergeguard::preflight::campaign::{relay_profile, stored_relay_password, CheckOptions};
 use mergeguard::preflight::{Check, Status};
 use mergeguard::secrets::{self, Secret};
 use mergeguard::send::{self, Control, Progress, RatePreset, ReportRow, SendOptions, Summary};
@@ -77,10 +77,9 @@ pub async fn test_send(
 /// when there is one (without it `tls.login` says so in plain words) and the store's
 /// suppression list.
 fn check_options(state: &AppState, path: &Path) -> CommandResult<CheckOptions> {
-    let password = Campaign::load(path).ok().and_then(|c| {
-        let user = c.relay.as_ref()?.username.clone();
-        secrets::relay_password(&relay_profile(&c)?, &user).ok()
-    });
+    let password = Campaign::load(path)
+        .ok()
+        .and_then(|c| stored_relay_password(&c)?.ok());
     Ok(CheckOptions {
         password,
         suppressed: Some(Arc::new(suppression::keys(&*state.store()?)?)),

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use mergeguard::campaign::{Campaign, Security};
-use mergeguard::preflight::campaign::{check_campaign, relay_profile, resolve_host, CheckOptions};
+use mergeguard::preflight::campaign::{
+    check_campaign, resolve_host, stored_relay_password, CheckOptions,
+};
 use mergeguard::preflight::dkim::load_dkim_key;
 use mergeguard::preflight::dns::Resolver;
 use mergeguard::preflight::domain::{check_domain, DomainCheck};
@@ -124,10 +126,7 @@ pub fn run_preflight(args: PreflightArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    let password = match (&campaign.relay, relay_profile(&campaign)) {
-        (Some(relay), Some(profile)) => secrets::relay_password(&profile, &relay.username).ok(),
-        _ => None,
-    };
+    let password = stored_relay_password(&campaign).and_then(Result::ok);
     // No operator and no data folder here: the suppression list is applied by submit,
     // approve and send, which open the store.
     let options = CheckOptions {

@@ -8,9 +8,8 @@ use std::time::SystemTime;
 
 use clap::Args;
 use mergeguard::campaign::Campaign;
-use mergeguard::preflight::campaign::{relay_profile, CheckOptions};
+use mergeguard::preflight::campaign::{stored_relay_password, CheckOptions};
 use mergeguard::preflight::Status;
-use mergeguard::secrets;
 use mergeguard::store::Store;
 use mergeguard::suppression;
 use mergeguard::workflow::{self, Prepared};
@@ -40,10 +39,7 @@ impl CampaignArgs {
     /// and the store's suppression list.
     pub fn options(&self, store: &Store) -> Result<CheckOptions, String> {
         let campaign = Campaign::load(&self.campaign).map_err(|e| e.to_string())?;
-        let password = match (&campaign.relay, relay_profile(&campaign)) {
-            (Some(relay), Some(profile)) => secrets::relay_password(&profile, &relay.username).ok(),
-            _ => None,
-        };
+        let password = stored_relay_password(&campaign).and_then(Result::ok);
         Ok(CheckOptions {
             resolver: resolver(self.dns),
             ca: self.ca.clone(),

@@ -19,7 +19,7 @@ use crate::campaign::Campaign;
 use crate::compose::{AttachmentSummary, BuiltMessage, Composer, Draft, RenderOutcome};
 use crate::error::{ErrorCode, UserError};
 use crate::recipients::{self, ImportOptions, RecipientList};
-use crate::secrets::Secret;
+use crate::secrets::{self, Secret};
 
 /// Settings of a checklist run that are not in the campaign file.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +41,16 @@ pub fn relay_profile(campaign: &Campaign) -> Option<String> {
         .relay
         .as_ref()
         .map(|r| format!("{}:{}", r.host, r.port))
+}
+
+/// The password the OS keychain holds for the campaign's relay profile; `None` when the
+/// campaign names no relay.
+pub fn stored_relay_password(campaign: &Campaign) -> Option<Result<Secret, secrets::Error>> {
+    let relay = campaign.relay.as_ref()?;
+    Some(secrets::relay_password(
+        &relay_profile(campaign)?,
+        &relay.username,
+    ))
 }
 
 /// Reads the campaign's recipient file with the options written in the campaign.
