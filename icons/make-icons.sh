@@ -18,11 +18,11 @@ convert -size 512x512 xc:none \
   PNG32:icon.png.tmp
 mv icon.png.tmp icon.png
 
-for size in 32 128 256; do
+# Every hicolor size a Linux desktop asks for (menus 16-48, launchers 64-256).
+for size in 16 24 32 48 64 128 256; do
   convert icon.png -resize "${size}x${size}" PNG32:"$size.png.tmp"
 done
-mv 32.png.tmp 32x32.png
-mv 128.png.tmp 128x128.png
+for size in 16 24 32 48 64 128; do mv "$size.png.tmp" "${size}x${size}.png"; done
 mv 256.png.tmp 128x128@2x.png
 cp 128x128.png ../ui/logo.png
-identify icon.png 32x32.png 128x128.png 128x128@2x.png
+identify icon.png ./*x*.png

@@ -6,11 +6,17 @@
 #   2. idle memory: the app is started normally, left alone for 10 s, then the PSS of the
 #      app and every process under it (WebKit's web and network processes) is summed.
 # Run from anywhere: scripts/bench-startup.sh   (builds the release app first; slow)
+#   MG_APP_BIN=/usr/bin/mergeguard-app scripts/bench-startup.sh   measures that binary
+#   instead (the installed package, or the one scripts/package.sh built), building nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build -q -p mergeguard-app --release
-BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/mergeguard-app
+if [ -n "${MG_APP_BIN:-}" ]; then
+  BIN=$MG_APP_BIN
+else
+  cargo build -q -p mergeguard-app --release
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/mergeguard-app
+fi
 T=$(mktemp -d)
 XVFB_PID=
 APP_PID=

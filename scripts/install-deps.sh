@@ -20,7 +20,8 @@ echo 'postfix postfix/mailname string mail.test' | $SUDO debconf-set-selections
 APP_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev fonts-noto-cjk)
 TEST_PACKAGES=(xvfb xauth imagemagick webkit2gtk-driver xdotool
   postfix sasl2-bin libsasl2-modules knot bind9-dnsutils
-  gnome-keyring dbus dbus-x11 opendkim-tools python3-venv openssl ca-certificates)
+  gnome-keyring dbus dbus-x11 opendkim-tools python3-venv openssl ca-certificates
+  desktop-file-utils binutils)
 
 wanted=("${APP_PACKAGES[@]}")
 if [ "${1:-}" = "--with-tests" ]; then wanted+=("${TEST_PACKAGES[@]}"); fi

@@ -4,9 +4,11 @@
 #   2. starts the real servers the tests talk to, all on loopback: Knot DNS, Postfix with
 #      STARTTLS + AUTH, the fault-injection SMTP server, Xvfb, and a gnome-keyring Secret
 #      Service inside a private D-Bus session,
-#   3. runs `cargo test --workspace` (core, command line, and the desktop app driven
+#   3. builds the .deb, installs it with apt, starts the installed app and its CLI, and
+#      removes it again (tests/package/deb.sh; skipped when arguments select a subset),
+#   4. runs `cargo test --workspace` (core, command line, and the desktop app driven
 #      through WebDriver under Xvfb),
-#   4. stops every server it started, whatever happened.
+#   5. stops every server it started, whatever happened.
 # Extra arguments go to `cargo test` (e.g. scripts/test.sh -p mergeguard --test recipients).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,5 +45,15 @@ bash tests/servers/start-all.sh
 . scripts/xvfb-lib.sh
 start_xvfb 90 120
 
+package_status=0
+if [ $# -eq 0 ]; then
+  step "Installer test: build the .deb, install it, run it, remove it"
+  bash tests/package/deb.sh || package_status=$?
+fi
+
 step "Running cargo test --workspace (inside a D-Bus session with an unlocked keyring)"
 bash tests/servers/keyring-session.sh cargo test --workspace --no-fail-fast "$@"
+if [ "$package_status" -ne 0 ]; then
+  echo "the installer test failed (see its output above)" >&2
+  exit "$package_status"
+fi

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod campaign;
 pub mod compose;
 pub mod error;
+pub mod example;
 pub mod export;
 pub mod operators;
 pub mod preflight;

@@ -134,21 +134,29 @@ pub fn find_message(state: State<'_, AppState>, query: String) -> CommandResult<
     preview::find_message(&state, now(), query)
 }
 
-/// The bundled example campaign, so a new user can try every screen at once.
+/// Opens the example campaign that ships with the app: a copy in the user's documents
+/// folder (the installed files are read-only and the example writes an Outbox folder next
+/// to itself). Returns the copy's campaign file.
 #[tauri::command]
-pub fn example_campaign_path(app: tauri::AppHandle) -> Option<String> {
-    let bundled = app
-        .path()
+pub fn example_campaign_path(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+) -> CommandResult<String> {
+    preview::example_campaign(&state, &bundled_examples(&app)?)
+}
+
+/// The folder Tauri installed the example's files in (`/usr/lib/MergeGuard/examples`
+/// from the .deb; next to the binary in a cargo build, where tauri-build copies them).
+pub fn bundled_examples(app: &tauri::AppHandle) -> CommandResult<std::path::PathBuf> {
+    app.path()
         .resource_dir()
-        .ok()
-        .map(|d| d.join("examples/campaign.toml"));
-    // A build from source (cargo run) also finds the examples next to the sources.
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/campaign.toml");
-    bundled
-        .into_iter()
-        .chain(std::iter::once(source))
-        .find(|p| p.is_file())
-        .map(|p| p.canonicalize().unwrap_or(p).display().to_string())
+        .map(|d| d.join("examples"))
+        .map_err(|e| {
+            crate::error::CommandError::new(
+                mergeguard::error::ErrorCode::Io,
+                format!("the app's own files cannot be found: {e}"),
+            )
+        })
 }
 
 // ---------- checklist, approval, send ----------

@@ -20,11 +20,16 @@ mod suppress;
 mod tests;
 
 /// Set to any value: print when the page has loaded (milliseconds since the Unix epoch)
-/// and quit. `scripts/bench-startup.sh` measures launch-to-page time with it.
+/// and quit. `scripts/bench-startup.sh` measures launch-to-page time with it. Set to
+/// `example`: also do what "Load example" does (copy the bundled example into the user's
+/// campaigns folder, open it) and print where it came from, where it went and how many
+/// recipients it holds: the package test checks an installed app this way.
 const STARTUP_PROBE_ENV: &str = "MG_STARTUP_PROBE";
 
 fn main() {
-    let probe = std::env::var_os(STARTUP_PROBE_ENV).is_some();
+    let probe_mode = std::env::var(STARTUP_PROBE_ENV).ok();
+    let probe = probe_mode.is_some();
+    let probe_example = probe_mode.as_deref() == Some("example");
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .on_page_load(move |webview, payload| {
@@ -34,7 +39,9 @@ fn main() {
                     .map(|d| d.as_millis())
                     .unwrap_or(0);
                 println!("page-loaded-at-ms {at}");
-                tauri::Manager::app_handle(webview).exit(0);
+                let app = tauri::Manager::app_handle(webview);
+                let code = if probe_example { probe_load_example(app) } else { 0 };
+                app.exit(code);
             }
         })
         .manage(state::AppState::from_env())
@@ -77,5 +84,30 @@ fn main() {
         // Without a window there is nobody to show a dialog to: say it on stderr.
         eprintln!("MergeGuard could not start: {error}");
         std::process::exit(1);
+    }
+}
+
+/// The `MG_STARTUP_PROBE=example` check: the same calls as the "Load example" button,
+/// then the copy opened by the core. Prints one line; returns the exit code.
+fn probe_load_example(app: &tauri::AppHandle) -> i32 {
+    use tauri::Manager;
+    let state = app.state::<state::AppState>();
+    let opened = commands::bundled_examples(app).and_then(|bundled| {
+        let copy = preview::example_campaign(&state, &bundled)?;
+        let campaign = mergeguard::campaign::Campaign::load(std::path::Path::new(&copy))
+            .map_err(|e| error::CommandError::new(e.code(), e.to_string()))?;
+        let list =
+            mergeguard::preflight::campaign::import_campaign_recipients(&campaign, None)?;
+        Ok((bundled, copy, list.recipients.len()))
+    });
+    match opened {
+        Ok((bundled, copy, n)) => {
+            println!("example-opened from={} copy={copy} recipients={n}", bundled.display());
+            0
+        }
+        Err(e) => {
+            println!("example-failed {}", e.message);
+            1
+        }
     }
 }

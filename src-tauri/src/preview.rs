@@ -190,6 +190,15 @@ fn compile(draft: Draft) -> CommandResult<(Draft, Composer)> {
     Ok((draft, composer))
 }
 
+/// Copies the example campaign from `bundled` (the installed resources) into the user's
+/// campaigns folder and returns the copy's campaign file; the UI then opens it like any
+/// other campaign.
+pub fn example_campaign(state: &AppState, bundled: &Path) -> CommandResult<String> {
+    let home = mergeguard::example::campaigns_home(state.store()?.dir());
+    let copy = mergeguard::example::copy_example(bundled, &home)?;
+    Ok(copy.display().to_string())
+}
+
 /// Opens a campaign file: its recipients and message for the preview, and the file
 /// itself for the checklist, approval and send screens (which always read it from disk).
 pub fn open_campaign(

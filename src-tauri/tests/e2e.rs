@@ -6,7 +6,7 @@
 //! to the Outbox folder, and read the operation log. A screenshot of every screen goes
 //! to target/screenshots (English, plus the checklist in Japanese).
 //!
-//! Run: `Xvfb :93 -screen 0 1280x800x24 & DISPLAY=:93 MG_TEST_WEBDRIVER_PORT=4493
+//! Run: `Xvfb :93 -screen 0 1366x768x24 & DISPLAY=:93 MG_TEST_WEBDRIVER_PORT=4493
 //! cargo test -p mergeguard-app --test e2e` (tauri-driver from `cargo install tauri-driver`).
 
 use std::path::{Path, PathBuf};
@@ -551,6 +551,33 @@ async fn sign_in_load_preview_check_approve_and_send() {
     let listed = wait_for_text(&client, "#suppression-table", "stop@example.jp").await;
     assert!(listed.contains("Asked not to be mailed"), "{listed}");
     screenshot(&client, &shots, "8b-do-not-mail").await;
+
+    // 8c. Load example: the app copies its bundled example (the resource folder tauri-build
+    // fills, never the source checkout) into the user's campaigns folder and opens it.
+    click(&client, "nav-recipients").await;
+    click(&client, "recipients-example").await;
+    wait_for_text(&client, "#recipients-table", third.email()).await;
+    let opened = client
+        .find(Locator::Id("recipients-path"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        opened.ends_with("Example campaign/campaign.toml"),
+        "the example opens from a copy: {opened}"
+    );
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
+    assert!(
+        !Path::new(&opened).starts_with(&checkout),
+        "the copy is not in the source checkout: {opened}"
+    );
+    assert!(
+        Path::new(&opened).with_file_name("coupon.txt").is_file(),
+        "the whole example was copied next to {opened}"
+    );
 
     client.close().await.expect("close the session");
     drop(driver);
