@@ -2,8 +2,9 @@
 # Runs a command inside a private D-Bus session with an unlocked GNOME Keyring (a real
 # Secret Service), for tests/keychain.rs:
 #   tests/servers/keyring-session.sh cargo test -p mergeguard --test keychain
-# State lives under $MG_TEST_DIR/keyring (HOME of the keyring); nothing outside it is
-# touched, and the session's daemons end with the command.
+# State lives in a fresh folder $MG_TEST_DIR/keyring.XXXXXX (HOME of the keyring) per
+# call, so parallel runs never share (and corrupt) one keyring file; nothing outside it
+# is touched, and the session's daemons end with the command.
 set -eu
 if [ $# -eq 0 ]; then
     echo "usage: $0 COMMAND [ARGS...]" >&2
@@ -16,7 +17,8 @@ for tool in dbus-run-session gnome-keyring-daemon; do
     }
 done
 MG_TEST_DIR=${MG_TEST_DIR:-/tmp/mergeguard-test}
-T="$MG_TEST_DIR/keyring"
+mkdir -p "$MG_TEST_DIR"
+T=$(mktemp -d "$MG_TEST_DIR/keyring.XXXXXX")
 mkdir -p "$T/run"
 chmod 700 "$T/run"
 # HOME moves to $T so the keyring files stay there; keep cargo and rustup where they are.
