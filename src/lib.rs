@@ -18,4 +18,5 @@ pub mod secrets;
 pub mod send;
 pub mod store;
 pub mod suppression;
+pub mod trust;
 pub mod workflow;
