@@ -240,8 +240,14 @@ pub fn keys(store: &Store) -> Result<HashSet<String>, UserError> {
     let mut stmt = conn
         .prepare("SELECT address FROM suppressions")
         .map_err(db_error)?;
-    let rows = stmt.query_map([], |r| r.get(0)).map_err(db_error)?;
-    rows.collect::<Result<_, _>>().map_err(db_error)
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(db_error)?;
+    // Entries stored before the key folded IDN domains to their A-label are re-keyed
+    // as they are read (an ASCII key is returned as it is).
+    rows.map(|r| r.map(|a| address_key(&a)))
+        .collect::<Result<_, _>>()
+        .map_err(db_error)
 }
 
 /// Whether `address` is listed.

@@ -402,3 +402,91 @@ fn draft_from_campaign_reads_templates_and_attachments() {
     );
     Composer::new(d).expect("example templates compile");
 }
+
+// --- line endings: a bare CR in a merge value (SMTP smuggling) ------------------------------
+
+#[path = "common_send/mod.rs"]
+mod common_send;
+
+/// A merge value holding a whole smuggled SMTP transaction written with bare CRs. The
+/// message is built, its bytes checked, and it is handed to the real Postfix: exactly one
+/// message arrives, with the would-be commands as text of its body.
+#[test]
+fn a_smuggled_transaction_in_a_merge_value_arrives_as_text_of_one_message() {
+    use mergeguard::send::{Delivery, Outgoing, Relay, SmtpRelay};
+
+    let marker = common_send::unique("smuggle");
+    let smuggled = format!(
+        "{marker}\r.\rMAIL FROM:<evil@attacker.test>\rRCPT TO:<victim@example.jp>\rDATA\r\
+         Subject: smuggled {marker}\r\rgotcha\r.\r"
+    );
+    let l = list(
+        &["name", "email", "note"],
+        &[("taro@example.jp", &["Taro", "taro@example.jp", &smuggled])],
+    );
+    let mut d = draft();
+    d.campaign_id = marker.clone();
+    d.subject = "Line endings".into();
+    d.text = "Dear {{ name }},\n{{ note }}\nEnd of message.\n".into();
+    d.html = Some("<p>{{ note }}</p>\n".into());
+    let m = composer(d).render(&l, &l.recipients[0]).expect("renders");
+    assert_eq!(mergeguard::preflight::content::first_bare_line_break(&m.raw), None);
+    assert!(!m.text.contains('\r'), "{:?}", m.text);
+
+    let relay = SmtpRelay::new(common_send::starttls_settings()).unwrap();
+    let out = Outgoing {
+        row: m.row,
+        message_id: m.message_id.clone(),
+        envelope_from: m.envelope_from.clone(),
+        envelope_to: m.envelope_to.clone(),
+        raw: m.raw.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let delivery = rt.block_on(async {
+        let mut session = relay.open().await.expect("Postfix session");
+        let d = relay.deliver(&mut session, &out).await;
+        <SmtpRelay as Relay>::close(session).await;
+        d
+    });
+    assert!(matches!(delivery, Delivery::Accepted { .. }), "{delivery:?}");
+
+    // Postfix delivers asynchronously: wait for the message, then a moment more for a
+    // second one that must not come.
+    let files_with = |needle: &str| -> Vec<String> {
+        let dir = common_send::maildir().join("new");
+        std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| std::fs::read(e.path()).ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .filter(|t| t.contains(needle))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while files_with(&marker).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let arrived = files_with(&marker);
+    assert_eq!(arrived.len(), 1, "expected one message, got {}", arrived.len());
+    let text = &arrived[0];
+    assert!(text.contains(&m.message_id), "{text}");
+    // The smuggled lines are body text of the one message (the lone dot dot-stuffed by
+    // SMTP and unstuffed by Postfix), and nothing after them was cut off.
+    assert!(text.contains("\n.\r\nMAIL FROM:<evil@attacker.test>\r\nRCPT TO:<victim@example.jp>\r\nDATA\r\n")
+        || text.contains("\n.\nMAIL FROM:<evil@attacker.test>\nRCPT TO:<victim@example.jp>\nDATA\n"), "{text}");
+    assert!(text.contains("End of message."), "{text}");
+    // The would-be Subject stayed in the body: the header section is the message's own.
+    let head = text
+        .lines()
+        .take_while(|l| !l.trim_end_matches('\r').is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(head.contains("Subject: Line endings"), "{head}");
+    assert!(!head.contains("smuggled"), "{head}");
+}

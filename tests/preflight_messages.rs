@@ -16,11 +16,12 @@ use mergeguard::preflight::messages::{
 use mergeguard::preflight::{Check, Status};
 use mergeguard::recipients::{import_bytes, import_path, ImportOptions, RecipientList};
 
-const ALL_IDS: [&str; 13] = [
+const ALL_IDS: [&str; 15] = [
     "addressing.single_to",
     "addressing.envelope",
     "addressing.no_cc_bcc",
     "addressing.no_other_recipient",
+    "addressing.lookalike_domain",
     "attachments.address_list",
     "attachments.recipient_file",
     "attachments.unreadable",
@@ -30,6 +31,7 @@ const ALL_IDS: [&str; 13] = [
     "content.unsubscribe",
     "content.from_domain",
     "content.size",
+    "content.line_endings",
 ];
 
 fn data(name: &str) -> PathBuf {
@@ -278,6 +280,97 @@ fn odt_with_other_recipients_fails() {
 #[test]
 fn zip_with_a_csv_of_other_recipients_fails() {
     assert_leak("leak.zip", "text, zip");
+}
+
+#[test]
+fn pdf_with_other_recipients_in_a_compressed_content_stream_fails() {
+    // The addresses are only inside a FlateDecode stream, one split by kerning.
+    assert!(memchr_absent(&read("leak-compressed.pdf"), b"@example"));
+    assert_leak("leak-compressed.pdf", "pdf");
+    let list = recipients();
+    let scan = scan_attachment(
+        "leak-compressed.pdf",
+        &read("leak-compressed.pdf"),
+        &[0; 32],
+        &AddressBook::new(&list),
+        &ScanLimits::default(),
+    );
+    assert_eq!(scan.kinds, ["pdf"]);
+    assert_eq!(scan.campaign_rows, [3, 4]);
+    assert!(scan.unreadable.is_empty(), "{:?}", scan.unreadable);
+}
+
+#[test]
+fn pdf_drawing_other_recipients_with_a_cid_font_and_to_unicode_map_fails() {
+    // Two-byte glyph codes in hex strings; only the font's compressed ToUnicode map
+    // turns them into the letters of rows 3 and 4's addresses.
+    assert!(memchr_absent(&read("leak-cid.pdf"), b"@exa"));
+    assert_leak("leak-cid.pdf", "pdf");
+}
+
+fn memchr_absent(haystack: &[u8], needle: &[u8]) -> bool {
+    !haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_clean_compressed_pdf_is_read_completely_and_passes() {
+    let checks = with_attachments(&["clean-compressed.pdf", "clean.pdf"]);
+    others_pass(&checks, &[]);
+    expect(
+        &checks,
+        "attachments.unreadable",
+        Status::Pass,
+        &["2 distinct attachment(s) scanned (pdf)", "All could be read completely."],
+    );
+}
+
+/// A PDF that cannot be read completely is a warning naming why, never "read completely".
+fn assert_unreadable_pdf(file: &str, why: &str) {
+    let checks = with_attachments(&[file]);
+    expect(
+        &checks,
+        "attachments.unreadable",
+        Status::Warning,
+        &[&format!("row 2: attachment \"{file}\":"), why],
+    );
+    others_pass(&checks, &["attachments.unreadable"]);
+}
+
+#[test]
+fn an_encrypted_pdf_is_reported_unreadable() {
+    assert_unreadable_pdf("encrypted.pdf", "is an encrypted PDF");
+}
+
+#[test]
+fn a_pdf_with_a_damaged_compressed_stream_is_reported_unreadable() {
+    assert_unreadable_pdf(
+        "damaged-compressed.pdf",
+        "compressed stream(s) of \"damaged-compressed.pdf\" are damaged",
+    );
+}
+
+#[test]
+fn a_pdf_drawn_with_a_composite_font_is_reported_unreadable() {
+    assert_unreadable_pdf("type0-font.pdf", "composite (Type0/CID) fonts");
+}
+
+#[test]
+fn a_pdf_stream_bomb_stops_at_the_ratio_limit() {
+    assert_unreadable_pdf("bomb.pdf", "expands more than 100-fold");
+    // And within a byte budget smaller than the stream, scanning stops there.
+    let list = recipients();
+    let limits = ScanLimits {
+        max_total_bytes: 64 * 1024,
+        ..ScanLimits::default()
+    };
+    let started = Instant::now();
+    let scan = scan_attachment("bomb.pdf", &read("bomb.pdf"), &[0; 32], &AddressBook::new(&list), &limits);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        scan.unreadable.iter().any(|u| u.contains("scanning limit")),
+        "{:?}",
+        scan.unreadable
+    );
 }
 
 #[test]
@@ -1166,5 +1259,122 @@ fn the_campaign_file_sets_the_address_limit_for_attachments() {
     assert_eq!(
         status_with("max_addresses_per_attachment = 10"),
         Status::Pass
+    );
+}
+
+// --- look-alike recipient domains --------------------------------------------------------
+
+#[test]
+fn mixed_script_and_look_alike_domains_are_a_warning_naming_the_rows() {
+    // Row 2 and row 5 write the same Latin+Cyrillic domain (U-label and A-label); row 6
+    // is all Cyrillic letters that read "apple"; rows 3, 4 and 7 are genuine.
+    let list = import_text(
+        "email,name\n\
+         b@ex\u{0430}mple.test,B\n\
+         c@example.test,C\n\
+         d@\u{4F8B}\u{3048}.jp,D\n\
+         e@xn--exmple-4nf.test,E\n\
+         f@\u{0430}\u{0440}\u{0440}\u{04CF}\u{0435}.test,F\n\
+         g@shop\u{4F8B}\u{3048}.jp,G\n",
+    );
+    assert_eq!(list.recipients.len(), 6, "{:?}", list.rejected);
+    let d = Draft {
+        subject: "Hello".into(),
+        text: "Dear {{ name }}\n".into(),
+        html: None,
+        ..draft()
+    };
+    let built = build(d, &list);
+    assert!(built.1.is_empty(), "{:?}", built.1);
+    let checks = run(&built, &list);
+    expect(
+        &checks,
+        "addressing.lookalike_domain",
+        Status::Warning,
+        &[
+            "2 look-alike domain(s) on 3 row(s)",
+            "rows 2, 5: ex\u{0430}mple.test (xn--exmple-4nf.test) mixes Latin and Cyrillic letters and looks like example.test",
+            "row 6: \u{0430}\u{0440}\u{0440}\u{04CF}\u{0435}.test (xn--80ak6aa92e.test) is written in letters that look like apple.test",
+        ],
+    );
+    let detail = &find(&checks, "addressing.lookalike_domain").detail;
+    for genuine in ["row 3", "row 4", "row 7"] {
+        assert!(!detail.contains(&format!("{genuine}:")) && !detail.contains(&format!("{genuine},")), "{detail}");
+    }
+    others_pass(&checks, &["addressing.lookalike_domain"]);
+}
+
+#[test]
+fn japanese_and_ascii_domains_pass_the_look_alike_check() {
+    let checks = with_attachments(&[]);
+    expect(&checks, "addressing.lookalike_domain", Status::Pass, &["No recipient domain"]);
+    let list = import_text("email\na@\u{4F8B}\u{3048}.jp\nb@xn--r8jz45g.co.jp\nc@b\u{00FC}cher.example\n");
+    let book = mergeguard::preflight::addressing::lookalike_domains(&list);
+    assert!(book.is_empty(), "{book:?}");
+}
+
+// --- line endings ---------------------------------------------------------------------------
+
+/// A recipient file whose merge values hold a bare CR, the SMTP-smuggling pattern
+/// `\r.\r` and a bare LF (all quoted CSV cells).
+fn smuggling_list() -> RecipientList {
+    import_text(
+        "email,note\n\
+         a@example.jp,\"one\rtwo\"\n\
+         b@example.jp,\"x\r.\rMAIL FROM:<evil@attacker.test>\r\"\n\
+         c@example.jp,\"lf\nonly\"\n",
+    )
+}
+
+#[test]
+fn bare_cr_and_lf_in_merge_values_become_crlf_and_the_check_passes() {
+    let list = smuggling_list();
+    assert_eq!(list.recipients.len(), 3, "{:?}", list.rejected);
+    let d = Draft {
+        subject: "Hello".into(),
+        text: "Note: {{ note }}\nEnd of message.\n".into(),
+        html: Some("<p>{{ note }}</p>\r\n".into()),
+        ..draft()
+    };
+    let built = build(d, &list);
+    assert!(built.1.is_empty(), "{:?}", built.1);
+    for m in &built.0 {
+        assert_eq!(
+            mergeguard::preflight::content::first_bare_line_break(&m.raw),
+            None,
+            "row {}: {:?}",
+            m.row,
+            String::from_utf8_lossy(&m.raw)
+        );
+    }
+    // The smuggled "." stands on a line of its own, between CRLFs, where the SMTP layer
+    // dot-stuffs it like any other line starting with a dot.
+    let raw = String::from_utf8_lossy(&built.0[1].raw).into_owned();
+    assert!(raw.contains("Note: x\r\n.\r\nMAIL FROM:<evil@attacker.test>\r\n"), "{raw}");
+    assert!(raw.contains("\r\nEnd of message.\r\n"), "{raw}");
+    expect(
+        &run(&built, &list),
+        "content.line_endings",
+        Status::Pass,
+        &["Every line of all 3 messages ends in CRLF"],
+    );
+}
+
+#[test]
+fn a_bare_cr_in_a_built_message_fails_the_line_endings_check() {
+    let list = recipients();
+    let mut built = build(draft(), &list);
+    // What an older build (or another tool) would hand over: a bare CR in the body.
+    let m = &mut built.0[1];
+    let body = m.raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    m.raw.splice(body..body, b"x\r.\rMAIL FROM:<e@x.test>\r\n".iter().copied());
+    let lf_only = &mut built.0[3];
+    lf_only.raw.extend_from_slice(b"tail\n");
+    let checks = run(&built, &list);
+    expect(
+        &checks,
+        "content.line_endings",
+        Status::Fail,
+        &["2 messages:", "row 3: a bare CR", "row 5: a bare LF"],
     );
 }

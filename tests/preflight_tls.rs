@@ -1,5 +1,7 @@
 //! Transport pre-flight against real servers: the private Postfix (tests/servers/postfix.sh)
-//! and the fault-injection server (tests/servers/faults.sh). Each test fails with a clear
+//! and the fault-injection server (tests/servers/faults.sh); and the one trust builder
+//! (`mergeguard::trust`): the probe, STARTTLS sending and implicit-TLS sending accept and
+//! refuse the same certificates. Each test fails with a clear
 //! message naming the server to start when it is not reachable.
 
 use std::net::{SocketAddr, TcpStream};
@@ -10,6 +12,8 @@ use mergeguard::campaign::Security;
 use mergeguard::preflight::tls::{ids, probe_relay, RelayProbe, TransportReport};
 use mergeguard::preflight::Status;
 use mergeguard::secrets::Secret;
+use mergeguard::send::relay::OpenErrorKind;
+use mergeguard::send::{Relay, SmtpRelay, SmtpSettings};
 
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -424,4 +428,156 @@ fn nothing_listening_fails_the_connect_check() {
     let report = run(&relay);
     assert_eq!(ids_of(&report), [ids::CONNECT]);
     assert_eq!(status(&report, ids::CONNECT), Status::Fail);
+}
+
+// --- one trust builder: the probe and both send paths accept and refuse alike -----------
+
+/// An implicit-TLS listener on loopback presenting `cert` (a file of the test set). It
+/// completes the handshake if the client accepts the certificate, then answers 554 and
+/// closes: enough to tell "certificate accepted" from "refused" without SMTP behind it.
+fn implicit_tls_server(cert: &str) -> SocketAddr {
+    let dir = test_dir().join("certs");
+    let chain: Vec<_> = rustls_pemfile::certs(&mut &std::fs::read(dir.join(format!("{cert}.crt"))).unwrap()[..])
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key_name = if cert == "server-chain" { "server" } else { cert };
+    let key = rustls_pemfile::private_key(&mut &std::fs::read(dir.join(format!("{key_name}.key"))).unwrap()[..])
+        .unwrap()
+        .expect("a private key");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    if let Ok(mut tls) = acceptor.accept(tcp).await {
+                        let _ = tls.write_all(b"554 test listener, no SMTP here\r\n").await;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+    });
+    addr
+}
+
+/// Whether the checklist's probe refused the relay's certificate.
+fn probe_refuses(addr: SocketAddr, security: Security, with_ca: bool) -> bool {
+    let mut relay = probe(addr, security);
+    if !with_ca {
+        relay.ca = None;
+    }
+    let report = run(&relay);
+    report
+        .check(ids::CERTIFICATE)
+        .is_some_and(|c| c.status == Status::Fail)
+}
+
+/// Whether sending refused the relay's certificate (STARTTLS through lettre, implicit
+/// TLS through our rustls session), opening a real session as a send does.
+fn send_refuses(addr: SocketAddr, security: Security, with_ca: bool) -> bool {
+    let security = match security {
+        Security::Starttls => mergeguard::send::Security::StartTls,
+        Security::Tls => mergeguard::send::Security::ImplicitTls,
+    };
+    let mut s = SmtpSettings::new(addr.ip().to_string(), addr.port(), security);
+    s.username = Some(env("MG_TEST_SMTP_USER", "mailer"));
+    s.password = Some(Secret::new(env("MG_TEST_SMTP_PASSWORD", "secret")));
+    s.timeout = Duration::from_secs(5);
+    if with_ca {
+        s.extra_ca_pem = Some(std::fs::read(ca()).unwrap());
+    }
+    let relay = SmtpRelay::new(s).expect("the relay's TLS settings build");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        match relay.open().await {
+            Ok(session) => {
+                <SmtpRelay as Relay>::close(session).await;
+                false
+            }
+            Err(e) => e.kind == OpenErrorKind::Tls,
+        }
+    })
+}
+
+#[test]
+fn the_probe_and_both_send_paths_trust_exactly_the_same_certificates() {
+    let starttls = postfix_starttls();
+    let implicit = postfix_tls();
+    // (what, server, security, trust the test CA, refused?)
+    let cases: Vec<(&str, SocketAddr, Security, bool, bool)> = vec![
+        ("good chain, STARTTLS, CA given", starttls, Security::Starttls, true, false),
+        ("good chain, implicit TLS, CA given", implicit, Security::Tls, true, false),
+        ("good chain, STARTTLS, no CA", starttls, Security::Starttls, false, true),
+        ("good chain, implicit TLS, no CA", implicit, Security::Tls, false, true),
+        ("self-signed, STARTTLS", fault(1), Security::Starttls, true, true),
+        ("expired, STARTTLS", fault(2), Security::Starttls, true, true),
+        ("wrong name, STARTTLS", fault(3), Security::Starttls, true, true),
+        (
+            "good chain, implicit TLS listener (control)",
+            implicit_tls_server("server-chain"),
+            Security::Tls,
+            true,
+            false,
+        ),
+        ("self-signed, implicit TLS", implicit_tls_server("selfsigned"), Security::Tls, true, true),
+        ("expired, implicit TLS", implicit_tls_server("expired"), Security::Tls, true, true),
+        ("wrong name, implicit TLS", implicit_tls_server("wrong"), Security::Tls, true, true),
+    ];
+    let mut wrong = Vec::new();
+    for (what, addr, security, with_ca, refused) in cases {
+        let by_probe = probe_refuses(addr, security, with_ca);
+        let by_send = send_refuses(addr, security, with_ca);
+        if by_probe != refused || by_send != refused {
+            wrong.push(format!(
+                "{what}: expected refused={refused}, probe refused={by_probe}, send refused={by_send}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_ca_file_without_a_certificate_is_refused_by_the_probe_and_the_relay_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "no certificate here\n").unwrap();
+    let mut relay = probe(postfix_starttls(), Security::Starttls);
+    relay.ca = Some(empty.clone());
+    let report = run(&relay);
+    assert_eq!(status(&report, ids::CERTIFICATE), Status::Fail);
+    assert!(detail(&report, ids::CERTIFICATE).contains("no PEM certificate"));
+    for security in [
+        mergeguard::send::Security::StartTls,
+        mergeguard::send::Security::ImplicitTls,
+    ] {
+        let mut s = SmtpSettings::new("127.0.0.1", 2525, security);
+        s.extra_ca_pem = Some(std::fs::read(&empty).unwrap());
+        let e = SmtpRelay::new(s).err().expect("refused");
+        assert_eq!(e.kind, OpenErrorKind::Tls);
+        assert!(e.message.contains("no PEM certificate"), "{}", e.message);
+    }
 }

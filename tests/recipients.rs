@@ -217,6 +217,39 @@ fn idn_domains_accepted_non_ascii_local_part_refused() {
 }
 
 #[test]
+fn unicode_and_punycode_forms_of_one_mailbox_are_duplicates() {
+    // Rows 3 and 4 are row 2 in punycode and with an upper-case TLD; row 6 is row 5 in
+    // full-width letters (IDNA folds them); row 9 is row 7 in punycode. Row 8 (Latin a)
+    // is not row 7 (Cyrillic а): a look-alike is another mailbox.
+    check("idn_duplicates.csv", &auto());
+}
+
+#[test]
+fn a_suppressed_idn_address_is_found_in_either_form() {
+    let key = mergeguard::recipients::address_key("taro@\u{4F8B}\u{3048}.jp");
+    assert_eq!(key, "taro@xn--r8jz45g.jp");
+    let o = ImportOptions {
+        suppressed: Some(Arc::new([key].into())),
+        ..auto()
+    };
+    let list = import_bytes(
+        "email\nTARO@xn--R8JZ45G.jp\ntaro@\u{4F8B}\u{3048}.jp\nhanako@\u{4F8B}\u{3048}.jp\n".as_bytes(),
+        &o,
+    )
+    .unwrap();
+    let reasons: Vec<(u64, String)> = list
+        .rejected
+        .iter()
+        .map(|r| (r.row, serde_json::to_value(r.reason).unwrap().as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [(2, "suppressed".to_owned()), (3, "suppressed".to_owned())]
+    );
+    assert_eq!(list.recipients.len(), 1);
+}
+
+#[test]
 fn every_reject_reason() {
     let suppressed: HashSet<String> = ["stopped@example.jp".to_string()].into();
     let o = ImportOptions {

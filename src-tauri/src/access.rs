@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use mergeguard::duration_input::{whole, Unit};
 use mergeguard::operators::{self, Operator, Role};
 use mergeguard::secrets::Secret;
 
@@ -185,9 +186,9 @@ pub fn save_settings(
 ) -> CommandResult<SettingsView> {
     let who = state.signed_in(now)?;
     let store = state.store()?;
-    operators::set_idle_timeout(&store, &who, time::Duration::minutes(idle_minutes), now)
+    operators::set_idle_timeout(&store, &who, whole(idle_minutes, Unit::Minutes), now)
         .map_err(operator_error)?;
-    mergeguard::approval::set_validity(&store, &who, time::Duration::hours(approval_hours), now)
+    mergeguard::approval::set_validity(&store, &who, whole(approval_hours, Unit::Hours), now)
         .map_err(|e| match e {
             mergeguard::approval::Error::BadValidity => {
                 CommandError::shell(ShellCode::InvalidInput, e.to_string())

@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use mergeguard::duration_input::{whole, Unit};
 use mergeguard::{approval, operators};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::operator::{open_store, sign_in};
 
@@ -60,11 +61,11 @@ fn run_inner(args: SettingsArgs) -> Result<(), String> {
         let now = OffsetDateTime::now_utc();
         let session = sign_in(&store, &operator, pin_stdin, now)?;
         if let Some(h) = approval_hours {
-            approval::set_validity(&store, &session, Duration::hours(h), now)
+            approval::set_validity(&store, &session, whole(h, Unit::Hours), now)
                 .map_err(|e| e.to_string())?;
         }
         if let Some(m) = idle_minutes {
-            operators::set_idle_timeout(&store, &session, Duration::minutes(m), now)
+            operators::set_idle_timeout(&store, &session, whole(m, Unit::Minutes), now)
                 .map_err(|e| e.to_string())?;
         }
     }

@@ -1,6 +1,7 @@
 //! Building one recipient's message with lettre, and the checks that make a built
 //! message safe to send: no control characters in merged headers, exactly one
-//! recipient in `To` and the envelope, no `Cc`/`Bcc`.
+//! recipient in `To` and the envelope, no `Cc`/`Bcc`, and no bare CR or LF anywhere in
+//! the bytes (every line of every part ends in CRLF).
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
@@ -150,9 +151,9 @@ pub(crate) fn render_one(
     check_header(row, "subject", &subject)?;
     let from_name = c.render_template(T_FROM_NAME, &ctx, list, row)?;
     check_header(row, "sender name", &from_name)?;
-    let text = c.render_template(T_TEXT, &ctx, list, row)?;
+    let text = unify_line_breaks(c.render_template(T_TEXT, &ctx, list, row)?);
     let html = match c.draft.html {
-        Some(_) => Some(c.render_template(T_HTML, &ctx, list, row)?),
+        Some(_) => Some(unify_line_breaks(c.render_template(T_HTML, &ctx, list, row)?)),
         None => None,
     };
 
@@ -346,6 +347,24 @@ fn recipient_attachment(
     })
 }
 
+/// One kind of line break in a rendered body: CRLF, a bare CR and a bare LF all become
+/// LF, which lettre then writes as CRLF on every line.
+///
+/// A merge value is data from the recipient file, and a bare CR in it (an old Mac
+/// export, a pasted address block, or an attempt at SMTP smuggling such as `\r.\r`)
+/// would otherwise reach the body unchanged: lettre turns bare LF into CRLF but leaves
+/// a bare CR alone, and relays disagree on where a line ends. The value is turned into
+/// a line break rather than the recipient refused, because the line break is what the
+/// person who typed it meant, and once every line ends in CRLF the SMTP layer
+/// dot-stuffs a lone `.` line like any other. `content.line_endings` re-checks the
+/// finished bytes.
+pub(crate) fn unify_line_breaks(s: String) -> String {
+    if !s.contains('\r') {
+        return s;
+    }
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
 /// An attachment encoded once for every message that carries it.
 pub(crate) struct EncodedAttachment {
     body: lettre::message::Body,
@@ -357,8 +376,16 @@ impl EncodedAttachment {
     pub(crate) fn new(a: &Attachment) -> EncodedAttachment {
         let content_type = ContentType::parse(&a.content_type)
             .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid"));
+        // Always base64: the file's bytes reach the reader unchanged (line endings
+        // included), and no byte of an attachment can ever form a line of the SMTP
+        // dialogue. lettre would send an ASCII file as 7bit, bare LFs and CRs included.
+        let body = lettre::message::Body::new_with_encoding(
+            a.bytes.to_vec(),
+            lettre::message::header::ContentTransferEncoding::Base64,
+        )
+        .unwrap_or_else(lettre::message::Body::new);
         EncodedAttachment {
-            body: lettre::message::Body::new(a.bytes.to_vec()),
+            body,
             content_type,
             summary: AttachmentSummary {
                 file_name: a.file_name.clone(),
@@ -433,6 +460,13 @@ fn check_raw_headers(row: u64, raw: &[u8], to: &Address) -> Result<(), RenderErr
 #[cfg(test)]
 mod raw_header_tests {
     use super::*;
+
+    #[test]
+    fn every_line_break_becomes_one_lf() {
+        assert_eq!(unify_line_breaks("a\r.\rb\r\nc\nd\r".into()), "a\n.\nb\nc\nd\n");
+        assert_eq!(unify_line_breaks("\r\r\n\n".into()), "\n\n\n");
+        assert_eq!(unify_line_breaks("plain\n".into()), "plain\n");
+    }
 
     fn check(raw: &str) -> bool {
         let to: Address = "a@x.test".parse().unwrap();

@@ -26,6 +26,7 @@ pub const SINGLE_TO: &str = "addressing.single_to";
 pub const ENVELOPE: &str = "addressing.envelope";
 pub const NO_CC_BCC: &str = "addressing.no_cc_bcc";
 pub const NO_OTHER_RECIPIENT: &str = "addressing.no_other_recipient";
+pub const LOOKALIKE_DOMAIN: &str = "addressing.lookalike_domain";
 
 /// One `@` found in text, with the longest local part and domain around it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -543,4 +544,181 @@ pub(crate) fn verdicts(findings: &Findings, messages: usize) -> Vec<super::Check
             "A message contains another customer's address. Check the merge fields, templates and attachments so each message only holds its own recipient's data.",
         ),
     ]
+}
+
+/// A recipient domain written in mixed scripts, or in letters that imitate an ASCII name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookalike {
+    /// The domain in Unicode form, as IDNA reads it.
+    pub domain: String,
+    /// Its ASCII (punycode) form, the one that is really sent to.
+    pub ascii: String,
+    /// Why it is suspicious, in plain words.
+    pub why: String,
+    /// The rows whose address uses it, in list order.
+    pub rows: Vec<u64>,
+}
+
+/// The recipient domains that mix scripts (UTS #39 restriction level "minimally
+/// restrictive" or worse in a label: Latin with Cyrillic or Greek, say; Latin with
+/// Japanese is normal and passes) or whose non-ASCII letters all have an ASCII
+/// look-alike (`exаmple.test` with a Cyrillic а, `аррӏе.test` all in Cyrillic).
+///
+/// An ASCII domain without an `xn--` label cannot be either and costs one pass over its
+/// bytes; each distinct internationalised domain is looked at once.
+pub fn lookalike_domains(list: &RecipientList) -> Vec<Lookalike> {
+    // Typed domain (lower-cased) → index into `out`, or `None` for a domain that passed.
+    // The Unicode and punycode spellings of one domain meet in `by_ascii`.
+    let mut seen: HashMap<String, Option<usize>> = HashMap::new();
+    let mut by_ascii: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<Lookalike> = Vec::new();
+    for r in &list.recipients {
+        let Some((_, domain)) = r.email().trim().rsplit_once('@') else {
+            continue;
+        };
+        if domain.is_ascii() && !has_a_label(domain) {
+            continue;
+        }
+        let key = domain.to_lowercase();
+        let index = match seen.get(&key) {
+            Some(found) => *found,
+            None => {
+                let found = judge_domain(domain).map(|(unicode, ascii, why)| {
+                    *by_ascii.entry(ascii.clone()).or_insert_with(|| {
+                        out.push(Lookalike {
+                            domain: unicode,
+                            ascii,
+                            why,
+                            rows: Vec::new(),
+                        });
+                        out.len() - 1
+                    })
+                });
+                seen.insert(key, found);
+                found
+            }
+        };
+        if let Some(i) = index {
+            out[i].rows.push(r.row);
+        }
+    }
+    out
+}
+
+fn has_a_label(domain: &str) -> bool {
+    domain
+        .split('.')
+        .any(|l| l.len() > 4 && l.as_bytes()[..4].eq_ignore_ascii_case(b"xn--"))
+}
+
+/// (Unicode form, ASCII form, why) when the domain is suspicious.
+fn judge_domain(domain: &str) -> Option<(String, String, String)> {
+    use unicode_script::{Script, UnicodeScript};
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+
+    let ascii = idna::domain_to_ascii(domain).ok()?;
+    let (unicode, result) = idna::domain_to_unicode(&ascii);
+    result.ok()?;
+    let mut mixed: Vec<&'static str> = Vec::new();
+    let mut imitates = true;
+    let mut any_non_ascii = false;
+    let mut look = String::with_capacity(unicode.len());
+    for (i, label) in unicode.split('.').enumerate() {
+        if i > 0 {
+            look.push('.');
+        }
+        if label.is_ascii() {
+            look.push_str(label);
+            continue;
+        }
+        any_non_ascii = true;
+        if label.detect_restriction_level() >= RestrictionLevel::MinimallyRestrictive {
+            for c in label.chars() {
+                let script = c.script();
+                if !matches!(script, Script::Common | Script::Inherited | Script::Unknown) {
+                    let name = script.full_name();
+                    if !mixed.contains(&name) {
+                        mixed.push(name);
+                    }
+                }
+            }
+        }
+        for c in label.chars() {
+            if c.is_ascii() {
+                look.push(c);
+                continue;
+            }
+            let skeleton: String = unicode_security::skeleton(&c.to_string()).collect();
+            if skeleton.is_ascii() && !skeleton.is_empty() {
+                look.push_str(&skeleton);
+            } else {
+                imitates = false;
+                look.push(c);
+            }
+        }
+    }
+    if !any_non_ascii {
+        return None;
+    }
+    let why = match (mixed.len() > 1, imitates) {
+        (true, true) => format!("mixes {} letters and looks like {look}", names(&mixed)),
+        (true, false) => format!("mixes {} letters in one name", names(&mixed)),
+        (false, true) => format!("is written in letters that look like {look}"),
+        (false, false) => return None,
+    };
+    Some((unicode, ascii, why))
+}
+
+fn names(scripts: &[&str]) -> String {
+    match scripts {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// `addressing.lookalike_domain`: a warning naming the rows of every suspicious domain.
+pub fn lookalike_verdict(list: &RecipientList) -> super::Check {
+    let found = lookalike_domains(list);
+    if found.is_empty() {
+        return super::Check::pass(
+            LOOKALIKE_DOMAIN,
+            "No recipient domain mixes scripts or imitates another name.",
+        );
+    }
+    let rows: usize = found.iter().map(|f| f.rows.len()).sum();
+    let shown: Vec<String> = found
+        .iter()
+        .take(10)
+        .map(|f| {
+            let list: Vec<String> = f.rows.iter().take(10).map(u64::to_string).collect();
+            let more = if f.rows.len() > 10 {
+                format!(" and {} more", f.rows.len() - 10)
+            } else {
+                String::new()
+            };
+            let word = if f.rows.len() == 1 { "row" } else { "rows" };
+            format!(
+                "{word} {}{more}: {} ({}) {}",
+                list.join(", "),
+                f.domain,
+                f.ascii,
+                f.why
+            )
+        })
+        .collect();
+    let more = if found.len() > 10 {
+        format!("; and {} more domains", found.len() - 10)
+    } else {
+        String::new()
+    };
+    super::Check::warning(
+        LOOKALIKE_DOMAIN,
+        format!(
+            "{} look-alike domain(s) on {rows} row(s): {}{more}.",
+            found.len(),
+            shown.join("; ")
+        ),
+        "Check these addresses with the customer: a domain that imitates another is usually a typo copied from a spoofed message. Correct or remove the rows; acknowledge the warning only if the domain is genuine.",
+    )
 }

@@ -8,7 +8,9 @@
 //! budget. What cannot be read (password-protected entries, damaged files, limits hit,
 //! 7-Zip/RAR/LHA/CAB archives and gzip/bzip2/xz/zstd files, recognised by their magic
 //! numbers) becomes an `attachments.unreadable` warning for the approver to acknowledge.
-//! PDFs are read as text: their compressed streams are not opened (not done yet).
+//! PDFs are read by [`super::pdf`]: FlateDecode streams inflated within the same
+//! limits, drawn strings joined; what it cannot read (encryption, other encodings,
+//! composite fonts, damage) is reported unreadable too.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -169,15 +171,35 @@ impl Scanner<'_> {
             self.problem(format!(
                 "\"{name}\" is a {format}; MergeGuard cannot look inside it, so its contents are not checked"
             ));
+        } else if is_pdf(bytes) {
+            self.kind("pdf");
+            self.visit_pdf(name, bytes);
         } else {
-            if bytes.starts_with(b"%PDF") {
-                // Text in uncompressed PDF objects is scanned; compressed streams are not.
-                self.kind("pdf");
-            } else {
-                self.kind("text");
-            }
+            self.kind("text");
             let text = decode_text(bytes);
             self.scan_text(text.as_bytes());
+        }
+    }
+
+    fn visit_pdf(&mut self, name: &str, bytes: &[u8]) {
+        let mut problems = Vec::new();
+        let mut budget = self.budget;
+        let mut entries = self.entries;
+        super::pdf::read_pdf(
+            name,
+            bytes,
+            super::pdf::Budget {
+                limits: self.limits,
+                bytes: &mut budget,
+                entries: &mut entries,
+            },
+            &mut |text| self.scan_text(text),
+            &mut |p| problems.push(p),
+        );
+        self.budget = budget;
+        self.entries = entries;
+        for p in problems {
+            self.problem(p);
         }
     }
 
@@ -441,6 +463,11 @@ impl Scanner<'_> {
         self.budget -= data.len() as u64;
         Some(data)
     }
+}
+
+/// A PDF: `%PDF-` within the first KiB (readers accept junk before the header).
+fn is_pdf(bytes: &[u8]) -> bool {
+    memchr::memmem::find(&bytes[..bytes.len().min(1024)], b"%PDF-").is_some()
 }
 
 fn read_small(zip: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str) -> Option<Vec<u8>> {

@@ -1,5 +1,7 @@
 //! Content checks: a List-Unsubscribe header, a From domain equal to the domain whose
-//! authentication was checked, and a size the relay accepts.
+//! authentication was checked, a size the relay accepts, and every line of the finished
+//! bytes ending in CRLF (no bare CR or LF that a relay could read as the end of the
+//! message: the SMTP-smuggling pattern).
 
 use mail_parser::{HeaderValue, Message};
 
@@ -10,12 +12,21 @@ use crate::compose::BuiltMessage;
 pub const UNSUBSCRIBE: &str = "content.unsubscribe";
 pub const FROM_DOMAIN: &str = "content.from_domain";
 pub const SIZE: &str = "content.size";
+pub const LINE_ENDINGS: &str = "content.line_endings";
 
 /// Lists above this many recipients must offer List-Unsubscribe (bulk-sender rules).
 pub const UNSUBSCRIBE_REQUIRED_ABOVE: usize = 5_000;
 
 /// Room kept under the relay's SIZE for the DKIM-Signature header added at send time.
 pub const DKIM_ALLOWANCE: u64 = 1_024;
+
+/// The byte offset of the first CR not followed by LF, or LF not preceded by CR.
+pub fn first_bare_line_break(raw: &[u8]) -> Option<usize> {
+    memchr::memchr2_iter(b'\r', b'\n', raw).find(|&i| match raw[i] {
+        b'\r' => raw.get(i + 1) != Some(&b'\n'),
+        _ => i == 0 || raw[i - 1] != b'\r',
+    })
+}
 
 fn from_domain(parsed: &Message<'_>) -> Option<String> {
     let addr = match parsed.header("From")? {
@@ -77,6 +88,16 @@ pub(crate) fn inspect(
             ),
         ),
     }
+    if let Some(at) = first_bare_line_break(&msg.raw) {
+        let what = if msg.raw[at] == b'\r' { "CR" } else { "LF" };
+        let line = 1 + memchr::memchr_iter(b'\n', &msg.raw[..at]).count();
+        findings.add(
+            LINE_ENDINGS,
+            Status::Fail,
+            row,
+            format!("row {row}: a bare {what} (a line break that is not CRLF) at byte {at}, line {line} of the message"),
+        );
+    }
     if let Some(limit) = input.size_limit {
         let size = msg.raw.len() as u64;
         if size > limit {
@@ -124,5 +145,10 @@ pub(crate) fn verdicts(
             "Send from an address at the domain whose SPF, DKIM and DMARC were checked, or check the From domain.",
         ),
         findings.verdict(SIZE, size_pass, "Make the attachments smaller or link to the file instead of attaching it."),
+        findings.verdict(
+            LINE_ENDINGS,
+            format!("Every line of all {messages} messages ends in CRLF (no bare CR or LF)."),
+            "A built message holds a line break that is not CRLF, which relays may read as the end of the message. Rebuild the messages with this version of MergeGuard; if it persists, report it as a bug.",
+        ),
     ]
 }

@@ -169,6 +169,7 @@ impl<'a, 'b> MessageChecker<'a, 'b> {
             .collect();
 
         let mut checks = addressing::verdicts(&findings, total);
+        checks.push(addressing::lookalike_verdict(input.list));
         checks.extend(attachments::verdicts(
             &findings,
             &scans,

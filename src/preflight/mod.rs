@@ -65,3 +65,4 @@ pub mod attachments;
 pub mod content;
 pub mod merge;
 pub mod messages;
+mod pdf;

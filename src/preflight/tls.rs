@@ -5,8 +5,9 @@
 //! that every step can be observed and reported: whether STARTTLS is offered, why a
 //! certificate was refused, which TLS version was negotiated, whether AUTH is offered
 //! before encryption. Security invariants:
-//! - certificates are always fully validated (webpki roots, the system roots and an
-//!   optional company CA); there is no code path that skips verification;
+//! - certificates are always fully validated against [`crate::trust::Trust`] (the system
+//!   roots plus an optional company CA), the same set sending uses; there is no code path
+//!   that skips verification;
 //! - only TLS 1.2 and 1.3 are enabled, so a successful handshake proves the version;
 //! - AUTH is only ever sent after a verified TLS handshake; the password is never logged,
 //!   formatted into a check or an error;
@@ -15,12 +16,12 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, RootCertStore};
+use rustls::pki_types::{ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -30,6 +31,7 @@ use crate::campaign::Security;
 use crate::error::ErrorCode;
 use crate::preflight::Check;
 use crate::secrets::Secret;
+use crate::trust::{self, Trust};
 
 /// Check ids reported by [`probe_relay`], stable for the UI and the JSON output.
 pub mod ids {
@@ -49,7 +51,7 @@ pub struct RelayProbe {
     pub port: u16,
     pub security: Security,
     /// A PEM file of extra trusted CA certificates (a company relay), added to the
-    /// built-in and system roots; never a replacement for them.
+    /// system roots; never a replacement for them (see [`crate::trust`]).
     pub ca: Option<PathBuf>,
     /// User name and password; `None` when nothing is stored for this relay.
     pub credentials: Option<(String, Secret)>,
@@ -88,16 +90,15 @@ pub enum Error {
     Io(#[from] io::Error),
     #[error("the relay's reply is not valid SMTP: {0}")]
     Protocol(String),
-    #[error("cannot use the CA file {path}: {message}")]
-    CaFile { path: PathBuf, message: String },
-    #[error("the TLS settings could not be built: {0}")]
-    Config(String),
+    /// The trusted set could not be built (CA file unreadable, empty system store).
+    #[error(transparent)]
+    Trust(#[from] trust::Error),
 }
 
 impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::CaFile { .. } => ErrorCode::Io,
+            Error::Trust(e) => e.code(),
             _ => ErrorCode::CheckFailed,
         }
     }
@@ -132,11 +133,11 @@ async fn run(
     let config = match client_config(relay.ca.as_deref(), now) {
         Ok(c) => c,
         Err(e) => {
-            report.checks.push(Check::fail(
-                ids::CERTIFICATE,
-                e.to_string(),
-                "Point `ca` in the [relay] section at a readable PEM file holding the company CA certificate, or remove it.",
-            ));
+            let fix = match e {
+                Error::Trust(trust::Error::NoRoots) => "Install the operating system's CA certificates (for example the ca-certificates package), or set `ca` in the [relay] section to the company CA's PEM file.",
+                _ => "Point `ca` in the [relay] section at a readable PEM file holding the company CA certificate, or remove it.",
+            };
+            report.checks.push(Check::fail(ids::CERTIFICATE, e.to_string(), fix));
             return Err(Stopped);
         }
     };
@@ -166,7 +167,7 @@ async fn run(
     };
     let _ = tcp.set_nodelay(true);
     let helo = helo_name(&tcp);
-    let connector = TlsConnector::from(Arc::new(config));
+    let connector = TlsConnector::from(config);
 
     match relay.security {
         Security::Tls => {
@@ -602,59 +603,10 @@ fn helo_name(tcp: &TcpStream) -> String {
     }
 }
 
-/// A rustls clock that always reads the probe's `now`.
-#[derive(Debug)]
-struct FixedTime(SystemTime);
-
-impl rustls::time_provider::TimeProvider for FixedTime {
-    fn current_time(&self) -> Option<UnixTime> {
-        self.0
-            .duration_since(UNIX_EPOCH)
-            .ok()
-            .map(UnixTime::since_unix_epoch)
-    }
-}
-
-/// The system's trusted roots, read once per process (reading them costs milliseconds).
-fn native_roots() -> &'static [CertificateDer<'static>] {
-    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
-    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
-}
-
-/// rustls with the ring provider, TLS 1.2+ only, full webpki verification against the
-/// bundled Mozilla roots, the system roots and the optional company CA.
-fn client_config(ca: Option<&Path>, now: SystemTime) -> Result<ClientConfig, Error> {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    roots.add_parsable_certificates(native_roots().iter().cloned());
-    if let Some(path) = ca {
-        let ca_err = |message: String| Error::CaFile {
-            path: path.to_owned(),
-            message,
-        };
-        let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
-        let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
-            .collect::<Result<_, _>>()
-            .map_err(|e| ca_err(format!("not a valid PEM file ({e})")))?;
-        if certs.is_empty() {
-            return Err(ca_err(
-                "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
-            ));
-        }
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| ca_err(format!("a certificate in it cannot be used: {e}")))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(
-        ClientConfig::builder_with_details(provider, Arc::new(FixedTime(now)))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Config(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
+/// The probe's TLS client: the one trusted set of [`crate::trust`] (system roots plus the
+/// optional company CA), with certificates checked at the probe's `now`.
+fn client_config(ca: Option<&Path>, now: SystemTime) -> Result<Arc<ClientConfig>, Error> {
+    Ok(Trust::with_ca_file(ca)?.client_config(Some(now))?)
 }
 
 // ---- a minimal SMTP client session ----------------------------------------------------

@@ -232,14 +232,32 @@ fn invalid_if(condition: bool, detail: &str) -> Result<(), Refusal> {
     }
 }
 
-/// The duplicate key: the whole address, lower-cased. Local parts are case-sensitive in
-/// theory, but no real mailbox provider treats them so, and sending twice is the worse
-/// mistake.
+/// The duplicate key: the whole address, lower-cased, with an internationalised domain
+/// in its ASCII (punycode, A-label) form. Local parts are case-sensitive in theory, but
+/// no real mailbox provider treats them so, and sending twice is the worse mistake.
+///
+/// `taro@例え.jp`, `taro@XN--R8JZ45G.jp` and `taro@xn--r8jz45g.jp` are one mailbox (the
+/// domain is sent as its A-label either way), so they get one key. An ASCII address is
+/// only lower-cased — the importer's fast path, and an A-label lower-cased is already in
+/// its IDNA form; only an address with a non-ASCII domain goes through IDNA (UTS #46
+/// mapping: case, width and normalisation folded as a resolver folds them).
 pub(crate) fn duplicate_key(address: &str) -> String {
     if address.is_ascii() {
-        address.to_ascii_lowercase()
-    } else {
-        address.to_lowercase()
+        return address.to_ascii_lowercase();
+    }
+    match address.rsplit_once('@') {
+        Some((local, domain)) => match idna::domain_to_ascii(domain) {
+            Ok(ascii) if !ascii.is_empty() => {
+                let mut key = local.to_lowercase();
+                key.push('@');
+                key.push_str(&ascii);
+                key
+            }
+            // Not a valid IDN: the importer refuses such an address before it needs a
+            // key; anything else is compared as written.
+            _ => address.to_lowercase(),
+        },
+        None => address.to_lowercase(),
     }
 }
 
@@ -358,6 +376,19 @@ mod tests {
     #[test]
     fn duplicate_key_folds_case_everywhere() {
         assert_eq!(duplicate_key("Taro@Example.JP"), "taro@example.jp");
-        assert_eq!(duplicate_key("a@ÉX.jp"), "a@éx.jp");
+        // Deliberately changed: a non-ASCII domain is keyed by its A-label, so the
+        // same mailbox typed either way is one key.
+        assert_eq!(duplicate_key("a@ÉX.jp"), "a@xn--x-9fa.jp");
+        assert_eq!(duplicate_key("a@éx.jp"), duplicate_key("A@XN--X-9FA.JP"));
+    }
+
+    #[test]
+    fn u_label_and_a_label_forms_share_one_key() {
+        assert_eq!(duplicate_key("taro@例え.jp"), "taro@xn--r8jz45g.jp");
+        assert_eq!(duplicate_key("Taro@XN--R8JZ45G.JP"), "taro@xn--r8jz45g.jp");
+        // Full-width letters are folded by IDNA as every resolver folds them.
+        assert_eq!(duplicate_key("a@ｅｘａｍｐｌｅ.jp"), "a@example.jp");
+        // The Cyrillic а keeps its own key: a look-alike is not the same mailbox.
+        assert_ne!(duplicate_key("a@exаmple.test"), "a@example.test");
     }
 }

@@ -22,7 +22,9 @@
 //!   rows count as the "first row" a duplicate points to.
 //! - **Addresses**: trimmed of all Unicode white space; otherwise never rewritten. A
 //!   full-width ＠ is refused with a hint rather than silently changed. ASCII local parts
-//!   only (non-ASCII needs SMTPUTF8); IDN domains are accepted as typed. Display names,
+//!   only (non-ASCII needs SMTPUTF8); IDN domains are accepted as typed, and for
+//!   duplicates a Unicode (U-label) domain and its punycode (A-label) form are the same
+//!   mailbox ([`address_key`]). Display names,
 //!   angle brackets, quoted local parts, IP-literal and dot-less domains are refused.
 //!   Two @-tokens separated by white space, `,` `;` `、` `/` `|` are multiple_addresses.
 //! - **Cells** are kept verbatim (formulas included: escaping is `export`'s job), except
@@ -296,7 +298,9 @@ impl FromStr for DelimiterChoice {
 }
 
 /// The form in which an address is compared for duplicates and with the suppression
-/// list: trimmed of white space, lower-cased.
+/// list: trimmed of white space, lower-cased, and an internationalised domain in its
+/// ASCII (A-label, `xn--…`) form, so `taro@例え.jp` and `taro@xn--r8jz45g.jp` are one
+/// key. ASCII addresses are only lower-cased.
 pub fn address_key(address: &str) -> String {
     address::duplicate_key(address.trim_matches(address::is_trimmed))
 }

@@ -280,7 +280,8 @@ struct Accounting<'a> {
     width: usize,
     column: usize,
     suppressed: Option<&'a std::collections::HashSet<String>>,
-    /// Indexes into `recipients`, keyed by the lower-cased address ([`duplicate_key`])
+    /// Indexes into `recipients`, keyed by the lower-cased address with an IDN domain
+    /// in its A-label form ([`duplicate_key`])
     /// without storing it: four bytes per recipient, so the whole table of a 100k-row
     /// file stays in the L2 cache (16-byte entries with the hash did not, and the misses
     /// were a tenth of the import). Growing re-hashes the addresses; the table is

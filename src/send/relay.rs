@@ -20,15 +20,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
-};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::Address;
 
 use crate::error::ErrorCode;
 use crate::secrets::Secret;
+use crate::trust::Trust;
 
 /// One message ready for the relay (already DKIM-signed if a key is configured).
 #[derive(Debug, Clone)]
@@ -127,7 +126,8 @@ pub struct SmtpSettings {
     pub password: Option<Secret>,
     /// AUTH mechanisms in order of preference; PLAIN then LOGIN by default.
     pub mechanisms: Vec<Mechanism>,
-    /// Extra trusted CA (PEM), added to the system roots (a company relay's own CA).
+    /// Extra trusted CA (PEM), added to the system roots (a company relay's own CA);
+    /// see [`crate::trust`], the one trusted set the checklist's probe uses too.
     pub extra_ca_pem: Option<Vec<u8>>,
     /// Per-command network timeout; a stalled relay fails this fast.
     pub timeout: Duration,
@@ -172,22 +172,19 @@ pub struct SmtpRelay {
 pub struct SmtpSession(AsyncSmtpConnection);
 
 impl SmtpRelay {
-    /// Builds the relay: TLS parameters (rustls, ring) with the system roots plus the
-    /// optional extra CA. Fails on an unreadable CA file content.
+    /// Builds the relay. STARTTLS and implicit TLS both trust exactly
+    /// [`Trust::with_ca_pem`]: the system roots plus the optional extra CA, the set the
+    /// checklist's probe trusts. Fails on an unusable CA file or an empty trust store.
     pub fn new(settings: SmtpSettings) -> Result<SmtpRelay, OpenError> {
-        let tls_err = |e: lettre::transport::smtp::Error| OpenError {
+        let tls_err = |e: crate::trust::Error| OpenError {
             kind: OpenErrorKind::Tls,
             message: format!("TLS settings are not usable: {e}"),
         };
-        let mut builder = TlsParameters::builder(settings.host.clone());
-        if let Some(pem) = &settings.extra_ca_pem {
-            builder = builder.add_root_certificate(Certificate::from_pem(pem).map_err(tls_err)?);
-        }
+        let trust = Trust::with_ca_pem(settings.extra_ca_pem.as_deref(), "for the relay")
+            .map_err(tls_err)?;
         let mode = match settings.security {
-            Security::StartTls => Mode::StartTls(builder.build_rustls().map_err(tls_err)?),
-            Security::ImplicitTls => {
-                Mode::ImplicitTls(implicit_tls_config(settings.extra_ca_pem.as_deref())?)
-            }
+            Security::StartTls => Mode::StartTls(trust.tls_parameters(&settings.host).map_err(tls_err)?),
+            Security::ImplicitTls => Mode::ImplicitTls(trust.client_config(None).map_err(tls_err)?),
         };
         let hello = settings
             .hello_name
@@ -314,35 +311,6 @@ impl SmtpRelay {
         }
         Ok(conn)
     }
-}
-
-/// The rustls client for implicit TLS: the same trust as lettre's STARTTLS parameters
-/// (the system roots plus the optional company CA), ring, TLS 1.2 and up, full
-/// certificate and host-name verification.
-fn implicit_tls_config(
-    extra_ca_pem: Option<&[u8]>,
-) -> Result<Arc<rustls::ClientConfig>, OpenError> {
-    let tls_err = |message: String| OpenError {
-        kind: OpenErrorKind::Tls,
-        message: format!("TLS settings are not usable: {message}"),
-    };
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if let Some(pem) = extra_ca_pem {
-        for cert in rustls_pemfile::certs(&mut &pem[..]) {
-            let cert = cert.map_err(|e| tls_err(format!("the CA file is not valid PEM ({e})")))?;
-            roots.add(cert).map_err(|e| {
-                tls_err(format!("a certificate in the CA file cannot be used: {e}"))
-            })?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_err(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// A rustls stream that lettre drives as its transport.

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the attachment fixtures of tests/preflight_messages.rs: address lists hidden in
-CSV/TSV/TXT, Shift_JIS CSV, XLSX, DOCX, ODS, ODT, ZIP, nested ZIP; a password-protected
+CSV/TSV/TXT, Shift_JIS CSV, XLSX, DOCX, ODS, ODT, ZIP, nested ZIP, a PDF whose
+FlateDecode content stream draws them; PDFs that cannot be read; a password-protected
 ZIP; zip bombs (ratio, entry count, nesting depth, a size header that lies); copies of the
 recipient files; and clean files that must pass.
 
@@ -307,6 +308,43 @@ def xls(rows):
     return header + struct.pack("<128I", *fat) + directory + stream
 
 
+def pdf(objects, trailer=b""):
+    """A PDF 1.4 file with a correct cross-reference table: `objects` are the bodies of
+    objects 1..n (object 1 is the catalog)."""
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for o in offsets:
+        out += b"%010d 00000 n \n" % o
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, trailer, xref)
+    return bytes(out)
+
+
+def stream(data, compress=True, extra=b""):
+    if compress:
+        data = zlib.compress(data, 9)
+        extra = b"/Filter /FlateDecode " + extra
+    return b"<< /Length %d %s>>\nstream\n" % (len(data), extra) + data + b"\nendstream"
+
+
+def one_page_pdf(content, font=b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+                 compress=True, trailer=b"", more=()):
+    return pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        font,
+        stream(content, compress),
+        *more,
+    ], trailer)
+
+
 def main():
     header = ["氏名", "メールアドレス", "会社名", "添付"]
     rec_rows = [header] + [list(r) for r in RECIPIENTS]
@@ -345,6 +383,60 @@ def main():
     many = [["名前", "メール"]] + [[a.split("@")[0], a] for a in STRANGERS]
     write("six-strangers.csv", csv_of(many).encode("utf-8"))
     write("five-strangers.csv", csv_of(many[:6]).encode("utf-8"))
+
+    # A real PDF whose only page draws rows 3 and 4's addresses from a FlateDecode
+    # content stream, one of them split by kerning as word processors write it. The
+    # file's own bytes hold no address: only an inflating reader finds them.
+    leak_page = (b"BT /F1 12 Tf 72 760 Td (Contacts) Tj 0 -18 Td "
+                 b"[(Hanako Sato  hana)-15(ko@exam)8(ple.jp)] TJ 0 -18 Td "
+                 b"(Jiro Suzuki  jiro@example.co.jp) Tj ET\n")
+    leak_pdf = one_page_pdf(leak_page)
+    assert b"@example" not in leak_pdf
+    write("leak-compressed.pdf", leak_pdf)
+    write("clean-compressed.pdf", one_page_pdf(
+        b"BT /F1 12 Tf 72 760 Td (Spring sale) Tj 0 -18 Td (Questions: support@shop.test) Tj ET\n"))
+    # Unreadable PDFs: encrypted (the stream is ciphertext), a damaged stream, a page
+    # drawn with a composite (Type0) font, and a stream that inflates 8 MiB of zeros.
+    write("encrypted.pdf", one_page_pdf(
+        bytes((i * 73 + 41) % 256 for i in range(96)), compress=False,
+        trailer=b"/Encrypt 6 0 R ",
+        more=[b"<< /Filter /Standard /V 1 /R 2 /O <00> /U <00> /P -4 >>"]))
+    damaged = bytearray(stream(leak_page))
+    start = damaged.index(b"stream\n") + 7
+    for i in range(start + 2, start + 12):
+        damaged[i] ^= 0x5A
+    write("damaged-compressed.pdf", pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>",
+        bytes(damaged),
+    ]))
+    write("type0-font.pdf", one_page_pdf(
+        b"BT /F1 12 Tf 72 760 Td <0033004400550052> Tj ET\n",
+        font=b"<< /Type /Font /Subtype /Type0 /BaseFont /ABCDEF+MSGothic "
+             b"/Encoding /Identity-H /DescendantFonts [6 0 R] >>",
+        more=[b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /ABCDEF+MSGothic >>"]))
+    write("bomb.pdf", one_page_pdf(bytes(8 << 20)))
+    # The same addresses drawn with a composite (Type0, Identity-H) font, as office
+    # programs write Japanese PDFs: two-byte glyph codes in hex strings, turned into
+    # letters only by the font's compressed ToUnicode map (glyph 0x0100 + the letter).
+    def glyphs(text):
+        return b"<" + "".join("%04X" % (0x100 + ord(c)) for c in text).encode() + b">"
+    cid_page = (b"BT /F1 12 Tf 72 760 Td " + glyphs("Contacts") + b" Tj 0 -18 Td [" + glyphs("hanako@exa")
+                + b" -20 " + glyphs("mple.jp") + b"] TJ 0 -18 Td " + glyphs("jiro@example.co.jp") + b" Tj ET\n")
+    to_unicode = (b"/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+                  b"/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+                  b"1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+                  b"1 beginbfrange\n<0120> <017E> <0020>\nendbfrange\n"
+                  b"1 beginbfchar\n<0200> <3054>\nendbfchar\n"
+                  b"endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n")
+    cid_pdf = one_page_pdf(
+        cid_page,
+        font=b"<< /Type /Font /Subtype /Type0 /BaseFont /ABCDEF+MSGothic /Encoding /Identity-H "
+             b"/DescendantFonts [6 0 R] /ToUnicode 7 0 R >>",
+        more=[b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /ABCDEF+MSGothic >>", stream(to_unicode)])
+    assert b"@exa" not in cid_pdf and b"hanako" not in cid_pdf
+    write("leak-cid.pdf", cid_pdf)
 
     # Password-protected (ZipCrypto, password "secret"): the content cannot be read.
     write("encrypted.zip", make_zip([
