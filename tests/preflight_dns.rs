@@ -11,7 +11,7 @@ use mergeguard::preflight::domain::{
     check_domain, load_dkim_key, DkimKey, DomainCheck, KeyAlgorithm, Resolver,
 };
 use mergeguard::preflight::{Check, Status};
-use Status::{Fail, Pass, Warning};
+use Status::{Fail, Pass, Skipped, Warning};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
 
@@ -77,10 +77,11 @@ fn check(domain: &str, selector: Option<&str>, key_file: Option<&str>, expected:
     checks
 }
 
-const ALL_IDS: [&str; 16] = [
+const ALL_IDS: [&str; 17] = [
     "spf.record",
     "spf.syntax",
     "spf.lookups",
+    "spf.ptr",
     "spf.all",
     "spf.relay",
     "dkim.record",
@@ -201,9 +202,11 @@ fn ed25519_private_key_against_rsa_record_fails() {
     check("good.test", Some("sel1"), Some("ed25519.pem"), &[("dkim.verify", Fail)]);
 }
 
+/// Was a warning before issue 13: a check that could not run now says so.
 #[test]
-fn no_private_key_is_a_warning_for_dkim_verify() {
-    check("good.test", Some("sel1"), None, &[("dkim.verify", Warning), ("dmarc.alignment", Pass)]);
+fn no_private_key_skips_dkim_verify() {
+    let checks = check("good.test", Some("sel1"), None, &[("dkim.verify", Skipped), ("dmarc.alignment", Pass)]);
+    assert!(status_of(&checks, "dkim.verify").detail.starts_with("Not checked"), "{checks:#?}");
 }
 
 #[test]
@@ -334,4 +337,165 @@ fn sign_returns_a_dkim_signature_header_line() {
     assert!(header.contains("a=rsa-sha256"), "{header}");
     let ed = key("ed25519.pem").sign(raw, "good.test", "sel-ed", now()).unwrap();
     assert!(ed.contains("a=ed25519-sha256"), "{ed}");
+}
+
+/// Runs the checks of `domain` with the given relay addresses (none = no relay given).
+fn check_with_relay(domain: &str, key_file: Option<&str>, relay: &[&str]) -> Vec<Check> {
+    let mut c = DomainCheck::new(domain);
+    c.selector = Some("sel1".into());
+    c.dkim_key = key_file.map(key);
+    c.relay_ips = relay.iter().map(|ip| ip.parse().unwrap()).collect();
+    run(&c, Resolver::At(dns_server()))
+}
+
+#[test]
+fn check_domain_without_relay_or_key_skips_and_fails_nothing() {
+    // Issue 13: a good domain checked without --relay and --key used to fail spf.relay
+    // and dmarc.alignment; what could not run is now "skipped" with the reason.
+    let checks = check_with_relay("good.test", None, &[]);
+    assert_statuses(
+        &checks,
+        &[("spf.relay", Skipped), ("dns.fcrdns", Skipped), ("dkim.verify", Skipped), ("dmarc.alignment", Skipped)],
+    );
+    assert!(checks.iter().all(|c| c.status != Fail && c.status != Warning), "{checks:#?}");
+    for id in ["spf.relay", "dns.fcrdns", "dmarc.alignment"] {
+        assert!(status_of(&checks, id).detail.starts_with("Not checked"), "{id}: {checks:#?}");
+    }
+    assert!(status_of(&checks, "spf.relay").needs_acknowledgement());
+    assert!(!status_of(&checks, "dns.fcrdns").needs_acknowledgement());
+}
+
+#[test]
+fn check_domain_without_relay_but_with_key_aligns_through_dkim() {
+    let checks = check_with_relay("good.test", Some("rsa2048.pem"), &[]);
+    assert_statuses(&checks, &[("spf.relay", Skipped), ("dkim.verify", Pass), ("dmarc.alignment", Pass)]);
+}
+
+#[test]
+fn redirect_to_plus_all_fails() {
+    let checks = check("redirplus.test", None, None, &[("spf.all", Fail), ("spf.lookups", Pass)]);
+    let all = status_of(&checks, "spf.all");
+    assert!(all.detail.contains("+all") && all.detail.contains("redirplus.test → plus.redirplus.test"), "{all:#?}");
+}
+
+#[test]
+fn redirect_to_strict_record_passes() {
+    let checks = check("redirgood.test", None, None, &[("spf.all", Pass), ("spf.relay", Pass), ("spf.lookups", Pass)]);
+    assert!(status_of(&checks, "spf.lookups").detail.contains("1 of at most 10"), "{checks:#?}");
+}
+
+#[test]
+fn redirect_to_missing_record_fails() {
+    check("redirnone.test", None, None, &[("spf.lookups", Fail), ("spf.all", Fail)]);
+}
+
+#[test]
+fn three_void_lookups_fail() {
+    let checks = check("void3.test", None, None, &[("spf.lookups", Fail)]);
+    let c = status_of(&checks, "spf.lookups");
+    assert!(c.detail.contains("3 void lookups") && c.detail.contains("§4.6.4"), "{c:#?}");
+}
+
+#[test]
+fn two_void_lookups_pass_with_note() {
+    let checks = check("void2.test", None, None, &[("spf.lookups", Pass)]);
+    assert!(status_of(&checks, "spf.lookups").detail.contains("2 void lookup"), "{checks:#?}");
+}
+
+#[test]
+fn same_include_twice_is_counted_twice_and_is_no_loop() {
+    let checks = check("diamond.test", None, None, &[("spf.lookups", Fail)]);
+    let c = status_of(&checks, "spf.lookups");
+    assert!(c.detail.contains("12 DNS lookups") && !c.detail.contains("loop"), "{c:#?}");
+    let checks = check("diamondok.test", None, None, &[("spf.lookups", Pass), ("spf.relay", Pass)]);
+    assert!(status_of(&checks, "spf.lookups").detail.contains("6 of at most 10"), "{checks:#?}");
+}
+
+#[test]
+fn include_loop_fails() {
+    let checks = check("loop.test", None, None, &[("spf.lookups", Fail)]);
+    let c = status_of(&checks, "spf.lookups");
+    assert!(c.detail.contains("loop.test → a.loop.test includes loop.test again, a loop"), "{c:#?}");
+}
+
+#[test]
+fn ptr_mechanism_warns() {
+    let checks = check("ptr.test", None, None, &[("spf.ptr", Warning), ("spf.lookups", Pass)]);
+    assert!(status_of(&checks, "spf.ptr").detail.contains("§5.5"), "{checks:#?}");
+}
+
+#[test]
+fn include_of_domain_without_spf_fails() {
+    let checks = check("inclmissing.test", None, None, &[("spf.lookups", Fail)]);
+    assert!(status_of(&checks, "spf.lookups").detail.contains("nothere.inclmissing.test"), "{checks:#?}");
+}
+
+#[test]
+fn no_all_term_fails() {
+    check("noall.test", None, None, &[("spf.all", Fail)]);
+}
+
+#[test]
+fn sha1_only_key_neither_verifies_nor_aligns() {
+    // 127.0.0.3 is not in the SPF record, so only DKIM could align: it must not.
+    let checks = check_with_relay("sha1only.test", Some("rsa2048.pem"), &["127.0.0.3"]);
+    assert_statuses(&checks, &[("dkim.hash", Fail), ("dkim.verify", Fail), ("spf.relay", Fail), ("dmarc.alignment", Fail)]);
+    // The control: the same key and relay at good.test aligns through DKIM.
+    let good = check_with_relay("good.test", Some("rsa2048.pem"), &["127.0.0.3"]);
+    assert_statuses(&good, &[("dkim.verify", Pass), ("spf.relay", Fail), ("dmarc.alignment", Pass)]);
+}
+
+#[test]
+fn testing_mode_key_warns_and_does_not_align() {
+    let checks = check_with_relay("testing.test", Some("rsa2048.pem"), &["127.0.0.3"]);
+    assert_statuses(&checks, &[("dkim.record", Warning), ("dkim.verify", Pass), ("dmarc.alignment", Fail)]);
+    assert!(status_of(&checks, "dkim.record").detail.contains("t=y"), "{checks:#?}");
+}
+
+#[test]
+fn pct_below_100_warns() {
+    let checks = check("pct50.test", None, None, &[("dmarc.record", Pass), ("dmarc.policy", Warning)]);
+    assert!(status_of(&checks, "dmarc.policy").detail.contains("pct=50"), "{checks:#?}");
+    check("pct100.test", None, None, &[("dmarc.policy", Pass)]);
+    check("badpct.test", None, None, &[("dmarc.policy", Warning)]);
+}
+
+#[test]
+fn external_rua_needs_authorisation_record() {
+    let checks = check("extrua.test", None, None, &[("dmarc.rua", Warning)]);
+    let c = status_of(&checks, "dmarc.rua");
+    assert!(c.detail.contains("extrua.test._report._dmarc.reports.test") && c.detail.contains("§7.1"), "{c:#?}");
+    check("extruaok.test", None, None, &[("dmarc.rua", Pass)]);
+}
+
+#[test]
+fn rua_without_scheme_says_so() {
+    let checks = check("ruanoscheme.test", None, None, &[("dmarc.record", Pass), ("dmarc.rua", Warning)]);
+    assert!(status_of(&checks, "dmarc.rua").detail.contains("no URI scheme"), "{checks:#?}");
+}
+
+#[test]
+fn missing_p_with_valid_rua_is_p_none() {
+    let checks = check("nop.test", None, None, &[("dmarc.record", Pass), ("dmarc.policy", Warning)]);
+    assert!(status_of(&checks, "dmarc.policy").detail.contains("p=none"), "{checks:#?}");
+    let checks = check("nopnorua.test", None, None, &[("dmarc.record", Fail)]);
+    assert!(status_of(&checks, "dmarc.record").detail.contains("§6.6.3"), "{checks:#?}");
+}
+
+#[test]
+fn subdomain_gets_the_organisational_sp() {
+    let mut c = DomainCheck::new("spnone.test");
+    c.from_domain = "news.spnone.test".into();
+    c.relay_ips = vec![LOOPBACK];
+    let checks = run(&c, Resolver::At(dns_server()));
+    assert_statuses(&checks, &[("dmarc.record", Pass), ("dmarc.policy", Warning)]);
+    assert!(status_of(&checks, "dmarc.policy").detail.starts_with("sp=none"), "{checks:#?}");
+}
+
+#[test]
+fn every_domain_verdict_names_its_rfc_section() {
+    let checks = check_with_relay("good.test", Some("rsa2048.pem"), &["127.0.0.1"]);
+    for c in checks.iter().filter(|c| c.id.starts_with("spf.") || c.id.starts_with("dkim.") || c.id.starts_with("dmarc.")) {
+        assert!(c.detail.contains("RFC "), "{} names no RFC section: {}", c.id, c.detail);
+    }
 }

@@ -504,8 +504,8 @@ async function startGate() {
 
 // ---------- pre-flight checklist ----------
 
-const AREAS = ["addressing", "attachments", "merge", "content", "spf", "dkim", "dmarc", "tls", "dns", "outbox"];
-const STATUS_RANK = { fail: 0, warning: 1, pass: 2 };
+const AREAS = ["addressing", "attachments", "merge", "content", "spf", "dkim", "dmarc", "tls", "dns", "bulk", "outbox"];
+const STATUS_RANK = { fail: 0, warning: 1, skipped: 2, pass: 3 };
 
 function statusBadge(status) {
   return el("span", { class: "badge " + status }, t("status_" + status));
@@ -521,7 +521,7 @@ function destinationBanner(box, view) {
 
 function renderChecklist(view) {
   destinationBanner($("checklist-destination"), view);
-  const counts = { fail: 0, warning: 0, pass: 0 };
+  const counts = { fail: 0, warning: 0, skipped: 0, pass: 0 };
   for (const c of view.checks) counts[c.status] += 1;
   const dl = $("checklist-summary");
   const item = (label, value, cls = "") => [el("dt", {}, t(label)), el("dd", cls ? { class: cls } : {}, value)];
@@ -530,6 +530,7 @@ function renderChecklist(view) {
     ...item("s_recipients", String(view.recipient_count)),
     ...item("status_fail", String(counts.fail), counts.fail ? "count-fail" : "count-ok"),
     ...item("status_warning", String(counts.warning), counts.warning ? "count-warn" : ""),
+    ...item("status_skipped", String(counts.skipped), counts.skipped ? "count-warn" : ""),
     ...item("status_pass", String(counts.pass), "count-ok"),
   );
   // Group by area (the id's prefix); the area with the worst finding comes first, and
@@ -544,7 +545,7 @@ function renderChecklist(view) {
   const ordered = [...groups.entries()].sort((a, b) =>
     worst(a[1]) - worst(b[1]) || AREAS.indexOf(a[0]) - AREAS.indexOf(b[0]));
   $("checklist-groups").replaceChildren(...ordered.map(([area, list]) => {
-    const w = ["fail", "warning", "pass"][worst(list)];
+    const w = ["fail", "warning", "skipped", "pass"][worst(list)];
     return el("section", { class: "check-group", "aria-label": areaName(area) },
       el("h2", {}, statusBadge(w), " ", areaName(area)),
       el("ul", { class: "checks" }, ...list.map((c) =>
@@ -557,7 +558,9 @@ function renderChecklist(view) {
               checkSeen(c.id, c.status) ? el("span", { class: "check-detail-label" }, t("detail_label") + " ") : "",
               c.detail),
             c.status !== "pass" && (c.fix || checkFix(c.id))
-              ? el("div", { class: "check-fix" }, el("strong", {}, t("fix_label") + " "), checkFix(c.id) || c.fix)
+              ? el("div", { class: "check-fix" }, el("strong", {}, t("fix_label") + " "),
+                // A skipped check's fix says what to give so it can run, not how to repair it.
+                c.status === "skipped" ? c.fix : checkFix(c.id) || c.fix)
               : "")))));
   }));
   $("checklist-result").hidden = false;

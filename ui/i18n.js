@@ -146,7 +146,7 @@ const STRINGS = {
     pin_again: "PIN again",
     pin_policy: "At least 4 digits, or a passphrase of at least 8 characters.",
     checklist_title: "Pre-flight check",
-    checklist_lead: "Every personalised message, the sender domain and the relay are checked. A failure blocks sending; each warning must be acknowledged by the approver.",
+    checklist_lead: "Every personalised message, the sender domain and the relay are checked. A failure blocks sending; each warning, and each SPF/DKIM/DMARC check that could not run (\"Not checked\"), must be acknowledged by the approver.",
     checklist_run: "Run the checklist",
     checklist_running: "Checking…",
     checklist_progress: "Checked {done} of {total} messages",
@@ -157,6 +157,7 @@ const STRINGS = {
     detail_label: "Detail:",
     status_fail: "Fail",
     status_warning: "Warning",
+    status_skipped: "Not checked",
     status_pass: "Pass",
     outbox_label: "Outbox folder — nothing is sent.",
     relay_label: "Sends through the relay:",
@@ -412,7 +413,7 @@ const STRINGS = {
     pin_again: "PIN（確認）",
     pin_policy: "4 桁以上の数字、または 8 文字以上のパスフレーズ。",
     checklist_title: "送信前チェック",
-    checklist_lead: "差し込み後の全メッセージ、送信元ドメイン、リレーを確認します。「不合格」があると送信できません。「警告」は承認者が確認する必要があります。",
+    checklist_lead: "差し込み後の全メッセージ、送信元ドメイン、リレーを確認します。「不合格」があると送信できません。「警告」と、実行できなかった SPF・DKIM・DMARC のチェック（「未確認」）は承認者が確認する必要があります。",
     checklist_run: "チェックを実行",
     checklist_running: "チェック中…",
     checklist_progress: "{total} 通中 {done} 通を確認しました",
@@ -423,6 +424,7 @@ const STRINGS = {
     detail_label: "詳細（原文）：",
     status_fail: "不合格",
     status_warning: "警告",
+    status_skipped: "未確認",
     status_pass: "合格",
     outbox_label: "送信トレイフォルダー — 実際には送信されません。",
     relay_label: "リレー経由で送信：",
@@ -609,6 +611,7 @@ const CHECKS = {
   "spf.record": ["Exactly one SPF record", "SPF レコードが 1 つだけ", "送信元ドメインの DNS に v=spf1 で始まる TXT レコードを 1 つだけ置いてください。"],
   "spf.syntax": ["SPF record is valid", "SPF レコードの書式が正しい", "SPF レコードの誤った記述を直してください。"],
   "spf.lookups": ["SPF needs at most 10 DNS lookups", "SPF の DNS 参照が 10 回以内", "include などを減らし、DNS 参照を 10 回以内にしてください。"],
+  "spf.ptr": ["SPF does not use ptr", "SPF で ptr を使っていない", "ptr の代わりに ip4:／ip6: で送信サーバーを指定してください（RFC 7208 §5.5）。"],
   "spf.all": ["SPF does not allow everyone (+all)", "SPF が全許可（+all）でない", "末尾を -all か ~all にしてください。"],
   "spf.relay": ["SPF authorises the relay's address", "SPF がリレーのアドレスを許可", "リレーの IP アドレスか include を SPF レコードに加えてください。"],
   "dkim.record": ["DKIM key published in DNS", "DKIM 公開鍵が DNS にある", "セレクター._domainkey.ドメイン に DKIM の TXT レコードを公開してください。"],
@@ -632,6 +635,14 @@ const CHECKS = {
   "tls.version": ["TLS 1.2 or later", "TLS 1.2 以上", "リレーで TLS 1.2 以上を有効にしてください。"],
   "tls.auth_after_tls": ["Password sent only after encryption", "パスワードは暗号化後にのみ送信", "暗号化前に認証を求めるリレーは使わないでください。"],
   "tls.login": ["Sign-in to the relay works", "リレーへのログインに成功", "キーチェーンに保存したリレーのパスワードとユーザー名を確認してください。"],
+  "bulk.spf_dkim": ["Bulk senders: SPF and DKIM both pass", "大量送信者の要件：SPF と DKIM の両方が合格", "リレーを SPF に加え、差出人ドメインで DKIM 署名してください（Gmail・Yahoo・Outlook.com、1 日 5,000 通以上）。"],
+  "bulk.dmarc": ["Bulk senders: DMARC published and aligned", "大量送信者の要件：DMARC を公開し一致（アライメント）", "_dmarc.ドメイン に DMARC レコード（p=none 以上）を公開し、SPF か DKIM を差出人ドメインに合わせてください。"],
+  "bulk.ptr": ["All senders: relay has matching reverse DNS", "全送信者の要件：リレーの逆引き DNS が一致", "リレーの IP アドレスに正引きと一致する逆引き（PTR）を設定してください（Gmail はすべての送信者に要求）。"],
+  "bulk.tls": ["All senders: mail leaves over TLS", "全送信者の要件：TLS で送信", "リレーの TLS の指摘を先に直してください（Gmail はすべての送信者に要求）。"],
+  "bulk.one_click": ["Bulk senders: one-click unsubscribe (RFC 8058)", "大量送信者の要件：ワンクリック配信停止（RFC 8058）", "キャンペーンファイルの [unsubscribe] に https の url を設定してください。List-Unsubscribe と List-Unsubscribe-Post の 2 つのヘッダーが付きます。"],
+  "bulk.visible_unsubscribe": ["Bulk senders: unsubscribe link visible in the body", "大量送信者の要件：本文に配信停止リンクを表示", "本文（テキストと HTML）のフッターなどに配信停止の URL かアドレスを記載してください。"],
+  "bulk.free_mail_from": ["From is not a free mailbox domain", "差出人がフリーメールのドメインでない", "自社ドメインのアドレスから、SPF・DKIM・DMARC を設定して送信してください。"],
+  "bulk.message_format": ["Message-ID and Date present (RFC 5322)", "Message-ID と Date がある（RFC 5322）", "すべてのメッセージに Message-ID と Date が必要です。MergeGuard の不具合として報告してください。"],
   "outbox.nothing_sent": ["Outbox folder: nothing is sent", "送信トレイフォルダー：実際には送信しない", "本当に送信するには、[outbox] を [relay]（ホスト・ポート・暗号化・ユーザー名）に置き換えてください。"],
 };
 
@@ -656,18 +667,19 @@ const CHECK_SEEN_JA = {
   "content.xml": "添付の内容を安全に検査できませんでした。",
   "spf.record": "送信元ドメインの SPF レコードがないか、複数あります。",
   "spf.syntax": "SPF レコードに誤った記述があります。",
-  "spf.lookups": "SPF の DNS 参照が 10 回を超えます（受信側で SPF が無効とされます）。",
+  "spf.lookups": "SPF の DNS 参照が 10 回を超える、存在しない名前への参照が 2 回を超える、または include／redirect 先を読めません（受信側で SPF が無効とされます）。",
+  "spf.ptr": "SPF レコードで ptr が使われています。RFC 7208 §5.5 は使わないよう求めており、受信側が無視することがあります。",
   "spf.all": "SPF が誰からの送信も許可する（+all など）設定です。",
   "spf.relay": "SPF がこのリレーの IP アドレスからの送信を許可していません。",
-  "dkim.record": "セレクターの DKIM 公開鍵が DNS で見つかりません。",
+  "dkim.record": "セレクターの DKIM 公開鍵が DNS で見つからないか、テスト中（t=y）の鍵です（テスト中の署名は署名なしと同じ扱いです）。",
   "dkim.revoked": "DNS の DKIM 鍵が失効しています（p= が空）。",
   "dkim.key_length": "DKIM 鍵が短すぎます（RSA 1024 ビットは警告、それ未満は不合格）。",
   "dkim.hash": "DKIM の署名に弱いハッシュが使われています。",
   "dkim.private_key": "DKIM 秘密鍵を読み込めません。",
   "dkim.verify": "設定した秘密鍵で署名したメッセージを、DNS の公開鍵で検証できません。",
   "dmarc.record": "DMARC レコードがないか、正しくありません。",
-  "dmarc.policy": "DMARC ポリシーが p=none（監視のみ）です。",
-  "dmarc.rua": "DMARC の集計レポート送付先（rua）がありません。",
+  "dmarc.policy": "DMARC ポリシーが p=none（監視のみ）か、pct により不合格メールの一部にしか適用されません。",
+  "dmarc.rua": "DMARC の集計レポート送付先（rua）がないか、届かない宛先です（mailto: がない、または外部ドメインの許可レコードがない）。",
   "dmarc.alignment": "差出人ドメインが DKIM の署名ドメインとも SPF のドメインとも一致していません。",
   "dns.resolver": "DNS に問い合わせできませんでした。",
   "dns.domain": "送信元ドメインが DNS に存在しません。",
@@ -680,14 +692,24 @@ const CHECK_SEEN_JA = {
   "tls.version": "リレーの TLS が 1.2 より古い版です。",
   "tls.auth_after_tls": "リレーが暗号化の前に認証を提示しています。",
   "tls.login": "リレーへのログインに失敗しました（パスワードは送信前の確認のみに使用）。",
+  "bulk.spf_dkim": "SPF と DKIM の両方は合格していません。Gmail・Yahoo・Outlook.com は 1 日約 5,000 通以上の送信者に両方を求めます。",
+  "bulk.dmarc": "DMARC が公開されていないか、SPF・DKIM が差出人ドメインと一致していません（1 日約 5,000 通以上の送信者に必須）。",
+  "bulk.ptr": "リレーの逆引き DNS が正引きと一致しません。Gmail は送信量にかかわらずすべての送信者に求めます。",
+  "bulk.tls": "リレーへの接続が TLS のチェックをすべては満たしていません。Gmail はすべての送信者に TLS を求めます。",
+  "bulk.one_click": "ワンクリック配信停止（List-Unsubscribe の https URL と List-Unsubscribe-Post）がないメッセージがあります（1 日約 5,000 通以上の送信者に必須）。",
+  "bulk.visible_unsubscribe": "本文に配信停止のリンクやアドレスが見当たらないメッセージがあります。",
+  "bulk.free_mail_from": "差出人がフリーメールのドメインです。そのドメインの DMARC により、他のリレーから送ると不合格になります。",
+  "bulk.message_format": "Message-ID または Date がないメッセージがあります（RFC 5322 §3.6）。",
   "outbox.nothing_sent": "送信トレイフォルダーに .eml ファイルとして書き出します。実際には何も送信されません。",
 };
 
 const AREA_NAMES = {
   en: { addressing: "Individual addressing", attachments: "Attachments", merge: "Merge completeness", content: "Content",
-    spf: "SPF", dkim: "DKIM", dmarc: "DMARC", tls: "Transport security (TLS)", dns: "DNS", outbox: "Outbox folder" },
+    spf: "SPF", dkim: "DKIM", dmarc: "DMARC", tls: "Transport security (TLS)", dns: "DNS", outbox: "Outbox folder",
+    bulk: "Gmail / Yahoo / Outlook.com sender rules" },
   ja: { addressing: "個別宛て", attachments: "添付ファイル", merge: "差し込み", content: "内容",
-    spf: "SPF", dkim: "DKIM", dmarc: "DMARC", tls: "通信の暗号化（TLS）", dns: "DNS", outbox: "送信トレイフォルダー" },
+    spf: "SPF", dkim: "DKIM", dmarc: "DMARC", tls: "通信の暗号化（TLS）", dns: "DNS", outbox: "送信トレイフォルダー",
+    bulk: "Gmail・Yahoo・Outlook.com の送信者要件" },
 };
 
 const KIND_NAMES = {
@@ -727,8 +749,13 @@ export function checkFix(id) {
 /** In Japanese, what a warning or failure of check `id` means; null in English (the
  * core's detail already says it) and for a pass. */
 export function checkSeen(id, status) {
-  return current === "ja" && status !== "pass" ? CHECK_SEEN_JA[id] || null : null;
+  if (current !== "ja" || status === "pass") return null;
+  if (status === "skipped") return SKIPPED_SEEN_JA;
+  return CHECK_SEEN_JA[id] || null;
 }
+
+// A skipped check did not run, so the per-id text of a failure would be wrong for it.
+const SKIPPED_SEEN_JA = "確認に必要な情報（リレーのアドレスや DKIM 秘密鍵など）が指定されていないため、このチェックは実行していません。SPF・DKIM・DMARC の未確認は承認者が確認する必要があります。";
 
 export function areaName(area) {
   return (AREA_NAMES[current] || AREA_NAMES.en)[area] || area;

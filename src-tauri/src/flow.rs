@@ -187,7 +187,14 @@ pub fn review(state: &AppState, now: OffsetDateTime) -> CommandResult<ReviewView
                 subject: m.subject,
             })
             .collect(),
-        warnings: with(Status::Warning),
+        // Skipped authentication checks are acknowledged like warnings (core rule).
+        warnings: p
+            .report
+            .checks
+            .iter()
+            .filter(|c| c.needs_acknowledgement())
+            .cloned()
+            .collect(),
         failures: with(Status::Fail),
         submitted_by,
         approved,

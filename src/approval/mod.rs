@@ -76,7 +76,7 @@ pub struct UnsubscribeInput {
     pub url: Option<String>,
 }
 
-/// One pre-flight result: the check id and `pass`, `warning` or `fail`.
+/// One pre-flight result: the check id and `pass`, `warning`, `skipped` or `fail`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckInput {
     pub id: String,
@@ -111,9 +111,18 @@ pub struct FingerprintInput {
 }
 
 impl FingerprintInput {
-    /// Ids of checks whose status is `warning`: each must be acknowledged by the approver.
+    /// Ids the approver must acknowledge: every check whose status is `warning`, and
+    /// every skipped authentication check (see [`crate::preflight::is_authentication`]).
     pub fn warnings(&self) -> Vec<String> {
-        self.checks_with("warning")
+        let mut ids = self.checks_with("warning");
+        ids.extend(
+            self.checks_with("skipped")
+                .into_iter()
+                .filter(|id| crate::preflight::is_authentication(id)),
+        );
+        ids.sort();
+        ids.dedup();
+        ids
     }
 
     /// Ids of checks whose status is `fail`: a failing campaign cannot be submitted.
@@ -164,14 +173,9 @@ impl AttachmentInput {
 
 impl From<&crate::preflight::Check> for CheckInput {
     fn from(c: &crate::preflight::Check) -> CheckInput {
-        let status = match c.status {
-            crate::preflight::Status::Pass => "pass",
-            crate::preflight::Status::Warning => "warning",
-            crate::preflight::Status::Fail => "fail",
-        };
         CheckInput {
             id: c.id.clone(),
-            status: status.to_owned(),
+            status: c.status.as_str().to_owned(),
         }
     }
 }
@@ -923,5 +927,18 @@ mod tests {
     #[test]
     fn short_form() {
         assert_eq!(short("0123456789abcdef"), "0123-4567-89ab");
+    }
+
+    #[test]
+    fn skipped_authentication_checks_must_be_acknowledged_like_warnings() {
+        let mut with_skips = input();
+        with_skips.checklist = vec![
+            CheckInput { id: "spf.relay".into(), status: "skipped".into() },
+            CheckInput { id: "dns.fcrdns".into(), status: "skipped".into() },
+            CheckInput { id: "dmarc.policy".into(), status: "warning".into() },
+            CheckInput { id: "dkim.record".into(), status: "pass".into() },
+        ];
+        assert_eq!(with_skips.warnings(), ["dmarc.policy", "spf.relay"]);
+        assert!(with_skips.failures().is_empty());
     }
 }

@@ -171,11 +171,13 @@ fn finish(mut report: Report, json: bool) -> ExitCode {
         let mark = match c.status {
             Status::Pass => "pass ",
             Status::Warning => "WARN ",
+            Status::Skipped => "SKIP ",
             Status::Fail => "FAIL ",
         };
         println!("{mark} {:<28} {}", c.id, c.detail);
         if !c.fix.is_empty() && c.status != Status::Pass {
-            println!("      {:<28} fix: {}", "", c.fix);
+            let what = if c.status == Status::Skipped { "to check it" } else { "fix" };
+            println!("      {:<28} {what}: {}", "", c.fix);
         }
     }
     code

@@ -92,10 +92,10 @@ pub fn print_summary(p: &Prepared) {
     println!("Attachments  {}", p.input.attachments.len());
     println!("Destination  {}", p.destination());
     for c in p.report.checks.iter().filter(|c| c.status != Status::Pass) {
-        let mark = if c.status == Status::Fail {
-            "FAIL"
-        } else {
-            "WARN"
+        let mark = match c.status {
+            Status::Fail => "FAIL",
+            Status::Skipped => "SKIP",
+            _ => "WARN",
         };
         println!("{mark}         {}: {}", c.id, c.detail);
     }

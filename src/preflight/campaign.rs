@@ -212,6 +212,7 @@ pub async fn check_campaign_detailed(
         input.max_addresses_per_attachment = max;
     }
     let mut checker = MessageChecker::new(&input);
+    let mut bulk = super::bulk::BulkRules::new();
     let total = list.recipients.len();
     let mut render_errors = Vec::new();
     let mut attachments: Vec<AttachmentSummary> = Vec::new();
@@ -235,10 +236,14 @@ pub async fn check_campaign_detailed(
         }
         let room = SAMPLE_MESSAGES.saturating_sub(samples.len());
         samples.extend(messages.iter().take(room).cloned());
+        bulk.observe(&messages);
         checker.check(&messages, total, progress);
     }
     progress(total, total);
     checks.extend(checker.finish(&render_errors));
+    // The providers' bulk-sender rules restate the verdicts above, so they run last.
+    let bulk_checks = bulk.finish(&checks, &campaign.sender.address, total);
+    checks.extend(bulk_checks);
 
     let mut report = Report { checks };
     report.sort();

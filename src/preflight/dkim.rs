@@ -249,11 +249,26 @@ fn tag<'a>(tags: &'a [(String, String)], name: &str) -> Option<&'a str> {
     tags.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
+/// RFC 6376 §3.6.1 `t=`: a colon-separated flag list; `y` means the domain is testing.
+fn testing_mode(tags: &[(String, String)]) -> bool {
+    tag(tags, "t").is_some_and(|t| t.split(':').any(|f| f.trim().eq_ignore_ascii_case("y")))
+}
+
+/// RFC 6376 §3.6.1 `h=`: the hashes the key may be used with (all when absent). The
+/// value when it excludes sha256, the only hash RFC 8301 §3.1 lets signers use.
+fn without_sha256(tags: &[(String, String)]) -> Option<&str> {
+    tag(tags, "h").filter(|h| !h.split(':').any(|a| a.trim().eq_ignore_ascii_case("sha256")))
+}
+
 /// What the DKIM checks learned, for the DMARC alignment check.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DkimOutcome {
-    /// True when a probe signed with the configured key verified through DNS.
+    /// True when a probe signed with the configured key verified through DNS, with a
+    /// key receivers accept (length, hash) and not in testing mode.
     pub verified: bool,
+    /// True when no private key was given but the published record would allow a
+    /// pass: whether DKIM passes is then unknown, not failed.
+    pub unknown: bool,
 }
 
 /// Runs `dkim.record`, `dkim.revoked`, `dkim.key_length`, `dkim.hash` and `dkim.verify`
@@ -274,7 +289,7 @@ pub(crate) async fn check_dkim(
         Answer::Missing => {
             checks.push(Check::fail(
                 "dkim.record",
-                format!("There is no DKIM key record at {name}."),
+                format!("There is no DKIM key record at {name}, so receivers fail every signature with selector {selector} (RFC 6376 §6.1.2)."),
                 format!("Publish the public key of the signing key as a TXT record at {name} (\"v=DKIM1; k=rsa; p=...\"), or correct the selector in the campaign."),
             ));
             return (checks, outcome);
@@ -282,7 +297,7 @@ pub(crate) async fn check_dkim(
         Answer::Trouble(t) => {
             checks.push(Check::fail(
                 "dkim.record",
-                format!("Could not read the DKIM key record at {name}: {t}."),
+                format!("Could not read the DKIM key record at {name}: {t}; receivers return temperror (RFC 6376 §6.1.2)."),
                 "Check that the DNS server is reachable and answering for this domain, then run the checks again.",
             ));
             return (checks, outcome);
@@ -298,23 +313,34 @@ pub(crate) async fn check_dkim(
     if tag(&tags, "p").is_none() || tag(&tags, "v").is_some_and(|v| v != "DKIM1") {
         checks.push(Check::fail(
             "dkim.record",
-            format!("The TXT record at {name} is not a DKIM key record: \"{record}\"."),
+            format!("The TXT record at {name} is not a DKIM key record: \"{record}\" (RFC 6376 §3.6.1)."),
             format!("Replace it with \"v=DKIM1; k=rsa; p=<base64 public key>\" for selector {selector}."),
         ));
         return (checks, outcome);
     }
-    checks.push(Check::pass("dkim.record", format!("{name} publishes a DKIM key record.")));
+    // t=y: "this domain is testing DKIM"; verifiers MUST NOT treat such mail differently
+    // from unsigned mail (RFC 6376 §3.6.1), so its signatures count for nothing.
+    let testing = testing_mode(&tags);
+    if testing {
+        checks.push(Check::warning(
+            "dkim.record",
+            format!("{name} publishes a DKIM key in testing mode (t=y): receivers treat its signatures like no signature, so they do not count for DMARC (RFC 6376 §3.6.1)."),
+            "Remove t=y from the key record once signing works.",
+        ));
+    } else {
+        checks.push(Check::pass("dkim.record", format!("{name} publishes a DKIM key record (RFC 6376 §3.6.1).")));
+    }
 
     let p = tag(&tags, "p").unwrap_or_default();
     if p.is_empty() {
         checks.push(Check::fail(
             "dkim.revoked",
-            format!("The key at {name} is revoked (empty p=): every signature with selector {selector} fails."),
+            format!("The key at {name} is revoked (empty p=): every signature with selector {selector} fails (RFC 6376 §3.6.1, §6.1.2)."),
             "Publish the current public key under this selector, or configure the selector whose key is in use.",
         ));
         return (checks, outcome);
     }
-    checks.push(Check::pass("dkim.revoked", "The published key is not revoked."));
+    checks.push(Check::pass("dkim.revoked", "The published key is not revoked (RFC 6376 §3.6.1)."));
 
     let key_type = tag(&tags, "k").unwrap_or("rsa").to_ascii_lowercase();
     let published = match base64::engine::general_purpose::STANDARD.decode(p) {
@@ -322,40 +348,40 @@ pub(crate) async fn check_dkim(
         Err(_) => {
             checks.push(Check::fail(
                 "dkim.key_length",
-                format!("The p= value at {name} is not valid base64."),
+                format!("The p= value at {name} is not valid base64 (RFC 6376 §3.6.1)."),
                 "Publish the public key again, base64 without quotes or line breaks inside a string.",
             ));
             return (checks, outcome);
         }
     };
     let length = match key_type.as_str() {
-        "ed25519" if published.len() == 32 => Check::pass("dkim.key_length", "The published key is Ed25519 (strong)."),
+        "ed25519" if published.len() == 32 => Check::pass("dkim.key_length", "The published key is Ed25519 (strong; RFC 8463 §4)."),
         "ed25519" => Check::fail(
             "dkim.key_length",
-            format!("The Ed25519 key at {name} is {} bytes long, not 32.", published.len()),
+            format!("The Ed25519 key at {name} is {} bytes long, not 32 (RFC 8463 §4).", published.len()),
             "Publish the raw 32-byte Ed25519 public key, base64-encoded (RFC 8463).",
         ),
         "rsa" => match rsa_modulus_bits(&published) {
             Some(bits) if bits < 1024 => Check::fail(
                 "dkim.key_length",
-                format!("The published RSA key is {bits} bits; receivers ignore signatures with keys under 1024 bits, and such keys can be broken."),
+                format!("The published RSA key is {bits} bits; verifiers must not accept keys under 1024 bits, and such keys can be broken (RFC 8301 §3.2)."),
                 "Generate a new RSA-2048 key (or Ed25519 alongside it), publish it under a new selector and sign with it.",
             ),
             Some(bits) if bits < 2048 => Check::warning(
                 "dkim.key_length",
-                format!("The published RSA key is {bits} bits; 2048 bits is the current recommendation (RFC 8301)."),
+                format!("The published RSA key is {bits} bits: receivers still accept it, but signers SHOULD use at least 2048 bits (RFC 8301 §3.2)."),
                 "Generate a new RSA-2048 key, publish it under a new selector and switch signing to it.",
             ),
-            Some(bits) => Check::pass("dkim.key_length", format!("The published RSA key is {bits} bits.")),
+            Some(bits) => Check::pass("dkim.key_length", format!("The published RSA key is {bits} bits (RFC 8301 §3.2).")),
             None => Check::fail(
                 "dkim.key_length",
-                format!("The p= value at {name} is not an RSA public key."),
+                format!("The p= value at {name} is not an RSA public key (RFC 6376 §3.6.1)."),
                 "Publish the SubjectPublicKeyInfo of the RSA key (openssl pkey -pubout -outform DER | base64).",
             ),
         },
         other => Check::fail(
             "dkim.key_length",
-            format!("The record at {name} declares key type k={other}, which receivers do not support."),
+            format!("The record at {name} declares key type k={other}, which receivers do not support (RFC 6376 §3.6.1, RFC 8463)."),
             "Use k=rsa (2048 bits) or k=ed25519.",
         ),
     };
@@ -364,27 +390,38 @@ pub(crate) async fn check_dkim(
 
     // h= lists the hashes the key may be used with; sha1 alone means rsa-sha1, which
     // RFC 8301 forbids verifiers to accept (and mail-auth would still call it Pass).
-    match tag(&tags, "h") {
-        Some(h) if !h.split(':').any(|a| a.eq_ignore_ascii_case("sha256")) => checks.push(Check::fail(
+    let sha1_only = without_sha256(&tags);
+    match sha1_only {
+        Some(h) => checks.push(Check::fail(
             "dkim.hash",
-            format!("The record at {name} allows only h={h}: signatures would have to use rsa-sha1, which receivers reject."),
+            format!("The record at {name} allows only h={h}: a sha256 signature is not allowed by this key (RFC 6376 §3.6.1), and rsa-sha1 signatures must not be accepted (RFC 8301 §3.1)."),
             "Remove the h= tag (or set h=sha256) and sign with rsa-sha256.",
         )),
-        _ => checks.push(Check::pass("dkim.hash", "Signatures use sha256.")),
+        None => checks.push(Check::pass("dkim.hash", "Signatures use sha256 (RFC 8301 §3.1).")),
     }
 
     let Some(key) = key else {
-        checks.push(Check::warning(
+        checks.push(Check::skipped(
             "dkim.verify",
-            "No DKIM private key is configured, so it is not proven that messages will be signed with the published key.",
-            "Set [dkim] private_key in the campaign to the key file matching this selector.",
+            "Not checked: no DKIM private key was given, so it is not proven that messages will be signed with the published key.",
+            "Give the private key (check-domain --key FILE, or [dkim] private_key in the campaign) so a signed probe can be verified.",
         ));
+        // What the published record says decides whether DKIM could pass at all.
+        let outcome = DkimOutcome { verified: false, unknown: length_ok && sha1_only.is_none() && !testing };
         return (checks, outcome);
     };
+    if let Some(h) = sha1_only {
+        checks.push(Check::fail(
+            "dkim.verify",
+            format!("Signatures with the configured key cannot verify: {name} allows only h={h}, so receivers ignore the rsa-sha256 signature (RFC 6376 §3.6.1, §6.1.2; RFC 8301 §3.1)."),
+            "Remove the h= tag from the key record (or set h=sha256).",
+        ));
+        return (checks, outcome);
+    }
     let verify = verify_probe(auth, domain, selector, key, from_domain, &published, &key_type, now).await;
-    let verified = verify.status == super::Status::Pass && length_ok;
+    let verified = verify.status == super::Status::Pass && length_ok && !testing;
     checks.push(verify);
-    (checks, DkimOutcome { verified })
+    (checks, DkimOutcome { verified, unknown: false })
 }
 
 /// `dkim.verify`: signs a probe message with the configured key and verifies it through
@@ -412,7 +449,7 @@ async fn verify_probe(
     if configured != key_type {
         return Check::fail(
             ID,
-            format!("The configured private key is {configured} but {name} publishes a k={key_type} key, so signatures cannot verify."),
+            format!("The configured private key is {configured} but {name} publishes a k={key_type} key, so signatures cannot verify (RFC 6376 §3.6.1)."),
             mismatch_fix,
         );
     }
@@ -434,20 +471,20 @@ async fn verify_probe(
         KeyAlgorithm::Rsa { .. } => rsa_modulus(published).is_some() && rsa_modulus(published) == rsa_modulus(&key.public),
     };
     match result {
-        DkimResult::Pass => Check::pass(ID, format!("A probe message signed with the configured key verifies through DNS ({name}).")),
+        DkimResult::Pass => Check::pass(ID, format!("A probe message signed with the configured key verifies through DNS ({name}; RFC 6376 §6.1.3).")),
         DkimResult::TempError(e) => Check::fail(
             ID,
-            format!("The probe signature could not be verified because the DNS lookup of {name} failed: {e}."),
+            format!("The probe signature could not be verified because the DNS lookup of {name} failed: {e} (temperror, RFC 6376 §6.1.2)."),
             "Check that the DNS server is reachable and answering, then run the checks again.",
         ),
         other if !same_key => Check::fail(
             ID,
-            format!("The key published at {name} does not match the configured private key (verification result: {}).", describe(&other)),
+            format!("The key published at {name} does not match the configured private key (verification result: {}; RFC 6376 §6.1.3).", describe(&other)),
             mismatch_fix,
         ),
         other => Check::fail(
             ID,
-            format!("A probe signed with the configured key does not verify through {name} (result: {}).", describe(&other)),
+            format!("A probe signed with the configured key does not verify through {name} (result: {}; RFC 6376 §6.1.3).", describe(&other)),
             "Check that the record at this selector is a complete, unmodified copy of the public key.",
         ),
     }
@@ -508,6 +545,22 @@ mod tests {
         let tags = record_tags("v=DKIM1; k=rsa; p=AB CD\r\n EF");
         assert_eq!(tag(&tags, "p"), Some("ABCDEF"));
         assert_eq!(tag(&tags, "k"), Some("rsa"));
+    }
+
+    #[test]
+    fn rfc6376_3_6_1_testing_flag_is_read_from_the_flag_list() {
+        assert!(testing_mode(&record_tags("v=DKIM1; t=y; p=AB")));
+        assert!(testing_mode(&record_tags("v=DKIM1; t=s:y; p=AB")));
+        assert!(!testing_mode(&record_tags("v=DKIM1; t=s; p=AB")));
+        assert!(!testing_mode(&record_tags("v=DKIM1; p=AB")));
+    }
+
+    #[test]
+    fn rfc8301_3_1_key_records_that_exclude_sha256_are_found() {
+        assert_eq!(without_sha256(&record_tags("v=DKIM1; h=sha1; p=AB")), Some("sha1"));
+        assert_eq!(without_sha256(&record_tags("v=DKIM1; h=sha1:sha256; p=AB")), None);
+        assert_eq!(without_sha256(&record_tags("v=DKIM1; h=SHA256; p=AB")), None);
+        assert_eq!(without_sha256(&record_tags("v=DKIM1; p=AB")), None, "no h= allows every hash");
     }
 
     #[test]

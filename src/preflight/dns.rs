@@ -243,10 +243,10 @@ pub(crate) async fn check_mx(auth: &MessageAuthenticator, from_domain: &str) -> 
 pub(crate) async fn check_fcrdns(auth: &MessageAuthenticator, relay_ips: &[IpAddr]) -> Check {
     const ID: &str = "dns.fcrdns";
     if relay_ips.is_empty() {
-        return Check::warning(
+        return Check::skipped(
             ID,
-            "No relay IP address was given, so its reverse DNS could not be checked.",
-            "Give the sending relay's public IP address(es) so reverse DNS can be verified.",
+            "Not checked: no relay address was given, so its reverse DNS could not be checked.",
+            "Give the relay (check-domain --relay HOST:PORT, or [relay] in the campaign) so its reverse DNS can be verified.",
         );
     }
     let mut good = Vec::new();

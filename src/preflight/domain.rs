@@ -20,7 +20,8 @@ use super::{dkim, spf, Check};
 pub struct DomainCheck {
     /// The authenticated domain: the MAIL FROM domain for SPF and the DKIM `d=`.
     pub domain: String,
-    /// The DKIM selector; without it the DKIM checks are skipped.
+    /// The DKIM selector; without it there are no DKIM checks and DMARC takes the mail
+    /// as unsigned.
     pub selector: Option<String>,
     /// The private key messages will be signed with, to prove it matches DNS.
     pub dkim_key: Option<DkimKey>,
@@ -67,20 +68,22 @@ pub async fn check_domain(check: &DomainCheck, resolver: &Resolver, now: SystemT
             Some(selector) if !selector.trim().is_empty() => {
                 let (checks, outcome) =
                     dkim::check_dkim(&auth, &domain, selector.trim(), check.dkim_key.as_ref(), &from_domain, now).await;
-                (checks, outcome.verified)
+                (checks, outcome)
             }
-            _ => (Vec::new(), false),
+            _ => (Vec::new(), dkim::DkimOutcome::default()),
         }
     };
-    let ((spf_checks, spf_outcome), (dkim_checks, dkim_verified), mx, fcrdns) = tokio::join!(
+    let ((spf_checks, spf_outcome), (dkim_checks, dkim_outcome), mx, fcrdns) = tokio::join!(
         spf::check_spf(&auth, &domain, &check.relay_ips),
         dkim_future,
         check_mx(&auth, &from_domain),
         check_fcrdns(&auth, &check.relay_ips),
     );
     let authenticated = Authenticated {
-        dkim_domain: dkim_verified.then_some(domain.as_str()),
+        dkim_domain: dkim_outcome.verified.then_some(domain.as_str()),
         spf_domain: spf_outcome.relay_passes.then_some(domain.as_str()),
+        dkim_unknown: dkim_outcome.unknown.then_some(domain.as_str()),
+        spf_unknown: spf_outcome.relay_unknown.then_some(domain.as_str()),
     };
     let dmarc_checks = check_dmarc(&auth, &from_domain, &authenticated).await;
 

@@ -1,6 +1,8 @@
-//! Pre-flight checklist: every check reports pass / warning / fail with what it saw and
-//! how to fix it. A fail blocks sending; each warning must be acknowledged by the approver.
+//! Pre-flight checklist: every check reports pass / warning / skipped / fail with what it
+//! saw and how to fix it. A fail blocks sending; each warning, and each skipped
+//! authentication check (SPF, DKIM, DMARC), must be acknowledged by the approver.
 
+pub mod bulk;
 pub mod campaign;
 pub mod dkim;
 pub mod dmarc;
@@ -11,13 +13,35 @@ pub mod tls;
 
 use serde::Serialize;
 
-/// The outcome of one check.
+/// The outcome of one check. The order is the checklist's order: failures first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Fail,
     Warning,
+    /// The check could not run because an input was not given (no relay address, no
+    /// DKIM key); `detail` says which. It neither passes nor fails: nothing is known.
+    Skipped,
     Pass,
+}
+
+impl Status {
+    /// The status as the fingerprint, the CLI's JSON and the UI spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Fail => "fail",
+            Status::Warning => "warning",
+            Status::Skipped => "skipped",
+            Status::Pass => "pass",
+        }
+    }
+}
+
+/// True for the sender-authentication checks (SPF, DKIM, DMARC): when one of them is
+/// skipped nobody knows whether receivers will accept the mail, so the approver must
+/// acknowledge it like a warning.
+pub fn is_authentication(id: &str) -> bool {
+    ["spf.", "dkim.", "dmarc."].iter().any(|p| id.starts_with(p))
 }
 
 /// One finding of the checklist. `id` is stable and dotted (`spf.lookups`,
@@ -41,6 +65,19 @@ impl Check {
     pub fn fail(id: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check { id: id.into(), status: Status::Fail, detail: detail.into(), fix: fix.into() }
     }
+    /// A check that could not run; `reason` says what was missing, `fix` what to give.
+    pub fn skipped(id: &str, reason: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check { id: id.into(), status: Status::Skipped, detail: reason.into(), fix: fix.into() }
+    }
+    /// True when the approver must acknowledge this finding: every warning, and every
+    /// skipped authentication check ([`is_authentication`]).
+    pub fn needs_acknowledgement(&self) -> bool {
+        match self.status {
+            Status::Warning => true,
+            Status::Skipped => is_authentication(&self.id),
+            Status::Fail | Status::Pass => false,
+        }
+    }
 }
 
 /// A whole checklist run.
@@ -54,7 +91,7 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.status != Status::Fail)
     }
-    /// Failures first, then warnings, then passes; stable within a status.
+    /// Failures first, then warnings, skipped checks, passes; stable within a status.
     pub fn sort(&mut self) {
         self.checks.sort_by_key(|c| c.status);
     }
@@ -66,3 +103,35 @@ pub mod content;
 pub mod merge;
 pub mod messages;
 mod pdf;
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn skipped_authentication_checks_need_acknowledgement_and_others_do_not() {
+        assert!(Check::skipped("spf.relay", "no relay", "give one").needs_acknowledgement());
+        assert!(Check::skipped("dkim.verify", "no key", "give one").needs_acknowledgement());
+        assert!(Check::skipped("dmarc.alignment", "unknown", "x").needs_acknowledgement());
+        assert!(!Check::skipped("dns.fcrdns", "no relay", "give one").needs_acknowledgement());
+        assert!(Check::warning("dns.mx", "none", "x").needs_acknowledgement());
+        assert!(!Check::pass("spf.relay", "ok").needs_acknowledgement());
+        assert!(!Check::fail("spf.relay", "no", "x").needs_acknowledgement());
+    }
+
+    #[test]
+    fn skipped_sorts_after_warnings_and_does_not_fail_the_report() {
+        let mut report = Report {
+            checks: vec![
+                Check::pass("a.pass", "ok"),
+                Check::skipped("b.skipped", "why", "fix"),
+                Check::warning("c.warning", "hm", "fix"),
+            ],
+        };
+        report.sort();
+        let order: Vec<Status> = report.checks.iter().map(|c| c.status).collect();
+        assert_eq!(order, [Status::Warning, Status::Skipped, Status::Pass]);
+        assert!(report.passed());
+        assert_eq!(Status::Skipped.as_str(), "skipped");
+    }
+}

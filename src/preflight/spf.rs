@@ -2,7 +2,7 @@
 //! terms (RFC 7208 §4.6.4, counted through include/redirect), a strict `all`, and the
 //! relay's IP addresses authorised (evaluated by mail-auth exactly as a receiver would).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use mail_auth::common::parse::TxtRecordParser;
@@ -10,7 +10,7 @@ use mail_auth::spf::verify::SpfParameters;
 use mail_auth::spf::{Macro, Mechanism, Qualifier, Spf};
 use mail_auth::{MessageAuthenticator, SpfResult};
 
-use super::dns::{lookup_txt, Answer};
+use super::dns::{lookup_ips, lookup_mx, lookup_txt, Answer};
 use super::Check;
 
 /// RFC 7208 §4.6.4: more than ten lookup terms is a PermError at the receiver.
@@ -24,6 +24,9 @@ const MAX_DEPTH: usize = 10;
 pub(crate) struct SpfOutcome {
     /// True when every relay IP got `pass` for a MAIL FROM in the checked domain.
     pub relay_passes: bool,
+    /// True when SPF could not be evaluated for the relay because no relay address was
+    /// given: then nobody knows whether SPF passes, which is not the same as failing.
+    pub relay_unknown: bool,
 }
 
 /// True for a TXT record that claims to be SPF version 1 (RFC 7208 §4.5).
@@ -34,7 +37,8 @@ fn is_spf1(txt: &str) -> bool {
         && t[6..].chars().next().is_none_or(|c| c == ' ')
 }
 
-/// Runs `spf.record`, `spf.syntax`, `spf.lookups`, `spf.all` and `spf.relay` for `domain`.
+/// Runs `spf.record`, `spf.syntax`, `spf.lookups`, `spf.ptr`, `spf.all` and `spf.relay`
+/// for `domain`.
 pub(crate) async fn check_spf(
     auth: &MessageAuthenticator,
     domain: &str,
@@ -48,7 +52,7 @@ pub(crate) async fn check_spf(
         Answer::Trouble(t) => {
             checks.push(Check::fail(
                 "spf.record",
-                format!("Could not read the SPF record of {domain}: {t}."),
+                format!("Could not read the SPF record of {domain}: {t}; receivers return temperror (RFC 7208 §4.4)."),
                 "Check that the DNS server is reachable and answering for this domain, then run the checks again.",
             ));
             return (checks, outcome);
@@ -58,7 +62,7 @@ pub(crate) async fn check_spf(
         [] => {
             checks.push(Check::fail(
                 "spf.record",
-                format!("{domain} has no SPF record (no TXT record starting with v=spf1)."),
+                format!("{domain} has no SPF record (no TXT record starting with v=spf1), so SPF gives none for its mail (RFC 7208 §4.5)."),
                 format!("Publish one TXT record at {domain} such as \"v=spf1 ip4:<relay IP> -all\" (or include: your mail provider) that lists every server sending for the domain."),
             ));
             return (checks, outcome);
@@ -68,7 +72,7 @@ pub(crate) async fn check_spf(
             checks.push(Check::fail(
                 "spf.record",
                 format!(
-                    "{domain} has {} SPF records ({}); receivers treat that as a permanent error and SPF fails for every message.",
+                    "{domain} has {} SPF records ({}); receivers treat that as a permanent error and SPF fails for every message (RFC 7208 §4.5).",
                     many.len(),
                     many.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ")
                 ),
@@ -79,7 +83,7 @@ pub(crate) async fn check_spf(
     };
     checks.push(Check::pass(
         "spf.record",
-        format!("{domain} publishes one SPF record: \"{record}\"."),
+        format!("{domain} publishes one SPF record: \"{record}\" (RFC 7208 §4.5)."),
     ));
 
     // mail-auth's parser skips terms it does not know; RFC 7208 §4.6.1 makes an unknown
@@ -89,18 +93,21 @@ pub(crate) async fn check_spf(
         Err(e) => {
             checks.push(Check::fail(
                 "spf.syntax",
-                format!("The SPF record of {domain} is not valid ({e}): \"{record}\"."),
+                format!("The SPF record of {domain} is not valid ({e}): \"{record}\"; receivers return permerror (RFC 7208 §4.6, §5.6)."),
                 "Correct the record against RFC 7208: mechanisms are all, include, a, mx, ptr, ip4, ip6, exists; modifiers redirect= and exp=.",
             ));
             return (checks, outcome);
         }
     };
-    checks.push(Check::pass("spf.syntax", "The SPF record is valid."));
+    checks.push(Check::pass("spf.syntax", "The SPF record is valid (RFC 7208 §4.6, §12)."));
 
-    checks.push(check_lookups(auth, domain, &spf).await);
-    checks.push(check_all(domain, &spf));
+    let walked = walk(auth, domain, &spf).await;
+    checks.push(check_lookups(&walked));
+    checks.push(check_ptr(&walked));
+    checks.push(check_all(domain, &spf, &walked.records));
     let relay = check_relay(auth, domain, relay_ips).await;
     outcome.relay_passes = relay.status == super::Status::Pass;
+    outcome.relay_unknown = relay.status == super::Status::Skipped;
     checks.push(relay);
     (checks, outcome)
 }
@@ -119,133 +126,296 @@ fn target(current: &str, m: &Macro) -> Option<String> {
     }
 }
 
-/// `spf.lookups`: counts include, a, mx, ptr, exists and redirect terms through every
-/// include and redirect, breadth-first, so a loop or a missing include is reported too.
-async fn check_lookups(auth: &MessageAuthenticator, domain: &str, root: &Spf) -> Check {
-    const ID: &str = "spf.lookups";
-    let mut count = 0usize;
-    let mut problems = Vec::new();
-    let mut parts = Vec::new();
-    let mut seen: HashSet<String> = HashSet::from([domain.to_ascii_lowercase()]);
-    // (domain, parsed record, depth); the root record is already parsed.
-    let mut queue: Vec<(String, Spf, usize)> = vec![(domain.to_ascii_lowercase(), root.clone(), 0)];
-    while let Some((name, spf, depth)) = queue.pop() {
+/// Stop walking after this many records: a record tree this large is far past the
+/// lookup limit already, and a walk must stay bounded whatever the DNS holds.
+const MAX_RECORDS: usize = 64;
+
+/// RFC 7208 §4.6.4: more than two void lookups (NXDOMAIN or an empty answer) is a
+/// permerror at the receiver.
+pub const MAX_VOID_LOOKUPS: usize = 2;
+
+/// What walking an SPF record through its include and redirect terms found.
+struct Walk {
+    /// DNS-querying terms (include, a, mx, ptr, exists, redirect), counting a record
+    /// reached twice twice, as a receiver that evaluates both paths does.
+    lookups: usize,
+    /// Lookups per record, "name: n", one entry per visit.
+    parts: Vec<String>,
+    /// a/mx/exists terms whose name has no such record (RFC 7208 §4.6.4).
+    void: Vec<String>,
+    /// Problems a receiver answers with permerror or temperror.
+    problems: Vec<String>,
+    /// Records that use `ptr` (RFC 7208 §5.5).
+    ptr: Vec<String>,
+    /// Every record fetched, by domain, for following `redirect=` in `spf.all`.
+    records: HashMap<String, Spf>,
+}
+
+/// Walks `root` (the record of `domain`) depth-first through include and redirect,
+/// counting lookups and void lookups (RFC 7208 §4.6.4). A domain reached again on
+/// another path is walked again and counted again; only a domain that includes one of
+/// its own ancestors is a loop.
+async fn walk(auth: &MessageAuthenticator, domain: &str, root: &Spf) -> Walk {
+    let mut w = Walk {
+        lookups: 0,
+        parts: Vec::new(),
+        void: Vec::new(),
+        problems: Vec::new(),
+        ptr: Vec::new(),
+        records: HashMap::from([(domain.to_string(), root.clone())]),
+    };
+    // Fetched records (or why there is none), so a second visit asks the DNS no more.
+    let mut fetched: HashMap<String, Result<Spf, String>> = HashMap::new();
+    // Void-lookup answers per (mechanism, name), asked once.
+    let mut void_cache: HashMap<(&'static str, String), bool> = HashMap::new();
+    // (domain, record, ancestors from the root down to the parent).
+    let mut stack: Vec<(String, Spf, Vec<String>)> = vec![(domain.to_string(), root.clone(), Vec::new())];
+    let mut visits = 0usize;
+    while let Some((name, spf, ancestors)) = stack.pop() {
+        visits += 1;
+        if visits > MAX_RECORDS {
+            w.problems.push(format!("the include/redirect tree has more than {MAX_RECORDS} records, so the walk stopped"));
+            break;
+        }
         let mut here = 0usize;
         let mut follow = Vec::new();
         for directive in spf.directives.iter() {
-            match &directive.mechanism {
+            let (kind, macro_string) = match &directive.mechanism {
                 Mechanism::Include { macro_string } => {
                     here += 1;
                     follow.push((target(&name, macro_string), "include"));
+                    continue;
                 }
-                Mechanism::A { .. }
-                | Mechanism::Mx { .. }
-                | Mechanism::Ptr { .. }
-                | Mechanism::Exists { .. } => here += 1,
-                Mechanism::All | Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. } => {}
+                Mechanism::Ptr { .. } => {
+                    here += 1;
+                    if !w.ptr.contains(&name) {
+                        w.ptr.push(name.clone());
+                    }
+                    continue;
+                }
+                Mechanism::A { macro_string, .. } => ("a", macro_string),
+                Mechanism::Mx { macro_string, .. } => ("mx", macro_string),
+                Mechanism::Exists { macro_string } => ("exists", macro_string),
+                Mechanism::All | Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. } => continue,
+            };
+            here += 1;
+            // A macro name depends on the message; only literal names can be tried.
+            let Some(looked_up) = target(&name, macro_string) else { continue };
+            let key = (kind, looked_up.clone());
+            let is_void = match void_cache.get(&key) {
+                Some(&v) => v,
+                None => {
+                    let answer = match kind {
+                        "mx" => match lookup_mx(auth, &looked_up).await {
+                            Answer::Found(_) => Ok(false),
+                            Answer::Missing => Ok(true),
+                            Answer::Trouble(t) => Err(t),
+                        },
+                        _ => match lookup_ips(auth, &looked_up).await {
+                            Answer::Found(_) => Ok(false),
+                            Answer::Missing => Ok(true),
+                            Answer::Trouble(t) => Err(t),
+                        },
+                    };
+                    let v = match answer {
+                        Ok(v) => v,
+                        Err(t) => {
+                            w.problems.push(format!("{t} (receivers return temperror)"));
+                            false
+                        }
+                    };
+                    void_cache.insert(key, v);
+                    v
+                }
+            };
+            if is_void {
+                let what = if kind == "mx" { "no MX record" } else { "no address record" };
+                w.void.push(format!("{kind}:{looked_up} in {name} ({what})"));
             }
         }
-        if let Some(redirect) = &spf.redirect {
+        // RFC 7208 §6.1: redirect= is ignored when the record has an all mechanism.
+        let has_all = spf.directives.iter().any(|d| d.mechanism == Mechanism::All);
+        if let Some(redirect) = spf.redirect.as_ref().filter(|_| !has_all) {
             here += 1;
             follow.push((target(&name, redirect), "redirect"));
         }
-        count += here;
-        parts.push(format!("{name}: {here}"));
-        for (next, how) in follow {
+        w.lookups += here;
+        w.parts.push(format!("{name}: {here}"));
+        let mut path = ancestors.clone();
+        path.push(name.clone());
+        for (next, how) in follow.into_iter().rev() {
             let Some(next) = next else {
-                problems.push(format!(
-                    "a {how} in {name} uses a macro, so its lookups could not be counted"
-                ));
+                w.problems.push(format!("a {how} in {name} uses a macro, so its lookups could not be counted"));
                 continue;
             };
-            if !seen.insert(next.clone()) {
-                problems.push(format!("{next} is included more than once (or in a loop)"));
-                continue;
-            }
-            if depth + 1 > MAX_DEPTH {
-                problems.push(format!(
-                    "includes nest deeper than {MAX_DEPTH} levels at {next}"
+            if path.contains(&next) {
+                w.problems.push(format!(
+                    "{} {how}s {next} again, a loop (receivers return permerror once the loop passes {MAX_LOOKUPS} lookups)",
+                    path.join(" → ")
                 ));
                 continue;
             }
-            match lookup_txt(auth, &next).await {
-                Answer::Found(txt) => {
-                    let spf1: Vec<_> = txt.into_iter().filter(|t| is_spf1(t)).collect();
-                    match spf1.as_slice() {
-                        [one] => match parse_record(one) {
-                            Ok(parsed) => queue.push((next, parsed, depth + 1)),
-                            Err(e) => problems.push(format!(
-                                "the SPF record of {next} ({how}d from {name}) is not valid: {e}"
-                            )),
-                        },
-                        [] => {
-                            problems.push(format!("{next} ({how}d from {name}) has no SPF record"))
-                        }
-                        _ => problems.push(format!(
-                            "{next} ({how}d from {name}) has more than one SPF record"
-                        )),
-                    }
+            if path.len() > MAX_DEPTH {
+                w.problems.push(format!("includes nest deeper than {MAX_DEPTH} levels at {next}"));
+                continue;
+            }
+            let record = match fetched.get(&next) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = fetch_record(auth, &next).await;
+                    fetched.insert(next.clone(), r.clone());
+                    r
                 }
-                Answer::Missing => {
-                    problems.push(format!("{next} ({how}d from {name}) has no SPF record"))
+            };
+            match record {
+                Ok(parsed) => {
+                    w.records.insert(next.clone(), parsed.clone());
+                    stack.push((next, parsed, path.clone()));
                 }
-                Answer::Trouble(t) => problems.push(t),
+                Err(why) => w.problems.push(format!("{next} ({how}d from {name}) {why}")),
             }
         }
     }
-    parts.sort();
-    let breakdown = parts.join(", ");
+    w.parts.sort();
+    w
+}
+
+/// The one SPF record of an included or redirected-to domain, or what is wrong.
+async fn fetch_record(auth: &MessageAuthenticator, name: &str) -> Result<Spf, String> {
+    match lookup_txt(auth, name).await {
+        Answer::Found(txt) => {
+            let spf1: Vec<_> = txt.into_iter().filter(|t| is_spf1(t)).collect();
+            match spf1.as_slice() {
+                [one] => parse_record(one).map_err(|e| format!("has an SPF record that is not valid: {e}")),
+                [] => Err("has no SPF record".into()),
+                _ => Err("has more than one SPF record".into()),
+            }
+        }
+        Answer::Missing => Err("has no SPF record".into()),
+        Answer::Trouble(t) => Err(format!("could not be read: {t}")),
+    }
+}
+
+/// `spf.lookups`: RFC 7208 §4.6.4's two limits, ten DNS-querying terms and two void
+/// lookups, over the whole include/redirect tree, plus includes that cannot be followed
+/// (RFC 7208 §5.2: an include of a domain without a record is a permerror).
+fn check_lookups(w: &Walk) -> Check {
+    const ID: &str = "spf.lookups";
+    let count = w.lookups;
+    let breakdown = w.parts.join(", ");
+    let void = w.void.len();
     if count > MAX_LOOKUPS {
         Check::fail(
             ID,
-            format!("The SPF record needs {count} DNS lookups ({breakdown}); receivers stop at {MAX_LOOKUPS} and SPF fails with a permanent error."),
+            format!("The SPF record needs {count} DNS lookups ({breakdown}); receivers stop at {MAX_LOOKUPS} and SPF fails with a permanent error (RFC 7208 §4.6.4)."),
             "Reduce the lookups: replace a, mx and include terms by ip4:/ip6: ranges where you can, drop includes of services that no longer send for you, and never use ptr.",
         )
-    } else if !problems.is_empty() {
+    } else if void > MAX_VOID_LOOKUPS {
         Check::fail(
             ID,
-            format!("The SPF record needs {count} DNS lookups ({breakdown}), but {}.", problems.join("; ")),
+            format!(
+                "The SPF record makes {void} void lookups, names with no record ({}); receivers stop after {MAX_VOID_LOOKUPS} and SPF fails with a permanent error (RFC 7208 §4.6.4).",
+                w.void.join("; ")
+            ),
+            "Remove the a, mx and exists terms that point at names without records, or publish those records.",
+        )
+    } else if !w.problems.is_empty() {
+        Check::fail(
+            ID,
+            format!("The SPF record needs {count} DNS lookups ({breakdown}), but {} (RFC 7208 §5.2, §4.6.4).", w.problems.join("; ")),
             "Fix or remove the include/redirect terms named above; receivers return a permanent error when an included record is missing or invalid.",
         )
     } else {
+        let void_note = if void > 0 { format!("; {void} void lookup(s): {}", w.void.join("; ")) } else { String::new() };
         Check::pass(
             ID,
-            format!(
-                "The SPF record needs {count} of at most {MAX_LOOKUPS} DNS lookups ({breakdown})."
-            ),
+            format!("The SPF record needs {count} of at most {MAX_LOOKUPS} DNS lookups ({breakdown}){void_note} (RFC 7208 §4.6.4)."),
         )
     }
 }
 
-/// `spf.all`: what happens to mail from servers the record does not list.
-fn check_all(domain: &str, spf: &Spf) -> Check {
+/// `spf.ptr`: RFC 7208 §5.5 says the ptr mechanism SHOULD NOT be used: it is slow,
+/// unreliable, and many large receivers skip it, so the servers it is meant to
+/// authorise may not pass at all.
+fn check_ptr(w: &Walk) -> Check {
+    const ID: &str = "spf.ptr";
+    if w.ptr.is_empty() {
+        Check::pass(ID, "No record in the SPF tree uses the ptr mechanism (RFC 7208 §5.5).")
+    } else {
+        Check::warning(
+            ID,
+            format!(
+                "The ptr mechanism is used in the SPF record of {}; RFC 7208 §5.5 says it SHOULD NOT be used, and receivers may ignore it, so servers listed only through ptr can fail SPF.",
+                w.ptr.join(", ")
+            ),
+            "Replace ptr by ip4:/ip6: ranges (or a/mx terms) for the servers it was meant to authorise.",
+        )
+    }
+}
+
+/// The `all` that decides for servers no mechanism lists: the record's own, else the
+/// one of the record its `redirect=` names, followed as a receiver does (RFC 7208 §6.1).
+/// Returns the qualifier (None when no record in the chain has `all`) and the chain.
+fn effective_all(domain: &str, spf: &Spf, records: &HashMap<String, Spf>) -> (Option<Qualifier>, Vec<String>) {
+    let mut chain = vec![domain.to_string()];
+    let mut current = spf;
+    let mut name = domain.to_string();
+    loop {
+        if let Some(d) = current.directives.iter().find(|d| d.mechanism == Mechanism::All) {
+            return (Some(d.qualifier.clone()), chain);
+        }
+        let next = current.redirect.as_ref().and_then(|r| target(&name, r));
+        match next.and_then(|n| records.get(&n).map(|r| (n, r))) {
+            Some((n, r)) if !chain.contains(&n) && chain.len() <= MAX_DEPTH => {
+                chain.push(n.clone());
+                name = n;
+                current = r;
+            }
+            _ => return (None, chain),
+        }
+    }
+}
+
+/// `spf.all`: what happens to mail from servers the record does not list, after any
+/// `redirect=` (RFC 7208 §5.1, §6.1; no match at all means neutral, §4.7).
+fn check_all(domain: &str, spf: &Spf, records: &HashMap<String, Spf>) -> Check {
     const ID: &str = "spf.all";
-    let all = spf
-        .directives
-        .iter()
-        .find(|d| d.mechanism == Mechanism::All)
-        .map(|d| d.qualifier.clone());
+    let (all, chain) = effective_all(domain, spf, records);
+    let via = if chain.len() > 1 {
+        format!(" (reached through redirect= {})", chain.join(" → "))
+    } else {
+        String::new()
+    };
     let strict_fix = "End the record with -all (or ~all while testing) so that receivers reject mail from servers you did not list.";
     match all {
-        Some(Qualifier::Fail) => Check::pass(ID, "The record ends with -all: mail from unlisted servers fails SPF."),
+        Some(Qualifier::Fail) => Check::pass(ID, format!("The record ends with -all{via}: mail from unlisted servers fails SPF (RFC 7208 §5.1).")),
         Some(Qualifier::SoftFail) => Check::pass(
             ID,
-            "The record ends with ~all: mail from unlisted servers soft-fails SPF (DMARC still treats it as not authenticated). -all is stricter once every sender is listed.",
+            format!("The record ends with ~all{via}: mail from unlisted servers soft-fails SPF (RFC 7208 §5.1; DMARC still treats it as not authenticated). -all is stricter once every sender is listed."),
         ),
         Some(Qualifier::Pass) => Check::fail(
             ID,
-            format!("The SPF record of {domain} ends with +all: every server on the internet is allowed to send as {domain}."),
+            format!("The SPF record of {domain} ends with +all{via}: every server on the internet is allowed to send as {domain} (RFC 7208 §5.1)."),
             strict_fix,
         ),
         Some(Qualifier::Neutral) => Check::fail(
             ID,
-            format!("The SPF record of {domain} ends with ?all: mail from any server is 'neutral', so SPF protects nothing."),
+            format!("The SPF record of {domain} ends with ?all{via}: mail from any server is 'neutral', so SPF protects nothing (RFC 7208 §5.1, §8.2)."),
             strict_fix,
         ),
-        None if spf.redirect.is_some() => Check::pass(ID, "The record has no all term; its redirect= record decides for unlisted servers."),
+        None if chain.last().and_then(|last| records.get(last)).is_some_and(|r| r.redirect.is_some()) => Check::fail(
+            ID,
+            format!("The redirect= at the end of {} names a record that could not be read (see spf.lookups); receivers return permerror (RFC 7208 §6.1).", chain.join(" → ")),
+            "Point redirect= at a domain that publishes one valid SPF record ending in -all.",
+        ),
+        None if chain.len() > 1 || spf.redirect.is_some() => Check::fail(
+            ID,
+            format!("No record of the redirect= chain {} has an all term, so mail from unlisted servers is 'neutral' (RFC 7208 §4.7, §6.1).", chain.join(" → ")),
+            strict_fix,
+        ),
         None => Check::fail(
             ID,
-            format!("The SPF record of {domain} has no all term, which means ?all: mail from any other server is 'neutral'."),
+            format!("The SPF record of {domain} has no all term, which means ?all: mail from any other server is 'neutral' (RFC 7208 §4.7)."),
             strict_fix,
         ),
     }
@@ -267,10 +437,10 @@ fn spf_result_name(r: SpfResult) -> &'static str {
 async fn check_relay(auth: &MessageAuthenticator, domain: &str, relay_ips: &[IpAddr]) -> Check {
     const ID: &str = "spf.relay";
     if relay_ips.is_empty() {
-        return Check::fail(
+        return Check::skipped(
             ID,
-            "No relay IP address was given, so it is unknown whether the SPF record authorises the relay.",
-            "Give the sending relay's public IP address(es) so SPF can be evaluated for them.",
+            "Not checked: no relay address was given, so it is unknown whether the SPF record authorises the relay (RFC 7208 §4 evaluates a client IP).",
+            "Give the relay (check-domain --relay HOST:PORT, or [relay] in the campaign) so SPF can be evaluated for its addresses.",
         );
     }
     let sender = format!("mergeguard-preflight@{domain}");
@@ -294,14 +464,14 @@ async fn check_relay(auth: &MessageAuthenticator, domain: &str, relay_ips: &[IpA
         Check::pass(
             ID,
             format!(
-                "SPF passes for the relay address(es) {}.",
+                "SPF passes for the relay address(es) {} (RFC 7208 §4.6, §2.6.3).",
                 passed.join(", ")
             ),
         )
     } else {
         Check::fail(
             ID,
-            format!("The SPF record of {domain} does not authorise the relay: {}.", failed.join("; ")),
+            format!("The SPF record of {domain} does not authorise the relay: {} (RFC 7208 §2.6).", failed.join("; ")),
             format!(
                 "Add the relay to the SPF record of {domain}, e.g. ip4:{} (or the include: your mail provider documents).",
                 relay_ips.first().map(|i| i.to_string()).unwrap_or_default()
@@ -313,6 +483,66 @@ async fn check_relay(auth: &MessageAuthenticator, domain: &str, relay_ips: &[IpA
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::preflight::Status;
+
+    fn walk_with(lookups: usize, void: usize, problems: &[&str], ptr: &[&str]) -> Walk {
+        Walk {
+            lookups,
+            parts: vec![format!("x.test: {lookups}")],
+            void: (0..void).map(|i| format!("a:nx{i}.x.test in x.test (no address record)")).collect(),
+            problems: problems.iter().map(|p| p.to_string()).collect(),
+            ptr: ptr.iter().map(|p| p.to_string()).collect(),
+            records: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn rfc7208_4_6_4_ten_lookups_and_two_void_lookups_are_the_limits() {
+        assert_eq!(check_lookups(&walk_with(10, 2, &[], &[])).status, Status::Pass);
+        let c = check_lookups(&walk_with(11, 0, &[], &[]));
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("11 DNS lookups") && c.detail.contains("§4.6.4"), "{c:?}");
+        let c = check_lookups(&walk_with(3, 3, &[], &[]));
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("3 void lookups"), "{c:?}");
+        let c = check_lookups(&walk_with(1, 0, &["y.test (included from x.test) has no SPF record"], &[]));
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("§5.2"), "{c:?}");
+    }
+
+    #[test]
+    fn rfc7208_5_5_ptr_is_flagged() {
+        assert_eq!(check_ptr(&walk_with(1, 0, &[], &[])).status, Status::Pass);
+        let c = check_ptr(&walk_with(1, 0, &[], &["x.test"]));
+        assert_eq!(c.status, Status::Warning);
+        assert!(c.detail.contains("§5.5") && c.detail.contains("x.test"), "{c:?}");
+    }
+
+    #[test]
+    fn rfc7208_6_1_redirect_target_decides_the_all() {
+        let root = parse_record("v=spf1 ip4:192.0.2.1 redirect=b.test").unwrap();
+        let b = parse_record("v=spf1 redirect=c.test").unwrap();
+        let plus = parse_record("v=spf1 +all").unwrap();
+        let records = HashMap::from([("b.test".to_string(), b), ("c.test".to_string(), plus)]);
+        let c = check_all("a.test", &root, &records);
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(c.detail.contains("+all") && c.detail.contains("a.test → b.test → c.test"), "{c:?}");
+        // The record's own all wins; the redirect is ignored (RFC 7208 §6.1).
+        let own = parse_record("v=spf1 -all redirect=c.test").unwrap();
+        assert_eq!(check_all("a.test", &own, &records).status, Status::Pass);
+        // A redirect whose target was never read is a permerror, not a pass.
+        let dangling = parse_record("v=spf1 redirect=gone.test").unwrap();
+        let c = check_all("a.test", &dangling, &HashMap::new());
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(c.detail.contains("could not be read"), "{c:?}");
+    }
+
+    #[test]
+    fn rfc7208_4_7_no_all_is_neutral() {
+        let c = check_all("a.test", &parse_record("v=spf1 ip4:192.0.2.1").unwrap(), &HashMap::new());
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("§4.7"), "{c:?}");
+    }
 
     #[test]
     fn spf1_prefix_is_recognised_only_as_a_whole_word() {

@@ -46,14 +46,15 @@ txt_split() {
 
 build_zones() {
     mkdir -p "$DIR/zones" "$DIR/run" "$DIR/db"
-    local rsa2048 rsa1024 rsa512 ed sha1
+    local rsa2048 rsa1024 rsa512 ed sha1 testing
     rsa2048=$(txt_split "v=DKIM1; k=rsa; p=$(rsa_p "$KEYS/rsa2048.pem")")
     rsa1024=$(txt_split "v=DKIM1; k=rsa; p=$(rsa_p "$KEYS/rsa1024.pem")")
     rsa512=$(txt_split "v=DKIM1; k=rsa; p=$(rsa_p "$KEYS/rsa512.pem")")
     sha1=$(txt_split "v=DKIM1; k=rsa; h=sha1; p=$(rsa_p "$KEYS/rsa2048.pem")")
+    testing=$(txt_split "v=DKIM1; k=rsa; t=y; p=$(rsa_p "$KEYS/rsa2048.pem")")
     ed="\"v=DKIM1; k=ed25519; p=$(ed_p "$KEYS/ed25519.pem")\""
     sed -e "s|@RSA2048@|$rsa2048|" -e "s|@RSA1024@|$rsa1024|" -e "s|@RSA512@|$rsa512|" \
-        -e "s|@RSA2048_SHA1@|$sha1|" -e "s|@ED25519@|$ed|" \
+        -e "s|@RSA2048_SHA1@|$sha1|" -e "s|@RSA2048_TESTING@|$testing|" -e "s|@ED25519@|$ed|" \
         "$HERE/dns/test.zone.in" > "$DIR/zones/test.zone"
     cp "$HERE/dns/reverse.zone" "$DIR/zones/reverse.zone"
     sed -e "s|@DIR@|$DIR|g" -e "s|@LISTEN@|$HOST@$PORT|" "$HERE/dns/knot.conf.in" > "$CONF"

@@ -8,3 +8,4 @@ bash "$here/certs.sh"
 bash "$here/dns.sh" start
 bash "$here/postfix.sh" start
 bash "$here/faults.sh" start
+bash "$here/oracle.sh"
