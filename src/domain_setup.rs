@@ -80,11 +80,26 @@ pub struct DnsRecord {
 }
 
 impl DnsRecord {
-    fn txt(kind: RecordKind, name: String, value: String, purpose: &str, note: Option<String>) -> DnsRecord {
+    fn txt(
+        kind: RecordKind,
+        name: String,
+        value: String,
+        purpose: &str,
+        note: Option<String>,
+    ) -> DnsRecord {
         let strings = split_txt(&value);
         let quoted: Vec<String> = strings.iter().map(|s| format!("\"{s}\"")).collect();
         let zone_line = format!("{name}. {SUGGESTED_TTL} IN TXT {}", quoted.join(" "));
-        DnsRecord { kind, name, rtype: "TXT", value, strings, zone_line, purpose: purpose.to_owned(), note }
+        DnsRecord {
+            kind,
+            name,
+            rtype: "TXT",
+            value,
+            strings,
+            zone_line,
+            purpose: purpose.to_owned(),
+            note,
+        }
     }
 }
 
@@ -95,7 +110,10 @@ pub fn split_txt(value: &str) -> Vec<String> {
     if bytes.is_empty() {
         return vec![String::new()];
     }
-    bytes.chunks(255).map(|c| String::from_utf8_lossy(c).into_owned()).collect()
+    bytes
+        .chunks(255)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
 }
 
 /// Setting up a domain failed. The message is one plain sentence.
@@ -103,7 +121,10 @@ pub fn split_txt(value: &str) -> Vec<String> {
 #[non_exhaustive]
 pub enum Error {
     #[error("{message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("a DKIM key for {0} is already in the keychain; receivers may be checking mail against it, so choose a new selector (for example one with this year in it), or replace it on purpose")]
     KeyExists(String),
     #[error("the DKIM key could not be generated: {0}")]
@@ -116,7 +137,10 @@ pub enum Error {
 
 impl Error {
     fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-        Error::Invalid { field, message: message.into() }
+        Error::Invalid {
+            field,
+            message: message.into(),
+        }
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -156,7 +180,10 @@ pub struct GeneratedKey {
 
 impl std::fmt::Debug for GeneratedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeneratedKey").field("kind", &self.kind).field("public_b64", &self.public_b64).finish_non_exhaustive()
+        f.debug_struct("GeneratedKey")
+            .field("kind", &self.kind)
+            .field("public_b64", &self.public_b64)
+            .finish_non_exhaustive()
     }
 }
 
@@ -166,7 +193,8 @@ pub fn generate_key(kind: KeyKind) -> Result<GeneratedKey, Error> {
     let gen_err = |e: aws_lc_rs::error::Unspecified| Error::Generate(e.to_string());
     let (pkcs8, public): (Vec<u8>, Vec<u8>) = match kind {
         KeyKind::Rsa2048 => {
-            let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(gen_err)?;
+            let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                .map_err(gen_err)?;
             let der: Pkcs8V1Der<'static> = pair.as_der().map_err(gen_err)?;
             let spki = pair.public_key().as_der().map_err(gen_err)?;
             (der.as_ref().to_vec(), spki.as_ref().to_vec())
@@ -178,7 +206,11 @@ pub fn generate_key(kind: KeyKind) -> Result<GeneratedKey, Error> {
             (der.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
         }
     };
-    Ok(GeneratedKey { kind, private_pem: Secret::new(pem("PRIVATE KEY", &pkcs8)), public_b64: b64.encode(public) })
+    Ok(GeneratedKey {
+        kind,
+        private_pem: Secret::new(pem("PRIVATE KEY", &pkcs8)),
+        public_b64: b64.encode(public),
+    })
 }
 
 /// PEM armour (RFC 7468): base64 in 64-character lines.
@@ -201,7 +233,8 @@ pub fn public_of(private_pem: &Secret) -> Result<(KeyKind, String), String> {
     let der = match PrivateKeyDer::from_pem_slice(private_pem.expose().as_bytes()) {
         Ok(PrivateKeyDer::Pkcs8(d)) => d.secret_pkcs8_der().to_vec(),
         Ok(PrivateKeyDer::Pkcs1(d)) => {
-            let pair = aws_lc_rs::rsa::KeyPair::from_der(d.secret_pkcs1_der()).map_err(|e| e.to_string())?;
+            let pair = aws_lc_rs::rsa::KeyPair::from_der(d.secret_pkcs1_der())
+                .map_err(|e| e.to_string())?;
             let spki = pair.public_key().as_der().map_err(|e| e.to_string())?;
             return Ok((KeyKind::Rsa2048, b64.encode(spki.as_ref())));
         }
@@ -222,15 +255,25 @@ pub fn check_domain_name(raw: &str) -> Result<String, Error> {
     let d = raw.trim().trim_end_matches('.').to_ascii_lowercase();
     let d = d.strip_prefix('@').unwrap_or(&d).to_owned();
     if d.contains('@') {
-        return Err(Error::invalid("domain", format!("\"{raw}\" is an e-mail address: enter only the part after the @")));
+        return Err(Error::invalid(
+            "domain",
+            format!("\"{raw}\" is an e-mail address: enter only the part after the @"),
+        ));
     }
     let ok = d.contains('.')
         && d.len() <= 253
         && d.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if !ok {
-        return Err(Error::invalid("domain", format!("\"{raw}\" is not a domain name: enter it like example.com")));
+        return Err(Error::invalid(
+            "domain",
+            format!("\"{raw}\" is not a domain name: enter it like example.com"),
+        ));
     }
     Ok(d)
 }
@@ -241,12 +284,17 @@ pub fn check_selector(raw: &str) -> Result<String, Error> {
     let ok = !s.is_empty()
         && s.len() <= 63
         && s.split('.').all(|l| {
-            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if !ok {
         return Err(Error::invalid(
             "selector",
-            format!("\"{raw}\" is not a selector: use letters, digits and hyphens, for example mg2026"),
+            format!(
+                "\"{raw}\" is not a selector: use letters, digits and hyphens, for example mg2026"
+            ),
         ));
     }
     Ok(s)
@@ -272,7 +320,11 @@ pub fn dkim_record(domain: &str, selector: &str, kind: KeyKind, public_b64: &str
 
 /// The SPF record that lets the relay send for `domain`: the provider's `include:` for
 /// Microsoft 365 and Google, the relay's addresses (given by the caller) for another.
-pub fn spf_record(domain: &str, provider: Provider, relay_ips: &[IpAddr]) -> Result<DnsRecord, Error> {
+pub fn spf_record(
+    domain: &str,
+    provider: Provider,
+    relay_ips: &[IpAddr],
+) -> Result<DnsRecord, Error> {
     let mut terms = vec!["v=spf1".to_owned()];
     if let Some(include) = provider.preset().spf_include {
         terms.push(format!("include:{include}"));
@@ -311,10 +363,16 @@ pub fn dmarc_record(domain: &str, report_to: &str) -> Result<DnsRecord, Error> {
         None => report_to.trim().to_owned(),
     };
     let valid = address.split_once('@').is_some_and(|(local, d)| {
-        !local.is_empty() && !d.is_empty() && !address.contains(char::is_whitespace) && !address.contains([',', ';', '!', '<', '>'])
+        !local.is_empty()
+            && !d.is_empty()
+            && !address.contains(char::is_whitespace)
+            && !address.contains([',', ';', '!', '<', '>'])
     });
     if !valid {
-        return Err(Error::invalid("report_to", format!("\"{report_to}\" is not an e-mail address for the reports")));
+        return Err(Error::invalid(
+            "report_to",
+            format!("\"{report_to}\" is not an e-mail address for the reports"),
+        ));
     }
     let report_domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
     let mut note = "Next step: after two to four weeks, when the reports show only your own services, change p=none to p=quarantine (failing mail goes to spam), and later to p=reject.".to_owned();
@@ -375,18 +433,34 @@ fn check_request(req: &DomainSetupRequest) -> Result<Checked, Error> {
         "" => None,
         p => Some(Provider::parse(p).map_err(|e| Error::invalid("provider", e.to_string()))?),
     };
-    let report_to = req.report_to.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(|| format!("postmaster@{domain}"));
-    Ok(Checked { domain, selector, provider, report_to })
+    let report_to = req
+        .report_to
+        .clone()
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| format!("postmaster@{domain}"));
+    Ok(Checked {
+        domain,
+        selector,
+        provider,
+        report_to,
+    })
 }
 
-fn all_records(c: &Checked, kind: KeyKind, public_b64: &str, relay_ips: &[IpAddr]) -> Result<DomainRecords, Error> {
+fn all_records(
+    c: &Checked,
+    kind: KeyKind,
+    public_b64: &str,
+    relay_ips: &[IpAddr],
+) -> Result<DomainRecords, Error> {
     Ok(DomainRecords {
         domain: c.domain.clone(),
         selector: c.selector.clone(),
         key: kind,
         records: [
             Some(dkim_record(&c.domain, &c.selector, kind, public_b64)),
-            c.provider.map(|p| spf_record(&c.domain, p, relay_ips)).transpose()?,
+            c.provider
+                .map(|p| spf_record(&c.domain, p, relay_ips))
+                .transpose()?,
             Some(dmarc_record(&c.domain, &c.report_to)?),
         ]
         .into_iter()
@@ -398,7 +472,12 @@ fn all_records(c: &Checked, kind: KeyKind, public_b64: &str, relay_ips: &[IpAddr
 /// "Set up the sender domain" (admin only): generates a DKIM key, stores it in the
 /// keychain under `selector._domainkey.domain` (logged without the key), and returns the
 /// DNS records to publish. Refuses to replace a stored key unless asked to.
-pub fn set_up_domain(store: &Store, by: &Session, req: &DomainSetupRequest, now: OffsetDateTime) -> Result<DomainRecords, Error> {
+pub fn set_up_domain(
+    store: &Store,
+    by: &Session,
+    req: &DomainSetupRequest,
+    now: OffsetDateTime,
+) -> Result<DomainRecords, Error> {
     let c = check_request(req)?;
     // Build the SPF and DMARC records first: a wrong relay or report address must not
     // leave a new key behind.
@@ -413,7 +492,12 @@ pub fn set_up_domain(store: &Store, by: &Session, req: &DomainSetupRequest, now:
     }
     if !req.replace {
         match secrets::dkim_key(&c.domain, &c.selector) {
-            Ok(_) => return Err(Error::KeyExists(format!("{}._domainkey.{}", c.selector, c.domain))),
+            Ok(_) => {
+                return Err(Error::KeyExists(format!(
+                    "{}._domainkey.{}",
+                    c.selector, c.domain
+                )))
+            }
             Err(secrets::Error::NoDkimKey(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -444,13 +528,27 @@ mod tests {
     fn generated_keys_load_and_their_public_half_matches() {
         for kind in [KeyKind::Rsa2048, KeyKind::Ed25519] {
             let key = generate_key(kind).unwrap();
-            let loaded = crate::preflight::dkim::parse_dkim_key(key.private_pem.expose().as_bytes()).unwrap();
+            let loaded =
+                crate::preflight::dkim::parse_dkim_key(key.private_pem.expose().as_bytes())
+                    .unwrap();
             match kind {
-                KeyKind::Rsa2048 => assert_eq!(loaded.algorithm(), crate::preflight::dkim::KeyAlgorithm::Rsa { bits: 2048 }),
-                KeyKind::Ed25519 => assert_eq!(loaded.algorithm(), crate::preflight::dkim::KeyAlgorithm::Ed25519),
+                KeyKind::Rsa2048 => assert_eq!(
+                    loaded.algorithm(),
+                    crate::preflight::dkim::KeyAlgorithm::Rsa { bits: 2048 }
+                ),
+                KeyKind::Ed25519 => assert_eq!(
+                    loaded.algorithm(),
+                    crate::preflight::dkim::KeyAlgorithm::Ed25519
+                ),
             }
-            assert_eq!(public_of(&key.private_pem).unwrap(), (kind, key.public_b64.clone()));
-            assert!(!format!("{key:?}").contains("PRIVATE"), "Debug shows the key");
+            assert_eq!(
+                public_of(&key.private_pem).unwrap(),
+                (kind, key.public_b64.clone())
+            );
+            assert!(
+                !format!("{key:?}").contains("PRIVATE"),
+                "Debug shows the key"
+            );
         }
     }
 
@@ -459,11 +557,20 @@ mod tests {
         let key = generate_key(KeyKind::Rsa2048).unwrap();
         let r = dkim_record("shop.test", "mg1", KeyKind::Rsa2048, &key.public_b64);
         assert_eq!(r.name, "mg1._domainkey.shop.test");
-        assert!(r.value.starts_with("v=DKIM1; k=rsa; p=MIIBIjAN"), "{}", r.value);
+        assert!(
+            r.value.starts_with("v=DKIM1; k=rsa; p=MIIBIjAN"),
+            "{}",
+            r.value
+        );
         assert!(r.strings.len() >= 2);
         assert!(r.strings.iter().all(|s| s.len() <= 255));
         assert_eq!(r.strings.concat(), r.value);
-        assert!(r.zone_line.starts_with("mg1._domainkey.shop.test. 3600 IN TXT \"v=DKIM1;"), "{}", r.zone_line);
+        assert!(
+            r.zone_line
+                .starts_with("mg1._domainkey.shop.test. 3600 IN TXT \"v=DKIM1;"),
+            "{}",
+            r.zone_line
+        );
         assert!(r.note.is_none());
         let ed = dkim_record("shop.test", "mg2", KeyKind::Ed25519, "AAAA");
         assert!(ed.note.unwrap().contains("Not every receiver"));
@@ -472,10 +579,19 @@ mod tests {
     #[test]
     fn spf_names_the_relay() {
         let v = |p, ips: &[IpAddr]| spf_record("shop.test", p, ips).unwrap().value;
-        assert_eq!(v(Provider::Microsoft365, &[]), "v=spf1 include:spf.protection.outlook.com ~all");
-        assert_eq!(v(Provider::Google, &[]), "v=spf1 include:_spf.google.com ~all");
         assert_eq!(
-            v(Provider::Other, &["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()]),
+            v(Provider::Microsoft365, &[]),
+            "v=spf1 include:spf.protection.outlook.com ~all"
+        );
+        assert_eq!(
+            v(Provider::Google, &[]),
+            "v=spf1 include:_spf.google.com ~all"
+        );
+        assert_eq!(
+            v(
+                Provider::Other,
+                &["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()]
+            ),
             "v=spf1 ip4:192.0.2.1 ip6:2001:db8::1 ~all"
         );
         let e = spf_record("shop.test", Provider::Other, &[]).unwrap_err();
@@ -489,14 +605,25 @@ mod tests {
         assert_eq!(r.value, "v=DMARC1; p=none; rua=mailto:Reports@shop.test");
         assert!(r.note.as_deref().unwrap().contains("p=quarantine"));
         let other = dmarc_record("shop.test", "dmarc@reports.example").unwrap();
-        assert!(other.note.unwrap().contains("shop.test._report._dmarc.reports.example"));
-        assert_eq!(dmarc_record("shop.test", "not an address").unwrap_err().field(), Some("report_to"));
+        assert!(other
+            .note
+            .unwrap()
+            .contains("shop.test._report._dmarc.reports.example"));
+        assert_eq!(
+            dmarc_record("shop.test", "not an address")
+                .unwrap_err()
+                .field(),
+            Some("report_to")
+        );
     }
 
     #[test]
     fn names_are_checked_in_plain_words() {
         assert_eq!(check_domain_name("Shop.Test.").unwrap(), "shop.test");
-        assert!(check_domain_name("me@shop.test").unwrap_err().to_string().contains("e-mail address"));
+        assert!(check_domain_name("me@shop.test")
+            .unwrap_err()
+            .to_string()
+            .contains("e-mail address"));
         assert!(check_domain_name("shop").is_err());
         assert!(check_domain_name("sh op.test").is_err());
         assert_eq!(check_selector("MG2026").unwrap(), "mg2026");
@@ -509,6 +636,9 @@ mod tests {
         assert_eq!(split_txt("v=spf1 -all"), ["v=spf1 -all"]);
         let long = "a".repeat(600);
         let parts = split_txt(&long);
-        assert_eq!(parts.iter().map(String::len).collect::<Vec<_>>(), [255, 255, 90]);
+        assert_eq!(
+            parts.iter().map(String::len).collect::<Vec<_>>(),
+            [255, 255, 90]
+        );
     }
 }

@@ -73,7 +73,12 @@ impl Provider {
 
     /// Parses `microsoft365`, `google` or `other` (a few common spellings too).
     pub fn parse(name: &str) -> Result<Provider, Error> {
-        match name.trim().to_ascii_lowercase().replace([' ', '_'], "-").as_str() {
+        match name
+            .trim()
+            .to_ascii_lowercase()
+            .replace([' ', '_'], "-")
+            .as_str()
+        {
             "microsoft365" | "microsoft-365" | "m365" | "office365" => Ok(Provider::Microsoft365),
             "google" | "google-workspace" | "gmail" => Ok(Provider::Google),
             "other" | "" => Ok(Provider::Other),
@@ -241,7 +246,10 @@ pub struct ProfileInput {
 #[non_exhaustive]
 pub enum Error {
     #[error("{message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("there is already a relay profile named \"{0}\"")]
     NameTaken(String),
     #[error("there is no relay profile named \"{0}\"")]
@@ -260,12 +268,17 @@ pub enum Error {
 
 impl Error {
     fn invalid(field: &'static str, message: impl Into<String>) -> Error {
-        Error::Invalid { field, message: message.into() }
+        Error::Invalid {
+            field,
+            message: message.into(),
+        }
     }
 
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Invalid { .. } | Error::NameTaken(_) | Error::NotFound(_) => ErrorCode::InvalidInput,
+            Error::Invalid { .. } | Error::NameTaken(_) | Error::NotFound(_) => {
+                ErrorCode::InvalidInput
+            }
             Error::NotAdmin(_) => ErrorCode::Forbidden,
             Error::CaChanged { .. } => ErrorCode::Io,
             Error::Keychain(e) => e.code(),
@@ -318,16 +331,29 @@ fn settings(input: &ProfileInput) -> Result<Settings, Error> {
     let host = match input.host.trim() {
         "" => preset
             .host
-            .ok_or_else(|| Error::invalid("host", "enter the relay's host name, for example smtp.example.com"))?
+            .ok_or_else(|| {
+                Error::invalid(
+                    "host",
+                    "enter the relay's host name, for example smtp.example.com",
+                )
+            })?
             .to_owned(),
         h => check_host(h)?,
     };
     let port = match input.port {
-        None | Some(0) => preset
-            .port
-            .ok_or_else(|| Error::invalid("port", "enter the relay's port: 587 for STARTTLS or 465 for TLS"))?,
+        None | Some(0) => preset.port.ok_or_else(|| {
+            Error::invalid(
+                "port",
+                "enter the relay's port: 587 for STARTTLS or 465 for TLS",
+            )
+        })?,
         Some(p) => u16::try_from(p).map_err(|_| {
-            Error::invalid("port", format!("{p} is not a port: ports go from 1 to 65535 (587 for STARTTLS, 465 for TLS)"))
+            Error::invalid(
+                "port",
+                format!(
+                    "{p} is not a port: ports go from 1 to 65535 (587 for STARTTLS, 465 for TLS)"
+                ),
+            )
         })?,
     };
     let security = match input.security.trim() {
@@ -351,7 +377,10 @@ fn settings(input: &ProfileInput) -> Result<Settings, Error> {
     }
     let username = input.username.trim();
     if username.is_empty() {
-        return Err(Error::invalid("username", "enter the user name the relay signs you in with (often your e-mail address)"));
+        return Err(Error::invalid(
+            "username",
+            "enter the user name the relay signs you in with (often your e-mail address)",
+        ));
     }
     if username.chars().count() > 256 || username.chars().any(char::is_control) {
         return Err(Error::invalid("username", "the user name is longer than 256 characters or holds a line break or control character"));
@@ -364,21 +393,43 @@ fn settings(input: &ProfileInput) -> Result<Settings, Error> {
     let rate = match input.rate.trim() {
         "" => preset.rate,
         // The JSON spelling (`google_workspace`) is accepted as well as the CLI's.
-        r => r.replace('_', "-").parse::<RatePreset>().map_err(|m| Error::invalid("rate", m))?,
+        r => r
+            .replace('_', "-")
+            .parse::<RatePreset>()
+            .map_err(|m| Error::invalid("rate", m))?,
     };
-    Ok(Settings { name, provider, host, port, security, username: username.to_owned(), auth, ca, rate })
+    Ok(Settings {
+        name,
+        provider,
+        host,
+        port,
+        security,
+        username: username.to_owned(),
+        auth,
+        ca,
+        rate,
+    })
 }
 
 fn check_name(raw: &str) -> Result<String, Error> {
     let name = raw.trim();
     if name.is_empty() {
-        return Err(Error::invalid("name", "give the profile a name, for example \"Office 365\""));
+        return Err(Error::invalid(
+            "name",
+            "give the profile a name, for example \"Office 365\"",
+        ));
     }
     if name.chars().count() > MAX_NAME {
-        return Err(Error::invalid("name", format!("the name is longer than {MAX_NAME} characters")));
+        return Err(Error::invalid(
+            "name",
+            format!("the name is longer than {MAX_NAME} characters"),
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::invalid("name", "the name holds a line break or another control character"));
+        return Err(Error::invalid(
+            "name",
+            "the name holds a line break or another control character",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -401,7 +452,10 @@ fn check_host(raw: &str) -> Result<String, Error> {
     }
     if let Some((h, p)) = host.rsplit_once(':') {
         if !h.is_empty() && p.chars().all(|c| c.is_ascii_digit()) {
-            return Err(Error::invalid("host", format!("enter the port {p} in the port field and only {h} as the host")));
+            return Err(Error::invalid(
+                "host",
+                format!("enter the port {p} in the port field and only {h} as the host"),
+            ));
         }
     }
     if host.contains('@') {
@@ -445,15 +499,22 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// that rustls accepts as a trust anchor.
 fn read_ca(path: &Path) -> Result<CaFile, Error> {
     let bad = |m: String| Error::invalid("ca_file", m);
-    let abs = std::fs::canonicalize(path).map_err(|e| bad(format!("cannot open the CA file {}: {e}", path.display())))?;
-    let meta = std::fs::metadata(&abs).map_err(|e| bad(format!("cannot read the CA file {}: {e}", abs.display())))?;
+    let abs = std::fs::canonicalize(path)
+        .map_err(|e| bad(format!("cannot open the CA file {}: {e}", path.display())))?;
+    let meta = std::fs::metadata(&abs)
+        .map_err(|e| bad(format!("cannot read the CA file {}: {e}", abs.display())))?;
     if !meta.is_file() {
         return Err(bad(format!("{} is a folder, not a CA file", abs.display())));
     }
     if meta.len() > MAX_CA_BYTES {
-        return Err(bad(format!("{} is {} bytes; a CA certificate file is a few kilobytes", abs.display(), meta.len())));
+        return Err(bad(format!(
+            "{} is {} bytes; a CA certificate file is a few kilobytes",
+            abs.display(),
+            meta.len()
+        )));
     }
-    let bytes = std::fs::read(&abs).map_err(|e| bad(format!("cannot read the CA file {}: {e}", abs.display())))?;
+    let bytes = std::fs::read(&abs)
+        .map_err(|e| bad(format!("cannot read the CA file {}: {e}", abs.display())))?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut bytes.as_slice())
         .collect::<Result<_, _>>()
         .map_err(|e| bad(format!("{} is not a valid PEM file ({e})", abs.display())))?;
@@ -465,16 +526,25 @@ fn read_ca(path: &Path) -> Result<CaFile, Error> {
     }
     let mut roots = rustls::RootCertStore::empty();
     for cert in certs {
-        roots
-            .add(cert)
-            .map_err(|e| bad(format!("a certificate in {} cannot be used: {e}", abs.display())))?;
+        roots.add(cert).map_err(|e| {
+            bad(format!(
+                "a certificate in {} cannot be used: {e}",
+                abs.display()
+            ))
+        })?;
     }
-    Ok(CaFile { path: abs, sha256: sha256_hex(&bytes) })
+    Ok(CaFile {
+        path: abs,
+        sha256: sha256_hex(&bytes),
+    })
 }
 
 /// Proves the CA file is the one the profile was saved with.
 fn verify_ca(ca: &CaFile) -> Result<(), Error> {
-    let changed = |reason: String| Error::CaChanged { path: ca.path.clone(), reason };
+    let changed = |reason: String| Error::CaChanged {
+        path: ca.path.clone(),
+        reason,
+    };
     let bytes = std::fs::read(&ca.path).map_err(|e| changed(e.to_string()))?;
     if sha256_hex(&bytes) != ca.sha256 {
         return Err(changed("its content is different".into()));
@@ -497,7 +567,10 @@ fn require_admin(by: &Session) -> Result<(), Error> {
 /// campaign's `[relay]` section with these values uses
 /// ([`crate::preflight::campaign::relay_profile`]).
 pub fn keychain_account(profile: &Profile) -> (String, String) {
-    (format!("{}:{}", profile.host, profile.port), profile.username.clone())
+    (
+        format!("{}:{}", profile.host, profile.port),
+        profile.username.clone(),
+    )
 }
 
 /// The password stored for the profile: `Ok(None)` when none is stored.
@@ -516,7 +589,11 @@ const COLUMNS: &str =
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
     let bad = |i: usize, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, format!("unknown {what}").into())
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown {what}").into(),
+        )
     };
     let provider = Provider::parse(&text(1)?).map_err(|_| bad(1, "provider"))?;
     let security = match text(4)?.as_str() {
@@ -531,10 +608,15 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
     let ca_path: Option<String> = r.get(7)?;
     let ca_sha256: Option<String> = r.get(8)?;
     let ca = match (ca_path, ca_sha256) {
-        (Some(path), Some(sha256)) => Some(CaFile { path: PathBuf::from(path), sha256 }),
+        (Some(path), Some(sha256)) => Some(CaFile {
+            path: PathBuf::from(path),
+            sha256,
+        }),
         _ => None,
     };
-    let rate = text(9)?.parse::<RatePreset>().map_err(|_| bad(9, "rate preset"))?;
+    let rate = text(9)?
+        .parse::<RatePreset>()
+        .map_err(|_| bad(9, "rate preset"))?;
     Ok(Profile {
         name: text(0)?,
         provider,
@@ -562,7 +644,9 @@ fn rate_name(rate: RatePreset) -> &'static str {
 /// Every profile, by name.
 pub fn list(store: &Store) -> Result<Vec<Profile>, Error> {
     let conn = store.read();
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM relay_profiles ORDER BY name COLLATE NOCASE"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM relay_profiles ORDER BY name COLLATE NOCASE"
+    ))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -571,7 +655,11 @@ pub fn list(store: &Store) -> Result<Vec<Profile>, Error> {
 pub fn get(store: &Store, name: &str) -> Result<Profile, Error> {
     store
         .read()
-        .query_row(&format!("SELECT {COLUMNS} FROM relay_profiles WHERE name = ?1"), [name.trim()], from_row)
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM relay_profiles WHERE name = ?1"),
+            [name.trim()],
+            from_row,
+        )
         .optional()?
         .ok_or_else(|| Error::NotFound(name.trim().to_owned()))
 }
@@ -610,7 +698,11 @@ fn profile_of(s: Settings, by: &Session, now: OffsetDateTime) -> Result<Profile,
     })
 }
 
-fn write_row(tx: &rusqlite::Transaction<'_>, p: &Profile, created_at: &str) -> rusqlite::Result<usize> {
+fn write_row(
+    tx: &rusqlite::Transaction<'_>,
+    p: &Profile,
+    created_at: &str,
+) -> rusqlite::Result<usize> {
     tx.execute(
         &format!("INSERT INTO relay_profiles ({COLUMNS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
         rusqlite::params![
@@ -663,7 +755,14 @@ pub fn add(
                 Error::Sql(e)
             }
         })?;
-        audit::append_in(tx, now, by.operator(), Kind::RelayProfileSaved, None, &details)?;
+        audit::append_in(
+            tx,
+            now,
+            by.operator(),
+            Kind::RelayProfileSaved,
+            None,
+            &details,
+        )?;
         Ok::<_, Error>(())
     })?;
     Ok(profile)
@@ -673,8 +772,15 @@ fn check_password(pw: &Secret) -> Result<(), Error> {
     if pw.expose().is_empty() {
         return Err(Error::invalid("password", "the password is empty"));
     }
-    if pw.expose().chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
-        return Err(Error::invalid("password", "the password holds a line break or a NUL character, which SMTP cannot carry"));
+    if pw
+        .expose()
+        .chars()
+        .any(|c| c == '\r' || c == '\n' || c == '\0')
+    {
+        return Err(Error::invalid(
+            "password",
+            "the password holds a line break or a NUL character, which SMTP cannot carry",
+        ));
     }
     Ok(())
 }
@@ -719,7 +825,14 @@ pub fn update(
     store.transaction(|tx| {
         tx.execute("DELETE FROM relay_profiles WHERE name = ?1", [&old.name])?;
         write_row(tx, &profile, &created_at)?;
-        audit::append_in(tx, now, by.operator(), Kind::RelayProfileSaved, None, &details)?;
+        audit::append_in(
+            tx,
+            now,
+            by.operator(),
+            Kind::RelayProfileSaved,
+            None,
+            &details,
+        )?;
         Ok::<_, Error>(())
     })?;
     if moved {
@@ -735,8 +848,18 @@ pub fn remove(store: &Store, by: &Session, name: &str, now: OffsetDateTime) -> R
     let profile = get(store, name)?;
     let details = json!({"profile": profile.name, "action": "removed", "host": profile.host, "port": profile.port, "username": profile.username});
     store.transaction(|tx| {
-        tx.execute("DELETE FROM relay_profiles WHERE name = ?1", [&profile.name])?;
-        audit::append_in(tx, now, by.operator(), Kind::RelayProfileRemoved, None, &details)?;
+        tx.execute(
+            "DELETE FROM relay_profiles WHERE name = ?1",
+            [&profile.name],
+        )?;
+        audit::append_in(
+            tx,
+            now,
+            by.operator(),
+            Kind::RelayProfileRemoved,
+            None,
+            &details,
+        )?;
         Ok::<_, Error>(())
     })?;
     let (relay, user) = keychain_account(&profile);
@@ -744,7 +867,13 @@ pub fn remove(store: &Store, by: &Session, name: &str, now: OffsetDateTime) -> R
 }
 
 /// Deletes the keychain password of `(relay, user)` unless a profile still uses it.
-fn forget_unused_password(store: &Store, by: &Session, relay: &str, user: &str, now: OffsetDateTime) -> Result<(), Error> {
+fn forget_unused_password(
+    store: &Store,
+    by: &Session,
+    relay: &str,
+    user: &str,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
     let still_used = list(store)?.iter().any(|p| {
         let (r, u) = keychain_account(p);
         r == relay && u == user
@@ -864,14 +993,15 @@ pub async fn test_connection_with(
     now: SystemTime,
     timeout: Duration,
 ) -> ConnectionTest {
-    let done = |outcome: TestOutcome, message: String, fix: &str, checks: Vec<Check>| ConnectionTest {
-        profile: profile.name.clone(),
-        outcome,
-        message,
-        fix: fix.to_owned(),
-        tls_version: None,
-        checks,
-    };
+    let done =
+        |outcome: TestOutcome, message: String, fix: &str, checks: Vec<Check>| ConnectionTest {
+            profile: profile.name.clone(),
+            outcome,
+            message,
+            fix: fix.to_owned(),
+            tls_version: None,
+            checks,
+        };
     let password = match password {
         Ok(p) => p,
         Err(e) => {
@@ -916,7 +1046,11 @@ pub async fn test_connection_with(
             ),
             String::new(),
         ),
-        Some(c) => (outcome_of(c, profile.security, had_password), format!("{}.", capitalise(&c.detail)), c.fix.clone()),
+        Some(c) => (
+            outcome_of(c, profile.security, had_password),
+            format!("{}.", capitalise(&c.detail)),
+            c.fix.clone(),
+        ),
     };
     ConnectionTest {
         profile: profile.name.clone(),
@@ -935,7 +1069,10 @@ fn outcome_of(check: &Check, security: Security, had_password: bool) -> TestOutc
         ids::CERTIFICATE => TestOutcome::CertificateNotTrusted,
         // The probe reports a missing STARTTLS and a STARTTLS that broke under the same
         // id; only the first means the relay cannot be used encrypted at all.
-        ids::STARTTLS if security == Security::Starttls && check.detail.contains("does not offer STARTTLS") => {
+        ids::STARTTLS
+            if security == Security::Starttls
+                && check.detail.contains("does not offer STARTTLS") =>
+        {
             TestOutcome::StarttlsMissing
         }
         ids::AUTH_AFTER_TLS => TestOutcome::AuthNotOffered,
@@ -959,17 +1096,28 @@ mod tests {
     use super::*;
 
     fn input(name: &str, provider: &str) -> ProfileInput {
-        ProfileInput { name: name.into(), provider: provider.into(), username: "me@shop.test".into(), ..Default::default() }
+        ProfileInput {
+            name: name.into(),
+            provider: provider.into(),
+            username: "me@shop.test".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn presets_fill_the_known_values() {
         let s = settings(&input("Office", "microsoft365")).unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.security), ("smtp.office365.com", 587, Security::Starttls));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.security),
+            ("smtp.office365.com", 587, Security::Starttls)
+        );
         assert_eq!(s.rate, RatePreset::Microsoft365);
         assert_eq!(s.rate.limit().per_minute, Some(30));
         let s = settings(&input("G", "google")).unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.rate), ("smtp.gmail.com", 587, RatePreset::GoogleWorkspace));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.rate),
+            ("smtp.gmail.com", 587, RatePreset::GoogleWorkspace)
+        );
         // "other" fills nothing: the host is required.
         let e = settings(&input("X", "other")).unwrap_err();
         assert_eq!(e.field(), Some("host"));
@@ -996,31 +1144,113 @@ mod tests {
             i
         };
         assert!(settings(&base()).is_ok());
-        let cases: Vec<(Box<dyn Fn(&mut ProfileInput)>, &str, &str)> = vec![
-            (Box::new(|i| i.name = "  ".into()), "name", "give the profile a name"),
-            (Box::new(|i| i.name = "x".repeat(65)), "name", "longer than 64"),
-            (Box::new(|i| i.name = "a\nb".into()), "name", "control character"),
-            (Box::new(|i| i.host = "smtp://mail.shop.test".into()), "host", "web address"),
-            (Box::new(|i| i.host = "mail.shop.test:587".into()), "host", "in the port field"),
-            (Box::new(|i| i.host = "me@shop.test".into()), "host", "e-mail address"),
-            (Box::new(|i| i.host = "mail_shop.test".into()), "host", "not a host name"),
-            (Box::new(|i| i.host = "-x.test".into()), "host", "not a host name"),
-            (Box::new(|i| i.port = Some(70000)), "port", "from 1 to 65535"),
-            (Box::new(|i| i.security = "plain".into()), "security", "never sends without encryption"),
-            (Box::new(|i| i.security = "none".into()), "security", "never sends without encryption"),
-            (Box::new(|i| i.security = "ssl3".into()), "security", "not a security setting"),
-            (Box::new(|i| {
-                i.port = Some(465);
-            }), "security", "port 465 expects TLS"),
-            (Box::new(|i| {
-                i.security = "tls".into();
-            }), "security", "port 587 starts unencrypted"),
-            (Box::new(|i| i.username = "".into()), "username", "user name"),
-            (Box::new(|i| i.auth = "oauth2".into()), "auth", "not available yet"),
-            (Box::new(|i| i.auth = "kerberos".into()), "auth", "not a sign-in method"),
-            (Box::new(|i| i.rate = "fast".into()), "rate", "unknown rate preset"),
-            (Box::new(|i| i.provider = "yahoo".into()), "provider", "not a known preset"),
-            (Box::new(|i| i.ca_file = Some("/nonexistent/ca.pem".into())), "ca_file", "cannot open the CA file"),
+        // (change to a good form, the field blamed, words the message must hold)
+        type Case = (Box<dyn Fn(&mut ProfileInput)>, &'static str, &'static str);
+        let cases: Vec<Case> = vec![
+            (
+                Box::new(|i| i.name = "  ".into()),
+                "name",
+                "give the profile a name",
+            ),
+            (
+                Box::new(|i| i.name = "x".repeat(65)),
+                "name",
+                "longer than 64",
+            ),
+            (
+                Box::new(|i| i.name = "a\nb".into()),
+                "name",
+                "control character",
+            ),
+            (
+                Box::new(|i| i.host = "smtp://mail.shop.test".into()),
+                "host",
+                "web address",
+            ),
+            (
+                Box::new(|i| i.host = "mail.shop.test:587".into()),
+                "host",
+                "in the port field",
+            ),
+            (
+                Box::new(|i| i.host = "me@shop.test".into()),
+                "host",
+                "e-mail address",
+            ),
+            (
+                Box::new(|i| i.host = "mail_shop.test".into()),
+                "host",
+                "not a host name",
+            ),
+            (
+                Box::new(|i| i.host = "-x.test".into()),
+                "host",
+                "not a host name",
+            ),
+            (
+                Box::new(|i| i.port = Some(70000)),
+                "port",
+                "from 1 to 65535",
+            ),
+            (
+                Box::new(|i| i.security = "plain".into()),
+                "security",
+                "never sends without encryption",
+            ),
+            (
+                Box::new(|i| i.security = "none".into()),
+                "security",
+                "never sends without encryption",
+            ),
+            (
+                Box::new(|i| i.security = "ssl3".into()),
+                "security",
+                "not a security setting",
+            ),
+            (
+                Box::new(|i| {
+                    i.port = Some(465);
+                }),
+                "security",
+                "port 465 expects TLS",
+            ),
+            (
+                Box::new(|i| {
+                    i.security = "tls".into();
+                }),
+                "security",
+                "port 587 starts unencrypted",
+            ),
+            (
+                Box::new(|i| i.username = "".into()),
+                "username",
+                "user name",
+            ),
+            (
+                Box::new(|i| i.auth = "oauth2".into()),
+                "auth",
+                "not available yet",
+            ),
+            (
+                Box::new(|i| i.auth = "kerberos".into()),
+                "auth",
+                "not a sign-in method",
+            ),
+            (
+                Box::new(|i| i.rate = "fast".into()),
+                "rate",
+                "unknown rate preset",
+            ),
+            (
+                Box::new(|i| i.provider = "yahoo".into()),
+                "provider",
+                "not a known preset",
+            ),
+            (
+                Box::new(|i| i.ca_file = Some("/nonexistent/ca.pem".into())),
+                "ca_file",
+                "cannot open the CA file",
+            ),
         ];
         for (change, field, words) in cases {
             let mut i = base();
@@ -1048,7 +1278,10 @@ mod tests {
         assert!(e.to_string().contains("holds no certificate"), "{e}");
         let e = read_ca(dir.path()).unwrap_err();
         assert!(e.to_string().contains("is a folder"), "{e}");
-        let ca = CaFile { path: not_pem.clone(), sha256: sha256_hex(b"something else") };
+        let ca = CaFile {
+            path: not_pem.clone(),
+            sha256: sha256_hex(b"something else"),
+        };
         let e = verify_ca(&ca).unwrap_err();
         assert!(matches!(e, Error::CaChanged { .. }), "{e}");
         assert_eq!(e.field(), Some("ca_file"));
@@ -1070,7 +1303,10 @@ mod tests {
         ]
         .iter()
         .map(|o| {
-            assert_eq!(serde_json::to_value(o).unwrap(), serde_json::Value::from(o.as_str()));
+            assert_eq!(
+                serde_json::to_value(o).unwrap(),
+                serde_json::Value::from(o.as_str())
+            );
             o.as_str()
         })
         .collect();

@@ -23,7 +23,10 @@ use mergeguard::store::Store;
 use time::macros::datetime;
 
 fn env(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 fn test_dir() -> String {
@@ -31,12 +34,17 @@ fn test_dir() -> String {
 }
 
 fn dns_addr() -> SocketAddr {
-    env("MG_TEST_DNS", "127.0.0.1:5353").parse().expect("MG_TEST_DNS is IP:PORT")
+    env("MG_TEST_DNS", "127.0.0.1:5353")
+        .parse()
+        .expect("MG_TEST_DNS is IP:PORT")
 }
 
 /// The running test Knot's configuration, for `knotc`.
 fn knot_conf() -> PathBuf {
-    PathBuf::from(env("MG_TEST_KNOT_CONF", &format!("{}/dns/knot.conf", test_dir())))
+    PathBuf::from(env(
+        "MG_TEST_KNOT_CONF",
+        &format!("{}/dns/knot.conf", test_dir()),
+    ))
 }
 
 fn require_session() {
@@ -59,12 +67,21 @@ static ZONE: Mutex<()> = Mutex::new(());
 /// Runs knotc; the error is its output.
 fn knotc(args: &[&str]) -> Result<(), String> {
     let conf = knot_conf();
-    let out = Command::new("knotc").arg("-c").arg(&conf).args(args).output().map_err(|e| format!("knotc: {e}"))?;
+    let out = Command::new("knotc")
+        .arg("-c")
+        .arg(&conf)
+        .args(args)
+        .output()
+        .map_err(|e| format!("knotc: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if out.status.success() && !stdout.contains("error") {
         Ok(())
     } else {
-        Err(format!("knotc {args:?} (config {}): {stdout}{}", conf.display(), String::from_utf8_lossy(&out.stderr)))
+        Err(format!(
+            "knotc {args:?} (config {}): {stdout}{}",
+            conf.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 
@@ -91,7 +108,13 @@ fn publish(records: &[DnsRecord]) {
         .iter()
         .map(|r| {
             assert_eq!(r.rtype, "TXT");
-            let mut edit = vec!["zone-set".to_owned(), "test.".into(), format!("{}.", r.name), "60".into(), "TXT".into()];
+            let mut edit = vec![
+                "zone-set".to_owned(),
+                "test.".into(),
+                format!("{}.", r.name),
+                "60".into(),
+                "TXT".into(),
+            ];
             edit.extend(r.strings.iter().map(|s| format!("\"{s}\"")));
             edit
         })
@@ -100,13 +123,25 @@ fn publish(records: &[DnsRecord]) {
 }
 
 fn unpublish(records: &[DnsRecord]) {
-    let edits: Vec<Vec<String>> =
-        records.iter().map(|r| vec!["zone-unset".to_owned(), "test.".into(), format!("{}.", r.name), "TXT".into()]).collect();
+    let edits: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                "zone-unset".to_owned(),
+                "test.".into(),
+                format!("{}.", r.name),
+                "TXT".into(),
+            ]
+        })
+        .collect();
     zone_edit(&edits);
 }
 
 fn by_id<'a>(checks: &'a [Check], id: &str) -> &'a Check {
-    checks.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no {id} in {checks:#?}"))
+    checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no {id} in {checks:#?}"))
 }
 
 /// The pre-flight domain checks with the key from the keychain: SPF, DKIM and DMARC
@@ -118,11 +153,26 @@ async fn assert_domain_checks_pass(domain: &str, selector: &str) {
     check.dkim_key = Some(parse_dkim_key(pem.expose().as_bytes()).unwrap());
     check.relay_ips = vec![IpAddr::from([127, 0, 0, 1])];
     let checks = check_domain(&check, &Resolver::At(dns_addr()), SystemTime::now()).await;
-    for c in checks.iter().filter(|c| c.id.starts_with("spf.") || c.id.starts_with("dkim.") || c.id.starts_with("dmarc.")) {
+    for c in checks.iter().filter(|c| {
+        c.id.starts_with("spf.") || c.id.starts_with("dkim.") || c.id.starts_with("dmarc.")
+    }) {
         assert_ne!(c.status, Status::Fail, "{c:#?}");
     }
-    for id in ["spf.record", "spf.relay", "dkim.record", "dkim.key_length", "dkim.verify", "dmarc.record", "dmarc.alignment"] {
-        assert_eq!(by_id(&checks, id).status, Status::Pass, "{:#?}", by_id(&checks, id));
+    for id in [
+        "spf.record",
+        "spf.relay",
+        "dkim.record",
+        "dkim.key_length",
+        "dkim.verify",
+        "dmarc.record",
+        "dmarc.alignment",
+    ] {
+        assert_eq!(
+            by_id(&checks, id).status,
+            Status::Pass,
+            "{:#?}",
+            by_id(&checks, id)
+        );
     }
     // p=none is the deliberate starting point: a warning that says what comes next.
     assert_eq!(by_id(&checks, "dmarc.policy").status, Status::Warning);
@@ -137,7 +187,9 @@ fn signed_message(domain: &str, selector: &str) -> Vec<u8> {
          Date: Tue, 01 Dec 2026 09:00:00 +0000\r\nMessage-ID: <1@{domain}>\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\r\nHello from the newsletter.\r\n"
     );
-    let header = key.sign(body.as_bytes(), domain, selector, SystemTime::now()).unwrap();
+    let header = key
+        .sign(body.as_bytes(), domain, selector, SystemTime::now())
+        .unwrap();
     let mut out = header.into_bytes();
     out.extend_from_slice(body.as_bytes());
     out
@@ -162,10 +214,22 @@ def txt(name, timeout=5):
 print('PASS' if dkim.verify(open(sys.argv[1], 'rb').read(), dnsfunc=txt) else 'FAIL')
 "#;
     let out = Command::new(&python)
-        .args(["-c", script, file.to_str().unwrap(), &dns.ip().to_string(), &dns.port().to_string()])
+        .args([
+            "-c",
+            script,
+            file.to_str().unwrap(),
+            &dns.ip().to_string(),
+            &dns.port().to_string(),
+        ])
         .output()
-        .unwrap_or_else(|e| panic!("python with dkimpy ({python}, MG_TEST_PYTHON) not runnable: {e}"));
-    assert!(out.status.success(), "dkimpy: {}", String::from_utf8_lossy(&out.stderr));
+        .unwrap_or_else(|e| {
+            panic!("python with dkimpy ({python}, MG_TEST_PYTHON) not runnable: {e}")
+        });
+    assert!(
+        out.status.success(),
+        "dkimpy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -178,7 +242,12 @@ fn mg(data: &Path, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -186,16 +255,40 @@ fn mg(data: &Path, args: &[&str], stdin: &str) -> Output {
 async fn cli_generates_an_rsa_key_whose_records_verify_through_dns() {
     require_session();
     let data = tempfile::tempdir().unwrap();
-    let out = mg(data.path(), &["operator", "add", "admin", "--pin-stdin"], "9999\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = mg(
+        data.path(),
+        &["operator", "add", "admin", "--pin-stdin"],
+        "9999\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let domain = fresh_domain();
     let report_to = format!("dmarc@{domain}");
-    let common = ["--domain", &domain, "--selector", "mg2026", "--relay-preset", "other", "--relay-ip", "127.0.0.1", "--report-to", &report_to, "--json"];
+    let common = [
+        "--domain",
+        &domain,
+        "--selector",
+        "mg2026",
+        "--relay-preset",
+        "other",
+        "--relay-ip",
+        "127.0.0.1",
+        "--report-to",
+        &report_to,
+        "--json",
+    ];
 
     let mut args = vec!["dkim", "generate", "--operator", "admin", "--pin-stdin"];
     args.extend(common);
     let generated = mg(data.path(), &args, "9999\n");
-    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
     let printed: serde_json::Value = serde_json::from_slice(&generated.stdout).unwrap();
     assert_eq!(printed["key"], "rsa2048");
     assert!(!String::from_utf8_lossy(&generated.stdout).contains("PRIVATE KEY"));
@@ -204,7 +297,11 @@ async fn cli_generates_an_rsa_key_whose_records_verify_through_dns() {
     let mut args = vec!["domain", "records"];
     args.extend(common);
     let again = mg(data.path(), &args, "");
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(again, printed);
 
@@ -226,10 +323,19 @@ async fn cli_generates_an_rsa_key_whose_records_verify_through_dns() {
     let records = domain_setup::domain_records(&req).unwrap();
     assert_eq!(serde_json::to_value(&records).unwrap(), printed);
     let kinds: Vec<RecordKind> = records.records.iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, [RecordKind::Dkim, RecordKind::Spf, RecordKind::Dmarc]);
-    assert!(records.records[0].strings.len() >= 2, "an RSA-2048 record needs two strings");
+    assert_eq!(
+        kinds,
+        [RecordKind::Dkim, RecordKind::Spf, RecordKind::Dmarc]
+    );
+    assert!(
+        records.records[0].strings.len() >= 2,
+        "an RSA-2048 record needs two strings"
+    );
     assert_eq!(records.records[1].value, "v=spf1 ip4:127.0.0.1 ~all");
-    assert_eq!(records.records[2].value, format!("v=DMARC1; p=none; rua=mailto:{report_to}"));
+    assert_eq!(
+        records.records[2].value,
+        format!("v=DMARC1; p=none; rua=mailto:{report_to}")
+    );
 
     // Before publishing, the check says the DKIM record is missing.
     let pem = secrets::dkim_key(&domain, "mg2026").unwrap();
@@ -275,22 +381,39 @@ async fn an_ed25519_key_verifies_through_dns_and_carries_its_caution() {
     // Only an admin generates keys; nothing is stored for a refused request.
     let refused = domain_setup::set_up_domain(&store, &sam, &req, now).unwrap_err();
     assert_eq!(refused.code(), ErrorCode::Forbidden);
-    assert!(matches!(secrets::dkim_key(&domain, "ed1"), Err(secrets::Error::NoDkimKey(_))));
+    assert!(matches!(
+        secrets::dkim_key(&domain, "ed1"),
+        Err(secrets::Error::NoDkimKey(_))
+    ));
     // A relay without its addresses gets a plain sentence, and no key is left behind.
-    let no_ips = DomainSetupRequest { relay_ips: Vec::new(), ..req.clone() };
+    let no_ips = DomainSetupRequest {
+        relay_ips: Vec::new(),
+        ..req.clone()
+    };
     let e = domain_setup::set_up_domain(&store, &admin, &no_ips, now).unwrap_err();
     assert_eq!(e.field(), Some("relay_ips"));
-    assert!(matches!(secrets::dkim_key(&domain, "ed1"), Err(secrets::Error::NoDkimKey(_))));
+    assert!(matches!(
+        secrets::dkim_key(&domain, "ed1"),
+        Err(secrets::Error::NoDkimKey(_))
+    ));
 
     let records = domain_setup::set_up_domain(&store, &admin, &req, now).unwrap();
     let dkim = &records.records[0];
-    assert!(dkim.value.starts_with("v=DKIM1; k=ed25519; p="), "{}", dkim.value);
+    assert!(
+        dkim.value.starts_with("v=DKIM1; k=ed25519; p="),
+        "{}",
+        dkim.value
+    );
     assert!(dkim.note.as_deref().unwrap().contains("Not every receiver"));
     // The log names the key, never holds it.
-    let entries = mergeguard::audit::entries(&store, &mergeguard::audit::Filter::default()).unwrap();
+    let entries =
+        mergeguard::audit::entries(&store, &mergeguard::audit::Filter::default()).unwrap();
     let last = entries.last().unwrap();
     assert_eq!(last.kind, "credential_stored");
-    assert!(last.details.contains(&format!("ed1._domainkey.{domain}")) && !last.details.contains("PRIVATE"));
+    assert!(
+        last.details.contains(&format!("ed1._domainkey.{domain}"))
+            && !last.details.contains("PRIVATE")
+    );
 
     publish(&records.records);
     assert_domain_checks_pass(&domain, "ed1").await;

@@ -97,9 +97,22 @@ pub enum DomainCommand {
 }
 
 pub fn run_dkim(args: DkimArgs) -> ExitCode {
-    let DkimCommand::Generate { target, ed25519, replace, operator, pin_stdin } = args.command;
+    let DkimCommand::Generate {
+        target,
+        ed25519,
+        replace,
+        operator,
+        pin_stdin,
+    } = args.command;
     let result = (|| -> Result<DomainRecords, String> {
-        let request = target.request(Some(if ed25519 { KeyKind::Ed25519 } else { KeyKind::Rsa2048 }), replace);
+        let request = target.request(
+            Some(if ed25519 {
+                KeyKind::Ed25519
+            } else {
+                KeyKind::Rsa2048
+            }),
+            replace,
+        );
         let store = open_store(args.data_dir.as_deref())?;
         let now = OffsetDateTime::now_utc();
         let session = sign_in(&store, &operator, pin_stdin, now)?;
@@ -141,7 +154,11 @@ fn print_records(r: &DomainRecords, json: bool, generated: bool) -> ExitCode {
     println!("Publish these DNS records for {} (type TXT):", r.domain);
     for (i, rec) in r.records.iter().enumerate() {
         println!();
-        println!("{}. {} record", i + 1, format!("{:?}", rec.kind).to_uppercase());
+        println!(
+            "{}. {} record",
+            i + 1,
+            format!("{:?}", rec.kind).to_uppercase()
+        );
         println!("   Name:  {}", rec.name);
         println!("   Value: {}", rec.value);
         println!("   What it is for: {}", rec.purpose);
@@ -150,7 +167,11 @@ fn print_records(r: &DomainRecords, json: bool, generated: bool) -> ExitCode {
         }
         println!("   Zone-file line: {}", rec.zone_line);
     }
-    if !r.records.iter().any(|x| x.kind == domain_setup::RecordKind::Spf) {
+    if !r
+        .records
+        .iter()
+        .any(|x| x.kind == domain_setup::RecordKind::Spf)
+    {
         println!("\nNo SPF record suggested: add --relay-preset microsoft365|google|other (with --relay-ip) to get one.");
     }
     ExitCode::SUCCESS

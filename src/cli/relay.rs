@@ -108,8 +108,10 @@ fn read_password(from_stdin: bool) -> Result<Option<Secret>, String> {
     if !std::io::stdin().is_terminal() {
         return Err("no terminal to ask for the relay password: use --password-stdin, or --no-password to add the profile without one".into());
     }
-    let value = rpassword::prompt_password("Relay password (kept in the system keychain; empty for none): ")
-        .map_err(|e| format!("cannot read the password: {e}"))?;
+    let value = rpassword::prompt_password(
+        "Relay password (kept in the system keychain; empty for none): ",
+    )
+    .map_err(|e| format!("cannot read the password: {e}"))?;
     Ok((!value.is_empty()).then(|| Secret::new(value)))
 }
 
@@ -146,8 +148,13 @@ fn run_inner(args: RelayArgs) -> Result<ExitCode, String> {
             // Refuse a wrong form before asking for PIN and password.
             profiles::validate(&input).map_err(|e| e.to_string())?;
             let session = sign_in(&store, &operator, pin_stdin, now)?;
-            let password = if no_password { None } else { read_password(password_stdin)? };
-            let profile = profiles::add(&store, &session, &input, password.as_ref(), now).map_err(|e| e.to_string())?;
+            let password = if no_password {
+                None
+            } else {
+                read_password(password_stdin)?
+            };
+            let profile = profiles::add(&store, &session, &input, password.as_ref(), now)
+                .map_err(|e| e.to_string())?;
             if json {
                 return Ok(super::print_json(&profile));
             }
@@ -158,7 +165,11 @@ fn run_inner(args: RelayArgs) -> Result<ExitCode, String> {
                 profile.port,
                 security_name(&profile),
                 profile.username,
-                if password.is_some() { ", password stored in the OS keychain" } else { ", no password stored" }
+                if password.is_some() {
+                    ", password stored in the OS keychain"
+                } else {
+                    ", no password stored"
+                }
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -179,12 +190,18 @@ fn run_inner(args: RelayArgs) -> Result<ExitCode, String> {
                     security_name(p),
                     p.username,
                     p.provider.as_str(),
-                    p.ca.as_ref().map(|c| format!("\tca {}", c.path.display())).unwrap_or_default()
+                    p.ca.as_ref()
+                        .map(|c| format!("\tca {}", c.path.display()))
+                        .unwrap_or_default()
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
-        RelayCommand::Remove { name, operator, pin_stdin } => {
+        RelayCommand::Remove {
+            name,
+            operator,
+            pin_stdin,
+        } => {
             let profile = profiles::get(&store, &name).map_err(|e| e.to_string())?;
             let session = sign_in(&store, &operator, pin_stdin, now)?;
             profiles::remove(&store, &session, &profile.name, now).map_err(|e| e.to_string())?;
@@ -197,7 +214,10 @@ fn run_inner(args: RelayArgs) -> Result<ExitCode, String> {
                 .enable_all()
                 .build()
                 .map_err(|e| format!("cannot start the network runtime: {e}"))?;
-            let result = runtime.block_on(profiles::test_connection(&profile, std::time::SystemTime::now()));
+            let result = runtime.block_on(profiles::test_connection(
+                &profile,
+                std::time::SystemTime::now(),
+            ));
             let code = if result.outcome == TestOutcome::Ok {
                 ExitCode::SUCCESS
             } else {
@@ -205,7 +225,11 @@ fn run_inner(args: RelayArgs) -> Result<ExitCode, String> {
             };
             if json {
                 let printed = super::print_json(&result);
-                return Ok(if printed == ExitCode::SUCCESS { code } else { printed });
+                return Ok(if printed == ExitCode::SUCCESS {
+                    code
+                } else {
+                    printed
+                });
             }
             println!("{}: {}", result.outcome.as_str(), result.message);
             if !result.fix.is_empty() {
