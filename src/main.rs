@@ -49,6 +49,12 @@ enum Command {
     TestSend(cli::test_send::TestSendArgs),
     /// Store or remove a relay password in the OS keychain.
     Credential(cli::credential::CredentialArgs),
+    /// Relay profiles: add, list, remove, test the connection.
+    Relay(cli::relay::RelayArgs),
+    /// Generate a DKIM key into the OS keychain and print the DNS records to publish.
+    Dkim(cli::dkim::DkimArgs),
+    /// The DNS records (DKIM, SPF, DMARC) to publish for a sender domain.
+    Domain(cli::dkim::DomainArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,5 +84,8 @@ fn main() -> ExitCode {
         Command::TestSend(args) => cli::test_send::run(args),
         Command::Audit(args) => cli::audit::run(args),
         Command::Send(args) => cli::send::run(args),
+        Command::Relay(args) => cli::relay::run(args),
+        Command::Dkim(args) => cli::dkim::run_dkim(args),
+        Command::Domain(args) => cli::dkim::run_domain(args),
     }
 }

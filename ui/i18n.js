@@ -720,7 +720,8 @@ const KIND_NAMES = {
     send_pause: "Send paused", send_resume: "Send resumed", send_cancel: "Send cancelled", send_finish: "Send finished",
     unknown_requeued: "Unknown rows re-queued", message_outcome: "Message outcome", settings_changed: "Settings changed",
     operator_added: "Operator added", operator_disabled: "Operator disabled", credential_stored: "Password stored",
-    credential_removed: "Password removed", suppression_added: "Suppression list: added",
+    credential_removed: "Password removed", relay_profile_saved: "Relay profile saved",
+    relay_profile_removed: "Relay profile removed", suppression_added: "Suppression list: added",
     suppression_removed: "Suppression list: removed", test_send: "Test copy sent",
   },
   ja: {
@@ -730,6 +731,7 @@ const KIND_NAMES = {
     send_cancel: "送信中止", send_finish: "送信終了", unknown_requeued: "不明分の再送待ち", message_outcome: "配信結果",
     settings_changed: "設定変更", operator_added: "担当者追加", operator_disabled: "担当者無効化",
     credential_stored: "パスワード保存", credential_removed: "パスワード削除",
+    relay_profile_saved: "送信サーバー設定の保存", relay_profile_removed: "送信サーバー設定の削除",
     suppression_added: "配信停止リストに追加", suppression_removed: "配信停止リストから削除",
     test_send: "テスト送信",
   },
@@ -767,4 +769,59 @@ export function kindName(kind) {
 
 export function roleName(role) {
   return t("role_" + role);
+}
+
+// ---------- relay "Test connection" outcomes and sender-domain records ----------
+
+// The core's `profiles::TestOutcome` codes; the core's own message (what it saw) is shown
+// under this headline.
+const RELAY_TEST = {
+  en: {
+    ok: "The connection works: encrypted, the certificate is trusted, and the sign-in succeeded.",
+    cannot_connect: "Cannot connect to the relay. Check the host name, the port and the network.",
+    certificate_not_trusted: "The relay's certificate is not trusted. For a company relay, choose the company CA file.",
+    starttls_missing: "The relay does not offer STARTTLS, so the password and the messages would travel unencrypted. MergeGuard will not use it.",
+    tls_failed: "The encrypted connection could not be set up.",
+    auth_not_offered: "The relay offers no way to sign in after encryption.",
+    login_refused: "The relay refused the user name or password.",
+    no_password: "No password is stored for this profile. Enter it and save.",
+    keychain_unavailable: "The system keychain is locked or missing, so the password could not be read.",
+    ca_file_changed: "The company CA file has changed since the profile was saved. Choose it again and save.",
+  },
+  ja: {
+    ok: "接続できました。暗号化され、証明書は信頼でき、サインインに成功しました。",
+    cannot_connect: "送信サーバーに接続できません。ホスト名・ポート・ネットワークを確認してください。",
+    certificate_not_trusted: "送信サーバーの証明書を信頼できません。社内のサーバーなら、社内 CA のファイルを指定してください。",
+    starttls_missing: "送信サーバーが STARTTLS に対応していないため、パスワードとメールが暗号化されずに送られます。MergeGuard はこのサーバーを使いません。",
+    tls_failed: "暗号化された接続を確立できませんでした。",
+    auth_not_offered: "送信サーバーが暗号化後のサインイン方法を提供していません。",
+    login_refused: "送信サーバーがユーザー名またはパスワードを拒否しました。",
+    no_password: "この設定にはパスワードが保存されていません。入力して保存してください。",
+    keychain_unavailable: "システムのキーチェーンがロックされているか見つからないため、パスワードを読めません。",
+    ca_file_changed: "設定の保存後に社内 CA のファイルが変更されました。もう一度指定して保存してください。",
+  },
+};
+
+/** The headline for a "Test connection" outcome code. */
+export function relayTestText(outcome) {
+  return (RELAY_TEST[current] || RELAY_TEST.en)[outcome] || RELAY_TEST.en[outcome] || outcome;
+}
+
+// The core's `domain_setup::RecordKind`: a title and what the record is for.
+const DNS_RECORDS = {
+  en: {
+    dkim: ["DKIM key", "Publishes the public half of your signing key, so receivers can prove that a message really comes from your domain and was not changed on the way."],
+    spf: ["SPF", "Lists the servers allowed to send mail for your domain, so receivers can tell your relay from someone pretending to be you."],
+    dmarc: ["DMARC", "Tells receivers what to do with mail that fails the SPF and DKIM checks (for now: deliver it) and where to send daily reports about mail sent as your domain."],
+  },
+  ja: {
+    dkim: ["DKIM 公開鍵", "署名用の鍵の公開部分を公開します。受信側は、メールが本当にあなたのドメインから送られ、途中で改ざんされていないことを確認できます。"],
+    spf: ["SPF", "あなたのドメインのメールを送ってよいサーバーを列挙します。受信側は、あなたの送信サーバーとなりすましを見分けられます。"],
+    dmarc: ["DMARC", "SPF と DKIM の確認に失敗したメールの扱い（当面は配信する）と、あなたのドメイン名で送られたメールについての日次レポートの送り先を受信側に伝えます。"],
+  },
+};
+
+/** [title, what it is for] of a DNS record kind (`dkim`, `spf`, `dmarc`). */
+export function dnsRecordText(kind) {
+  return (DNS_RECORDS[current] || DNS_RECORDS.en)[kind] || [kind, ""];
 }

@@ -68,6 +68,8 @@ kinds! {
     OperatorDisabled => "operator_disabled",
     CredentialStored => "credential_stored",
     CredentialRemoved => "credential_removed",
+    RelayProfileSaved => "relay_profile_saved",
+    RelayProfileRemoved => "relay_profile_removed",
     SuppressionAdded => "suppression_added",
     SuppressionRemoved => "suppression_removed",
     TestSend => "test_send",
