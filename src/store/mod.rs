@@ -24,7 +24,16 @@ pub const DATA_DIR_ENV: &str = "MERGEGUARD_DATA_DIR";
 const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "send", include_str!("migrations/0002_send.sql")),
-    (3, "suppression", include_str!("migrations/0003_suppression.sql")),
+    (
+        3,
+        "suppression",
+        include_str!("migrations/0003_suppression.sql"),
+    ),
+    (
+        4,
+        "deliveries_by_address",
+        include_str!("migrations/0004_deliveries_by_address.sql"),
+    ),
 ];
 
 /// The schema version this build writes (the last of [`MIGRATIONS`]).
@@ -302,7 +311,7 @@ mod tests {
     fn fresh_store_has_the_send_tables() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4]);
         let conn = store.read();
         assert!(table_exists(&conn, "deliveries"));
         assert!(table_exists(&conn, "send_quota"));
@@ -330,13 +339,13 @@ mod tests {
             assert!(!table_exists(&conn, "deliveries"));
         }
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4]);
         assert!(table_exists(&store.read(), "deliveries"));
         assert_eq!(store.setting("k").unwrap().as_deref(), Some("v"));
         drop(store);
         // Opening again applies nothing twice.
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4]);
     }
 
     #[test]
@@ -364,7 +373,7 @@ mod tests {
             .unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4]);
         let n: i64 = store
             .read()
             .query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0))
