@@ -2,7 +2,9 @@
 //! relay and DKIM settings. Paths inside it are relative to the file's own folder.
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::ErrorCode;
 
@@ -71,7 +73,10 @@ pub struct MessageSpec {
     /// Optional column naming a per-recipient attachment file.
     #[serde(default)]
     pub attachment_column: Option<String>,
-    /// Folder the per-recipient attachment files are in (default: the campaign's folder).
+    /// Folder the per-recipient attachment files are in. Required with
+    /// `attachment_column`: there is no default, and never the campaign's own folder
+    /// (which holds keys and the campaign itself); the checklist refuses cells naming
+    /// files outside it, symbolic links and key files.
     #[serde(default)]
     pub attachment_dir: Option<PathBuf>,
     /// An attachment with more distinct addresses than this fails
@@ -177,12 +182,18 @@ pub enum Error {
     },
     #[error("the campaign file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("cannot read the {what} {path}: {source}")]
+    Source {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Read { .. } => ErrorCode::Io,
+            Error::Read { .. } | Error::Source { .. } => ErrorCode::Io,
             Error::Parse { .. } => ErrorCode::InvalidCampaign,
         }
     }
@@ -192,12 +203,21 @@ impl Campaign {
     /// Loads and parses a campaign file; relative paths are kept relative and resolved
     /// with [`Campaign::resolve`].
     pub fn load(path: &Path) -> Result<Campaign, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
+        Campaign::from_bytes(path, &bytes)
+    }
+
+    /// Parses a campaign file's bytes already read from `path`.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Campaign, Error> {
+        let text = std::str::from_utf8(bytes).map_err(|_| Error::Parse {
+            path: path.to_owned(),
+            message: "the file is not UTF-8 text".into(),
+        })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Campaign::parse(&text, base_dir).map_err(|message| Error::Parse {
+        Campaign::parse(text, base_dir).map_err(|message| Error::Parse {
             path: path.to_owned(),
             message,
         })
@@ -226,6 +246,15 @@ impl Campaign {
                 );
             }
         }
+        if campaign.message.attachment_column.is_some() && campaign.message.attachment_dir.is_none()
+        {
+            return Err(
+                "[message] attachment_column needs attachment_dir: name the folder that holds \
+                 only the per-recipient files (for example attachment_dir = \"invoices\"); \
+                 the campaign's own folder is no longer used by default"
+                    .into(),
+            );
+        }
         if campaign.relay.is_some() && campaign.outbox.is_some() {
             return Err(
                 "the file has both [relay] and [outbox]; keep the one this campaign \
@@ -247,6 +276,230 @@ impl Campaign {
             p.to_owned()
         } else {
             self.base_dir.join(p)
+        }
+    }
+}
+
+/// One source file of a campaign, read once: its bytes and their SHA-256.
+#[derive(Clone)]
+pub struct SourceFile {
+    /// What the file is, in words ("text template", "relay CA file", ...).
+    pub what: &'static str,
+    pub path: PathBuf,
+    /// SHA-256 (hex) of [`SourceFile::bytes`].
+    pub sha256: String,
+    bytes: Arc<Vec<u8>>,
+}
+
+impl SourceFile {
+    fn read(what: &'static str, path: PathBuf) -> Result<SourceFile, Error> {
+        let bytes = std::fs::read(&path).map_err(|source| Error::Source {
+            what,
+            path: path.clone(),
+            source,
+        })?;
+        Ok(SourceFile::from_bytes(what, path, bytes))
+    }
+
+    fn from_bytes(what: &'static str, path: PathBuf, bytes: Vec<u8>) -> SourceFile {
+        SourceFile {
+            what,
+            path,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            bytes: Arc::new(bytes),
+        }
+    }
+
+    pub fn bytes(&self) -> &Arc<Vec<u8>> {
+        &self.bytes
+    }
+}
+
+impl std::fmt::Debug for SourceFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the bytes: one of these files is a DKIM private key.
+        f.debug_struct("SourceFile")
+            .field("what", &self.what)
+            .field("path", &self.path)
+            .field("sha256", &self.sha256)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Every byte a campaign is checked, fingerprinted and built from, read ONCE: the
+/// campaign file, the recipient file, the templates, the shared attachments, the
+/// effective relay CA (a `--ca` override included) and the DKIM private key (file or
+/// keychain). The checklist, the approval fingerprint and the send all use these bytes,
+/// so what was checked is what was approved is what is sent; a later edit on disk is
+/// never read, and [`Snapshot::changed_on_disk`] reports it.
+///
+/// Per-recipient attachments are not here: each is read when its message is built and
+/// compared with that recipient's approved hash.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub campaign: Campaign,
+    /// The campaign file and its bytes (`None` for a campaign not read from a file).
+    pub campaign_file: Option<SourceFile>,
+    files: Vec<SourceFile>,
+    ca: Option<PathBuf>,
+    dkim_key: Option<Result<SourceFile, String>>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("campaign_file", &self.campaign_file)
+            .field("files", &self.files)
+            .field("ca", &self.ca)
+            .field(
+                "dkim_key_sha256",
+                &self
+                    .dkim_key
+                    .as_ref()
+                    .map(|k| k.as_ref().map(|k| &k.sha256)),
+            )
+            .finish()
+    }
+}
+
+impl Snapshot {
+    /// Reads the campaign file at `path` and every file it names, once. `ca` overrides
+    /// `[relay] ca` (the command line's `--ca`); its bytes are the ones fingerprinted.
+    pub fn load(path: &Path, ca: Option<&Path>) -> Result<Snapshot, Error> {
+        let file = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let campaign = Campaign::from_bytes(path, &file)?;
+        let mut snapshot = Snapshot::of(campaign, ca)?;
+        snapshot.campaign_file = Some(SourceFile::from_bytes(
+            "campaign file",
+            path.to_owned(),
+            file,
+        ));
+        Ok(snapshot)
+    }
+
+    /// Reads every file a loaded campaign names, once.
+    pub fn of(campaign: Campaign, ca: Option<&Path>) -> Result<Snapshot, Error> {
+        let mut files = vec![SourceFile::read(
+            "recipient file",
+            campaign.resolve(&campaign.recipients.file),
+        )?];
+        files.push(SourceFile::read(
+            "text template",
+            campaign.resolve(&campaign.message.text),
+        )?);
+        if let Some(h) = &campaign.message.html {
+            files.push(SourceFile::read("HTML template", campaign.resolve(h))?);
+        }
+        for a in &campaign.message.attachments {
+            files.push(SourceFile::read("attachment", campaign.resolve(a))?);
+        }
+        let ca = ca.map(Path::to_path_buf).or_else(|| {
+            campaign
+                .relay
+                .as_ref()?
+                .ca
+                .as_ref()
+                .map(|p| campaign.resolve(p))
+        });
+        if let Some(ca) = &ca {
+            files.push(SourceFile::read("relay CA file", ca.clone())?);
+        }
+        // An unreadable key is a checklist failure (dkim.private_key), not an error here.
+        let dkim_key = campaign.dkim.as_ref().map(|d| match &d.private_key {
+            Some(p) => {
+                let path = campaign.resolve(p);
+                SourceFile::read("DKIM private key", path).map_err(|e| e.to_string())
+            }
+            None => campaign
+                .dkim_key_bytes()
+                .unwrap_or_else(|| Err("no [dkim] section".into()))
+                .map(|b| SourceFile::from_bytes("DKIM private key", PathBuf::new(), b)),
+        });
+        Ok(Snapshot {
+            campaign,
+            campaign_file: None,
+            files,
+            ca,
+            dkim_key,
+        })
+    }
+
+    /// The bytes read from `path` (resolved), if it is one of the snapshot's files.
+    pub fn bytes(&self, path: &Path) -> Option<&Arc<Vec<u8>>> {
+        self.file(path).map(|f| &f.bytes)
+    }
+
+    /// The snapshot's file at `path` (resolved).
+    pub fn file(&self, path: &Path) -> Option<&SourceFile> {
+        self.files.iter().find(|f| f.path == path)
+    }
+
+    /// The recipient file as read.
+    pub fn recipient_file(&self) -> &SourceFile {
+        &self.files[0]
+    }
+
+    /// The effective relay CA file (override or `[relay] ca`) as read.
+    pub fn ca(&self) -> Option<&SourceFile> {
+        let ca = self.ca.as_deref()?;
+        self.files
+            .iter()
+            .find(|f| f.what == "relay CA file" && f.path == ca)
+    }
+
+    /// The DKIM private key as read (from its file or the keychain), or why it could
+    /// not be read; `None` without `[dkim]`.
+    pub fn dkim_key(&self) -> Option<Result<&SourceFile, &str>> {
+        self.dkim_key
+            .as_ref()
+            .map(|k| k.as_ref().map_err(String::as_str))
+    }
+
+    /// Every file read from disk (the keychain key is not a file).
+    pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
+        self.campaign_file.iter().chain(&self.files).chain(
+            self.dkim_key
+                .iter()
+                .filter_map(|k| k.as_ref().ok())
+                .filter(|k| !k.path.as_os_str().is_empty()),
+        )
+    }
+
+    /// The first file whose bytes on disk now differ from the snapshot (or that can no
+    /// longer be read), in words; `None` when every file is as it was read.
+    pub fn changed_on_disk(&self) -> Option<String> {
+        self.files().find_map(|f| match hash_file(&f.path) {
+            Ok(now) if now == f.sha256 => None,
+            Ok(_) => Some(format!(
+                "the {} {} changed on disk",
+                f.what,
+                f.path.display()
+            )),
+            Err(e) => Some(format!(
+                "the {} {} can no longer be read ({e})",
+                f.what,
+                f.path.display()
+            )),
+        })
+    }
+}
+
+/// SHA-256 (hex) of a file, read in 64 KiB pieces (a large recipient file is hashed
+/// without being held in memory a second time).
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match std::io::Read::read(&mut file, &mut buf) {
+            Ok(0) => return Ok(hex::encode(hasher.finalize())),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }

@@ -471,6 +471,7 @@ fn campaign() -> FingerprintInput {
             name: "terms.pdf".into(),
             sha256: sha256_hex(b"terms v1"),
         }],
+        recipient_attachments: vec![],
         relay: Some(RelayInput {
             host: "mail.test".into(),
             port: 587,

@@ -620,9 +620,10 @@ fn text_of(o: &Output) -> String {
     text(o)
 }
 
-/// A test copy goes through the real relay to the sender's own domain only: "[TEST]" in
-/// the subject, addressed to the tester alone with no customer address in it, signed,
-/// and refused for a customer's address before anything is sent.
+/// A test copy goes through the real relay to the operator's own recorded address only:
+/// "[TEST]" in the subject, addressed to the tester alone with no customer address in
+/// it, signed, and refused for a customer's address, or another address at the sender's
+/// domain, before anything is sent.
 #[test]
 fn test_send_reaches_the_own_mailbox_only_and_carries_no_customer_address() {
     let dns = env("MG_TEST_DNS", "127.0.0.1:5353");
@@ -656,10 +657,30 @@ fn test_send_reaches_the_own_mailbox_only_and_carries_no_customer_address() {
     let refused = test_send("a1@example.test", "2");
     assert!(!refused.status.success(), "{}", text(&refused));
     assert!(
-        text(&refused).contains("own mailbox at good.test"),
+        text(&refused).contains("never to a customer"),
         "{}",
         text(&refused)
     );
+    // The campaign file's sender domain is not a licence: the operator's own address
+    // is what an admin recorded.
+    let refused = test_send("me@good.test", "4");
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("set-email"), "{}", text(&refused));
+    ok(mg(
+        &data,
+        &[
+            "operator",
+            "set-email",
+            "sam",
+            "me@good.test",
+            "--admin",
+            "root",
+            "--pin-stdin",
+        ],
+        "1234\n",
+    ));
+    let refused = test_send("other@good.test", "4");
+    assert!(!refused.status.success(), "{}", text(&refused));
 
     let out = ok(test_send("me@good.test", "4"));
     assert!(

@@ -47,6 +47,19 @@ pub struct AttachmentInput {
     pub sha256: String,
 }
 
+/// One recipient's own attachment (a campaign with `attachment_column`): the approval
+/// binds this file's bytes to this person, so at sending time a swapped, edited or
+/// different file for them stops the send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecipientAttachmentInput {
+    /// The recipient's normalised address ([`crate::recipients::address_key`]).
+    pub address: String,
+    /// The file as the attachment column names it, relative to the attachment folder.
+    pub path: String,
+    /// SHA-256 (hex) of the bytes their message carries.
+    pub sha256: String,
+}
+
 /// The relay profile the campaign is sent through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RelayInput {
@@ -55,7 +68,8 @@ pub struct RelayInput {
     /// `starttls` or `tls`.
     pub security: String,
     pub username: String,
-    /// SHA-256 (hex) of the extra CA file, if one is configured.
+    /// SHA-256 (hex) of the extra CA file the send will trust: the `--ca` override when
+    /// one is given, else `[relay] ca`. Another CA at sending time is another fingerprint.
     pub ca_sha256: Option<String>,
 }
 
@@ -96,8 +110,10 @@ pub struct FingerprintInput {
     /// SHA-256 (hex) of the recipient file's bytes: an edit on disk voids the approval
     /// even where it changes no accepted recipient (a new rejected row, a comment).
     pub recipient_file_sha256: Option<String>,
-    /// Every attachment, per-recipient ones included, in sending order.
+    /// The attachments every message carries, in sending order.
     pub attachments: Vec<AttachmentInput>,
+    /// Each recipient's own attachment, bound to that recipient (any order).
+    pub recipient_attachments: Vec<RecipientAttachmentInput>,
     pub relay: Option<RelayInput>,
     /// The Outbox folder messages are written to instead of a relay.
     pub outbox: Option<String>,
@@ -223,7 +239,7 @@ impl Canon {
 /// SHA-256 (hex) over the canonical encoding of `input`.
 pub fn fingerprint(input: &FingerprintInput) -> String {
     let mut c = Canon(Sha256::new());
-    c.str("mergeguard-fingerprint-v3");
+    c.str("mergeguard-fingerprint-v4");
     c.str(&input.sender.name);
     c.str(&input.sender.address.trim().to_lowercase());
     c.opt(
@@ -259,6 +275,24 @@ pub fn fingerprint(input: &FingerprintInput) -> String {
     for a in &input.attachments {
         c.str(&a.name);
         c.str(&a.sha256.to_lowercase());
+    }
+    let mut own: Vec<(String, &str, String)> = input
+        .recipient_attachments
+        .iter()
+        .map(|a| {
+            (
+                a.address.trim().to_lowercase(),
+                a.path.as_str(),
+                a.sha256.to_lowercase(),
+            )
+        })
+        .collect();
+    own.sort();
+    c.count(own.len());
+    for (address, path, sha256) in own {
+        c.str(&address);
+        c.str(path);
+        c.str(&sha256);
     }
 
     match &input.relay {
@@ -797,6 +831,36 @@ pub fn revoke(
     })
 }
 
+/// Voids the campaign's current approval because what would be sent is no longer what
+/// was approved (`reason` says what, in words, for the log). Logged as
+/// `approval_voided` by `by` (a person or [`SYSTEM_OPERATOR`]); returns whether there
+/// was an approval to void. A new check and a new approval are then needed.
+pub fn void(
+    store: &Store,
+    campaign_id: &str,
+    by: &str,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<bool, Error> {
+    let at = fmt(now)?;
+    store.transaction(|tx| {
+        let n = tx.execute(
+            "UPDATE approvals SET revoked_at = ?2, revoked_why = 'changed'
+             WHERE campaign_id = ?1 AND revoked_at IS NULL",
+            rusqlite::params![campaign_id, at],
+        )?;
+        audit::append_in(
+            tx,
+            now,
+            by,
+            Kind::ApprovalVoided,
+            Some(campaign_id),
+            &json!({"reason": "changed", "detail": reason, "voided": n}),
+        )?;
+        Ok(n > 0)
+    })
+}
+
 /// How long approvals stay valid (default 24 h).
 pub fn validity(store: &Store) -> Result<Duration, Error> {
     Ok(store.setting_duration(VALIDITY_KEY, DEFAULT_VALIDITY)?)
@@ -843,6 +907,7 @@ mod tests {
                 },
             ],
             attachments: vec![],
+            recipient_attachments: vec![],
             relay: None,
             recipient_file_sha256: None,
             outbox: None,

@@ -134,6 +134,7 @@ pub fn run_preflight(args: PreflightArgs) -> ExitCode {
         ca: args.ca.clone(),
         password,
         suppressed: None,
+        data_dir: None,
     };
     let rt = runtime();
     match rt.block_on(check_campaign(&campaign, &options, now, &|_, _| {})) {

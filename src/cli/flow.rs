@@ -45,6 +45,7 @@ impl CampaignArgs {
             ca: self.ca.clone(),
             password,
             suppressed: Some(Arc::new(suppression::keys(store).map_err(|e| e.message)?)),
+            data_dir: Some(store.dir().to_owned()),
         })
     }
 

@@ -1,4 +1,4 @@
-//! `mergeguard operator add|list|disable`: operator accounts from the command line.
+//! `mergeguard operator add|list|set-email|disable`: operator accounts from the command line.
 //!
 //! Lives in the binary crate (wired by `src/cli/mod.rs`); every rule is in
 //! `mergeguard::operators`, this file only reads arguments and PINs and prints results.
@@ -42,6 +42,21 @@ pub enum OperatorCommand {
     },
     /// List operators, their roles and whether they are disabled or locked.
     List,
+    /// Record an operator's own mailbox, the one address their test copies may go to
+    /// besides the internal domains (an admin authorises with their PIN).
+    SetEmail {
+        name: String,
+        /// The operator's own address; omit it with --clear to remove the address.
+        address: Option<String>,
+        /// Remove the recorded address.
+        #[arg(long, conflicts_with = "address")]
+        clear: bool,
+        #[arg(long, value_name = "ADMIN")]
+        admin: String,
+        /// Read the admin's PIN from standard input.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
     /// Disable an operator (an admin authorises with their PIN).
     Disable {
         name: String,
@@ -163,6 +178,32 @@ fn run_inner(args: OperatorArgs) -> Result<(), String> {
                     "active".to_owned()
                 };
                 println!("{}\t{}\t{}", op.name, role_text(&op.roles), state);
+            }
+        }
+        OperatorCommand::SetEmail {
+            name,
+            address,
+            clear,
+            admin,
+            pin_stdin,
+        } => {
+            if address.is_none() && !clear {
+                return Err("give the operator's own ADDRESS, or --clear to remove it".into());
+            }
+            let admin_pin = PinReader::new(pin_stdin).read(&format!("PIN of {admin}: "))?;
+            let session =
+                operators::sign_in(&store, &admin, &admin_pin, now).map_err(|e| e.to_string())?;
+            mergeguard::workflow::set_operator_email(
+                &store,
+                &session,
+                &name,
+                address.as_deref(),
+                now,
+            )
+            .map_err(|e| e.message)?;
+            match address {
+                Some(a) => println!("{name}'s own address is {}", a.trim()),
+                None => println!("{name} has no recorded address now"),
             }
         }
         OperatorCommand::Disable {

@@ -1,6 +1,7 @@
 //! `mergeguard test-send --campaign FILE --operator NAME --to ADDRESS [--row N]`: one copy
-//! of a recipient's message, "[TEST]" in the subject, to the operator's own mailbox at the
-//! sender's domain, through the campaign's real relay. Needs no approval; logged.
+//! of a recipient's message, "[TEST]" in the subject, to the operator's own recorded
+//! mailbox (`operator set-email`) or an admin's internal domain (`settings set
+//! --test-domains`), through the campaign's real relay. Needs no approval; logged.
 
 use std::process::ExitCode;
 
@@ -18,7 +19,7 @@ pub struct TestSendArgs {
     /// The operator (sender role) who sends the test.
     #[arg(long, value_name = "NAME")]
     pub operator: String,
-    /// Your own address, at the sender's domain.
+    /// Your own recorded address, or an address at an internal domain an admin allowed.
     #[arg(long, value_name = "ADDRESS")]
     pub to: String,
     /// The recipient row whose message is copied (default: the first recipient).

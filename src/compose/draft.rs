@@ -1,6 +1,8 @@
 //! Turning a loaded campaign file into a [`Draft`]: reading the template files and the
 //! common attachments, and fixing the campaign id.
 
+use std::sync::Arc;
+
 use super::{Attachment, Draft, DraftError};
 use crate::campaign::Campaign;
 use crate::error::ErrorCode;
@@ -11,13 +13,23 @@ impl Draft {
     /// derived from the hash of the campaign file's content (see
     /// [`Campaign::content_sha256`]), so editing the file starts a new campaign.
     pub fn from_campaign(campaign: &Campaign) -> Result<Draft, DraftError> {
+        Draft::from_campaign_with(campaign, &|p| std::fs::read(p).map(Arc::new))
+    }
+
+    /// [`Draft::from_campaign`] with the files' bytes from `read` (given the resolved
+    /// path), so a caller that already read them (a [`crate::campaign::Snapshot`])
+    /// builds from exactly those bytes and nothing is read again.
+    pub fn from_campaign_with(
+        campaign: &Campaign,
+        read: &dyn Fn(&std::path::Path) -> std::io::Result<Arc<Vec<u8>>>,
+    ) -> Result<Draft, DraftError> {
         let read_text = |what: &str, p: &std::path::Path| -> Result<String, DraftError> {
             let path = campaign.resolve(p);
-            let bytes = std::fs::read(&path).map_err(|e| DraftError {
+            let bytes = read(&path).map_err(|e| DraftError {
                 code: ErrorCode::Io,
                 message: format!("cannot read the {what} template {}: {e}", path.display()),
             })?;
-            let text = String::from_utf8(bytes).map_err(|_| DraftError {
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| DraftError {
                 code: ErrorCode::InvalidCampaign,
                 message: format!("the {what} template {} is not UTF-8 text", path.display()),
             })?;
@@ -37,7 +49,7 @@ impl Draft {
         let mut attachments = Vec::new();
         for p in &m.attachments {
             let path = campaign.resolve(p);
-            let bytes = std::fs::read(&path).map_err(|e| DraftError {
+            let bytes = read(&path).map_err(|e| DraftError {
                 code: ErrorCode::Io,
                 message: format!("cannot read the attachment {}: {e}", path.display()),
             })?;
@@ -45,7 +57,11 @@ impl Draft {
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "attachment".to_owned());
-            attachments.push(Attachment::from_bytes(name, bytes));
+            attachments.push(Attachment {
+                content_type: super::content_type_for(&name).to_owned(),
+                file_name: name,
+                bytes,
+            });
         }
         let campaign_id = match campaign
             .id

@@ -604,6 +604,48 @@ pub fn set_idle_timeout(
     audit::change_duration_setting(store, by.operator(), IDLE_KEY, idle, now)
 }
 
+/// The operator's own mailbox, if an admin set one: the address a test copy may go to
+/// (besides the admin's internal domains). Stored normalised
+/// ([`crate::recipients::address_key`]).
+pub fn email(store: &Store, name: &str) -> Result<Option<String>, Error> {
+    Ok(store
+        .read()
+        .query_row("SELECT email FROM operators WHERE name = ?1", [name], |r| {
+            r.get::<_, Option<String>>(0)
+        })
+        .optional()?
+        .flatten())
+}
+
+/// An admin sets (`Some`) or clears (`None`) an operator's own mailbox; logged. The
+/// caller checks that `address` is an e-mail address.
+pub fn set_email(
+    store: &Store,
+    by: &Session,
+    name: &str,
+    address: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    let address = address.map(crate::recipients::address_key);
+    store.transaction(|tx| {
+        require_admin(tx, by)?;
+        let target = load(tx, name)?.ok_or_else(|| Error::NoSuchOperator(name.to_owned()))?;
+        tx.execute(
+            "UPDATE operators SET email = ?2 WHERE name = ?1",
+            rusqlite::params![name, address],
+        )?;
+        audit::append_in(
+            tx,
+            now,
+            &by.operator,
+            Kind::SettingsChanged,
+            None,
+            &json!({"setting": "operator_email", "operator": target.op.name, "value": address}),
+        )?;
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use super::domain::{check_domain, DomainCheck};
 use super::messages::{MessageCheckInput, MessageChecker};
 use super::tls::{probe_relay, RelayProbe};
 use super::{Check, Report, Status};
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, Snapshot};
 use crate::compose::{AttachmentSummary, BuiltMessage, Composer, Draft, RenderOutcome};
 use crate::error::{ErrorCode, UserError};
 use crate::recipients::{self, ImportOptions, RecipientList};
@@ -33,6 +33,9 @@ pub struct CheckOptions {
     /// The suppression list's addresses ([`crate::suppression::keys`]): rows with one of
     /// them are rejected as `suppressed`, so they are not checked, approved or sent.
     pub suppressed: Option<Arc<HashSet<String>>>,
+    /// The data folder (database, log): a per-recipient attachment inside it fails
+    /// `attachments.recipient_folder`. The default data folder is always refused too.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The keychain profile name of a campaign's relay: `host:port`.
@@ -53,14 +56,14 @@ pub fn stored_relay_password(campaign: &Campaign) -> Option<Result<Secret, secre
     ))
 }
 
-/// Reads the campaign's recipient file with the options written in the campaign.
-pub fn import_campaign_recipients(
+/// The import options written in the campaign.
+fn campaign_import_options(
     campaign: &Campaign,
     suppressed: Option<Arc<HashSet<String>>>,
-) -> Result<RecipientList, UserError> {
+) -> Result<ImportOptions, UserError> {
     let src = &campaign.recipients;
     let bad = |m: String| UserError::new(ErrorCode::InvalidCampaign, m);
-    let options = ImportOptions {
+    Ok(ImportOptions {
         encoding: src
             .encoding
             .as_deref()
@@ -75,7 +78,27 @@ pub fn import_campaign_recipients(
             .map_err(bad)?,
         email_column: src.email_column.clone(),
         suppressed,
-    };
+    })
+}
+
+/// Imports the recipient file's bytes as read into `snapshot`.
+pub fn import_snapshot_recipients(
+    snapshot: &Snapshot,
+    suppressed: Option<Arc<HashSet<String>>>,
+) -> Result<RecipientList, UserError> {
+    let options = campaign_import_options(&snapshot.campaign, suppressed)?;
+    let file = snapshot.recipient_file();
+    recipients::import_bytes(file.bytes(), &options)
+        .map_err(|e| UserError::new(e.code(), format!("{}: {e}", file.path.display())))
+}
+
+/// Reads the campaign's recipient file with the options written in the campaign.
+pub fn import_campaign_recipients(
+    campaign: &Campaign,
+    suppressed: Option<Arc<HashSet<String>>>,
+) -> Result<RecipientList, UserError> {
+    let options = campaign_import_options(campaign, suppressed)?;
+    let src = &campaign.recipients;
     let path = campaign.resolve(&src.file);
     recipients::import_path(&path, &options)
         .map_err(|e| UserError::new(e.code(), format!("{}: {e}", path.display())))
@@ -92,6 +115,20 @@ pub struct Checked {
     pub attachments: Vec<AttachmentSummary>,
     /// The first few built messages, for the approver to look at.
     pub samples: Vec<BuiltMessage>,
+    /// Each recipient's own attachment (campaigns with `attachment_column`), as the
+    /// checklist read and built it, in recipient order.
+    pub recipient_attachments: Vec<RecipientAttachment>,
+}
+
+/// One recipient's own attachment as checked: whose it is, which file, which bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientAttachment {
+    /// The recipient's normalised address ([`recipients::address_key`]).
+    pub address: String,
+    /// The path of the file, relative to the attachment folder, as the cell names it.
+    pub path: String,
+    /// SHA-256 (hex) of the bytes the message carries.
+    pub sha256: String,
 }
 
 /// How many built messages [`Checked::samples`] keeps.
@@ -112,14 +149,42 @@ pub async fn check_campaign(
 }
 
 /// [`check_campaign`], also returning the recipients, attachments and sample messages.
+/// Reads the campaign's files once ([`Snapshot::of`]) and checks those bytes.
 pub async fn check_campaign_detailed(
     campaign: &Campaign,
     options: &CheckOptions,
     now: SystemTime,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Checked, UserError> {
-    let list = import_campaign_recipients(campaign, options.suppressed.clone())?;
-    let draft = Draft::from_campaign(campaign).map_err(|e| UserError::new(e.code, e.message))?;
+    let snapshot = Snapshot::of(campaign.clone(), options.ca.as_deref())
+        .map_err(|e| UserError::new(e.code(), e.to_string()))?;
+    check_snapshot(&snapshot, options, now, progress).await
+}
+
+/// The draft built from the snapshot's bytes (nothing is read from disk).
+pub fn snapshot_draft(snapshot: &Snapshot) -> Result<Draft, UserError> {
+    Draft::from_campaign_with(&snapshot.campaign, &|p| {
+        snapshot.bytes(p).cloned().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "internal: not read with the campaign",
+            )
+        })
+    })
+    .map_err(|e| UserError::new(e.code, e.message))
+}
+
+/// The whole checklist over the bytes of `snapshot`: the recipient file, templates,
+/// attachments and DKIM key are the ones read into it, never read again.
+pub async fn check_snapshot(
+    snapshot: &Snapshot,
+    options: &CheckOptions,
+    now: SystemTime,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Checked, UserError> {
+    let campaign = &snapshot.campaign;
+    let list = import_snapshot_recipients(snapshot, options.suppressed.clone())?;
+    let draft = snapshot_draft(snapshot)?;
     let composer = Composer::new(draft)
         .map_err(|e| UserError::new(e.code, e.message))?
         .with_date(now);
@@ -136,10 +201,7 @@ pub async fn check_campaign_detailed(
             host: relay.host.clone(),
             port: relay.port,
             security: relay.security,
-            ca: options
-                .ca
-                .clone()
-                .or_else(|| relay.ca.as_ref().map(|p| campaign.resolve(p))),
+            ca: snapshot.ca().map(|f| f.path.clone()),
             credentials: options
                 .password
                 .clone()
@@ -176,10 +238,11 @@ pub async fn check_campaign_detailed(
             domain_check.domain = d.clone();
         }
         domain_check.selector = Some(dkim.selector.clone());
-        let key = campaign
-            .dkim_key_bytes()
-            .unwrap_or_else(|| Err("no [dkim] section".into()))
-            .and_then(|bytes| super::dkim::parse_dkim_key(&bytes));
+        let key = snapshot
+            .dkim_key()
+            .unwrap_or(Err("no [dkim] section"))
+            .map_err(str::to_owned)
+            .and_then(|k| super::dkim::parse_dkim_key(k.bytes()));
         match key {
             Ok(key) => domain_check.dkim_key = Some(key),
             Err(e) => domain_checks.push(Check::fail(
@@ -218,6 +281,8 @@ pub async fn check_campaign_detailed(
     let mut attachments: Vec<AttachmentSummary> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut samples = Vec::new();
+    let mut recipient_attachments = Vec::new();
+    let column = campaign.message.attachment_column.as_deref();
     progress(0, total);
     for part in list.recipients.chunks(CHECK_CHUNK) {
         let mut messages = Vec::with_capacity(part.len());
@@ -226,6 +291,9 @@ pub async fn check_campaign_detailed(
                 Ok(m) => messages.push(m),
                 Err(e) => render_errors.push(e),
             }
+        }
+        if let Some(column) = column {
+            recipient_attachments.extend(own_attachments(&list, part, &messages, column));
         }
         for m in &messages {
             for a in &m.attachments {
@@ -241,6 +309,9 @@ pub async fn check_campaign_detailed(
     }
     progress(total, total);
     checks.extend(checker.finish(&render_errors));
+    if column.is_some() {
+        checks.push(recipient_folder_check(snapshot, &list, options));
+    }
     // The providers' bulk-sender rules restate the verdicts above, so they run last.
     let bulk_checks = bulk.finish(&checks, &campaign.sender.address, total);
     checks.extend(bulk_checks);
@@ -252,7 +323,175 @@ pub async fn check_campaign_detailed(
         recipients: list,
         attachments,
         samples,
+        recipient_attachments,
     })
+}
+
+/// The own attachment of each message built from `part`: the last attachment of a
+/// message (the shared ones come first), paired with its recipient by row.
+fn own_attachments(
+    list: &RecipientList,
+    part: &[crate::recipients::Recipient],
+    messages: &[BuiltMessage],
+    column: &str,
+) -> Vec<RecipientAttachment> {
+    let by_row: std::collections::HashMap<u64, &crate::recipients::Recipient> =
+        part.iter().map(|r| (r.row, r)).collect();
+    messages
+        .iter()
+        .filter_map(|m| {
+            let r = by_row.get(&m.row)?;
+            let a = m.attachments.last()?;
+            Some(RecipientAttachment {
+                address: recipients::address_key(r.email()),
+                path: list.value(r, column).unwrap_or_default().trim().to_owned(),
+                sha256: a.sha256.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The check id of the per-recipient attachment folder rules.
+pub const RECIPIENT_FOLDER_CHECK: &str = "attachments.recipient_folder";
+
+/// Per-recipient attachments may only be plain files inside the named attachment
+/// folder: not a symbolic link, not outside it once resolved, not a private key (PEM
+/// `PRIVATE KEY`, `*.key`, the campaign's DKIM key) and not in the data folder. The
+/// folder itself may not be the campaign's own folder or hold the data folder.
+fn recipient_folder_check(
+    snapshot: &Snapshot,
+    list: &RecipientList,
+    options: &CheckOptions,
+) -> Check {
+    let campaign = &snapshot.campaign;
+    let (Some(column), Some(dir)) = (
+        campaign.message.attachment_column.as_deref(),
+        campaign.message.attachment_dir.as_deref(),
+    ) else {
+        return Check::fail(
+            RECIPIENT_FOLDER_CHECK,
+            "the per-recipient attachment folder is not named",
+            "name the folder of the per-recipient files with [message] attachment_dir",
+        );
+    };
+    let fix = "keep only the per-recipient files in the attachment folder (plain files, no \
+               links, no keys) and name only files in it in the attachment column";
+    let folder = campaign.resolve(dir);
+    let Ok(folder) = folder.canonicalize() else {
+        return Check::fail(
+            RECIPIENT_FOLDER_CHECK,
+            format!(
+                "the attachment folder {} cannot be opened",
+                folder.display()
+            ),
+            "create the folder named by [message] attachment_dir, or correct the name",
+        );
+    };
+    let mut data_dirs: Vec<PathBuf> = options.data_dir.iter().cloned().collect();
+    data_dirs.extend(crate::store::data_dir(None).ok());
+    let data_dirs: Vec<PathBuf> = data_dirs
+        .iter()
+        .filter_map(|d| d.canonicalize().ok())
+        .collect();
+    let own_folder = campaign.base_dir.canonicalize().ok();
+    if own_folder.as_deref() == Some(folder.as_path()) {
+        return Check::fail(
+            RECIPIENT_FOLDER_CHECK,
+            format!(
+                "the attachment folder {} is the campaign's own folder, which holds the \
+                 campaign, its templates and keys",
+                folder.display()
+            ),
+            "move the per-recipient files into a folder of their own and name it with \
+             [message] attachment_dir",
+        );
+    }
+    if let Some(d) = data_dirs.iter().find(|d| d.starts_with(&folder)) {
+        return Check::fail(
+            RECIPIENT_FOLDER_CHECK,
+            format!(
+                "the attachment folder {} holds MergeGuard's data folder {}",
+                folder.display(),
+                d.display()
+            ),
+            "move the per-recipient files into a folder of their own and name it with \
+             [message] attachment_dir",
+        );
+    }
+    let dkim_key = snapshot
+        .dkim_key()
+        .and_then(Result::ok)
+        .filter(|k| !k.path.as_os_str().is_empty())
+        .and_then(|k| k.path.canonicalize().ok());
+    let mut refused: Vec<String> = Vec::new();
+    for r in &list.recipients {
+        let Some(name) = list.value(r, column).map(str::trim) else {
+            continue; // a missing column is the merge check's finding
+        };
+        let path = folder.join(name);
+        let why = match std::fs::symlink_metadata(&path) {
+            Err(_) => None, // unreadable: the message build reports it
+            Ok(m) if m.file_type().is_symlink() => Some("is a symbolic link"),
+            Ok(_) => match path.canonicalize() {
+                Err(_) => None,
+                Ok(real) if !real.starts_with(&folder) => Some("is outside the attachment folder"),
+                Ok(real) if dkim_key.as_deref() == Some(real.as_path()) => {
+                    Some("is the campaign's DKIM private key")
+                }
+                Ok(real) if data_dirs.iter().any(|d| real.starts_with(d)) => {
+                    Some("is in MergeGuard's data folder")
+                }
+                Ok(real) if looks_like_a_key(&real) => Some("looks like a private key"),
+                Ok(_) => None,
+            },
+        };
+        if let Some(why) = why {
+            refused.push(format!("row {} ({name}) {why}", r.row));
+        }
+    }
+    if refused.is_empty() {
+        return Check::pass(
+            RECIPIENT_FOLDER_CHECK,
+            format!(
+                "every per-recipient attachment is a plain file inside {}",
+                folder.display()
+            ),
+        );
+    }
+    let n = refused.len();
+    refused.truncate(5);
+    let more = if n > 5 {
+        format!(" and {} more", n - 5)
+    } else {
+        String::new()
+    };
+    Check::fail(
+        RECIPIENT_FOLDER_CHECK,
+        format!(
+            "{n} per-recipient attachment(s) refused: {}{more}",
+            refused.join("; ")
+        ),
+        fix,
+    )
+}
+
+/// A private key by name (`*.key`, `*.p12`, `*.pfx`) or by content (a PEM
+/// `PRIVATE KEY` block, or an OpenSSH key, in the first 64 KiB).
+fn looks_like_a_key(path: &std::path::Path) -> bool {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if matches!(ext.as_str(), "key" | "p12" | "pfx") {
+        return true;
+    }
+    let mut head = vec![0u8; 64 * 1024];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let head = &head[..n];
+    let has = |needle: &[u8]| head.windows(needle.len()).any(|w| w == needle);
+    has(b"PRIVATE KEY-----")
 }
 
 /// Recipients built and checked together; ~8 MB of finished messages at a time.

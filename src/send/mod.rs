@@ -37,8 +37,10 @@ pub use state::{report, requeue_unknown, write_report_csv, Counts, ReportRow, St
 /// Signs finished bytes; returns the complete `DKIM-Signature: ...\r\n` header to prepend.
 pub type DkimSign = dyn Fn(&[u8]) -> Result<String, String> + Send + Sync;
 
-/// Asked at start and before each batch whether sending may go on (approval still
-/// valid for the campaign's current fingerprint). `Err` text is shown to the operator.
+/// Asked at start, before each batch and after any message that could not be built
+/// whether sending may go on (approval still valid for the campaign's current
+/// fingerprint). `Err` text is shown to the operator; after a refusal the run stops
+/// before handing over anything more, and the refused row stays queued.
 pub trait ApprovalGate {
     fn check(&self) -> Result<(), String>;
 }
@@ -437,7 +439,14 @@ where
                 });
                 let now = clock.now();
                 match built {
+                    // A message refused because what it would carry differs from what
+                    // was approved makes the gate refuse too: stop at once, leaving the
+                    // row queued (not failed: nothing about the person is wrong).
                     Err(why) => {
+                        if let Err(refused) = approval.check() {
+                            stop = Some(SendError::NotApproved(refused));
+                            break;
+                        }
                         let why = format!("message could not be built: {why}");
                         if state::mark_unbuildable(&tx, cid, due.row, &why, now)? {
                             counts.moved(from(&due), State::Failed);

@@ -11,6 +11,12 @@
 //!   └──────── requeue_unknown (explicit operator decision, duplicate risk) ◀── unknown
 //! ```
 //!
+//! Identity: one entry per person, keyed by the normalised address
+//! ([`crate::recipients::address_key`]); the row number is only where that person is in
+//! the file the campaign was last enqueued from (see [`enqueue`]). A resume after the
+//! file was re-exported in another order, or had rows inserted or deleted, therefore
+//! sends each person at most once, and a person already sent is never queued again.
+//!
 //! Crash rule: `sending` is committed to disk *before* the message is given to the
 //! relay, and the outcome is committed after the relay answers. So after a crash
 //! (kill -9, power loss) a row still in `sending` is exactly a message whose fate we
@@ -101,8 +107,14 @@ impl State {
     }
 }
 
-/// Adds recipients to a campaign as `queued`. Rows already present keep their state,
-/// so calling it again on resume never resets a sent or unknown row.
+/// Makes `rows` (row number, address as written) the campaign's current recipient list.
+///
+/// Delivery state is keyed by the person's normalised address
+/// ([`crate::recipients::address_key`]), not by row: a person already known keeps their
+/// state (a sent, failed or unknown person is never queued again, whatever their row is
+/// now) and only their current row and spelling are updated; a new person is added as
+/// `queued`. People no longer in `rows` keep their state for the report but lose their
+/// row, so they are never due. Returns how many people were added.
 pub fn enqueue(
     conn: &Connection,
     campaign_id: &str,
@@ -112,11 +124,24 @@ pub fn enqueue(
     let tx = conn.unchecked_transaction()?;
     let mut added = 0;
     {
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR IGNORE INTO deliveries (campaign_id, row, email, state, updated_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
+        // Rows first forgotten, then given again: a row number passes from one person to
+        // another in a re-exported file without ever naming two people at once.
+        tx.execute(
+            "UPDATE deliveries SET row = NULL WHERE campaign_id = ?1 AND row IS NOT NULL",
+            params![campaign_id],
+        )?;
+        let mut known = tx.prepare_cached(
+            "UPDATE deliveries SET row = ?3, email = ?4 WHERE campaign_id = ?1 AND address = ?2",
+        )?;
+        let mut add = tx.prepare_cached(
+            "INSERT INTO deliveries (campaign_id, address, row, email, state, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
         )?;
         for (row, email) in rows {
-            added += stmt.execute(params![campaign_id, *row as i64, email, now])?;
+            let key = crate::recipients::address_key(email);
+            if known.execute(params![campaign_id, key, *row as i64, email])? == 0 {
+                added += add.execute(params![campaign_id, key, *row as i64, email, now])?;
+            }
         }
     }
     tx.commit()?;
@@ -189,7 +214,8 @@ pub fn due_rows(
 ) -> rusqlite::Result<Vec<Due>> {
     let mut stmt = conn.prepare_cached(
         "SELECT row, email, attempts, state = 'deferred' FROM deliveries
-         WHERE campaign_id = ?1 AND (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= ?2))
+         WHERE campaign_id = ?1 AND row IS NOT NULL
+           AND (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= ?2))
          ORDER BY row LIMIT ?3",
     )?;
     let rows = stmt.query_map(params![campaign_id, now, limit as i64], |r| {
@@ -206,7 +232,8 @@ pub fn due_rows(
 /// The earliest time a deferred row becomes due, if any is waiting.
 pub fn next_deferred_at(conn: &Connection, campaign_id: &str) -> rusqlite::Result<Option<i64>> {
     conn.query_row(
-        "SELECT MIN(next_attempt_at) FROM deliveries WHERE campaign_id = ?1 AND state = 'deferred'",
+        "SELECT MIN(next_attempt_at) FROM deliveries
+         WHERE campaign_id = ?1 AND state = 'deferred' AND row IS NOT NULL",
         params![campaign_id],
         |r| r.get(0),
     )
@@ -400,9 +427,11 @@ pub fn counts(conn: &Connection, campaign_id: &str) -> rusqlite::Result<Counts> 
     Ok(c)
 }
 
-/// One line of the final report.
+/// One line of the final report: one person.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportRow {
+    /// The person's row in the recipient file the campaign was last enqueued from; 0 when
+    /// they are no longer in it (what they were sent stays on the report).
     pub row: u64,
     pub email: String,
     pub state: State,
@@ -415,16 +444,18 @@ pub struct ReportRow {
     pub updated_at: i64,
 }
 
-/// The final report: every recipient of the campaign in row order.
+/// The final report: every person of the campaign, those in the current recipient file
+/// in row order, then those no longer in it (row 0) by address. Each line's address
+/// and state belong to the same person, whatever order the file was exported in.
 pub fn report(conn: &Connection, campaign_id: &str) -> rusqlite::Result<Vec<ReportRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT row, email, state, message_id, attempts, reply_code, reply_text, queue_id, updated_at
-         FROM deliveries WHERE campaign_id = ?1 ORDER BY row",
+         FROM deliveries WHERE campaign_id = ?1 ORDER BY row IS NULL, row, address",
     )?;
     let rows = stmt.query_map(params![campaign_id], |r| {
         let state: String = r.get(2)?;
         Ok(ReportRow {
-            row: r.get::<_, i64>(0)? as u64,
+            row: r.get::<_, Option<i64>>(0)?.unwrap_or(0) as u64,
             email: r.get(1)?,
             state: State::parse(&state).unwrap_or(State::Unknown),
             message_id: r.get(3)?,
@@ -655,7 +686,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(versions.last().copied(), Some(crate::store::SCHEMA_VERSION));
-        assert_eq!(versions, [1, 2, 3]);
+        assert_eq!(versions, [1, 2, 3, 4]);
         // A file prepared here is one the store opens without re-applying anything.
         let dir = tempfile::tempdir().unwrap();
         {
@@ -664,7 +695,7 @@ mod tests {
             enqueue(&f, "c1", &[(1, "a@x.test".into())], 0).unwrap();
         }
         let store = crate::store::Store::open(dir.path()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4]);
     }
 
     #[test]
@@ -672,9 +703,104 @@ mod tests {
         // Files made before the schema joined the store: send tables, no ledger.
         let c = Connection::open_in_memory().unwrap();
         c.execute_batch(MIGRATION).unwrap();
-        enqueue(&c, "c1", &[(1, "a@x.test".into())], 0).unwrap();
+        c.execute(
+            "INSERT INTO deliveries (campaign_id, row, email, state, updated_at)
+             VALUES ('c1', 1, ' A@X.test', 'queued', 0)",
+            [],
+        )
+        .unwrap();
         migrate(&c).unwrap();
         assert_eq!(counts(&c, "c1").unwrap().queued, 1);
+        // The migrated entry is found by the person's key, not added a second time.
+        assert_eq!(enqueue(&c, "c1", &[(7, "a@x.test".into())], 1).unwrap(), 0);
+        assert_eq!(report(&c, "c1").unwrap()[0].row, 7);
+    }
+
+    #[test]
+    fn migration_keeps_the_most_telling_entry_of_an_address_on_two_rows() {
+        // A row-keyed resume after a reorder could leave one person on two rows: the
+        // migrated state must say "sent", or they would be mailed a third time.
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(MIGRATION).unwrap();
+        c.execute_batch(
+            "INSERT INTO deliveries (campaign_id, row, email, state, updated_at) VALUES
+               ('c1', 2, 'a@x.test', 'queued', 0),
+               ('c1', 5, 'A@x.test', 'sent', 0),
+               ('c1', 3, 'b@x.test', 'unknown', 0)",
+        )
+        .unwrap();
+        migrate(&c).unwrap();
+        let r = report(&c, "c1").unwrap();
+        assert_eq!(r.len(), 2);
+        let a = r
+            .iter()
+            .find(|r| r.email.eq_ignore_ascii_case("a@x.test"))
+            .unwrap();
+        assert_eq!((a.row, a.state), (5, State::Sent));
+    }
+
+    #[test]
+    fn a_reordered_file_with_an_inserted_row_keeps_each_person_state() {
+        let c = db();
+        let first: Vec<(u64, String)> = vec![
+            (2, "a@x.test".into()),
+            (3, "b@x.test".into()),
+            (4, "c@x.test".into()),
+        ];
+        enqueue(&c, "c1", &first, 0).unwrap();
+        for row in [2, 3] {
+            mark_sending(&c, "c1", row, "<m@x>", 1).unwrap();
+        }
+        record(
+            &c,
+            "c1",
+            2,
+            &Outcome::Sent {
+                code: 250,
+                text: "ok".into(),
+                queue_id: None,
+            },
+            2,
+        )
+        .unwrap();
+        recover_interrupted(&c, "c1", 3).unwrap(); // b was in flight: unknown
+                                                   // Re-exported: c first, a new person d, then B (another spelling), then a.
+        let second: Vec<(u64, String)> = vec![
+            (2, "c@x.test".into()),
+            (3, "d@x.test".into()),
+            (4, "B@X.test".into()),
+            (5, "a@x.test".into()),
+        ];
+        assert_eq!(enqueue(&c, "c1", &second, 4).unwrap(), 1);
+        let due: Vec<u64> = due_rows(&c, "c1", 10, 10)
+            .unwrap()
+            .iter()
+            .map(|d| d.row)
+            .collect();
+        assert_eq!(due, [2, 3], "only c and d are due; a is sent, b unknown");
+        let r = report(&c, "c1").unwrap();
+        let line: Vec<(u64, &str, State)> = r
+            .iter()
+            .map(|r| (r.row, r.email.as_str(), r.state))
+            .collect();
+        assert_eq!(
+            line,
+            [
+                (2, "c@x.test", State::Queued),
+                (3, "d@x.test", State::Queued),
+                (4, "B@X.test", State::Unknown),
+                (5, "a@x.test", State::Sent),
+            ]
+        );
+        // A person deleted from the file is never due, but stays on the report.
+        enqueue(&c, "c1", &[(2, "d@x.test".into())], 5).unwrap();
+        assert_eq!(due_rows(&c, "c1", 10, 10).unwrap().len(), 1);
+        let r = report(&c, "c1").unwrap();
+        assert_eq!(r.len(), 4);
+        assert_eq!((r[0].row, r[0].email.as_str()), (2, "d@x.test"));
+        assert!(r[1..].iter().all(|r| r.row == 0));
+        // Requeueing by row reaches only current people.
+        assert_eq!(requeue_unknown(&c, "c1", &[0, 4], 6).unwrap(), 0);
     }
 
     #[test]

@@ -25,8 +25,8 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "send", include_str!("migrations/0002_send.sql")),
     (3, "suppression", include_str!("migrations/0003_suppression.sql")),
-    // 4 and 5 come from other branches (W: send state, A: audit); the lead merges them.
-    (6, "relay_profiles", include_str!("migrations/0006_relay_profiles.sql")),
+    (4, "deliveries_by_address", include_str!("migrations/0004_deliveries_by_address.sql")),
+    (5, "relay_profiles", include_str!("migrations/0005_relay_profiles.sql")),
 ];
 
 /// The schema version this build writes (the last of [`MIGRATIONS`]).
@@ -307,7 +307,7 @@ mod tests {
     fn fresh_store_has_the_send_tables() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5]);
         let conn = store.read();
         assert!(table_exists(&conn, "deliveries"));
         assert!(table_exists(&conn, "send_quota"));
@@ -335,13 +335,13 @@ mod tests {
             assert!(!table_exists(&conn, "deliveries"));
         }
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5]);
         assert!(table_exists(&store.read(), "deliveries"));
         assert_eq!(store.setting("k").unwrap().as_deref(), Some("v"));
         drop(store);
         // Opening again applies nothing twice.
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5]);
     }
 
     #[test]
@@ -369,7 +369,7 @@ mod tests {
             .unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5]);
         let n: i64 = store
             .read()
             .query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0))
