@@ -3,7 +3,6 @@
 //! `oplog`) that the Rust tests call directly. Keep in step with `build.rs`,
 //! `capabilities/main.json` and `generate_handler!` in `main.rs`.
 
-
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{Manager, State};
