@@ -210,10 +210,17 @@ fn base64_or_plain_contains(message: &str, needle: &str) -> bool {
     if message.contains(needle) {
         return true;
     }
+    // A MIME part's body runs from the blank line after its headers to the next
+    // boundary line ("--…").
     message
+        .replace("\r\n", "\n")
         .split("\n\n")
         .flat_map(|part| {
-            let joined: String = part.lines().map(str::trim).collect();
+            let joined: String = part
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("--"))
+                .collect();
             base64::engine::general_purpose::STANDARD
                 .decode(joined.as_bytes())
                 .ok()

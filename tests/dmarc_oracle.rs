@@ -261,5 +261,8 @@ fn mergeguard_and_checkdmarc_agree_on_every_shared_verdict() {
         );
     }
     assert!(disagreements.is_empty(), "{} disagreement(s):\n{}", disagreements.len(), disagreements.join("\n"));
-    assert!(compared >= 8 * CASES.len(), "only {compared} verdicts were compared");
+    // Every case shares at least the SPF record, DMARC found/valid and most tags: about
+    // eight verdicts a case (358 for 46 cases when first run); far fewer means the two
+    // sides stopped reading the same zones.
+    assert!(compared >= 7 * CASES.len(), "only {compared} verdicts were compared");
 }

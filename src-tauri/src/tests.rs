@@ -360,10 +360,11 @@ fn do_not_mail_list_through_the_command_layer() {
     assert_eq!(suppress::list(&f.state, now).unwrap().len(), 1);
 }
 
-/// The test-send command refuses a customer's address and an Outbox campaign (no relay
-/// to test) before anything is sent; the real-relay path is tested through the CLI.
+/// The test-send command refuses a customer's address (and any address that is not the
+/// operator's own) and an Outbox campaign (no relay to test) before anything is sent;
+/// the real-relay path is tested through the CLI.
 #[test]
-fn test_send_goes_nowhere_but_the_senders_own_domain() {
+fn test_send_goes_nowhere_but_the_operators_own_address() {
     let f = fixture(Duration::minutes(10));
     let now = OffsetDateTime::now_utc();
     prepared(&f, now);
@@ -375,7 +376,21 @@ fn test_send_goes_nowhere_but_the_senders_own_domain() {
     let e = rt
         .block_on(flow::test_send(&f.state, now, row, customer))
         .expect_err("a customer's address");
-    assert!(e.message.contains("own mailbox"), "{e:?}");
+    assert!(e.message.contains("never to a customer"), "{e:?}");
+    let e = rt
+        .block_on(flow::test_send(&f.state, now, row, "me@shop.test".into()))
+        .expect_err("an address at the sender's domain is not the operator's own");
+    assert!(e.message.contains("never to a customer"), "{e:?}");
+    // The admin records their own address; then the only refusal left is the Outbox.
+    let admin = f.state.signed_in(now).unwrap();
+    mergeguard::workflow::set_operator_email(
+        &f.state.store().unwrap(),
+        &admin,
+        admin.operator(),
+        Some("me@shop.test"),
+        now,
+    )
+    .expect("an admin records their own address");
     let e = rt
         .block_on(flow::test_send(&f.state, now, row, "me@shop.test".into()))
         .expect_err("an Outbox campaign has no relay");

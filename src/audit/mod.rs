@@ -557,6 +557,6 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(*k));
         }
-        assert_eq!(Kind::ALL.len(), 25);
+        assert_eq!(Kind::ALL.len(), 27);
     }
 }

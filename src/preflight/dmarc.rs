@@ -268,7 +268,7 @@ fn check_policy(record: &Dmarc, tags: &[(String, String)], at: &str, from_domain
         ),
         (_, Some(None)) => Check::warning(
             ID,
-            format!("The DMARC record at {at} has pct={}, which is not a whole number from 0 to 100; receivers ignore it and apply the policy to all failing mail, which may not be what you meant (RFC 7489 §6.3, §6.6.3).", pct.unwrap_or_default()),
+            format!("{tag}={} with pct={}, which is not a whole number from 0 to 100 (record at {at}); receivers ignore it and apply the policy to all failing mail, which may not be what you meant (RFC 7489 §6.3, §6.6.3).", policy_name(policy), pct.unwrap_or_default()),
             "Remove pct= (DMARCbis drops it) or give a number from 0 to 100.",
         ),
         (_, Some(Some(n))) if n < 100 => {

@@ -403,7 +403,9 @@ fn check_all(domain: &str, spf: &Spf, records: &HashMap<String, Spf>) -> Check {
             format!("The SPF record of {domain} ends with ?all{via}: mail from any server is 'neutral', so SPF protects nothing (RFC 7208 §5.1, §8.2)."),
             strict_fix,
         ),
-        None if chain.last().and_then(|last| records.get(last)).is_some_and(|r| r.redirect.is_some()) => Check::fail(
+        // The walk stopped at a record that still redirects: its target could not be read.
+        None if (if chain.len() == 1 { Some(spf) } else { chain.last().and_then(|last| records.get(last)) })
+            .is_some_and(|r| r.redirect.is_some()) => Check::fail(
             ID,
             format!("The redirect= at the end of {} names a record that could not be read (see spf.lookups); receivers return permerror (RFC 7208 §6.1).", chain.join(" → ")),
             "Point redirect= at a domain that publishes one valid SPF record ending in -all.",

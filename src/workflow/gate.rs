@@ -32,24 +32,40 @@ pub(super) struct Gate<'a> {
     pub last_file_check: Mutex<Option<Instant>>,
     /// Set by [`Approved::verify`] when a message differs from the approved one.
     pub differed: Arc<Mutex<Option<String>>>,
+    /// Why the approval must be voided, once the send engine has stopped: the gate is
+    /// asked inside the engine's write transaction on its own connection, so a write
+    /// to the approvals table from here would wait for that transaction and fail.
+    pub pending_void: Mutex<Option<String>>,
 }
 
 impl Gate<'_> {
-    /// Voids the approval (logged) and says why, in words for the operator.
+    /// Marks the approval to be voided when the engine stops ([`Gate::void_pending`])
+    /// and says why, in words for the operator.
     fn void(&self, why: String) -> String {
-        if let Err(e) = approval::void(
-            self.store,
-            self.campaign_id,
-            SYSTEM_OPERATOR,
-            &why,
-            OffsetDateTime::now_utc(),
-        ) {
-            tracing::error!(campaign_id = self.campaign_id, error = %e, "could not void the approval");
+        if let Ok(mut pending) = self.pending_void.lock() {
+            pending.get_or_insert_with(|| why.clone());
         }
         format!(
             "{why} after the approval; the approval is void. Nothing more is sent: check \
              the campaign again and ask for a new approval"
         )
+    }
+
+    /// Voids the approval (logged) if the gate refused a difference. Called by the send
+    /// after the engine has returned, so nothing else holds the database's write lock.
+    pub fn void_pending(&self) -> Result<(), approval::Error> {
+        let why = self.pending_void.lock().ok().and_then(|mut p| p.take());
+        match why {
+            Some(why) => approval::void(
+                self.store,
+                self.campaign_id,
+                SYSTEM_OPERATOR,
+                &why,
+                OffsetDateTime::now_utc(),
+            )
+            .map(drop),
+            None => Ok(()),
+        }
     }
 
     fn files_due(&self) -> bool {

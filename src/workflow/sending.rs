@@ -251,6 +251,7 @@ pub fn send_with_hook(
         snapshot,
         last_file_check: Mutex::new(None),
         differed,
+        pending_void: Mutex::new(None),
     };
 
     let conn = rusqlite::Connection::open(store.path())
@@ -343,6 +344,11 @@ pub fn send_with_hook(
         result
     });
     log_outcomes(store, operator, cid, &outcomes);
+    // A difference the gate found voids the approval, now that the engine has let go
+    // of the database.
+    if let Err(e) = gate.void_pending() {
+        tracing::error!(campaign_id = cid, error = %e, "could not void the approval");
+    }
     // Mailboxes the relay called nonexistent are not mailed again (logged on their own).
     let bounced = suppression::record_bounces(store, cid, OffsetDateTime::now_utc());
     match result {

@@ -33,7 +33,9 @@ if [ ! -f "$DEB" ]; then echo "package: 0 passed, 1 failed"; exit 1; fi
 echo "package: $DEB"
 
 # What is in it.
-dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' > "$W/contents"
+# Paths as installed: dpkg-deb lists them as "usr/…" or "./usr/…" depending on the tool
+# that wrote the archive.
+dpkg-deb -c "$DEB" | awk '{print $6}' | sed -e 's|^\./||' -e 's|^|/|' > "$W/contents"
 has() { grep -qx "$1" "$W/contents"; }
 check "the app is /usr/bin/mergeguard-app" has /usr/bin/mergeguard-app
 check "the CLI is /usr/bin/mergeguard" has /usr/bin/mergeguard
@@ -46,11 +48,11 @@ for s in 16x16 32x32 48x48 128x128 256x256@2 512x512; do
   check "icon $s" has "/usr/share/icons/hicolor/$s/apps/mergeguard-app.png"
 done
 check "a .desktop entry" has /usr/share/applications/MergeGuard.desktop
-dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./usr/share/applications/MergeGuard.desktop > "$W/desktop" 2>/dev/null
+dpkg-deb --fsys-tarfile "$DEB" | tar -xO --wildcards '*usr/share/applications/MergeGuard.desktop' > "$W/desktop.desktop" 2>/dev/null
 check "the .desktop entry has a Japanese name and comment" \
-  sh -c "grep -q '^Name\[ja\]=' '$W/desktop' && grep -q '^Comment\[ja\]=' '$W/desktop'"
-check "the .desktop entry is valid for the desktop" \
-  sh -c "! command -v desktop-file-validate >/dev/null || desktop-file-validate '$W/desktop'"
+  sh -c "grep -q '^Name\[ja\]=' '$W/desktop.desktop' && grep -q '^Comment\[ja\]=' '$W/desktop.desktop'"
+check "the .desktop entry is valid for the desktop (desktop-file-validate)" \
+  desktop-file-validate "$W/desktop.desktop"
 check "WebKitGTK is a declared dependency" sh -c "dpkg-deb -f '$DEB' Depends | grep -q libwebkit2gtk-4.1-0"
 
 # No path of this checkout may remain in the shipped binaries.
