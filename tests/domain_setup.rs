@@ -6,10 +6,12 @@
 //! Needs the test DNS server (tests/servers/dns.sh start; MG_TEST_DNS, default
 //! 127.0.0.1:5353) and the venv with dkimpy (tests/servers/faults.sh builds it).
 
-use std::io::Write;
+mod common_cli;
+use common_cli::mg;
+
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -231,24 +233,6 @@ print('PASS' if dkim.verify(open(sys.argv[1], 'rb').read(), dnsfunc=txt) else 'F
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn mg(data: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mergeguard"))
-        .args(args)
-        .env("MERGEGUARD_DATA_DIR", data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[tokio::test]

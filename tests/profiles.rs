@@ -3,9 +3,11 @@
 //! relay without STARTTLS. Run with:
 //!   tests/servers/keyring-session.sh cargo test -p mergeguard --test profiles
 
+mod common_cli;
+use common_cli::mg;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
 use mergeguard::audit::{self, Filter};
@@ -477,24 +479,6 @@ async fn a_ca_file_changed_after_saving_is_refused() {
 }
 
 // ---- the command line ----------------------------------------------------------------
-
-fn mg(data: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mergeguard"))
-        .args(args)
-        .env("MERGEGUARD_DATA_DIR", data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 #[test]
 fn cli_relay_add_list_test_remove() {

@@ -1,9 +1,8 @@
 //! `settings set` with values no duration can hold: a plain error naming the allowed
 //! range, in the core and through the real binary, never a panic (issue 10, item 8).
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common_cli;
+use common_cli::mg;
 
 use mergeguard::duration_input::{whole, Unit};
 use mergeguard::error::ErrorCode;
@@ -53,24 +52,6 @@ fn huge_idle_time_is_refused_in_plain_words_by_the_core() {
         operators::idle_timeout(&store).unwrap(),
         operators::DEFAULT_IDLE_TIMEOUT
     );
-}
-
-fn mg(data: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mergeguard"))
-        .args(args)
-        .env("MERGEGUARD_DATA_DIR", data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run mergeguard");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]

@@ -3,10 +3,12 @@
 //! audit — against the loopback Postfix (STARTTLS+AUTH), the Knot test DNS and the real
 //! Secret Service (run inside `tests/servers/keyring-session.sh`, as `scripts/test.sh` does).
 
+mod common_cli;
+use common_cli::mg;
+
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn env(name: &str, default: &str) -> String {
@@ -15,25 +17,6 @@ fn env(name: &str, default: &str) -> String {
 
 fn test_dir() -> String {
     env("MG_TEST_DIR", "/tmp/mergeguard-test")
-}
-
-/// Runs the binary with `stdin` as its standard input.
-fn mg(data: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mergeguard"))
-        .args(args)
-        .env("MERGEGUARD_DATA_DIR", data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run mergeguard");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn text(o: &Output) -> String {
