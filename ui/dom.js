@@ -1,0 +1,65 @@
+// Small DOM helpers shared by every screen: element lookup and building, the status line,
+// the busy state of a button, and two bits of markup several screens show the same way.
+
+import { t, errorText } from "./i18n.js";
+
+export const $ = (id) => document.getElementById(id);
+
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+export function showStatus(kind, text, detail) {
+  const box = $("status");
+  box.className = "status " + kind;
+  box.replaceChildren(el("span", { class: "status-text" }, text));
+  if (detail) box.append(el("span", { class: "status-detail" }, detail));
+  box.hidden = false;
+}
+
+export function clearStatus() {
+  $("status").hidden = true;
+}
+
+export function showError(error) {
+  // The translated sentence first, the core's specific words (file, row, field) after.
+  showStatus("error", errorText(error), error && error.message ? error.message : "");
+}
+
+export async function busy(button, work) {
+  button.disabled = true;
+  document.body.classList.add("busy");
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    document.body.classList.remove("busy");
+  }
+}
+
+/** Whether the screen called `name` is the one shown. */
+export function screenShown(name) {
+  return !$("screen-" + name).hidden;
+}
+
+/** One `<dt>`/`<dd>` pair of a summary list: a translated label and its value. */
+export function dlItem(label, value, cls = "") {
+  return [el("dt", {}, t(label)), el("dd", cls ? { class: cls } : {}, value)];
+}
+
+/** Where the messages go (the relay, or the Outbox folder), as the checklist, approval and send screens show it. */
+export function destinationBanner(box, view) {
+  box.className = "destination " + (view.outbox ? "outbox" : "relay");
+  box.replaceChildren(
+    el("strong", {}, view.outbox ? t("outbox_label") : t("relay_label")),
+    el("span", { class: "mono" }, view.outbox && view.outbox_folder ? view.outbox_folder : view.destination),
+  );
+}

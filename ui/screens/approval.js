@@ -1,0 +1,83 @@
+// The approval screen: the campaign's fingerprint, sample messages and warnings, sent for
+// approval by one operator and approved by another with their own PIN.
+
+import * as ipc from "../ipc.js";
+import { t, language, checkTitle, checkSeen } from "../i18n.js";
+import { $, el, showStatus, clearStatus, showError, busy, dlItem, destinationBanner, screenShown } from "../dom.js";
+import * as store from "../store.js";
+
+export async function enter() {
+  // Ticks survive a re-render (e.g. a language switch) for the same warnings.
+  // Only for the same fingerprint: a changed campaign must be acknowledged afresh.
+  const ticked = new Set([...document.querySelectorAll(".ack-box")].filter((b) => b.checked).map((b) => b.value));
+  const before = store.state.review ? store.state.review.short : null;
+  try {
+    const r = await ipc.review();
+    if (r.short !== before) ticked.clear();
+    store.set({ review: r });
+    $("approval-empty").hidden = true;
+    $("approval-body").hidden = false;
+    destinationBanner($("approval-destination"), r);
+    $("approval-summary").replaceChildren(
+      ...dlItem("fingerprint", r.short, "mono fingerprint"),
+      ...dlItem("s_recipients", String(r.recipient_count)),
+      ...dlItem("status_warning", String(r.warnings.length), r.warnings.length ? "count-warn" : ""),
+      ...dlItem("status_fail", String(r.failures.length), r.failures.length ? "count-fail" : "count-ok"),
+    );
+    $("approval-submitted").textContent = r.approved
+      ? t("approval_already", { name: r.approved.approver, until: new Date(r.approved.expires_at).toLocaleString(language()) })
+      : r.submitted_by ? t("approval_submitted_by", { name: r.submitted_by }) : t("approval_not_submitted");
+    $("approval-samples").tBodies[0].replaceChildren(...r.samples.map((m) =>
+      el("tr", {}, el("td", { class: "num" }, m.row), el("td", { class: "mono" }, m.to), el("td", {}, m.subject))));
+    $("approval-no-warnings").hidden = r.warnings.length > 0;
+    $("approval-warnings").replaceChildren(...r.warnings.map((c, i) =>
+      el("div", { class: "ack" },
+        el("input", Object.assign({ type: "checkbox", id: "ack-" + i, value: c.id, class: "ack-box" },
+          ticked.has(c.id) ? { checked: "" } : {})),
+        el("label", { for: "ack-" + i },
+          el("strong", {}, checkTitle(c.id)), " ", el("span", { class: "check-id mono" }, c.id),
+          checkSeen(c.id, c.status) ? el("span", { class: "check-seen" }, checkSeen(c.id, c.status)) : "",
+          el("span", { class: "check-detail" }, c.detail)))));
+    $("approval-result").hidden = true;
+  } catch (err) {
+    $("approval-empty").hidden = false;
+    $("approval-body").hidden = true;
+    if (err.code !== "not_approved") showError(err);
+  }
+}
+
+export function wire() {
+  $("approval-submit").addEventListener("click", () =>
+    busy($("approval-submit"), async () => {
+      try {
+        const sub = await ipc.submitForApproval();
+        await enter();
+        showStatus("ok", t("approval_submitted_ok", { short: sub.short }));
+      } catch (err) {
+        showError(err);
+      }
+    }));
+  $("approval-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy($("approval-approve"), async () => {
+      const acknowledged = [...document.querySelectorAll(".ack-box")].filter((b) => b.checked).map((b) => b.value);
+      const pin = $("approval-pin").value;
+      $("approval-pin").value = "";
+      try {
+        const a = await ipc.approve($("approval-name").value.trim(), pin, acknowledged);
+        const box = $("approval-result");
+        box.replaceChildren(el("span", { class: "status-text" }, t("approval_granted", { name: a.approver, until: new Date(a.expires_at).toLocaleString(language()) })));
+        box.hidden = false;
+        box.scrollIntoView({ block: "nearest" });
+        clearStatus();
+      } catch (err) {
+        $("approval-result").hidden = true;
+        showError(err);
+      }
+    });
+  });
+}
+
+export function rerender() {
+  if (screenShown("approval")) enter();
+}

@@ -1,0 +1,93 @@
+// The gate in front of every screen: the first administrator on a new install, sign-in,
+// and the idle lock. Signing in emits "signed-in"; navigation then shows a screen.
+
+import * as ipc from "../ipc.js";
+import { t, errorText } from "../i18n.js";
+import { $, el, busy } from "../dom.js";
+import * as store from "../store.js";
+
+let gateMode = "sign_in"; // "first_admin" | "sign_in" | "locked"
+
+function showGate(mode, lockedName) {
+  gateMode = mode;
+  const first = mode === "first_admin";
+  $("gate-title").textContent = t(first ? "gate_first_title" : mode === "locked" ? "gate_locked_title" : "gate_sign_in");
+  $("gate-lead").textContent = first ? t("gate_first_lead")
+    : mode === "locked" ? t("gate_locked_lead", { name: lockedName || "" }) : t("gate_sign_in_lead");
+  $("gate-pin-again-field").hidden = !first;
+  $("gate-hint").hidden = !first;
+  $("gate-submit").textContent = t(first ? "gate_create" : "gate_sign_in");
+  $("gate-error").hidden = true;
+  $("gate-pin").value = "";
+  $("gate-pin-again").value = "";
+  if (mode === "locked" && lockedName) $("gate-name").value = lockedName;
+  $("gate").hidden = false;
+  document.body.classList.add("gated");
+  $("whoami").hidden = $("sign-out").hidden = true;
+  ($("gate-name").value ? $("gate-pin") : $("gate-name")).focus();
+}
+
+function signedIn(operator) {
+  store.set({ operator });
+  $("gate").hidden = true;
+  document.body.classList.remove("gated");
+  $("whoami").textContent = t("signed_in_as", { name: operator.name });
+  $("whoami").hidden = $("sign-out").hidden = false;
+  $("nav-operators").hidden = !operator.roles.includes("admin");
+  $("gate-pin").value = "";
+  $("gate-pin-again").value = "";
+  store.emit("signed-in", operator);
+}
+
+function showGateError(err) {
+  $("gate-error").replaceChildren(el("strong", {}, errorText(err)), el("span", { class: "status-detail" }, err.message || ""));
+  $("gate-error").hidden = false;
+}
+
+export function wire() {
+  $("gate-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy($("gate-submit"), async () => {
+      const name = $("gate-name").value.trim();
+      const pin = $("gate-pin").value;
+      try {
+        const op = gateMode === "first_admin"
+          ? await ipc.createFirstAdmin(name, pin, $("gate-pin-again").value)
+          : await ipc.signIn(name, pin);
+        signedIn(op);
+      } catch (err) {
+        $("gate-pin").value = "";
+        showGateError(err);
+        $("gate-pin").focus();
+      }
+    });
+  });
+  $("sign-out").addEventListener("click", async () => {
+    try { await ipc.signOut(); } catch (_) { /* signed out either way */ }
+    $("gate-name").value = "";
+    showGate("sign_in");
+  });
+  // ipc.js announces a command refused because the session locked itself or nobody is signed in.
+  window.addEventListener("mergeguard:locked", (e) => {
+    const locked = e.detail && e.detail.code === "locked";
+    const { operator } = store.state;
+    showGate(locked ? "locked" : "sign_in", locked && operator ? operator.name : "");
+  });
+}
+
+/** At start-up: signed in already, or which form of the gate to show. */
+export async function start() {
+  try {
+    const status = await ipc.appStatus();
+    if (status.signed_in) signedIn(status.signed_in);
+    else showGate(status.needs_first_admin ? "first_admin" : status.locked_name ? "locked" : "sign_in", status.locked_name);
+  } catch (err) {
+    showGate("sign_in");
+    showGateError(err);
+  }
+}
+
+export function rerender() {
+  if (!$("gate").hidden) showGate(gateMode, $("gate-name").value);
+  else if (store.state.operator) $("whoami").textContent = t("signed_in_as", { name: store.state.operator.name });
+}

@@ -1,0 +1,80 @@
+// The operation log screen: the tamper-evident log, filtered by operator, campaign, kind
+// and dates, with its chain verified on every load, and exported as CSV or JSON.
+
+import * as ipc from "../ipc.js";
+import { t, kindName } from "../i18n.js";
+import { $, el, showStatus, showError, screenShown } from "../dom.js";
+
+function logFilter() {
+  return {
+    operator: $("log-operator").value.trim() || null,
+    campaign: $("log-campaign").value.trim() || null,
+    kind: $("log-kind").value || null,
+    from: $("log-from").value || null,
+    until: $("log-until").value || null,
+  };
+}
+
+// Details are canonical JSON; shown as "key: value" pairs, which read more easily.
+function detailText(details) {
+  try {
+    const v = JSON.parse(details);
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      return Object.entries(v)
+        .filter(([, x]) => x !== null)
+        .map(([k, x]) => `${k}: ${typeof x === "object" ? JSON.stringify(x) : x}`)
+        .join(" · ");
+    }
+  } catch (_) { /* a tampered entry may not be JSON: show it as stored */ }
+  return details;
+}
+
+export async function enter() {
+  try {
+    const view = await ipc.logEntries(logFilter());
+    const select = $("log-kind");
+    if (select.options.length <= 1) {
+      for (const k of view.kinds) select.append(el("option", { value: k }, kindName(k)));
+    }
+    const v = view.verification;
+    const box = $("log-verify");
+    box.className = "status " + (v.intact ? "ok" : "error");
+    box.replaceChildren(el("span", { class: "status-text" },
+      v.intact ? t("log_intact", { count: v.entries }) : t("log_broken", { ids: v.broken_ids.join(", ") })));
+    $("log-count").textContent = t("log_count", { shown: view.entries.length, total: view.total });
+    $("log-table").tBodies[0].replaceChildren(...view.entries.map((e) =>
+      el("tr", { class: v.broken_ids.includes(e.id) ? "broken" : "" },
+        el("td", { class: "num" }, e.id), el("td", { class: "mono" }, e.at.replace("T", " ").slice(0, 19)),
+        el("td", {}, e.operator), el("td", {}, kindName(e.kind)), el("td", { class: "mono" }, e.campaign || ""),
+        el("td", { class: "mono details" }, detailText(e.details)))));
+  } catch (err) {
+    showError(err);
+  }
+}
+
+export function wire() {
+  $("log-form").addEventListener("submit", (e) => { e.preventDefault(); enter(); });
+  $("log-export-browse").addEventListener("click", async () => {
+    const format = $("log-export-format").value;
+    try {
+      const p = await ipc.chooseSavePath(t("export"), "operation-log." + format, format);
+      if (p) $("log-export-path").value = p;
+    } catch (err) {
+      showError(err);
+    }
+  });
+  $("log-export").addEventListener("click", async () => {
+    const path = $("log-export-path").value.trim();
+    if (!path) { showStatus("error", t("export_path_missing")); $("log-export-path").focus(); return; }
+    try {
+      const n = await ipc.exportLog(logFilter(), $("log-export-format").value, path);
+      showStatus("ok", t("exported", { count: n, path }));
+    } catch (err) {
+      showError(err);
+    }
+  });
+}
+
+export function rerender() {
+  if (screenShown("log")) enter();
+}
