@@ -20,8 +20,16 @@ pub struct Campaign {
     pub message: MessageSpec,
     #[serde(default)]
     pub unsubscribe: Option<Unsubscribe>,
-    #[serde(default)]
+    /// The relay written out in `[relay]`, or the one `[relay] profile` names once
+    /// [`Campaign::use_profiles`] has looked it up.
+    #[serde(skip)]
     pub relay: Option<Relay>,
+    /// `[relay] profile = "name"`: a relay profile saved in the app (or with
+    /// `mergeguard relay add`) instead of host, port, security and user written out.
+    #[serde(skip)]
+    pub relay_profile: Option<String>,
+    #[serde(default, rename = "relay")]
+    relay_section: Option<RelaySection>,
     #[serde(default)]
     pub dkim: Option<Dkim>,
     /// Write messages as .eml files instead of sending them (no relay needed).
@@ -115,6 +123,75 @@ pub struct Relay {
     pub ca: Option<PathBuf>,
 }
 
+/// `[relay]` as written: either `profile` alone, or host, port, security and user name
+/// (and optionally a CA file).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelaySection {
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    security: Option<Security>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    ca: Option<PathBuf>,
+}
+
+impl RelaySection {
+    /// The section as a relay or a profile name; one plain sentence when it is neither.
+    fn split(self) -> Result<(Option<Relay>, Option<String>), String> {
+        if let Some(name) = self.profile {
+            let name = name.trim().to_owned();
+            if name.is_empty() {
+                return Err("[relay] profile is empty: name a saved relay profile".into());
+            }
+            if self.host.is_some()
+                || self.port.is_some()
+                || self.security.is_some()
+                || self.username.is_some()
+                || self.ca.is_some()
+            {
+                return Err(format!(
+                    "[relay] names the profile \"{name}\" and also host, port, security, \
+                     username or ca; keep either the profile or the written-out relay"
+                ));
+            }
+            return Ok((None, Some(name)));
+        }
+        let missing: Vec<&str> = [
+            ("host", self.host.is_none()),
+            ("port", self.port.is_none()),
+            ("security", self.security.is_none()),
+            ("username", self.username.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(k, m)| m.then_some(k))
+        .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "[relay] needs either profile = \"name\" or host, port, security and \
+                 username; missing: {}",
+                missing.join(", ")
+            ));
+        }
+        Ok((
+            Some(Relay {
+                host: self.host.unwrap_or_default(),
+                port: self.port.unwrap_or_default(),
+                security: self.security.unwrap_or(Security::Starttls),
+                username: self.username.unwrap_or_default(),
+                ca: self.ca,
+            }),
+            None,
+        ))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dkim {
@@ -182,6 +259,8 @@ pub enum Error {
     },
     #[error("the campaign file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("no recipient file is chosen for this campaign yet")]
+    NoRecipientFile,
     #[error("cannot read the {what} {path}: {source}")]
     Source {
         what: &'static str,
@@ -194,7 +273,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Read { .. } | Error::Source { .. } => ErrorCode::Io,
-            Error::Parse { .. } => ErrorCode::InvalidCampaign,
+            Error::Parse { .. } | Error::NoRecipientFile => ErrorCode::InvalidCampaign,
         }
     }
 }
@@ -255,7 +334,12 @@ impl Campaign {
                     .into(),
             );
         }
-        if campaign.relay.is_some() && campaign.outbox.is_some() {
+        if let Some(section) = campaign.relay_section.take() {
+            (campaign.relay, campaign.relay_profile) = section.split()?;
+        }
+        if (campaign.relay.is_some() || campaign.relay_profile.is_some())
+            && campaign.outbox.is_some()
+        {
             return Err(
                 "the file has both [relay] and [outbox]; keep the one this campaign \
                         goes through"
@@ -268,6 +352,38 @@ impl Campaign {
             normalised.as_bytes(),
         ));
         Ok(campaign)
+    }
+
+    /// Looks up the relay profile `[relay] profile` names among `profiles` and uses its
+    /// host, port, security, user name and CA file as the campaign's relay. A campaign
+    /// with a written-out `[relay]` (or none) is left as it is.
+    pub fn use_profiles(&mut self, profiles: &[crate::profiles::Profile]) -> Result<(), String> {
+        let Some(name) = &self.relay_profile else {
+            return Ok(());
+        };
+        let profile = profiles
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                format!(
+                    "the relay profile \"{name}\" does not exist (any more); choose another \
+                     one for this campaign, or add it under Settings → Relay"
+                )
+            })?;
+        self.relay = Some(crate::profiles::to_relay(profile).map_err(|e| e.to_string())?);
+        Ok(())
+    }
+
+    /// The campaign id: `id` when written, else `c` + the first 16 hex digits of the
+    /// file's content hash (so any edit of an id-less file starts a new campaign).
+    pub fn effective_id(&self) -> String {
+        match self.id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(id) => id.to_owned(),
+            None => format!(
+                "c{}",
+                &self.content_sha256[..16.min(self.content_sha256.len())]
+            ),
+        }
     }
 
     /// Resolves a path from the campaign file against the file's folder.
@@ -367,11 +483,27 @@ impl Snapshot {
     /// Reads the campaign file at `path` and every file it names, once. `ca` overrides
     /// `[relay] ca` (the command line's `--ca`); its bytes are the ones fingerprinted.
     pub fn load(path: &Path, ca: Option<&Path>) -> Result<Snapshot, Error> {
+        Snapshot::load_with_profiles(path, ca, &[])
+    }
+
+    /// [`Snapshot::load`] for a campaign that may name a relay profile: it is looked up
+    /// among `profiles` ([`Campaign::use_profiles`]) before any file is read.
+    pub fn load_with_profiles(
+        path: &Path,
+        ca: Option<&Path>,
+        profiles: &[crate::profiles::Profile],
+    ) -> Result<Snapshot, Error> {
         let file = std::fs::read(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
-        let campaign = Campaign::from_bytes(path, &file)?;
+        let mut campaign = Campaign::from_bytes(path, &file)?;
+        campaign
+            .use_profiles(profiles)
+            .map_err(|message| Error::Parse {
+                path: path.to_owned(),
+                message,
+            })?;
         let mut snapshot = Snapshot::of(campaign, ca)?;
         snapshot.campaign_file = Some(SourceFile::from_bytes(
             "campaign file",
@@ -383,6 +515,15 @@ impl Snapshot {
 
     /// Reads every file a loaded campaign names, once.
     pub fn of(campaign: Campaign, ca: Option<&Path>) -> Result<Snapshot, Error> {
+        if campaign.relay_profile.is_some() && campaign.relay.is_none() {
+            return Err(Error::Parse {
+                path: campaign.base_dir.join("campaign.toml"),
+                message: "the relay profile was not looked up before the files were read".into(),
+            });
+        }
+        if campaign.recipients.file.as_os_str().is_empty() {
+            return Err(Error::NoRecipientFile);
+        }
         let mut files = vec![SourceFile::read(
             "recipient file",
             campaign.resolve(&campaign.recipients.file),

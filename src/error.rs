@@ -61,7 +61,10 @@ pub struct UserError {
 
 impl UserError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        UserError { code, message: message.into() }
+        UserError {
+            code,
+            message: message.into(),
+        }
     }
 }
 

@@ -31,13 +31,20 @@ const MAX_COPIES: u32 = 99;
 /// exists, else the data folder, which always exists.
 pub fn campaigns_home(data_dir: &Path) -> PathBuf {
     dirs::document_dir()
-        .or_else(|| dirs::home_dir().map(|h| h.join("Documents")).filter(|d| d.is_dir()))
+        .or_else(|| {
+            dirs::home_dir()
+                .map(|h| h.join("Documents"))
+                .filter(|d| d.is_dir())
+        })
         .map(|d| d.join("MergeGuard"))
         .unwrap_or_else(|| data_dir.join("campaigns"))
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> UserError {
-    UserError::new(ErrorCode::Io, format!("cannot {what} {}: {e}", path.display()))
+    UserError::new(
+        ErrorCode::Io,
+        format!("cannot {what} {}: {e}", path.display()),
+    )
 }
 
 /// Copies the example from `bundled` (the folder holding [`FILES`]) into a new folder
@@ -109,7 +116,10 @@ mod tests {
         names.sort();
         let mut expected: Vec<_> = FILES.iter().map(|s| s.to_string()).collect();
         expected.sort();
-        assert_eq!(names, expected, "make-customers.sh and outbox/ are not copied");
+        assert_eq!(
+            names, expected,
+            "make-customers.sh and outbox/ are not copied"
+        );
         assert_eq!(copy_example(&bundled(), tmp.path()).unwrap(), first);
     }
 
@@ -117,9 +127,16 @@ mod tests {
     fn a_changed_copy_is_kept_and_a_new_one_made() {
         let tmp = tempfile::tempdir().unwrap();
         let first = copy_example(&bundled(), tmp.path()).unwrap();
-        std::fs::write(first.parent().unwrap().join("newsletter.txt"), "my own text").unwrap();
+        std::fs::write(
+            first.parent().unwrap().join("newsletter.txt"),
+            "my own text",
+        )
+        .unwrap();
         let second = copy_example(&bundled(), tmp.path()).unwrap();
-        assert_eq!(second, tmp.path().join("Example campaign (2)/campaign.toml"));
+        assert_eq!(
+            second,
+            tmp.path().join("Example campaign (2)/campaign.toml")
+        );
         let kept = std::fs::read_to_string(first.parent().unwrap().join("newsletter.txt")).unwrap();
         assert_eq!(kept, "my own text", "the user's edit is never overwritten");
     }

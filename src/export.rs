@@ -18,7 +18,10 @@ mod tests {
 
     #[test]
     fn formula_cells_become_text() {
-        assert_eq!(escape_formula("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(
+            escape_formula("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
         assert_eq!(escape_formula("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(escape_formula("山田"), "山田");
         assert_eq!(escape_formula(""), "");

@@ -260,7 +260,10 @@ mod tests {
         // A PEM block that is not DER at all: webpki cannot make an anchor of it.
         let pem = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         let e = Trust::build(&[], parse_ca_pem(pem, "x.pem").unwrap(), "x.pem").unwrap_err();
-        assert!(e.to_string().contains("cannot be used as an authority"), "{e}");
+        assert!(
+            e.to_string().contains("cannot be used as an authority"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -16,9 +16,7 @@ fn list(fields: &[&str], rows: &[(&str, &[&str])]) -> RecipientList {
         recipients: rows
             .iter()
             .enumerate()
-            .map(|(i, (email, values))| {
-                Recipient::new(i as u64 + 2, email, values.iter())
-            })
+            .map(|(i, (email, values))| Recipient::new(i as u64 + 2, email, values.iter()))
             .collect(),
         rejected: vec![],
         source_sha256: String::new(),
@@ -430,7 +428,10 @@ fn a_smuggled_transaction_in_a_merge_value_arrives_as_text_of_one_message() {
     d.text = "Dear {{ name }},\n{{ note }}\nEnd of message.\n".into();
     d.html = Some("<p>{{ note }}</p>\n".into());
     let m = composer(d).render(&l, &l.recipients[0]).expect("renders");
-    assert_eq!(mergeguard::preflight::content::first_bare_line_break(&m.raw), None);
+    assert_eq!(
+        mergeguard::preflight::content::first_bare_line_break(&m.raw),
+        None
+    );
     assert!(!m.text.contains('\r'), "{:?}", m.text);
 
     let relay = SmtpRelay::new(common_send::starttls_settings()).unwrap();
@@ -451,7 +452,10 @@ fn a_smuggled_transaction_in_a_merge_value_arrives_as_text_of_one_message() {
         <SmtpRelay as Relay>::close(session).await;
         d
     });
-    assert!(matches!(delivery, Delivery::Accepted { .. }), "{delivery:?}");
+    assert!(
+        matches!(delivery, Delivery::Accepted { .. }),
+        "{delivery:?}"
+    );
 
     // Postfix delivers asynchronously: wait for the message, then a moment more for a
     // second one that must not come.
@@ -473,13 +477,23 @@ fn a_smuggled_transaction_in_a_merge_value_arrives_as_text_of_one_message() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let arrived = files_with(&marker);
-    assert_eq!(arrived.len(), 1, "expected one message, got {}", arrived.len());
+    assert_eq!(
+        arrived.len(),
+        1,
+        "expected one message, got {}",
+        arrived.len()
+    );
     let text = &arrived[0];
     assert!(text.contains(&m.message_id), "{text}");
     // The smuggled lines are body text of the one message (the lone dot dot-stuffed by
     // SMTP and unstuffed by Postfix), and nothing after them was cut off.
-    assert!(text.contains("\n.\r\nMAIL FROM:<evil@attacker.test>\r\nRCPT TO:<victim@example.jp>\r\nDATA\r\n")
-        || text.contains("\n.\nMAIL FROM:<evil@attacker.test>\nRCPT TO:<victim@example.jp>\nDATA\n"), "{text}");
+    assert!(
+        text.contains(
+            "\n.\r\nMAIL FROM:<evil@attacker.test>\r\nRCPT TO:<victim@example.jp>\r\nDATA\r\n"
+        ) || text
+            .contains("\n.\nMAIL FROM:<evil@attacker.test>\nRCPT TO:<victim@example.jp>\nDATA\n"),
+        "{text}"
+    );
     assert!(text.contains("End of message."), "{text}");
     // The would-be Subject stayed in the body: the header section is the message's own.
     let head = text

@@ -33,15 +33,52 @@ use serde_json::Value;
 
 /// Every test-zone domain with SPF or DMARC records (46 cases).
 const CASES: &[&str] = &[
-    "good.test", "nospf.test", "twospf.test", "plusall.test", "qall.test", "softall.test",
-    "badsyntax.test", "toomany.test", "ten.test", "norelay.test", "redirplus.test",
-    "redirgood.test", "redirnone.test", "void3.test", "void2.test", "diamond.test",
-    "diamondok.test", "loop.test", "ptr.test", "inclmissing.test", "noall.test",
-    "nodkim.test", "rsa1024.test", "rsa512.test", "ed25519.test", "revoked.test",
-    "mismatch.test", "sha1only.test", "testing.test", "nodmarc.test", "pnone.test",
-    "preject.test", "pquarantine.test", "norua.test", "badmarc.test", "pct50.test",
-    "pct100.test", "badpct.test", "extrua.test", "extruaok.test", "ruanoscheme.test",
-    "nop.test", "nopnorua.test", "spnone.test", "unaligned.test", "relaxed.test",
+    "good.test",
+    "nospf.test",
+    "twospf.test",
+    "plusall.test",
+    "qall.test",
+    "softall.test",
+    "badsyntax.test",
+    "toomany.test",
+    "ten.test",
+    "norelay.test",
+    "redirplus.test",
+    "redirgood.test",
+    "redirnone.test",
+    "void3.test",
+    "void2.test",
+    "diamond.test",
+    "diamondok.test",
+    "loop.test",
+    "ptr.test",
+    "inclmissing.test",
+    "noall.test",
+    "nodkim.test",
+    "rsa1024.test",
+    "rsa512.test",
+    "ed25519.test",
+    "revoked.test",
+    "mismatch.test",
+    "sha1only.test",
+    "testing.test",
+    "nodmarc.test",
+    "pnone.test",
+    "preject.test",
+    "pquarantine.test",
+    "norua.test",
+    "badmarc.test",
+    "pct50.test",
+    "pct100.test",
+    "badpct.test",
+    "extrua.test",
+    "extruaok.test",
+    "ruanoscheme.test",
+    "nop.test",
+    "nopnorua.test",
+    "spnone.test",
+    "unaligned.test",
+    "relaxed.test",
 ];
 
 /// (domain, verdict, MergeGuard's value, checkdmarc's value, why they differ).
@@ -71,7 +108,9 @@ fn now() -> SystemTime {
 
 fn dns_server() -> SocketAddr {
     let text = std::env::var("MG_TEST_DNS").unwrap_or_else(|_| "127.0.0.1:5353".into());
-    let addr: SocketAddr = text.parse().unwrap_or_else(|_| panic!("MG_TEST_DNS={text} is not an IP:port"));
+    let addr: SocketAddr = text
+        .parse()
+        .unwrap_or_else(|_| panic!("MG_TEST_DNS={text} is not an IP:port"));
     if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err() {
         panic!("the test DNS server (Knot) is not answering at {addr}: start it with `tests/servers/dns.sh start`");
     }
@@ -101,7 +140,11 @@ fn run_oracle(dns: SocketAddr) -> Value {
         .args(CASES)
         .output()
         .expect("the oracle runs");
-    assert!(out.status.success(), "checkdmarc failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "checkdmarc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("the oracle prints JSON")
 }
 
@@ -116,25 +159,38 @@ fn passes(checks: &[Check], id: &str) -> bool {
 /// The number after `word` in `text` ("needs 6 of" → 6).
 fn number_after(text: &str, word: &str) -> Option<u64> {
     let rest = &text[text.find(word)? + word.len()..];
-    rest.trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The number just before `word` in `text` ("; 2 void lookup(s)" → 2).
 fn number_before(text: &str, word: &str) -> Option<u64> {
     let head = &text[..text.find(word)?];
-    let digits: String = head.chars().rev().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = head
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.chars().rev().collect::<String>().parse().ok()
 }
 
 /// MergeGuard's values of the shared verdicts, as strings ("-" where it gives none).
 fn ours(checks: &[Check]) -> BTreeMap<&'static str, String> {
     let mut v = BTreeMap::new();
-    let spf_valid = passes(checks, "spf.record") && passes(checks, "spf.syntax") && passes(checks, "spf.lookups");
+    let spf_valid = passes(checks, "spf.record")
+        && passes(checks, "spf.syntax")
+        && passes(checks, "spf.lookups");
     v.insert("spf.one_record", passes(checks, "spf.record").to_string());
     v.insert("spf.valid", spf_valid.to_string());
     if spf_valid {
         let detail = &find(checks, "spf.lookups").unwrap().detail;
-        v.insert("spf.lookups", number_after(detail, "needs").unwrap().to_string());
+        v.insert(
+            "spf.lookups",
+            number_after(detail, "needs").unwrap().to_string(),
+        );
         let void = number_before(detail, " void lookup").unwrap_or(0);
         v.insert("spf.void_lookups", void.to_string());
     }
@@ -158,18 +214,25 @@ fn ours(checks: &[Check]) -> BTreeMap<&'static str, String> {
     }
     let record = find(checks, "dmarc.record").expect("dmarc.record is always reported");
     let found = record.status == Status::Pass
-        || !(record.detail.starts_with("There is no DMARC record") || record.detail.starts_with("Could not read"));
+        || !(record.detail.starts_with("There is no DMARC record")
+            || record.detail.starts_with("Could not read"));
     v.insert("dmarc.found", found.to_string());
     v.insert("dmarc.valid", (record.status == Status::Pass).to_string());
     if let Some(policy) = find(checks, "dmarc.policy") {
         let p = ["reject", "quarantine", "none"]
             .into_iter()
-            .find(|p| policy.detail.starts_with(&format!("p={p}")) || policy.detail.contains(&format!(" p={p}")))
+            .find(|p| {
+                policy.detail.starts_with(&format!("p={p}"))
+                    || policy.detail.contains(&format!(" p={p}"))
+            })
             .unwrap_or("-");
         v.insert("dmarc.p", p.to_string());
     }
     if let Some(rua) = find(checks, "dmarc.rua") {
-        v.insert("dmarc.rua_unauthorised", (rua.status == Status::Warning && rua.detail.contains("§7.1")).to_string());
+        v.insert(
+            "dmarc.rua_unauthorised",
+            (rua.status == Status::Warning && rua.detail.contains("§7.1")).to_string(),
+        );
     }
     v
 }
@@ -214,7 +277,10 @@ fn mergeguard_and_checkdmarc_agree_on_every_shared_verdict() {
     assert!(CASES.len() >= 30, "at least 30 cases");
     let dns = dns_server();
     let oracle = run_oracle(dns);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut disagreements = Vec::new();
     let mut compared = 0usize;
     let mut seen_differences = Vec::new();
@@ -227,16 +293,22 @@ fn mergeguard_and_checkdmarc_agree_on_every_shared_verdict() {
         for (verdict, their_value) in &other {
             // A verdict only one side reaches (e.g. MergeGuard stops at an invalid
             // record) is not shared; the validity verdict covers it.
-            let Some(my_value) = mine.get(verdict) else { continue };
+            let Some(my_value) = mine.get(verdict) else {
+                continue;
+            };
             // The policy is shared only when both read the record as valid.
-            if *verdict == "dmarc.p" && (mine["dmarc.valid"] != "true" || other["dmarc.valid"] != "true") {
+            if *verdict == "dmarc.p"
+                && (mine["dmarc.valid"] != "true" || other["dmarc.valid"] != "true")
+            {
                 continue;
             }
             if *verdict == "dmarc.rua_unauthorised" && mine["dmarc.valid"] != "true" {
                 continue;
             }
             compared += 1;
-            let known = DIFFERENCES.iter().find(|(d, v, ..)| d == domain && v == verdict);
+            let known = DIFFERENCES
+                .iter()
+                .find(|(d, v, ..)| d == domain && v == verdict);
             match known {
                 Some((_, _, expected_mine, expected_theirs, _)) => {
                     seen_differences.push((*domain, *verdict));
@@ -260,9 +332,17 @@ fn mergeguard_and_checkdmarc_agree_on_every_shared_verdict() {
             "the listed difference {domain} {verdict} was never compared"
         );
     }
-    assert!(disagreements.is_empty(), "{} disagreement(s):\n{}", disagreements.len(), disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreement(s):\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
     // Every case shares at least the SPF record, DMARC found/valid and most tags: about
     // eight verdicts a case (358 for 46 cases when first run); far fewer means the two
     // sides stopped reading the same zones.
-    assert!(compared >= 7 * CASES.len(), "only {compared} verdicts were compared");
+    assert!(
+        compared >= 7 * CASES.len(),
+        "only {compared} verdicts were compared"
+    );
 }

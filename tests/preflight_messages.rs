@@ -320,7 +320,10 @@ fn a_clean_compressed_pdf_is_read_completely_and_passes() {
         &checks,
         "attachments.unreadable",
         Status::Pass,
-        &["2 distinct attachment(s) scanned (pdf)", "All could be read completely."],
+        &[
+            "2 distinct attachment(s) scanned (pdf)",
+            "All could be read completely.",
+        ],
     );
 }
 
@@ -364,7 +367,13 @@ fn a_pdf_stream_bomb_stops_at_the_ratio_limit() {
         ..ScanLimits::default()
     };
     let started = Instant::now();
-    let scan = scan_attachment("bomb.pdf", &read("bomb.pdf"), &[0; 32], &AddressBook::new(&list), &limits);
+    let scan = scan_attachment(
+        "bomb.pdf",
+        &read("bomb.pdf"),
+        &[0; 32],
+        &AddressBook::new(&list),
+        &limits,
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(
         scan.unreadable.iter().any(|u| u.contains("scanning limit")),
@@ -1299,7 +1308,10 @@ fn mixed_script_and_look_alike_domains_are_a_warning_naming_the_rows() {
     );
     let detail = &find(&checks, "addressing.lookalike_domain").detail;
     for genuine in ["row 3", "row 4", "row 7"] {
-        assert!(!detail.contains(&format!("{genuine}:")) && !detail.contains(&format!("{genuine},")), "{detail}");
+        assert!(
+            !detail.contains(&format!("{genuine}:")) && !detail.contains(&format!("{genuine},")),
+            "{detail}"
+        );
     }
     others_pass(&checks, &["addressing.lookalike_domain"]);
 }
@@ -1307,8 +1319,14 @@ fn mixed_script_and_look_alike_domains_are_a_warning_naming_the_rows() {
 #[test]
 fn japanese_and_ascii_domains_pass_the_look_alike_check() {
     let checks = with_attachments(&[]);
-    expect(&checks, "addressing.lookalike_domain", Status::Pass, &["No recipient domain"]);
-    let list = import_text("email\na@\u{4F8B}\u{3048}.jp\nb@xn--r8jz45g.co.jp\nc@b\u{00FC}cher.example\n");
+    expect(
+        &checks,
+        "addressing.lookalike_domain",
+        Status::Pass,
+        &["No recipient domain"],
+    );
+    let list =
+        import_text("email\na@\u{4F8B}\u{3048}.jp\nb@xn--r8jz45g.co.jp\nc@b\u{00FC}cher.example\n");
     let book = mergeguard::preflight::addressing::lookalike_domains(&list);
     assert!(book.is_empty(), "{book:?}");
 }
@@ -1350,7 +1368,10 @@ fn bare_cr_and_lf_in_merge_values_become_crlf_and_the_check_passes() {
     // The smuggled "." stands on a line of its own, between CRLFs, where the SMTP layer
     // dot-stuffs it like any other line starting with a dot.
     let raw = String::from_utf8_lossy(&built.0[1].raw).into_owned();
-    assert!(raw.contains("Note: x\r\n.\r\nMAIL FROM:<evil@attacker.test>\r\n"), "{raw}");
+    assert!(
+        raw.contains("Note: x\r\n.\r\nMAIL FROM:<evil@attacker.test>\r\n"),
+        "{raw}"
+    );
     assert!(raw.contains("\r\nEnd of message.\r\n"), "{raw}");
     expect(
         &run(&built, &list),
@@ -1367,7 +1388,10 @@ fn a_bare_cr_in_a_built_message_fails_the_line_endings_check() {
     // What an older build (or another tool) would hand over: a bare CR in the body.
     let m = &mut built.0[1];
     let body = m.raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    m.raw.splice(body..body, b"x\r.\rMAIL FROM:<e@x.test>\r\n".iter().copied());
+    m.raw.splice(
+        body..body,
+        b"x\r.\rMAIL FROM:<e@x.test>\r\n".iter().copied(),
+    );
     let lf_only = &mut built.0[3];
     lf_only.raw.extend_from_slice(b"tail\n");
     let checks = run(&built, &list);

@@ -326,7 +326,8 @@ fn fault_server_good_certificate_passes_and_logs_auth_over_tls() {
     let log = std::fs::read_to_string(test_dir().join("faults/auth.log")).unwrap();
     let last = log
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).rfind(|v| v["event"] == "attempt" && v["port"] == addr.port())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|v| v["event"] == "attempt" && v["port"] == addr.port())
         .unwrap();
     assert_eq!(last["tls"], true);
 }
@@ -437,13 +438,20 @@ fn nothing_listening_fails_the_connect_check() {
 /// closes: enough to tell "certificate accepted" from "refused" without SMTP behind it.
 fn implicit_tls_server(cert: &str) -> SocketAddr {
     let dir = test_dir().join("certs");
-    let chain: Vec<_> = rustls_pemfile::certs(&mut &std::fs::read(dir.join(format!("{cert}.crt"))).unwrap()[..])
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key_name = if cert == "server-chain" { "server" } else { cert };
-    let key = rustls_pemfile::private_key(&mut &std::fs::read(dir.join(format!("{key_name}.key"))).unwrap()[..])
-        .unwrap()
-        .expect("a private key");
+    let chain: Vec<_> =
+        rustls_pemfile::certs(&mut &std::fs::read(dir.join(format!("{cert}.crt"))).unwrap()[..])
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key_name = if cert == "server-chain" {
+        "server"
+    } else {
+        cert
+    };
+    let key = rustls_pemfile::private_key(
+        &mut &std::fs::read(dir.join(format!("{key_name}.key"))).unwrap()[..],
+    )
+    .unwrap()
+    .expect("a private key");
     let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -529,13 +537,55 @@ fn the_probe_and_both_send_paths_trust_exactly_the_same_certificates() {
     let implicit = postfix_tls();
     // (what, server, security, trust the test CA, refused?)
     let cases: Vec<(&str, SocketAddr, Security, bool, bool)> = vec![
-        ("good chain, STARTTLS, CA given", starttls, Security::Starttls, true, false),
-        ("good chain, implicit TLS, CA given", implicit, Security::Tls, true, false),
-        ("good chain, STARTTLS, no CA", starttls, Security::Starttls, false, true),
-        ("good chain, implicit TLS, no CA", implicit, Security::Tls, false, true),
-        ("self-signed, STARTTLS", fault(1), Security::Starttls, true, true),
-        ("expired, STARTTLS", fault(2), Security::Starttls, true, true),
-        ("wrong name, STARTTLS", fault(3), Security::Starttls, true, true),
+        (
+            "good chain, STARTTLS, CA given",
+            starttls,
+            Security::Starttls,
+            true,
+            false,
+        ),
+        (
+            "good chain, implicit TLS, CA given",
+            implicit,
+            Security::Tls,
+            true,
+            false,
+        ),
+        (
+            "good chain, STARTTLS, no CA",
+            starttls,
+            Security::Starttls,
+            false,
+            true,
+        ),
+        (
+            "good chain, implicit TLS, no CA",
+            implicit,
+            Security::Tls,
+            false,
+            true,
+        ),
+        (
+            "self-signed, STARTTLS",
+            fault(1),
+            Security::Starttls,
+            true,
+            true,
+        ),
+        (
+            "expired, STARTTLS",
+            fault(2),
+            Security::Starttls,
+            true,
+            true,
+        ),
+        (
+            "wrong name, STARTTLS",
+            fault(3),
+            Security::Starttls,
+            true,
+            true,
+        ),
         (
             "good chain, implicit TLS listener (control)",
             implicit_tls_server("server-chain"),
@@ -543,9 +593,27 @@ fn the_probe_and_both_send_paths_trust_exactly_the_same_certificates() {
             true,
             false,
         ),
-        ("self-signed, implicit TLS", implicit_tls_server("selfsigned"), Security::Tls, true, true),
-        ("expired, implicit TLS", implicit_tls_server("expired"), Security::Tls, true, true),
-        ("wrong name, implicit TLS", implicit_tls_server("wrong"), Security::Tls, true, true),
+        (
+            "self-signed, implicit TLS",
+            implicit_tls_server("selfsigned"),
+            Security::Tls,
+            true,
+            true,
+        ),
+        (
+            "expired, implicit TLS",
+            implicit_tls_server("expired"),
+            Security::Tls,
+            true,
+            true,
+        ),
+        (
+            "wrong name, implicit TLS",
+            implicit_tls_server("wrong"),
+            Security::Tls,
+            true,
+            true,
+        ),
     ];
     let mut wrong = Vec::new();
     for (what, addr, security, with_ca, refused) in cases {

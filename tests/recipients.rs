@@ -233,14 +233,24 @@ fn a_suppressed_idn_address_is_found_in_either_form() {
         ..auto()
     };
     let list = import_bytes(
-        "email\nTARO@xn--R8JZ45G.jp\ntaro@\u{4F8B}\u{3048}.jp\nhanako@\u{4F8B}\u{3048}.jp\n".as_bytes(),
+        "email\nTARO@xn--R8JZ45G.jp\ntaro@\u{4F8B}\u{3048}.jp\nhanako@\u{4F8B}\u{3048}.jp\n"
+            .as_bytes(),
         &o,
     )
     .unwrap();
     let reasons: Vec<(u64, String)> = list
         .rejected
         .iter()
-        .map(|r| (r.row, serde_json::to_value(r.reason).unwrap().as_str().unwrap().to_owned()))
+        .map(|r| {
+            (
+                r.row,
+                serde_json::to_value(r.reason)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         reasons,

@@ -58,13 +58,28 @@ fn huge_idle_time_is_refused_in_plain_words_by_the_core() {
 fn settings_set_with_a_huge_value_exits_with_a_plain_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let add = mg(data, &["operator", "add", "root", "--pin-stdin"], &format!("{PIN}\n"));
-    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    let add = mg(
+        data,
+        &["operator", "add", "root", "--pin-stdin"],
+        &format!("{PIN}\n"),
+    );
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
     // `--flag=value`, so a negative number is not read as another flag.
     let set = |flag: &str, value: &str| {
         mg(
             data,
-            &["settings", "set", &format!("{flag}={value}"), "--operator", "root", "--pin-stdin"],
+            &[
+                "settings",
+                "set",
+                &format!("{flag}={value}"),
+                "--operator",
+                "root",
+                "--pin-stdin",
+            ],
             &format!("{PIN}\n"),
         )
     };
@@ -82,7 +97,12 @@ fn settings_set_with_a_huge_value_exits_with_a_plain_error_not_a_panic() {
     }
     // A number past i64 is refused by the argument parser, also without a panic.
     let o = set("--approval-hours", "99999999999999999999");
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // The settings are unchanged.
     let show = mg(data, &["settings", "show"], "");
     let out = String::from_utf8_lossy(&show.stdout);

@@ -14,14 +14,12 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use mergeguard::approval;
-use mergeguard::campaign::Campaign;
 use mergeguard::error::ErrorCode;
 use mergeguard::operators::Role;
-use mergeguard::preflight::campaign::{relay_profile, stored_relay_password, CheckOptions};
+use mergeguard::preflight::campaign::{options_for, relay_profile, CheckOptions};
 use mergeguard::preflight::{Check, Status};
 use mergeguard::secrets::{self, Secret};
 use mergeguard::send::{self, Control, Progress, RatePreset, ReportRow, SendOptions, Summary};
-use mergeguard::suppression;
 use mergeguard::workflow::{self, Prepared, SendRequest};
 
 use crate::error::{CommandError, CommandResult, ShellCode};
@@ -77,14 +75,12 @@ pub async fn test_send(
 /// when there is one (without it `tls.login` says so in plain words) and the store's
 /// suppression list.
 fn check_options(state: &AppState, path: &Path) -> CommandResult<CheckOptions> {
-    let password = Campaign::load(path)
-        .ok()
-        .and_then(|c| stored_relay_password(&c)?.ok());
-    Ok(CheckOptions {
-        password,
-        suppressed: Some(Arc::new(suppression::keys(&*state.store()?)?)),
-        ..CheckOptions::default()
-    })
+    Ok(options_for(
+        &*state.store()?,
+        path,
+        CheckOptions::default().resolver,
+        None,
+    )?)
 }
 
 fn outbox_folder(p: &Prepared) -> Option<String> {

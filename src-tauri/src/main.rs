@@ -40,7 +40,11 @@ fn main() {
                     .unwrap_or(0);
                 println!("page-loaded-at-ms {at}");
                 let app = tauri::Manager::app_handle(webview);
-                let code = if probe_example { probe_load_example(app) } else { 0 };
+                let code = if probe_example {
+                    probe_load_example(app)
+                } else {
+                    0
+                };
                 app.exit(code);
             }
         })
@@ -96,13 +100,15 @@ fn probe_load_example(app: &tauri::AppHandle) -> i32 {
         let copy = preview::example_campaign(&state, &bundled)?;
         let campaign = mergeguard::campaign::Campaign::load(std::path::Path::new(&copy))
             .map_err(|e| error::CommandError::new(e.code(), e.to_string()))?;
-        let list =
-            mergeguard::preflight::campaign::import_campaign_recipients(&campaign, None)?;
+        let list = mergeguard::preflight::campaign::import_campaign_recipients(&campaign, None)?;
         Ok((bundled, copy, list.recipients.len()))
     });
     match opened {
         Ok((bundled, copy, n)) => {
-            println!("example-opened from={} copy={copy} recipients={n}", bundled.display());
+            println!(
+                "example-opened from={} copy={copy} recipients={n}",
+                bundled.display()
+            );
             0
         }
         Err(e) => {

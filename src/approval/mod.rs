@@ -998,10 +998,22 @@ mod tests {
     fn skipped_authentication_checks_must_be_acknowledged_like_warnings() {
         let mut with_skips = input();
         with_skips.checklist = vec![
-            CheckInput { id: "spf.relay".into(), status: "skipped".into() },
-            CheckInput { id: "dns.fcrdns".into(), status: "skipped".into() },
-            CheckInput { id: "dmarc.policy".into(), status: "warning".into() },
-            CheckInput { id: "dkim.record".into(), status: "pass".into() },
+            CheckInput {
+                id: "spf.relay".into(),
+                status: "skipped".into(),
+            },
+            CheckInput {
+                id: "dns.fcrdns".into(),
+                status: "skipped".into(),
+            },
+            CheckInput {
+                id: "dmarc.policy".into(),
+                status: "warning".into(),
+            },
+            CheckInput {
+                id: "dkim.record".into(),
+                status: "pass".into(),
+            },
         ];
         assert_eq!(with_skips.warnings(), ["dmarc.policy", "spf.relay"]);
         assert!(with_skips.failures().is_empty());

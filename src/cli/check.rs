@@ -126,7 +126,30 @@ pub fn run_preflight(args: PreflightArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return super::fail(e),
     };
-    let password = stored_relay_password(&campaign).and_then(Result::ok);
+    // A campaign that names a relay profile finds it in the default data folder (or
+    // $MERGEGUARD_DATA_DIR) when there is one; nothing is created by looking.
+    let relay_profiles = match &campaign.relay_profile {
+        None => Vec::new(),
+        Some(_) => match mergeguard::store::data_dir(None)
+            .ok()
+            .filter(|d| d.join(mergeguard::store::DB_FILE).is_file())
+            .and_then(|d| mergeguard::store::Store::open(&d).ok())
+        {
+            Some(store) => match mergeguard::profiles::list(&store) {
+                Ok(p) => p,
+                Err(e) => return super::fail(e),
+            },
+            None => Vec::new(),
+        },
+    };
+    let password = {
+        let mut resolved = campaign.clone();
+        resolved
+            .use_profiles(&relay_profiles)
+            .ok()
+            .and_then(|()| stored_relay_password(&resolved))
+            .and_then(Result::ok)
+    };
     // No operator and no data folder here: the suppression list is applied by submit,
     // approve and send, which open the store.
     let options = CheckOptions {
@@ -135,6 +158,7 @@ pub fn run_preflight(args: PreflightArgs) -> ExitCode {
         password,
         suppressed: None,
         data_dir: None,
+        relay_profiles,
     };
     let rt = runtime();
     match rt.block_on(check_campaign(&campaign, &options, now, &|_, _| {})) {
@@ -177,7 +201,11 @@ fn finish(mut report: Report, json: bool) -> ExitCode {
         };
         println!("{mark} {:<28} {}", c.id, c.detail);
         if !c.fix.is_empty() && c.status != Status::Pass {
-            let what = if c.status == Status::Skipped { "to check it" } else { "fix" };
+            let what = if c.status == Status::Skipped {
+                "to check it"
+            } else {
+                "fix"
+            };
             println!("      {:<28} {what}: {}", "", c.fix);
         }
     }

@@ -3,15 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use clap::Args;
-use mergeguard::campaign::Campaign;
-use mergeguard::preflight::campaign::{stored_relay_password, CheckOptions};
+use mergeguard::preflight::campaign::{options_for, CheckOptions};
 use mergeguard::preflight::Status;
 use mergeguard::store::Store;
-use mergeguard::suppression;
 use mergeguard::workflow::{self, Prepared};
 
 use super::check::{resolver, runtime};
@@ -38,15 +35,8 @@ impl CampaignArgs {
     /// The checklist options, with the relay password from the OS keychain (if stored)
     /// and the store's suppression list.
     pub fn options(&self, store: &Store) -> Result<CheckOptions, String> {
-        let campaign = Campaign::load(&self.campaign).map_err(|e| e.to_string())?;
-        let password = stored_relay_password(&campaign).and_then(Result::ok);
-        Ok(CheckOptions {
-            resolver: resolver(self.dns),
-            ca: self.ca.clone(),
-            password,
-            suppressed: Some(Arc::new(suppression::keys(store).map_err(|e| e.message)?)),
-            data_dir: Some(store.dir().to_owned()),
-        })
+        options_for(store, &self.campaign, resolver(self.dns), self.ca.clone())
+            .map_err(|e| e.message)
     }
 
     /// Runs the checklist over the campaign's files and computes the fingerprint.

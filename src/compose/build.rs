@@ -153,7 +153,9 @@ pub(crate) fn render_one(
     check_header(row, "sender name", &from_name)?;
     let text = unify_line_breaks(c.render_template(T_TEXT, &ctx, list, row)?);
     let html = match c.draft.html {
-        Some(_) => Some(unify_line_breaks(c.render_template(T_HTML, &ctx, list, row)?)),
+        Some(_) => Some(unify_line_breaks(
+            c.render_template(T_HTML, &ctx, list, row)?,
+        )),
         None => None,
     };
 
@@ -463,7 +465,10 @@ mod raw_header_tests {
 
     #[test]
     fn every_line_break_becomes_one_lf() {
-        assert_eq!(unify_line_breaks("a\r.\rb\r\nc\nd\r".into()), "a\n.\nb\nc\nd\n");
+        assert_eq!(
+            unify_line_breaks("a\r.\rb\r\nc\nd\r".into()),
+            "a\n.\nb\nc\nd\n"
+        );
         assert_eq!(unify_line_breaks("\r\r\n\n".into()), "\n\n\n");
         assert_eq!(unify_line_breaks("plain\n".into()), "plain\n");
     }

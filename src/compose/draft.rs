@@ -63,18 +63,7 @@ impl Draft {
                 bytes,
             });
         }
-        let campaign_id = match campaign
-            .id
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(id) => id.to_owned(),
-            None => format!(
-                "c{}",
-                &campaign.content_sha256[..16.min(campaign.content_sha256.len())]
-            ),
-        };
+        let campaign_id = campaign.effective_id();
         let unsubscribe = campaign.unsubscribe.clone().unwrap_or_default();
         Ok(Draft {
             campaign_id,

@@ -259,7 +259,11 @@ impl Composer {
         };
         build::check_unsubscribe(&draft)?;
         let sender_domain = from_address.domain().to_ascii_lowercase();
-        let shared = draft.attachments.iter().map(build::EncodedAttachment::new).collect();
+        let shared = draft
+            .attachments
+            .iter()
+            .map(build::EncodedAttachment::new)
+            .collect();
         Ok(Composer {
             names: std::sync::RwLock::new(None),
             shared,

@@ -18,19 +18,44 @@ use crate::compose::BuiltMessage;
 /// users (Gmail: "close to 5,000"; Yahoo and Outlook.com: 5,000).
 pub const BULK_DAILY_VOLUME: usize = 5_000;
 
-const GMAIL: &str = "Google Email sender guidelines (support.google.com/a/answer/81126, from February 2024)";
-const YAHOO: &str = "Yahoo Sender Best Practices (senders.yahooinc.com/best-practices, from February 2024)";
+const GMAIL: &str =
+    "Google Email sender guidelines (support.google.com/a/answer/81126, from February 2024)";
+const YAHOO: &str =
+    "Yahoo Sender Best Practices (senders.yahooinc.com/best-practices, from February 2024)";
 const OUTLOOK: &str = "Outlook.com requirements for high-volume senders (Microsoft, announced April 2025, enforced from 5 May 2025)";
 
 /// Free mailbox domains: their owners publish DMARC policies that make mail "From" them
 /// sent through anyone else's relay fail, and the providers ask bulk senders to use
 /// their own domain.
 pub const FREE_MAIL_DOMAINS: &[&str] = &[
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.jp", "ymail.com", "aol.com",
-    "outlook.com", "outlook.jp", "hotmail.com", "hotmail.co.jp", "live.com", "live.jp",
-    "msn.com", "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com",
-    "gmx.com", "gmx.net", "mail.com", "yandex.com", "docomo.ne.jp", "ezweb.ne.jp",
-    "au.com", "softbank.ne.jp", "i.softbank.jp", "ybb.ne.jp",
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.jp",
+    "ymail.com",
+    "aol.com",
+    "outlook.com",
+    "outlook.jp",
+    "hotmail.com",
+    "hotmail.co.jp",
+    "live.com",
+    "live.jp",
+    "msn.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.net",
+    "mail.com",
+    "yandex.com",
+    "docomo.ne.jp",
+    "ezweb.ne.jp",
+    "au.com",
+    "softbank.ne.jp",
+    "i.softbank.jp",
+    "ybb.ne.jp",
 ];
 
 /// What the messages showed, gathered chunk by chunk (see [`BulkRules::observe`]).
@@ -50,7 +75,11 @@ pub struct BulkRules {
 const SHOWN_ROWS: usize = 5;
 
 fn rows(rows: &[u64]) -> String {
-    let shown: Vec<String> = rows.iter().take(SHOWN_ROWS).map(|r| r.to_string()).collect();
+    let shown: Vec<String> = rows
+        .iter()
+        .take(SHOWN_ROWS)
+        .map(|r| r.to_string())
+        .collect();
     let more = rows.len().saturating_sub(SHOWN_ROWS);
     if more > 0 {
         format!("rows {} and {more} more", shown.join(", "))
@@ -78,7 +107,10 @@ fn header_fields(raw: &[u8]) -> Vec<(String, String)> {
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    fields
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// The `<...>` targets of a List-Unsubscribe value (RFC 2369 §2).
@@ -115,15 +147,23 @@ impl BulkRules {
         for m in messages {
             self.messages += 1;
             let fields = header_fields(&m.raw);
-            let targets: Vec<&str> = field(&fields, "List-Unsubscribe").map(unsubscribe_targets).unwrap_or_default();
-            let https = targets.iter().any(|t| t.to_ascii_lowercase().starts_with("https://"));
+            let targets: Vec<&str> = field(&fields, "List-Unsubscribe")
+                .map(unsubscribe_targets)
+                .unwrap_or_default();
+            let https = targets
+                .iter()
+                .any(|t| t.to_ascii_lowercase().starts_with("https://"));
             let post = field(&fields, "List-Unsubscribe-Post")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("List-Unsubscribe=One-Click"));
             if !(https && post) {
                 self.no_one_click.push(m.row);
             }
-            let body = format!("{}\n{}", m.text, m.html.as_deref().unwrap_or_default()).to_ascii_lowercase();
-            let visible = targets.iter().filter_map(|t| visible_form(t)).any(|v| body.contains(&v));
+            let body = format!("{}\n{}", m.text, m.html.as_deref().unwrap_or_default())
+                .to_ascii_lowercase();
+            let visible = targets
+                .iter()
+                .filter_map(|t| visible_form(t))
+                .any(|v| body.contains(&v));
             if !visible {
                 self.not_visible.push(m.row);
             }
@@ -140,13 +180,20 @@ impl BulkRules {
     pub fn finish(self, checks: &[Check], from_address: &str, recipients: usize) -> Vec<Check> {
         let bulk = recipients >= BULK_DAILY_VOLUME;
         let volume = if bulk {
-            format!("this campaign alone has {recipients} recipients, so the bulk-sender rules apply")
+            format!(
+                "this campaign alone has {recipients} recipients, so the bulk-sender rules apply"
+            )
         } else {
             format!(
                 "applies once the domain sends about {BULK_DAILY_VOLUME} messages a day to one provider (all campaigns and other mail together; this campaign has {recipients} recipients)"
             )
         };
-        let status_of = |id: &str| checks.iter().find(|c| c.id == id).map(|c| (c.status, c.detail.as_str()));
+        let status_of = |id: &str| {
+            checks
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| (c.status, c.detail.as_str()))
+        };
         let mut out = Vec::new();
 
         // SPF and DKIM both pass.
@@ -265,7 +312,10 @@ impl BulkRules {
         });
 
         // From domain not a free mailbox.
-        let from_domain = from_address.rsplit_once('@').map(|(_, d)| d.trim().trim_end_matches('.').to_ascii_lowercase()).unwrap_or_default();
+        let from_domain = from_address
+            .rsplit_once('@')
+            .map(|(_, d)| d.trim().trim_end_matches('.').to_ascii_lowercase())
+            .unwrap_or_default();
         out.push(if FREE_MAIL_DOMAINS.contains(&from_domain.as_str()) {
             Check::warning(
                 "bulk.free_mail_from",
@@ -318,20 +368,40 @@ mod tests {
     const GOOD_HEADERS: &str = "From: news@shop.test\r\nDate: Tue, 1 Dec 2026 10:00:00 +0900\r\nMessage-ID: <m@shop.test>\r\nList-Unsubscribe: <mailto:u@shop.test?subject=x>,\r\n <https://shop.test/unsubscribe?t=abc>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click";
 
     fn status(checks: &[Check], id: &str) -> Status {
-        checks.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("{id}")).status
+        checks
+            .iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("{id}"))
+            .status
     }
 
     fn domain_checks(status: Status) -> Vec<Check> {
-        ["spf.relay", "dkim.verify", "dmarc.record", "dmarc.alignment", "dns.fcrdns", "tls.starttls"]
-            .iter()
-            .map(|id| Check { id: id.to_string(), status, detail: format!("{id} said so"), fix: String::new() })
-            .collect()
+        [
+            "spf.relay",
+            "dkim.verify",
+            "dmarc.record",
+            "dmarc.alignment",
+            "dns.fcrdns",
+            "tls.starttls",
+        ]
+        .iter()
+        .map(|id| Check {
+            id: id.to_string(),
+            status,
+            detail: format!("{id} said so"),
+            fix: String::new(),
+        })
+        .collect()
     }
 
     #[test]
     fn rfc8058_pair_and_visible_link_pass() {
         let mut rules = BulkRules::new();
-        rules.observe(&[message(2, GOOD_HEADERS, "Unsubscribe: https://shop.test/unsubscribe")]);
+        rules.observe(&[message(
+            2,
+            GOOD_HEADERS,
+            "Unsubscribe: https://shop.test/unsubscribe",
+        )]);
         let out = rules.finish(&domain_checks(Status::Pass), "news@shop.test", 10);
         assert!(out.iter().all(|c| c.status == Status::Pass), "{out:#?}");
         assert!(out.iter().all(|c| !c.detail.is_empty()));
@@ -341,13 +411,22 @@ mod tests {
     fn missing_post_header_and_invisible_link_warn_with_rows() {
         let headers = "Date: x\r\nMessage-ID: <m@x>\r\nList-Unsubscribe: <https://shop.test/u?t=1>";
         let mut rules = BulkRules::new();
-        rules.observe(&[message(2, headers, "no link here"), message(3, GOOD_HEADERS, "https://shop.test/unsubscribe")]);
+        rules.observe(&[
+            message(2, headers, "no link here"),
+            message(3, GOOD_HEADERS, "https://shop.test/unsubscribe"),
+        ]);
         let out = rules.finish(&domain_checks(Status::Pass), "news@shop.test", 6_000);
         assert_eq!(status(&out, "bulk.one_click"), Status::Warning);
         assert_eq!(status(&out, "bulk.visible_unsubscribe"), Status::Warning);
         let one_click = out.iter().find(|c| c.id == "bulk.one_click").unwrap();
-        assert!(one_click.detail.contains("1 of 2") && one_click.detail.contains("row(s) 2"), "{one_click:?}");
-        assert!(one_click.detail.contains("6000 recipients"), "{one_click:?}");
+        assert!(
+            one_click.detail.contains("1 of 2") && one_click.detail.contains("row(s) 2"),
+            "{one_click:?}"
+        );
+        assert!(
+            one_click.detail.contains("6000 recipients"),
+            "{one_click:?}"
+        );
     }
 
     #[test]
@@ -357,7 +436,11 @@ mod tests {
         rules.observe(&[message(7, headers, "write to stop@shop.test to stop")]);
         let out = rules.finish(&domain_checks(Status::Pass), "news@shop.test", 1);
         assert_eq!(status(&out, "bulk.visible_unsubscribe"), Status::Pass);
-        assert_eq!(status(&out, "bulk.one_click"), Status::Warning, "mailto alone is not one-click");
+        assert_eq!(
+            status(&out, "bulk.one_click"),
+            Status::Warning,
+            "mailto alone is not one-click"
+        );
         assert_eq!(status(&out, "bulk.message_format"), Status::Warning);
     }
 
@@ -375,13 +458,25 @@ mod tests {
         let none = BulkRules::new().finish(&[], "a@shop.test", 0);
         assert_eq!(status(&none, "bulk.tls"), Status::Skipped);
         assert_eq!(status(&none, "bulk.one_click"), Status::Skipped);
-        assert_eq!(status(&none, "bulk.spf_dkim"), Status::Warning, "no SPF or DKIM check at all is not a pass");
+        assert_eq!(
+            status(&none, "bulk.spf_dkim"),
+            Status::Warning,
+            "no SPF or DKIM check at all is not a pass"
+        );
     }
 
     #[test]
     fn folded_headers_are_unfolded() {
-        let f = header_fields(b"A: 1\r\nList-Unsubscribe: <mailto:a@b>,\r\n\t<https://x/y>\r\n\r\nbody");
-        assert_eq!(field(&f, "list-unsubscribe"), Some("<mailto:a@b>, <https://x/y>"));
-        assert_eq!(unsubscribe_targets("<mailto:a@b>, <https://x/y>"), ["mailto:a@b", "https://x/y"]);
+        let f = header_fields(
+            b"A: 1\r\nList-Unsubscribe: <mailto:a@b>,\r\n\t<https://x/y>\r\n\r\nbody",
+        );
+        assert_eq!(
+            field(&f, "list-unsubscribe"),
+            Some("<mailto:a@b>, <https://x/y>")
+        );
+        assert_eq!(
+            unsubscribe_targets("<mailto:a@b>, <https://x/y>"),
+            ["mailto:a@b", "https://x/y"]
+        );
     }
 }

@@ -36,6 +36,9 @@ pub struct CheckOptions {
     /// The data folder (database, log): a per-recipient attachment inside it fails
     /// `attachments.recipient_folder`. The default data folder is always refused too.
     pub data_dir: Option<PathBuf>,
+    /// The saved relay profiles ([`crate::profiles::list`]), for a campaign whose
+    /// `[relay]` names one; empty when the caller has no store.
+    pub relay_profiles: Vec<crate::profiles::Profile>,
 }
 
 /// The keychain profile name of a campaign's relay: `host:port`.
@@ -54,6 +57,31 @@ pub fn stored_relay_password(campaign: &Campaign) -> Option<Result<Secret, secre
         &relay_profile(campaign)?,
         &relay.username,
     ))
+}
+
+/// The checklist options every front end (the app, the command line) uses for the
+/// campaign file at `path`: the store's relay profiles and suppression list, the data
+/// folder, and the relay password from the OS keychain when one is stored for the
+/// campaign's relay or profile (without it `tls.login` says so in plain words).
+pub fn options_for(
+    store: &crate::store::Store,
+    path: &std::path::Path,
+    resolver: Resolver,
+    ca: Option<PathBuf>,
+) -> Result<CheckOptions, UserError> {
+    let relay_profiles = crate::profiles::list(store).map_err(UserError::from)?;
+    let password = Campaign::load(path).ok().and_then(|mut c| {
+        c.use_profiles(&relay_profiles).ok()?;
+        stored_relay_password(&c)?.ok()
+    });
+    Ok(CheckOptions {
+        resolver,
+        ca,
+        password,
+        suppressed: Some(Arc::new(crate::suppression::keys(store)?)),
+        data_dir: Some(store.dir().to_owned()),
+        relay_profiles,
+    })
 }
 
 /// The import options written in the campaign.
@@ -156,7 +184,11 @@ pub async fn check_campaign_detailed(
     now: SystemTime,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Checked, UserError> {
-    let snapshot = Snapshot::of(campaign.clone(), options.ca.as_deref())
+    let mut campaign = campaign.clone();
+    campaign
+        .use_profiles(&options.relay_profiles)
+        .map_err(|m| UserError::new(ErrorCode::InvalidCampaign, m))?;
+    let snapshot = Snapshot::of(campaign, options.ca.as_deref())
         .map_err(|e| UserError::new(e.code(), e.to_string()))?;
     check_snapshot(&snapshot, options, now, progress).await
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use base64::Engine as _;
-use mail_auth::common::crypto::{Algorithm, DkimKey as MaDkimKey, Ed25519Key, RsaKey, Sha256, SigningKey};
+use mail_auth::common::crypto::{
+    Algorithm, DkimKey as MaDkimKey, Ed25519Key, RsaKey, Sha256, SigningKey,
+};
 use mail_auth::common::headers::{HeaderWriter, Writable};
 use mail_auth::dkim::{Canonicalization, DkimSigner};
 use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator};
@@ -40,7 +42,10 @@ const SIGNED_HEADERS: [&str; 14] = [
 #[non_exhaustive]
 pub enum Error {
     #[error("the DKIM private key file {path} could not be read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the DKIM private key file {path} is not a usable key: {reason}")]
     Unusable { path: PathBuf, reason: String },
     #[error("the message could not be DKIM-signed: {0}")]
@@ -61,7 +66,9 @@ impl Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlgorithm {
     /// RSA with SHA-256; `bits` is the modulus length.
-    Rsa { bits: usize },
+    Rsa {
+        bits: usize,
+    },
     Ed25519,
 }
 
@@ -76,7 +83,9 @@ pub struct DkimKey {
 
 impl std::fmt::Debug for DkimKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DkimKey").field("algorithm", &self.algorithm).finish_non_exhaustive()
+        f.debug_struct("DkimKey")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,11 +116,19 @@ impl DkimKey {
     /// from the system clock itself and offers no way to pass a time, so `now` is only
     /// checked to be after 1970 here; the signature carries no expiry (`x=`), so the
     /// result does not depend on the clock in any way a test could observe.
-    pub fn sign(&self, raw: &[u8], domain: &str, selector: &str, now: SystemTime) -> Result<String, Error> {
+    pub fn sign(
+        &self,
+        raw: &[u8],
+        domain: &str,
+        selector: &str,
+        now: SystemTime,
+    ) -> Result<String, Error> {
         now.duration_since(SystemTime::UNIX_EPOCH)
             .map_err(|_| Error::Sign("the signing time is before 1970".into()))?;
         if domain.is_empty() || selector.is_empty() {
-            return Err(Error::Sign("the signing domain and selector must not be empty".into()));
+            return Err(Error::Sign(
+                "the signing domain and selector must not be empty".into(),
+            ));
         }
         let signature = DkimSigner::from_key(KeyRef(&self.key))
             .domain(domain)
@@ -129,20 +146,31 @@ impl DkimKey {
 /// (including OpenSSL's form without the public key).
 pub fn load_dkim_key(path: impl AsRef<Path>) -> Result<DkimKey, Error> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-    parse_dkim_key(&bytes).map_err(|reason| Error::Unusable { path: path.to_path_buf(), reason })
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_dkim_key(&bytes).map_err(|reason| Error::Unusable {
+        path: path.to_path_buf(),
+        reason,
+    })
 }
 
 /// [`load_dkim_key`] on bytes already in memory; the error is a sentence.
 pub fn parse_dkim_key(bytes: &[u8]) -> Result<DkimKey, String> {
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        if bytes.windows(20).any(|w| w.starts_with(b"ENCRYPTED PRIVATE")) {
+        if bytes
+            .windows(20)
+            .any(|w| w.starts_with(b"ENCRYPTED PRIVATE"))
+        {
             return Err("it is encrypted with a passphrase; export it unencrypted (openssl pkcs8 -topk8 -nocrypt)".into());
         }
         match PrivateKeyDer::from_pem_slice(bytes) {
             Ok(PrivateKeyDer::Pkcs1(der)) => from_pkcs1(der.secret_pkcs1_der()),
             Ok(PrivateKeyDer::Pkcs8(der)) => from_pkcs8(der.secret_pkcs8_der()),
-            Ok(_) => Err("it is an elliptic-curve (SEC1) key; DKIM signs with RSA or Ed25519 only".into()),
+            Ok(_) => Err(
+                "it is an elliptic-curve (SEC1) key; DKIM signs with RSA or Ed25519 only".into(),
+            ),
             Err(e) => Err(format!("no private key found in the PEM text ({e})")),
         }
     } else {
@@ -164,9 +192,15 @@ fn from_pkcs8(der: &[u8]) -> Result<DkimKey, String> {
         Err(rsa) => match Ed25519Key::from_pkcs8_maybe_unchecked_der(der) {
             Ok(key) => {
                 let public = key.public_key();
-                Ok(DkimKey { key: MaDkimKey::Ed25519(key), algorithm: KeyAlgorithm::Ed25519, public })
+                Ok(DkimKey {
+                    key: MaDkimKey::Ed25519(key),
+                    algorithm: KeyAlgorithm::Ed25519,
+                    public,
+                })
             }
-            Err(_) => Err(format!("it is neither a usable RSA nor Ed25519 key ({rsa})")),
+            Err(_) => Err(format!(
+                "it is neither a usable RSA nor Ed25519 key ({rsa})"
+            )),
         },
     }
 }
@@ -174,7 +208,11 @@ fn from_pkcs8(der: &[u8]) -> Result<DkimKey, String> {
 fn rsa_key(key: RsaKey<Sha256>) -> Result<DkimKey, String> {
     let public = key.public_key();
     let bits = rsa_modulus_bits(&public).ok_or("its public half could not be read")?;
-    Ok(DkimKey { key: MaDkimKey::Rsa(key), algorithm: KeyAlgorithm::Rsa { bits }, public })
+    Ok(DkimKey {
+        key: MaDkimKey::Rsa(key),
+        algorithm: KeyAlgorithm::Rsa { bits },
+        public,
+    })
 }
 
 /// Reads one DER element at the start of `der`: (tag, contents, rest).
@@ -188,7 +226,9 @@ fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if n == 0 || n > 4 || rest.len() < n {
             return None;
         }
-        let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | b as usize);
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | b as usize);
         (len, &rest[n..])
     };
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
@@ -246,7 +286,9 @@ fn record_tags(record: &str) -> Vec<(String, String)> {
 }
 
 fn tag<'a>(tags: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    tags.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    tags.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// RFC 6376 §3.6.1 `t=`: a colon-separated flag list; `y` means the domain is testing.
@@ -257,7 +299,10 @@ fn testing_mode(tags: &[(String, String)]) -> bool {
 /// RFC 6376 §3.6.1 `h=`: the hashes the key may be used with (all when absent). The
 /// value when it excludes sha256, the only hash RFC 8301 §3.1 lets signers use.
 fn without_sha256(tags: &[(String, String)]) -> Option<&str> {
-    tag(tags, "h").filter(|h| !h.split(':').any(|a| a.trim().eq_ignore_ascii_case("sha256")))
+    tag(tags, "h").filter(|h| {
+        !h.split(':')
+            .any(|a| a.trim().eq_ignore_ascii_case("sha256"))
+    })
 }
 
 /// What the DKIM checks learned, for the DMARC alignment check.
@@ -328,7 +373,10 @@ pub(crate) async fn check_dkim(
             "Remove t=y from the key record once signing works.",
         ));
     } else {
-        checks.push(Check::pass("dkim.record", format!("{name} publishes a DKIM key record (RFC 6376 §3.6.1).")));
+        checks.push(Check::pass(
+            "dkim.record",
+            format!("{name} publishes a DKIM key record (RFC 6376 §3.6.1)."),
+        ));
     }
 
     let p = tag(&tags, "p").unwrap_or_default();
@@ -340,7 +388,10 @@ pub(crate) async fn check_dkim(
         ));
         return (checks, outcome);
     }
-    checks.push(Check::pass("dkim.revoked", "The published key is not revoked (RFC 6376 §3.6.1)."));
+    checks.push(Check::pass(
+        "dkim.revoked",
+        "The published key is not revoked (RFC 6376 §3.6.1).",
+    ));
 
     let key_type = tag(&tags, "k").unwrap_or("rsa").to_ascii_lowercase();
     let published = match base64::engine::general_purpose::STANDARD.decode(p) {
@@ -407,7 +458,10 @@ pub(crate) async fn check_dkim(
             "Give the private key (check-domain --key FILE, or [dkim] private_key in the campaign) so a signed probe can be verified.",
         ));
         // What the published record says decides whether DKIM could pass at all.
-        let outcome = DkimOutcome { verified: false, unknown: length_ok && sha1_only.is_none() && !testing };
+        let outcome = DkimOutcome {
+            verified: false,
+            unknown: length_ok && sha1_only.is_none() && !testing,
+        };
         return (checks, outcome);
     };
     if let Some(h) = sha1_only {
@@ -418,10 +472,26 @@ pub(crate) async fn check_dkim(
         ));
         return (checks, outcome);
     }
-    let verify = verify_probe(auth, domain, selector, key, from_domain, &published, &key_type, now).await;
+    let verify = verify_probe(
+        auth,
+        domain,
+        selector,
+        key,
+        from_domain,
+        &published,
+        &key_type,
+        now,
+    )
+    .await;
     let verified = verify.status == super::Status::Pass && length_ok && !testing;
     checks.push(verify);
-    (checks, DkimOutcome { verified, unknown: false })
+    (
+        checks,
+        DkimOutcome {
+            verified,
+            unknown: false,
+        },
+    )
 }
 
 /// `dkim.verify`: signs a probe message with the configured key and verifies it through
@@ -456,19 +526,34 @@ async fn verify_probe(
     let probe = probe_message(from_domain, domain, now);
     let header = match key.sign(&probe, domain, selector, now) {
         Ok(h) => h,
-        Err(e) => return Check::fail(ID, format!("A probe message could not be signed: {e}."), "Use an RSA-2048 or Ed25519 private key in PEM or DER form."),
+        Err(e) => {
+            return Check::fail(
+                ID,
+                format!("A probe message could not be signed: {e}."),
+                "Use an RSA-2048 or Ed25519 private key in PEM or DER form.",
+            )
+        }
     };
     let mut signed = header.into_bytes();
     signed.extend_from_slice(&probe);
     let Some(message) = AuthenticatedMessage::parse(&signed) else {
-        return Check::fail(ID, "The signed probe message could not be parsed.", "Report this as a MergeGuard bug.");
+        return Check::fail(
+            ID,
+            "The signed probe message could not be parsed.",
+            "Report this as a MergeGuard bug.",
+        );
     };
     let results = auth.verify_dkim(&message).await;
-    let result = results.first().map(|r| r.result().clone()).unwrap_or(DkimResult::None);
+    let result = results
+        .first()
+        .map(|r| r.result().clone())
+        .unwrap_or(DkimResult::None);
     // Compare the key material too, to say *why* verification failed.
     let same_key = match key.algorithm {
         KeyAlgorithm::Ed25519 => published == key.public.as_slice(),
-        KeyAlgorithm::Rsa { .. } => rsa_modulus(published).is_some() && rsa_modulus(published) == rsa_modulus(&key.public),
+        KeyAlgorithm::Rsa { .. } => {
+            rsa_modulus(published).is_some() && rsa_modulus(published) == rsa_modulus(&key.public)
+        }
     };
     match result {
         DkimResult::Pass => Check::pass(ID, format!("A probe message signed with the configured key verifies through DNS ({name}; RFC 6376 §6.1.3).")),
@@ -507,7 +592,10 @@ fn probe_message(from_domain: &str, domain: &str, now: SystemTime) -> Vec<u8> {
     let date = time::OffsetDateTime::from(now)
         .format(&time::format_description::well_known::Rfc2822)
         .unwrap_or_else(|_| "Thu, 01 Jan 1970 00:00:00 +0000".into());
-    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     format!(
         "From: MergeGuard pre-flight <preflight@{from_domain}>\r\n\
          To: preflight@{from_domain}\r\n\
@@ -532,11 +620,17 @@ mod tests {
         let pkcs1 = [0x30, 0x07, 0x02, 0x02, 0x01, 0xff, 0x02, 0x01, 0x03];
         assert_eq!(rsa_modulus_bits(&pkcs1), Some(9));
         let mut spki = vec![0x30, 0x1b, 0x30, 0x0d, 0x06, 0x09];
-        spki.extend_from_slice(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00]);
+        spki.extend_from_slice(&[
+            0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+        ]);
         spki.extend_from_slice(&[0x03, 0x0a, 0x00]);
         spki.extend_from_slice(&pkcs1);
         assert_eq!(rsa_modulus_bits(&spki), Some(9));
-        assert_eq!(rsa_modulus_bits(&[0x30, 0x05, 0x02]), None, "truncated DER is refused");
+        assert_eq!(
+            rsa_modulus_bits(&[0x30, 0x05, 0x02]),
+            None,
+            "truncated DER is refused"
+        );
         assert_eq!(rsa_modulus_bits(&[]), None);
     }
 
@@ -557,15 +651,31 @@ mod tests {
 
     #[test]
     fn rfc8301_3_1_key_records_that_exclude_sha256_are_found() {
-        assert_eq!(without_sha256(&record_tags("v=DKIM1; h=sha1; p=AB")), Some("sha1"));
-        assert_eq!(without_sha256(&record_tags("v=DKIM1; h=sha1:sha256; p=AB")), None);
-        assert_eq!(without_sha256(&record_tags("v=DKIM1; h=SHA256; p=AB")), None);
-        assert_eq!(without_sha256(&record_tags("v=DKIM1; p=AB")), None, "no h= allows every hash");
+        assert_eq!(
+            without_sha256(&record_tags("v=DKIM1; h=sha1; p=AB")),
+            Some("sha1")
+        );
+        assert_eq!(
+            without_sha256(&record_tags("v=DKIM1; h=sha1:sha256; p=AB")),
+            None
+        );
+        assert_eq!(
+            without_sha256(&record_tags("v=DKIM1; h=SHA256; p=AB")),
+            None
+        );
+        assert_eq!(
+            without_sha256(&record_tags("v=DKIM1; p=AB")),
+            None,
+            "no h= allows every hash"
+        );
     }
 
     #[test]
     fn garbage_is_not_a_key() {
         assert!(parse_dkim_key(b"not a key").is_err());
-        assert!(parse_dkim_key(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(
+            parse_dkim_key(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
     }
 }

@@ -23,11 +23,10 @@ pub const SECOND_LEVEL_SUFFIXES: &[&str] = &[
     // United Kingdom
     "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk", "net.uk", "sch.uk",
     // Australia and New Zealand
-    "com.au", "net.au", "org.au", "edu.au", "gov.au", "asn.au", "id.au",
-    "co.nz", "net.nz", "org.nz", "ac.nz", "govt.nz",
-    // Elsewhere in Asia and the Americas
-    "com.cn", "net.cn", "org.cn", "com.tw", "org.tw", "com.hk", "com.sg", "com.my",
-    "co.kr", "or.kr", "co.in", "co.th", "co.id", "com.br", "com.mx", "com.ar",
+    "com.au", "net.au", "org.au", "edu.au", "gov.au", "asn.au", "id.au", "co.nz", "net.nz",
+    "org.nz", "ac.nz", "govt.nz", // Elsewhere in Asia and the Americas
+    "com.cn", "net.cn", "org.cn", "com.tw", "org.tw", "com.hk", "com.sg", "com.my", "co.kr",
+    "or.kr", "co.in", "co.th", "co.id", "com.br", "com.mx", "com.ar",
 ];
 
 /// The organisational domain of `domain` (see the module documentation for the rule).
@@ -38,7 +37,11 @@ pub fn org_domain(domain: &str) -> String {
         return domain;
     }
     let last_two = labels[labels.len() - 2..].join(".");
-    let keep = if SECOND_LEVEL_SUFFIXES.contains(&last_two.as_str()) { 3 } else { 2 };
+    let keep = if SECOND_LEVEL_SUFFIXES.contains(&last_two.as_str()) {
+        3
+    } else {
+        2
+    };
     labels[labels.len().saturating_sub(keep)..].join(".")
 }
 
@@ -62,7 +65,9 @@ fn mode_name(mode: Alignment) -> &'static str {
 
 fn is_dmarc1(txt: &str) -> bool {
     let t: String = txt.chars().filter(|c| !c.is_whitespace()).collect();
-    t.len() >= 8 && t[..8].eq_ignore_ascii_case("v=DMARC1") && t[8..].chars().next().is_none_or(|c| c == ';')
+    t.len() >= 8
+        && t[..8].eq_ignore_ascii_case("v=DMARC1")
+        && t[8..].chars().next().is_none_or(|c| c == ';')
 }
 
 /// What authenticated, as the DMARC alignment check needs it: the domain that passed
@@ -91,7 +96,9 @@ fn raw_tags(record: &str) -> Vec<(String, String)> {
 }
 
 fn raw_tag<'a>(tags: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    tags.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    tags.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// One entry of rua=, as RFC 7489 §6.2/§6.4 write it: a URI with an optional `!size`.
@@ -116,7 +123,8 @@ fn report_uris(value: &str) -> Vec<ReportUri> {
             let scheme_end = uri.find(':');
             let scheme = scheme_end.map(|i| &uri[..i]).filter(|s| {
                 s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                    && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
             });
             match scheme {
                 None => Invalid(format!(
@@ -126,11 +134,15 @@ fn report_uris(value: &str) -> Vec<ReportUri> {
                     let address = &uri[s.len() + 1..];
                     let address = address.split('?').next().unwrap_or(address);
                     match address.rsplit_once('@') {
-                        Some((local, domain)) if !local.is_empty() && domain.contains('.') => Mailto {
-                            uri: uri.to_string(),
-                            domain: domain.trim_end_matches('.').to_ascii_lowercase(),
-                        },
-                        _ => Invalid(format!("\"{entry}\" is not a mailto: address (RFC 7489 §6.2)")),
+                        Some((local, domain)) if !local.is_empty() && domain.contains('.') => {
+                            Mailto {
+                                uri: uri.to_string(),
+                                domain: domain.trim_end_matches('.').to_ascii_lowercase(),
+                            }
+                        }
+                        _ => Invalid(format!(
+                            "\"{entry}\" is not a mailto: address (RFC 7489 §6.2)"
+                        )),
                     }
                 }
                 Some(_) => Other(uri.to_string()),
@@ -154,7 +166,10 @@ async fn find_record(auth: &MessageAuthenticator, domain: &str) -> Found {
             let mut records: Vec<String> = txt.into_iter().filter(|t| is_dmarc1(t)).collect();
             match records.len() {
                 0 => Found::None,
-                1 => Found::Record { at: name, raw: records.remove(0) },
+                1 => Found::Record {
+                    at: name,
+                    raw: records.remove(0),
+                },
                 count => Found::Several { at: name, count },
             }
         }
@@ -181,7 +196,11 @@ pub(crate) async fn check_dmarc(
     let (at, raw) = match found {
         Found::Record { at, raw } => (at, raw),
         Found::None => {
-            let also = if org != from_domain.to_ascii_lowercase() { format!(" nor at _dmarc.{org}") } else { String::new() };
+            let also = if org != from_domain.to_ascii_lowercase() {
+                format!(" nor at _dmarc.{org}")
+            } else {
+                String::new()
+            };
             checks.push(Check::fail(
                 "dmarc.record",
                 format!("There is no DMARC record at _dmarc.{from_domain}{also} (RFC 7489 §6.6.3); receivers such as Gmail and Yahoo require one from bulk senders."),
@@ -211,7 +230,10 @@ pub(crate) async fn check_dmarc(
     let without_reports: Vec<&str> = raw
         .split(';')
         .filter(|part| {
-            let name = part.split_once('=').map(|(n, _)| n.trim().to_ascii_lowercase()).unwrap_or_default();
+            let name = part
+                .split_once('=')
+                .map(|(n, _)| n.trim().to_ascii_lowercase())
+                .unwrap_or_default();
             name != "rua" && name != "ruf"
         })
         .collect();
@@ -241,9 +263,23 @@ pub(crate) async fn check_dmarc(
         ));
         return checks;
     }
-    let where_ = if from_org { format!("{at} (the organisational domain's record, as {from_domain} has none)") } else { at.clone() };
-    checks.push(Check::pass("dmarc.record", format!("DMARC record found at {where_} (RFC 7489 §6.6.3): \"{raw}\".")));
-    checks.push(check_policy(&record, &tags, &at, from_domain, from_org, p_missing));
+    let where_ = if from_org {
+        format!("{at} (the organisational domain's record, as {from_domain} has none)")
+    } else {
+        at.clone()
+    };
+    checks.push(Check::pass(
+        "dmarc.record",
+        format!("DMARC record found at {where_} (RFC 7489 §6.6.3): \"{raw}\"."),
+    ));
+    checks.push(check_policy(
+        &record,
+        &tags,
+        &at,
+        from_domain,
+        from_org,
+        p_missing,
+    ));
     checks.push(check_rua(auth, &at, &record_domain, &org, from_domain, &uris).await);
     checks.push(check_alignment(from_domain, &record, authenticated));
     checks
@@ -252,12 +288,31 @@ pub(crate) async fn check_dmarc(
 /// `dmarc.policy`: what receivers do with mail that fails DMARC (RFC 7489 §6.3): p=, or
 /// sp= for a subdomain whose record is the organisational domain's, and the share of
 /// failing mail it applies to (pct=, §6.6.4).
-fn check_policy(record: &Dmarc, tags: &[(String, String)], at: &str, from_domain: &str, from_org: bool, p_missing: bool) -> Check {
+fn check_policy(
+    record: &Dmarc,
+    tags: &[(String, String)],
+    at: &str,
+    from_domain: &str,
+    from_org: bool,
+    p_missing: bool,
+) -> Check {
     const ID: &str = "dmarc.policy";
     // A record found at the organisational domain applies its sp= to subdomains.
-    let (policy, tag) = if from_org { (record.sp, "sp") } else { (record.p, "p") };
-    let policy = if policy == Policy::Unspecified { Policy::None } else { policy };
-    let implied = if p_missing { " (no p= tag: with a valid rua= receivers read the record as p=none, RFC 7489 §6.6.3)" } else { "" };
+    let (policy, tag) = if from_org {
+        (record.sp, "sp")
+    } else {
+        (record.p, "p")
+    };
+    let policy = if policy == Policy::Unspecified {
+        Policy::None
+    } else {
+        policy
+    };
+    let implied = if p_missing {
+        " (no p= tag: with a valid rua= receivers read the record as p=none, RFC 7489 §6.6.3)"
+    } else {
+        ""
+    };
     let pct = raw_tag(tags, "pct");
     let pct_value = pct.map(|v| v.parse::<u8>().ok().filter(|n| *n <= 100));
     match (policy, pct_value) {
@@ -295,7 +350,14 @@ fn policy_name(p: Policy) -> &'static str {
 /// `dmarc.rua`: aggregate reports requested, to addresses that will get them. A report
 /// address outside the record's organisational domain receives reports only when that
 /// domain publishes `<domain>._report._dmarc.<its domain>` (RFC 7489 §7.1).
-async fn check_rua(auth: &MessageAuthenticator, at: &str, record_domain: &str, org: &str, from_domain: &str, uris: &[ReportUri]) -> Check {
+async fn check_rua(
+    auth: &MessageAuthenticator,
+    at: &str,
+    record_domain: &str,
+    org: &str,
+    from_domain: &str,
+    uris: &[ReportUri],
+) -> Check {
     const ID: &str = "dmarc.rua";
     if uris.is_empty() {
         return Check::warning(
@@ -327,7 +389,13 @@ async fn check_rua(auth: &MessageAuthenticator, at: &str, record_domain: &str, o
         }
     }
     if problems.is_empty() {
-        Check::pass(ID, format!("Aggregate reports go to {} (RFC 7489 §7.2).", good.join(", ")))
+        Check::pass(
+            ID,
+            format!(
+                "Aggregate reports go to {} (RFC 7489 §7.2).",
+                good.join(", ")
+            ),
+        )
     } else {
         Check::warning(
             ID,
@@ -341,17 +409,53 @@ fn check_alignment(from_domain: &str, record: &Dmarc, auth: &Authenticated<'_>) 
     const ID: &str = "dmarc.alignment";
     // Ok: aligned pass; Err(true): unknown (the check could not run); Err(false): no.
     let dkim = match (auth.dkim_domain, auth.dkim_unknown) {
-        (Some(d), _) if aligned(from_domain, d, record.adkim) => Ok(format!("DKIM d={d} passes and is aligned ({})", mode_name(record.adkim))),
-        (Some(d), _) => Err((false, format!("DKIM d={d} passes but is not aligned with {from_domain} under adkim={}", mode_name(record.adkim)))),
-        (None, Some(d)) if aligned(from_domain, d, record.adkim) => Err((true, format!("DKIM for d={d} was not checked (no private key given)"))),
-        (None, Some(d)) => Err((false, format!("DKIM d={d} would not be aligned with {from_domain} under adkim={}", mode_name(record.adkim)))),
+        (Some(d), _) if aligned(from_domain, d, record.adkim) => Ok(format!(
+            "DKIM d={d} passes and is aligned ({})",
+            mode_name(record.adkim)
+        )),
+        (Some(d), _) => Err((
+            false,
+            format!(
+                "DKIM d={d} passes but is not aligned with {from_domain} under adkim={}",
+                mode_name(record.adkim)
+            ),
+        )),
+        (None, Some(d)) if aligned(from_domain, d, record.adkim) => Err((
+            true,
+            format!("DKIM for d={d} was not checked (no private key given)"),
+        )),
+        (None, Some(d)) => Err((
+            false,
+            format!(
+                "DKIM d={d} would not be aligned with {from_domain} under adkim={}",
+                mode_name(record.adkim)
+            ),
+        )),
         (None, None) => Err((false, "DKIM is not verified for this domain".to_string())),
     };
     let spf = match (auth.spf_domain, auth.spf_unknown) {
-        (Some(d), _) if aligned(from_domain, d, record.aspf) => Ok(format!("SPF for {d} passes and is aligned ({})", mode_name(record.aspf))),
-        (Some(d), _) => Err((false, format!("SPF for {d} passes but is not aligned with {from_domain} under aspf={}", mode_name(record.aspf)))),
-        (None, Some(d)) if aligned(from_domain, d, record.aspf) => Err((true, format!("SPF for {d} was not checked (no relay address given)"))),
-        (None, Some(d)) => Err((false, format!("SPF for {d} would not be aligned with {from_domain} under aspf={}", mode_name(record.aspf)))),
+        (Some(d), _) if aligned(from_domain, d, record.aspf) => Ok(format!(
+            "SPF for {d} passes and is aligned ({})",
+            mode_name(record.aspf)
+        )),
+        (Some(d), _) => Err((
+            false,
+            format!(
+                "SPF for {d} passes but is not aligned with {from_domain} under aspf={}",
+                mode_name(record.aspf)
+            ),
+        )),
+        (None, Some(d)) if aligned(from_domain, d, record.aspf) => Err((
+            true,
+            format!("SPF for {d} was not checked (no relay address given)"),
+        )),
+        (None, Some(d)) => Err((
+            false,
+            format!(
+                "SPF for {d} would not be aligned with {from_domain} under aspf={}",
+                mode_name(record.aspf)
+            ),
+        )),
         (None, None) => Err((false, "SPF does not pass for the relay".to_string())),
     };
     let text = |r: &Result<String, (bool, String)>| match r {
@@ -396,8 +500,16 @@ mod tests {
 
     #[test]
     fn alignment_modes() {
-        assert!(aligned("example.com", "mail.example.com", Alignment::Relaxed));
-        assert!(!aligned("example.com", "mail.example.com", Alignment::Strict));
+        assert!(aligned(
+            "example.com",
+            "mail.example.com",
+            Alignment::Relaxed
+        ));
+        assert!(!aligned(
+            "example.com",
+            "mail.example.com",
+            Alignment::Strict
+        ));
         assert!(aligned("Example.com", "example.com.", Alignment::Strict));
         assert!(!aligned("a.co.jp", "b.co.jp", Alignment::Relaxed));
     }
@@ -411,15 +523,27 @@ mod tests {
         assert_eq!(
             report_uris("mailto:d@example.com, mailto:x@Reports.Example.NET!10m"),
             vec![
-                Mailto { uri: "mailto:d@example.com".into(), domain: "example.com".into() },
-                Mailto { uri: "mailto:x@Reports.Example.NET".into(), domain: "reports.example.net".into() },
+                Mailto {
+                    uri: "mailto:d@example.com".into(),
+                    domain: "example.com".into()
+                },
+                Mailto {
+                    uri: "mailto:x@Reports.Example.NET".into(),
+                    domain: "reports.example.net".into()
+                },
             ]
         );
         match &report_uris("d@example.com")[..] {
-            [Invalid(why)] => assert!(why.contains("no URI scheme") && why.contains("rua=mailto:d@example.com"), "{why}"),
+            [Invalid(why)] => assert!(
+                why.contains("no URI scheme") && why.contains("rua=mailto:d@example.com"),
+                "{why}"
+            ),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(&report_uris("https://r.example/dmarc")[..], [Other(_)]));
+        assert!(matches!(
+            &report_uris("https://r.example/dmarc")[..],
+            [Other(_)]
+        ));
         assert!(matches!(&report_uris("mailto:nobody")[..], [Invalid(_)]));
         assert!(report_uris(" , ").is_empty());
     }
@@ -429,9 +553,17 @@ mod tests {
         let (r, t) = parsed("v=DMARC1; p=reject; pct=50");
         let c = check_policy(&r, &t, "_dmarc.x.test", "x.test", false, false);
         assert_eq!(c.status, Status::Warning, "{c:?}");
-        assert!(c.detail.contains("pct=50") && c.detail.contains("quarantine") && c.detail.contains("§6.6.4"), "{c:?}");
+        assert!(
+            c.detail.contains("pct=50")
+                && c.detail.contains("quarantine")
+                && c.detail.contains("§6.6.4"),
+            "{c:?}"
+        );
         let (r, t) = parsed("v=DMARC1; p=quarantine; pct=100");
-        assert_eq!(check_policy(&r, &t, "_dmarc.x.test", "x.test", false, false).status, Status::Pass);
+        assert_eq!(
+            check_policy(&r, &t, "_dmarc.x.test", "x.test", false, false).status,
+            Status::Pass
+        );
         let (r, t) = parsed("v=DMARC1; p=reject; pct=150");
         let c = check_policy(&r, &t, "_dmarc.x.test", "x.test", false, false);
         assert_eq!(c.status, Status::Warning, "{c:?}");
@@ -443,7 +575,10 @@ mod tests {
         let (r, t) = parsed("v=DMARC1; rua=mailto:d@x.test");
         let c = check_policy(&r, &t, "_dmarc.x.test", "x.test", false, true);
         assert_eq!(c.status, Status::Warning, "{c:?}");
-        assert!(c.detail.contains("p=none") && c.detail.contains("§6.6.3"), "{c:?}");
+        assert!(
+            c.detail.contains("p=none") && c.detail.contains("§6.6.3"),
+            "{c:?}"
+        );
         let (r, t) = parsed("v=DMARC1; p=reject; sp=none");
         let c = check_policy(&r, &t, "_dmarc.x.test", "news.x.test", true, false);
         assert_eq!(c.status, Status::Warning, "{c:?}");
@@ -453,16 +588,40 @@ mod tests {
     #[test]
     fn rfc7489_3_1_unknown_inputs_make_alignment_skipped_not_failed() {
         let (r, _) = parsed("v=DMARC1; p=reject");
-        let unknown = Authenticated { dkim_unknown: Some("x.test"), spf_unknown: Some("x.test"), ..Default::default() };
-        assert_eq!(check_alignment("x.test", &r, &unknown).status, Status::Skipped);
-        let spf_only = Authenticated { spf_domain: Some("x.test"), dkim_unknown: Some("x.test"), ..Default::default() };
-        assert_eq!(check_alignment("x.test", &r, &spf_only).status, Status::Pass);
+        let unknown = Authenticated {
+            dkim_unknown: Some("x.test"),
+            spf_unknown: Some("x.test"),
+            ..Default::default()
+        };
+        assert_eq!(
+            check_alignment("x.test", &r, &unknown).status,
+            Status::Skipped
+        );
+        let spf_only = Authenticated {
+            spf_domain: Some("x.test"),
+            dkim_unknown: Some("x.test"),
+            ..Default::default()
+        };
+        assert_eq!(
+            check_alignment("x.test", &r, &spf_only).status,
+            Status::Pass
+        );
         let known_fail = Authenticated::default();
-        assert_eq!(check_alignment("x.test", &r, &known_fail).status, Status::Fail);
+        assert_eq!(
+            check_alignment("x.test", &r, &known_fail).status,
+            Status::Fail
+        );
         // An unknown result that could not align anyway does not make the verdict unknown.
         let (strict, _) = parsed("v=DMARC1; p=reject; adkim=s; aspf=s");
-        let other = Authenticated { dkim_unknown: Some("mail.x.test"), spf_unknown: Some("mail.x.test"), ..Default::default() };
-        assert_eq!(check_alignment("x.test", &strict, &other).status, Status::Fail);
+        let other = Authenticated {
+            dkim_unknown: Some("mail.x.test"),
+            spf_unknown: Some("mail.x.test"),
+            ..Default::default()
+        };
+        assert_eq!(
+            check_alignment("x.test", &strict, &other).status,
+            Status::Fail
+        );
     }
 
     #[test]

@@ -19,8 +19,7 @@ use mail_auth::MessageAuthenticator;
 use super::Check;
 
 /// Which DNS resolver the checks ask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Resolver {
     /// The operating system's configuration (`/etc/resolv.conf`), with its cache.
     #[default]
@@ -29,7 +28,6 @@ pub enum Resolver {
     /// record fixed a second ago is seen at once. Used for company resolvers and tests.
     At(SocketAddr),
 }
-
 
 impl std::fmt::Display for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,7 +82,10 @@ fn fqdn(name: &str) -> String {
 fn classify<T>(name: &str, kind: &str, err: NetError) -> Answer<T> {
     match &err {
         NetError::Dns(DnsError::NoRecordsFound(none))
-            if matches!(none.response_code, ResponseCode::NXDomain | ResponseCode::NoError) =>
+            if matches!(
+                none.response_code,
+                ResponseCode::NXDomain | ResponseCode::NoError
+            ) =>
         {
             Answer::Missing
         }
@@ -105,7 +106,11 @@ pub(crate) async fn lookup_txt(auth: &MessageAuthenticator, name: &str) -> Answe
                 .iter()
                 .filter_map(|r| match &r.data {
                     RData::TXT(txt) => {
-                        let joined: Vec<u8> = txt.txt_data.iter().flat_map(|s| s.iter().copied()).collect();
+                        let joined: Vec<u8> = txt
+                            .txt_data
+                            .iter()
+                            .flat_map(|s| s.iter().copied())
+                            .collect();
                         Some(String::from_utf8_lossy(&joined).into_owned())
                     }
                     _ => None,
@@ -264,7 +269,10 @@ pub(crate) async fn check_fcrdns(auth: &MessageAuthenticator, relay_ips: &[IpAdd
                         }
                         Answer::Found(ips) => seen.push(format!(
                             "{name} resolves to {}",
-                            ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+                            ips.iter()
+                                .map(|i| i.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )),
                         Answer::Missing => seen.push(format!("{name} has no A/AAAA record")),
                         Answer::Trouble(t) => seen.push(t),
@@ -272,7 +280,11 @@ pub(crate) async fn check_fcrdns(auth: &MessageAuthenticator, relay_ips: &[IpAdd
                 }
                 match confirmed {
                     Some(name) => good.push(format!("{ip} ↔ {name}")),
-                    None => bad.push(format!("{ip} points to {} but {}", names.join(", "), seen.join("; "))),
+                    None => bad.push(format!(
+                        "{ip} points to {} but {}",
+                        names.join(", "),
+                        seen.join("; ")
+                    )),
                 }
             }
             Answer::Missing => bad.push(format!("{ip} has no reverse DNS (PTR) record")),
@@ -280,7 +292,10 @@ pub(crate) async fn check_fcrdns(auth: &MessageAuthenticator, relay_ips: &[IpAdd
         }
     }
     if bad.is_empty() {
-        Check::pass(ID, format!("Forward-confirmed reverse DNS: {}.", good.join(", ")))
+        Check::pass(
+            ID,
+            format!("Forward-confirmed reverse DNS: {}.", good.join(", ")),
+        )
     } else {
         Check::warning(
             ID,

@@ -35,7 +35,11 @@ impl DomainCheck {
     /// A check of `domain` as both signing and From domain.
     pub fn new(domain: impl Into<String>) -> DomainCheck {
         let domain = domain.into();
-        DomainCheck { from_domain: domain.clone(), domain, ..DomainCheck::default() }
+        DomainCheck {
+            from_domain: domain.clone(),
+            domain,
+            ..DomainCheck::default()
+        }
     }
 }
 
@@ -54,7 +58,11 @@ pub async fn check_domain(check: &DomainCheck, resolver: &Resolver, now: SystemT
         }
     };
     let domain = normalise(&check.domain);
-    let from_domain = if check.from_domain.trim().is_empty() { domain.clone() } else { normalise(&check.from_domain) };
+    let from_domain = if check.from_domain.trim().is_empty() {
+        domain.clone()
+    } else {
+        normalise(&check.from_domain)
+    };
     if domain.is_empty() || domain.contains(char::is_whitespace) {
         return vec![Check::fail(
             "dns.domain",
@@ -66,8 +74,15 @@ pub async fn check_domain(check: &DomainCheck, resolver: &Resolver, now: SystemT
     let dkim_future = async {
         match &check.selector {
             Some(selector) if !selector.trim().is_empty() => {
-                let (checks, outcome) =
-                    dkim::check_dkim(&auth, &domain, selector.trim(), check.dkim_key.as_ref(), &from_domain, now).await;
+                let (checks, outcome) = dkim::check_dkim(
+                    &auth,
+                    &domain,
+                    selector.trim(),
+                    check.dkim_key.as_ref(),
+                    &from_domain,
+                    now,
+                )
+                .await;
                 (checks, outcome)
             }
             _ => (Vec::new(), dkim::DkimOutcome::default()),

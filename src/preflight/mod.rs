@@ -41,7 +41,9 @@ impl Status {
 /// skipped nobody knows whether receivers will accept the mail, so the approver must
 /// acknowledge it like a warning.
 pub fn is_authentication(id: &str) -> bool {
-    ["spf.", "dkim.", "dmarc."].iter().any(|p| id.starts_with(p))
+    ["spf.", "dkim.", "dmarc."]
+        .iter()
+        .any(|p| id.starts_with(p))
 }
 
 /// One finding of the checklist. `id` is stable and dotted (`spf.lookups`,
@@ -57,17 +59,37 @@ pub struct Check {
 
 impl Check {
     pub fn pass(id: &str, detail: impl Into<String>) -> Check {
-        Check { id: id.into(), status: Status::Pass, detail: detail.into(), fix: String::new() }
+        Check {
+            id: id.into(),
+            status: Status::Pass,
+            detail: detail.into(),
+            fix: String::new(),
+        }
     }
     pub fn warning(id: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check { id: id.into(), status: Status::Warning, detail: detail.into(), fix: fix.into() }
+        Check {
+            id: id.into(),
+            status: Status::Warning,
+            detail: detail.into(),
+            fix: fix.into(),
+        }
     }
     pub fn fail(id: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check { id: id.into(), status: Status::Fail, detail: detail.into(), fix: fix.into() }
+        Check {
+            id: id.into(),
+            status: Status::Fail,
+            detail: detail.into(),
+            fix: fix.into(),
+        }
     }
     /// A check that could not run; `reason` says what was missing, `fix` what to give.
     pub fn skipped(id: &str, reason: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check { id: id.into(), status: Status::Skipped, detail: reason.into(), fix: fix.into() }
+        Check {
+            id: id.into(),
+            status: Status::Skipped,
+            detail: reason.into(),
+            fix: fix.into(),
+        }
     }
     /// True when the approver must acknowledge this finding: every warning, and every
     /// skipped authentication check ([`is_authentication`]).

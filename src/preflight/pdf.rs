@@ -306,7 +306,11 @@ impl ToUnicode {
 }
 
 /// The text between each `begin` and the following `end`.
-fn sections<'a>(b: &'a [u8], begin: &'a [u8], end: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+fn sections<'a>(
+    b: &'a [u8],
+    begin: &'a [u8],
+    end: &'a [u8],
+) -> impl Iterator<Item = &'a [u8]> + 'a {
     let mut rest = b;
     std::iter::from_fn(move || {
         let at = memchr::memmem::find(rest, begin)? + begin.len();
@@ -343,7 +347,9 @@ fn tokens(b: &[u8]) -> Vec<Tok> {
 
 /// A code's bytes, big-endian (at most four count).
 fn code(b: &[u8]) -> u32 {
-    b.iter().take(4).fold(0u32, |acc, &x| (acc << 8) | u32::from(x))
+    b.iter()
+        .take(4)
+        .fold(0u32, |acc, &x| (acc << 8) | u32::from(x))
 }
 
 /// UTF-16BE bytes as text.
@@ -431,7 +437,10 @@ fn is_image_filter(name: &[u8]) -> bool {
 }
 
 fn is_delimiter(c: u8) -> bool {
-    matches!(c, b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%')
+    matches!(
+        c,
+        b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+    )
 }
 
 /// Where a stream's data ends: its direct `/Length` when that lands on `endstream`,
@@ -473,11 +482,7 @@ fn direct_length(dict: &[u8]) -> Option<usize> {
 /// `TJ` array joined (kerning splits a word into several strings), a space for a large
 /// gap inside the array, and a line break at every text-positioning operator. A
 /// UTF-16 string (with its byte-order mark) becomes UTF-8.
-pub(crate) fn strings_of(
-    content: &[u8],
-    out: &mut Vec<u8>,
-    decode: &dyn Fn(&[u8], &mut Vec<u8>),
-) {
+pub(crate) fn strings_of(content: &[u8], out: &mut Vec<u8>, decode: &dyn Fn(&[u8], &mut Vec<u8>)) {
     let mut i = 0;
     let n = content.len();
     while i < n {
@@ -652,7 +657,10 @@ mod tests {
 
     #[test]
     fn filters_and_lengths_are_read_from_the_dictionary() {
-        assert_eq!(filters(b"<< /Length 5 /Filter /FlateDecode >>"), [b"FlateDecode".to_vec()]);
+        assert_eq!(
+            filters(b"<< /Length 5 /Filter /FlateDecode >>"),
+            [b"FlateDecode".to_vec()]
+        );
         assert_eq!(
             filters(b"<</Filter[/ASCII85Decode/FlateDecode]>>"),
             [b"ASCII85Decode".to_vec(), b"FlateDecode".to_vec()]
@@ -672,10 +680,19 @@ mod tests {
         let m = ToUnicode::parse(cmap).unwrap();
         assert_eq!(m.width, 2);
         let mut out = Vec::new();
-        m.decode(&[0x01, 0x61, 0x01, 0x40, 0x02, 0x00, 0x00, 0x03, 0x03, 0x01, 0x09, 0x99], &mut out);
+        m.decode(
+            &[
+                0x01, 0x61, 0x01, 0x40, 0x02, 0x00, 0x00, 0x03, 0x03, 0x01, 0x09, 0x99,
+            ],
+            &mut out,
+        );
         assert_eq!(String::from_utf8(out).unwrap(), "a@ご B ");
         let mut out = Vec::new();
-        strings_of(b"[<01680161>-10<016e>] TJ", &mut out, &|s: &[u8], o: &mut Vec<u8>| m.decode(s, o));
+        strings_of(
+            b"[<01680161>-10<016e>] TJ",
+            &mut out,
+            &|s: &[u8], o: &mut Vec<u8>| m.decode(s, o),
+        );
         assert_eq!(out, b"han");
     }
 

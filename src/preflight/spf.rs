@@ -99,7 +99,10 @@ pub(crate) async fn check_spf(
             return (checks, outcome);
         }
     };
-    checks.push(Check::pass("spf.syntax", "The SPF record is valid (RFC 7208 §4.6, §12)."));
+    checks.push(Check::pass(
+        "spf.syntax",
+        "The SPF record is valid (RFC 7208 §4.6, §12).",
+    ));
 
     let walked = walk(auth, domain, &spf).await;
     checks.push(check_lookups(&walked));
@@ -169,7 +172,8 @@ async fn walk(auth: &MessageAuthenticator, domain: &str, root: &Spf) -> Walk {
     // Void-lookup answers per (mechanism, name), asked once.
     let mut void_cache: HashMap<(&'static str, String), bool> = HashMap::new();
     // (domain, record, ancestors from the root down to the parent).
-    let mut stack: Vec<(String, Spf, Vec<String>)> = vec![(domain.to_string(), root.clone(), Vec::new())];
+    let mut stack: Vec<(String, Spf, Vec<String>)> =
+        vec![(domain.to_string(), root.clone(), Vec::new())];
     let mut visits = 0usize;
     while let Some((name, spf, ancestors)) = stack.pop() {
         visits += 1;
@@ -200,7 +204,9 @@ async fn walk(auth: &MessageAuthenticator, domain: &str, root: &Spf) -> Walk {
             };
             here += 1;
             // A macro name depends on the message; only literal names can be tried.
-            let Some(looked_up) = target(&name, macro_string) else { continue };
+            let Some(looked_up) = target(&name, macro_string) else {
+                continue;
+            };
             let key = (kind, looked_up.clone());
             let is_void = match void_cache.get(&key) {
                 Some(&v) => v,
@@ -229,8 +235,13 @@ async fn walk(auth: &MessageAuthenticator, domain: &str, root: &Spf) -> Walk {
                 }
             };
             if is_void {
-                let what = if kind == "mx" { "no MX record" } else { "no address record" };
-                w.void.push(format!("{kind}:{looked_up} in {name} ({what})"));
+                let what = if kind == "mx" {
+                    "no MX record"
+                } else {
+                    "no address record"
+                };
+                w.void
+                    .push(format!("{kind}:{looked_up} in {name} ({what})"));
             }
         }
         // RFC 7208 §6.1: redirect= is ignored when the record has an all mechanism.
@@ -245,7 +256,9 @@ async fn walk(auth: &MessageAuthenticator, domain: &str, root: &Spf) -> Walk {
         path.push(name.clone());
         for (next, how) in follow.into_iter().rev() {
             let Some(next) = next else {
-                w.problems.push(format!("a {how} in {name} uses a macro, so its lookups could not be counted"));
+                w.problems.push(format!(
+                    "a {how} in {name} uses a macro, so its lookups could not be counted"
+                ));
                 continue;
             };
             if path.contains(&next) {
@@ -256,7 +269,9 @@ async fn walk(auth: &MessageAuthenticator, domain: &str, root: &Spf) -> Walk {
                 continue;
             }
             if path.len() > MAX_DEPTH {
-                w.problems.push(format!("includes nest deeper than {MAX_DEPTH} levels at {next}"));
+                w.problems.push(format!(
+                    "includes nest deeper than {MAX_DEPTH} levels at {next}"
+                ));
                 continue;
             }
             let record = match fetched.get(&next) {
@@ -272,7 +287,9 @@ async fn walk(auth: &MessageAuthenticator, domain: &str, root: &Spf) -> Walk {
                     w.records.insert(next.clone(), parsed.clone());
                     stack.push((next, parsed, path.clone()));
                 }
-                Err(why) => w.problems.push(format!("{next} ({how}d from {name}) {why}")),
+                Err(why) => w
+                    .problems
+                    .push(format!("{next} ({how}d from {name}) {why}")),
             }
         }
     }
@@ -286,7 +303,8 @@ async fn fetch_record(auth: &MessageAuthenticator, name: &str) -> Result<Spf, St
         Answer::Found(txt) => {
             let spf1: Vec<_> = txt.into_iter().filter(|t| is_spf1(t)).collect();
             match spf1.as_slice() {
-                [one] => parse_record(one).map_err(|e| format!("has an SPF record that is not valid: {e}")),
+                [one] => parse_record(one)
+                    .map_err(|e| format!("has an SPF record that is not valid: {e}")),
                 [] => Err("has no SPF record".into()),
                 _ => Err("has more than one SPF record".into()),
             }
@@ -326,7 +344,11 @@ fn check_lookups(w: &Walk) -> Check {
             "Fix or remove the include/redirect terms named above; receivers return a permanent error when an included record is missing or invalid.",
         )
     } else {
-        let void_note = if void > 0 { format!("; {void} void lookup(s): {}", w.void.join("; ")) } else { String::new() };
+        let void_note = if void > 0 {
+            format!("; {void} void lookup(s): {}", w.void.join("; "))
+        } else {
+            String::new()
+        };
         Check::pass(
             ID,
             format!("The SPF record needs {count} of at most {MAX_LOOKUPS} DNS lookups ({breakdown}){void_note} (RFC 7208 §4.6.4)."),
@@ -340,7 +362,10 @@ fn check_lookups(w: &Walk) -> Check {
 fn check_ptr(w: &Walk) -> Check {
     const ID: &str = "spf.ptr";
     if w.ptr.is_empty() {
-        Check::pass(ID, "No record in the SPF tree uses the ptr mechanism (RFC 7208 §5.5).")
+        Check::pass(
+            ID,
+            "No record in the SPF tree uses the ptr mechanism (RFC 7208 §5.5).",
+        )
     } else {
         Check::warning(
             ID,
@@ -356,12 +381,20 @@ fn check_ptr(w: &Walk) -> Check {
 /// The `all` that decides for servers no mechanism lists: the record's own, else the
 /// one of the record its `redirect=` names, followed as a receiver does (RFC 7208 §6.1).
 /// Returns the qualifier (None when no record in the chain has `all`) and the chain.
-fn effective_all(domain: &str, spf: &Spf, records: &HashMap<String, Spf>) -> (Option<Qualifier>, Vec<String>) {
+fn effective_all(
+    domain: &str,
+    spf: &Spf,
+    records: &HashMap<String, Spf>,
+) -> (Option<Qualifier>, Vec<String>) {
     let mut chain = vec![domain.to_string()];
     let mut current = spf;
     let mut name = domain.to_string();
     loop {
-        if let Some(d) = current.directives.iter().find(|d| d.mechanism == Mechanism::All) {
+        if let Some(d) = current
+            .directives
+            .iter()
+            .find(|d| d.mechanism == Mechanism::All)
+        {
             return (Some(d.qualifier.clone()), chain);
         }
         let next = current.redirect.as_ref().and_then(|r| target(&name, r));
@@ -491,7 +524,9 @@ mod tests {
         Walk {
             lookups,
             parts: vec![format!("x.test: {lookups}")],
-            void: (0..void).map(|i| format!("a:nx{i}.x.test in x.test (no address record)")).collect(),
+            void: (0..void)
+                .map(|i| format!("a:nx{i}.x.test in x.test (no address record)"))
+                .collect(),
             problems: problems.iter().map(|p| p.to_string()).collect(),
             ptr: ptr.iter().map(|p| p.to_string()).collect(),
             records: HashMap::new(),
@@ -500,14 +535,25 @@ mod tests {
 
     #[test]
     fn rfc7208_4_6_4_ten_lookups_and_two_void_lookups_are_the_limits() {
-        assert_eq!(check_lookups(&walk_with(10, 2, &[], &[])).status, Status::Pass);
+        assert_eq!(
+            check_lookups(&walk_with(10, 2, &[], &[])).status,
+            Status::Pass
+        );
         let c = check_lookups(&walk_with(11, 0, &[], &[]));
         assert_eq!(c.status, Status::Fail);
-        assert!(c.detail.contains("11 DNS lookups") && c.detail.contains("§4.6.4"), "{c:?}");
+        assert!(
+            c.detail.contains("11 DNS lookups") && c.detail.contains("§4.6.4"),
+            "{c:?}"
+        );
         let c = check_lookups(&walk_with(3, 3, &[], &[]));
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("3 void lookups"), "{c:?}");
-        let c = check_lookups(&walk_with(1, 0, &["y.test (included from x.test) has no SPF record"], &[]));
+        let c = check_lookups(&walk_with(
+            1,
+            0,
+            &["y.test (included from x.test) has no SPF record"],
+            &[],
+        ));
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("§5.2"), "{c:?}");
     }
@@ -517,7 +563,10 @@ mod tests {
         assert_eq!(check_ptr(&walk_with(1, 0, &[], &[])).status, Status::Pass);
         let c = check_ptr(&walk_with(1, 0, &[], &["x.test"]));
         assert_eq!(c.status, Status::Warning);
-        assert!(c.detail.contains("§5.5") && c.detail.contains("x.test"), "{c:?}");
+        assert!(
+            c.detail.contains("§5.5") && c.detail.contains("x.test"),
+            "{c:?}"
+        );
     }
 
     #[test]
@@ -528,7 +577,10 @@ mod tests {
         let records = HashMap::from([("b.test".to_string(), b), ("c.test".to_string(), plus)]);
         let c = check_all("a.test", &root, &records);
         assert_eq!(c.status, Status::Fail, "{c:?}");
-        assert!(c.detail.contains("+all") && c.detail.contains("a.test → b.test → c.test"), "{c:?}");
+        assert!(
+            c.detail.contains("+all") && c.detail.contains("a.test → b.test → c.test"),
+            "{c:?}"
+        );
         // The record's own all wins; the redirect is ignored (RFC 7208 §6.1).
         let own = parse_record("v=spf1 -all redirect=c.test").unwrap();
         assert_eq!(check_all("a.test", &own, &records).status, Status::Pass);
@@ -541,7 +593,11 @@ mod tests {
 
     #[test]
     fn rfc7208_4_7_no_all_is_neutral() {
-        let c = check_all("a.test", &parse_record("v=spf1 ip4:192.0.2.1").unwrap(), &HashMap::new());
+        let c = check_all(
+            "a.test",
+            &parse_record("v=spf1 ip4:192.0.2.1").unwrap(),
+            &HashMap::new(),
+        );
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("§4.7"), "{c:?}");
     }

@@ -137,7 +137,9 @@ async fn run(
                 Error::Trust(trust::Error::NoRoots) => "Install the operating system's CA certificates (for example the ca-certificates package), or set `ca` in the [relay] section to the company CA's PEM file.",
                 _ => "Point `ca` in the [relay] section at a readable PEM file holding the company CA certificate, or remove it.",
             };
-            report.checks.push(Check::fail(ids::CERTIFICATE, e.to_string(), fix));
+            report
+                .checks
+                .push(Check::fail(ids::CERTIFICATE, e.to_string(), fix));
             return Err(Stopped);
         }
     };

@@ -189,7 +189,10 @@ mod tests {
         ] {
             assert_eq!(name.parse::<RatePreset>(), Ok(preset));
         }
-        assert!("gmail".parse::<RatePreset>().unwrap_err().contains("microsoft365"));
+        assert!("gmail"
+            .parse::<RatePreset>()
+            .unwrap_err()
+            .contains("microsoft365"));
     }
 
     #[test]

@@ -183,7 +183,9 @@ impl SmtpRelay {
         let trust = Trust::with_ca_pem(settings.extra_ca_pem.as_deref(), "for the relay")
             .map_err(tls_err)?;
         let mode = match settings.security {
-            Security::StartTls => Mode::StartTls(trust.tls_parameters(&settings.host).map_err(tls_err)?),
+            Security::StartTls => {
+                Mode::StartTls(trust.tls_parameters(&settings.host).map_err(tls_err)?)
+            }
             Security::ImplicitTls => Mode::ImplicitTls(trust.client_config(None).map_err(tls_err)?),
         };
         let hello = settings

@@ -24,9 +24,21 @@ pub const DATA_DIR_ENV: &str = "MERGEGUARD_DATA_DIR";
 const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "send", include_str!("migrations/0002_send.sql")),
-    (3, "suppression", include_str!("migrations/0003_suppression.sql")),
-    (4, "deliveries_by_address", include_str!("migrations/0004_deliveries_by_address.sql")),
-    (5, "relay_profiles", include_str!("migrations/0005_relay_profiles.sql")),
+    (
+        3,
+        "suppression",
+        include_str!("migrations/0003_suppression.sql"),
+    ),
+    (
+        4,
+        "deliveries_by_address",
+        include_str!("migrations/0004_deliveries_by_address.sql"),
+    ),
+    (
+        5,
+        "relay_profiles",
+        include_str!("migrations/0005_relay_profiles.sql"),
+    ),
 ];
 
 /// The schema version this build writes (the last of [`MIGRATIONS`]).
@@ -289,7 +301,11 @@ mod tests {
         // 1, 2, 3, … with no gap: a store records the versions it applied, so a number
         // skipped now and filled later would never run on an upgraded store.
         for (i, (version, name, _)) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(*version as usize, i + 1, "migration {name} is out of sequence");
+            assert_eq!(
+                *version as usize,
+                i + 1,
+                "migration {name} is out of sequence"
+            );
         }
     }
 

@@ -82,8 +82,9 @@ pub async fn prepare(
     now: SystemTime,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Prepared, UserError> {
-    let snapshot = Snapshot::load(path, options.ca.as_deref())
-        .map_err(|e| UserError::new(e.code(), e.to_string()))?;
+    let snapshot =
+        Snapshot::load_with_profiles(path, options.ca.as_deref(), &options.relay_profiles)
+            .map_err(|e| UserError::new(e.code(), e.to_string()))?;
     let checked = check_snapshot(&snapshot, options, now, progress).await?;
     // The relay probe opens the CA file by its path: it must have held the bytes the
     // fingerprint covers and the send trusts.
