@@ -9,16 +9,22 @@ use tauri::{Manager, State};
 use time::OffsetDateTime;
 
 use mergeguard::approval::{Approval, Submission};
+use mergeguard::documents::CampaignForm;
 use mergeguard::operators::Operator;
 use mergeguard::send::ReportRow;
 
 use crate::access::{self, AppStatus, OperatorView, SettingsView};
+use crate::campaigns::{self, CampaignList, OpenedCampaign};
 use crate::error::CommandResult;
 use crate::flow::{self, ChecklistView, ReviewView, SendEvent};
 use crate::oplog::{self, FilterForm, LogView};
-use crate::preview::{self, DraftFields, PreviewView, RecipientsPage};
+use crate::preview::{self, PreviewView, RecipientsPage};
+use crate::relay::{self, DomainCheckRequest, ProfilesView};
 use crate::state::AppState;
 use crate::suppress;
+use mergeguard::domain_setup::{DomainRecords, DomainSetupRequest};
+use mergeguard::preflight::Check;
+use mergeguard::profiles::{ConnectionTest, Profile, ProfileInput};
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
@@ -93,17 +99,6 @@ pub fn save_settings(
 // ---------- recipients, compose, preview ----------
 
 #[tauri::command]
-pub fn import_recipients(
-    state: State<'_, AppState>,
-    path: String,
-    encoding: Option<String>,
-    delimiter: Option<String>,
-    email_column: Option<String>,
-) -> CommandResult<serde_json::Value> {
-    preview::import_recipients(&state, now(), path, encoding, delimiter, email_column)
-}
-
-#[tauri::command]
 pub fn recipients_page(
     state: State<'_, AppState>,
     offset: usize,
@@ -113,13 +108,120 @@ pub fn recipients_page(
 }
 
 #[tauri::command]
-pub fn open_campaign(state: State<'_, AppState>, path: String) -> CommandResult<serde_json::Value> {
-    preview::open_campaign(&state, now(), path)
+pub fn open_campaign(state: State<'_, AppState>, path: String) -> CommandResult<OpenedCampaign> {
+    campaigns::open(&state, now(), std::path::Path::new(path.trim()))
 }
 
 #[tauri::command]
-pub fn update_draft(state: State<'_, AppState>, draft: DraftFields) -> CommandResult<DraftFields> {
-    preview::update_draft(&state, now(), draft)
+pub fn save_campaign(
+    state: State<'_, AppState>,
+    form: CampaignForm,
+) -> CommandResult<OpenedCampaign> {
+    campaigns::save(&state, now(), form)
+}
+
+#[tauri::command]
+pub fn save_campaign_as(
+    state: State<'_, AppState>,
+    form: CampaignForm,
+    title: String,
+) -> CommandResult<OpenedCampaign> {
+    campaigns::save_as(&state, now(), form, &title)
+}
+
+#[tauri::command]
+pub fn new_campaign(state: State<'_, AppState>, title: String) -> CommandResult<OpenedCampaign> {
+    campaigns::create(&state, now(), &title)
+}
+
+#[tauri::command]
+pub fn duplicate_campaign(
+    state: State<'_, AppState>,
+    path: Option<String>,
+    title: String,
+) -> CommandResult<OpenedCampaign> {
+    campaigns::duplicate(&state, now(), path, &title)
+}
+
+#[tauri::command]
+pub fn close_campaign(state: State<'_, AppState>) -> CommandResult<()> {
+    campaigns::close(&state, now())
+}
+
+#[tauri::command]
+pub fn list_campaigns(state: State<'_, AppState>) -> CommandResult<CampaignList> {
+    campaigns::list(&state, now())
+}
+
+#[tauri::command]
+pub fn set_recipient_file(
+    state: State<'_, AppState>,
+    file: String,
+    copy: bool,
+    encoding: Option<String>,
+    delimiter: Option<String>,
+    email_column: Option<String>,
+) -> CommandResult<OpenedCampaign> {
+    campaigns::set_recipient_file(&state, now(), file, copy, encoding, delimiter, email_column)
+}
+
+#[tauri::command]
+pub fn add_attachment(state: State<'_, AppState>, file: String) -> CommandResult<String> {
+    campaigns::add_attachment(&state, now(), file)
+}
+
+// ---------- relay profiles and the sender domain ----------
+
+#[tauri::command]
+pub fn relay_profiles(state: State<'_, AppState>) -> CommandResult<ProfilesView> {
+    relay::list(&state, now())
+}
+
+#[tauri::command]
+pub fn save_relay_profile(
+    state: State<'_, AppState>,
+    original: Option<String>,
+    input: ProfileInput,
+    password: Option<String>,
+) -> CommandResult<Profile> {
+    relay::save(&state, now(), original, input, password)
+}
+
+#[tauri::command]
+pub fn remove_relay_profile(state: State<'_, AppState>, name: String) -> CommandResult<()> {
+    relay::remove(&state, now(), name)
+}
+
+#[tauri::command]
+pub async fn test_relay_profile(
+    state: State<'_, AppState>,
+    name: String,
+) -> CommandResult<ConnectionTest> {
+    relay::test(&state, now(), name).await
+}
+
+#[tauri::command]
+pub fn set_up_domain(
+    state: State<'_, AppState>,
+    request: DomainSetupRequest,
+) -> CommandResult<DomainRecords> {
+    relay::set_up_domain(&state, now(), request)
+}
+
+#[tauri::command]
+pub fn domain_records(
+    state: State<'_, AppState>,
+    request: DomainSetupRequest,
+) -> CommandResult<DomainRecords> {
+    relay::domain_records(&state, now(), request)
+}
+
+#[tauri::command]
+pub async fn check_domain(
+    state: State<'_, AppState>,
+    request: DomainCheckRequest,
+) -> CommandResult<Vec<Check>> {
+    relay::check(&state, now(), request).await
 }
 
 #[tauri::command]

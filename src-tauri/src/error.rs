@@ -78,3 +78,15 @@ impl std::fmt::Display for CommandError {
 }
 
 pub type CommandResult<T> = Result<T, CommandError>;
+
+impl From<mergeguard::profiles::Error> for CommandError {
+    fn from(e: mergeguard::profiles::Error) -> Self {
+        UserError::from(e).into()
+    }
+}
+
+impl From<mergeguard::domain_setup::Error> for CommandError {
+    fn from(e: mergeguard::domain_setup::Error) -> Self {
+        UserError::from(e).into()
+    }
+}

@@ -75,12 +75,7 @@ pub async fn test_send(
 /// when there is one (without it `tls.login` says so in plain words) and the store's
 /// suppression list.
 fn check_options(state: &AppState, path: &Path) -> CommandResult<CheckOptions> {
-    Ok(options_for(
-        &*state.store()?,
-        path,
-        CheckOptions::default().resolver,
-        None,
-    )?)
+    Ok(options_for(&*state.store()?, path, state.resolver(), None)?)
 }
 
 fn outbox_folder(p: &Prepared) -> Option<String> {

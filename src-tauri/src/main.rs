@@ -8,11 +8,13 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod access;
+mod campaigns;
 mod commands;
 mod error;
 mod flow;
 mod oplog;
 mod preview;
+mod relay;
 mod state;
 mod suppress;
 
@@ -59,10 +61,23 @@ fn main() {
             commands::disable_operator,
             commands::settings,
             commands::save_settings,
-            commands::import_recipients,
             commands::recipients_page,
             commands::open_campaign,
-            commands::update_draft,
+            commands::save_campaign,
+            commands::save_campaign_as,
+            commands::new_campaign,
+            commands::duplicate_campaign,
+            commands::close_campaign,
+            commands::list_campaigns,
+            commands::set_recipient_file,
+            commands::add_attachment,
+            commands::relay_profiles,
+            commands::save_relay_profile,
+            commands::remove_relay_profile,
+            commands::test_relay_profile,
+            commands::set_up_domain,
+            commands::domain_records,
+            commands::check_domain,
             commands::preview_message,
             commands::find_message,
             commands::example_campaign_path,

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use mergeguard::compose::{BuiltMessage, Composer, Draft, RenderError};
 use mergeguard::error::ErrorCode;
 use mergeguard::operators;
+use mergeguard::preflight::dns::Resolver;
 use mergeguard::recipients::RecipientList;
 use mergeguard::send::Control;
 use mergeguard::store::{self, Store};
@@ -38,7 +39,18 @@ pub struct AppState {
     access: Mutex<Access>,
     pub campaign: Mutex<CampaignState>,
     pub send: Mutex<Option<SendRun>>,
+    /// The DNS server the checks ask: `MERGEGUARD_DNS=IP:PORT` (a company resolver, or
+    /// the test suite's), else the system's.
+    resolver: Resolver,
+    /// Where new campaigns go: `MERGEGUARD_CAMPAIGNS_DIR`, else the documents folder.
+    campaigns_dir: Option<PathBuf>,
 }
+
+/// Environment variable naming the folder new campaigns go in.
+pub const CAMPAIGNS_DIR_ENV: &str = "MERGEGUARD_CAMPAIGNS_DIR";
+
+/// Environment variable naming the DNS server the checks ask (`IP:PORT`).
+pub const DNS_ENV: &str = "MERGEGUARD_DNS";
 
 /// Who is signed in. A locked session keeps only the name, to greet them on the lock screen.
 #[derive(Default)]
@@ -86,6 +98,13 @@ impl AppState {
             access: Mutex::new(Access::default()),
             campaign: Mutex::new(CampaignState::default()),
             send: Mutex::new(None),
+            resolver: std::env::var(DNS_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .map_or(Resolver::System, Resolver::At),
+            campaigns_dir: std::env::var_os(CAMPAIGNS_DIR_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         }
     }
 
@@ -112,6 +131,24 @@ impl AppState {
     /// True when the idle time comes from the environment, not from the setting.
     pub fn idle_overridden(&self) -> bool {
         self.idle_override.is_some()
+    }
+
+    /// The same state with its campaigns in `dir` (tests).
+    pub fn with_campaigns_dir(mut self, dir: PathBuf) -> AppState {
+        self.campaigns_dir = Some(dir);
+        self
+    }
+
+    /// The folder the campaign list shows and new campaigns go in.
+    pub fn campaigns_dir(&self) -> CommandResult<PathBuf> {
+        match &self.campaigns_dir {
+            Some(d) => Ok(d.clone()),
+            None => Ok(mergeguard::example::campaigns_home(self.store()?.dir())),
+        }
+    }
+
+    pub fn resolver(&self) -> Resolver {
+        self.resolver
     }
 
     pub fn store(&self) -> CommandResult<Arc<Store>> {
@@ -198,14 +235,19 @@ pub struct Session {
     pub recipients: Option<RecipientList>,
     /// The file the recipients came from, shown in the summary.
     pub recipients_path: Option<String>,
-    /// The last draft accepted by `Composer::new`; keeps what the compose screen does
-    /// not edit (campaign id, attachments, unsubscribe) across `update_draft`.
+    /// The saved campaign's draft, as accepted by `Composer::new`.
     pub draft: Option<Draft>,
     pub composer: Option<Composer>,
     built: HashMap<usize, Result<BuiltMessage, RenderError>>,
 }
 
 impl Session {
+    /// Forgets the campaign's recipients, draft and built messages (a campaign closed
+    /// or another one opened).
+    pub fn clear(&mut self) {
+        *self = Session::default();
+    }
+
     /// Replaces the recipient list; built messages belonged to the old list.
     pub fn set_recipients(&mut self, list: RecipientList, path: String) {
         self.recipients = Some(list);

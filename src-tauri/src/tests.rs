@@ -11,7 +11,7 @@ use mergeguard::error::ErrorCode;
 
 use crate::error::{CommandError, ShellCode};
 use crate::state::AppState;
-use crate::{access, flow, oplog, preview};
+use crate::{access, campaigns, flow, oplog, preview, relay};
 
 const ADMIN: &str = "Aiko";
 const ADMIN_PIN: &str = "2468";
@@ -48,7 +48,8 @@ fn fixture(idle: Duration) -> Fixture {
         toml.contains("[outbox]"),
         "the example campaign writes to an Outbox folder"
     );
-    let state = AppState::open(Some(&dir.path().join("data")), Some(idle));
+    let state = AppState::open(Some(&dir.path().join("data")), Some(idle))
+        .with_campaigns_dir(dir.path().join("campaigns"));
     Fixture {
         outbox: work.join("outbox"),
         csv: work.join("customers.csv"),
@@ -94,7 +95,7 @@ fn prepared(f: &Fixture, now: OffsetDateTime) {
         APPROVER_PIN.into(),
     )
     .expect("add approver");
-    preview::open_campaign(&f.state, now, f.campaign.display().to_string()).expect("open campaign");
+    campaigns::open(&f.state, now, &f.campaign).expect("open campaign");
     let view = runtime()
         .block_on(flow::run_checklist(&f.state, now, &|_, _| {}))
         .expect("checklist runs");
@@ -455,7 +456,7 @@ fn no_command_answers_before_sign_in_and_no_pin_reaches_the_log() {
     let f = fixture(Duration::minutes(10));
     let now = OffsetDateTime::now_utc();
     assert!(access::app_status(&f.state).unwrap().needs_first_admin);
-    let err = preview::open_campaign(&f.state, now, f.campaign.display().to_string()).unwrap_err();
+    let err = campaigns::open(&f.state, now, &f.campaign).unwrap_err();
     assert!(err.is(ShellCode::SignedOut), "{err:?}");
     let mismatch =
         access::create_first_admin(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), "2469".into())
@@ -550,4 +551,167 @@ fn the_admin_idle_setting_locks_the_session() {
     assert_eq!(state.idle_timeout(), Duration::minutes(2));
     let state = AppState::open(Some(dir.path()), Some(Duration::seconds(5)));
     assert_eq!(state.idle_timeout(), Duration::seconds(5));
+}
+
+/// Campaigns as documents: a saved edit after approval is refused at the send, and the
+/// window's stage says the campaign changed; a new approval of the saved campaign sends.
+#[test]
+fn a_save_after_approval_needs_a_new_approval() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    approve_all_warnings(&f, now);
+    let opened = campaigns::open(&f.state, now, &f.campaign).expect("open");
+    let mut form = opened.form;
+    form.subject = format!("{} (changed)", form.subject);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let saved = campaigns::save(&f.state, now, form.clone()).expect("save");
+    assert_eq!(
+        saved.form.subject, form.subject,
+        "the saved file is reopened"
+    );
+    assert_eq!(saved.stage.stage, mergeguard::documents::Stage::Changed);
+    // The checklist result belonged to the old bytes: nothing to send until it runs.
+    assert!(
+        f.state.prepared().is_err(),
+        "the old checklist result is dropped"
+    );
+    runtime()
+        .block_on(flow::run_checklist(&f.state, now, &|_, _| {}))
+        .expect("checklist");
+    assert_refused_unapproved(&f, now, "a save after approval");
+    approve_all_warnings(&f, now);
+    let summary = send_result(&f, now).expect("re-approved send runs");
+    assert!(summary.counts.sent > 0);
+    // Every .eml has the saved subject.
+    let any = std::fs::read_dir(&f.outbox)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(std::fs::read_to_string(any).unwrap().contains("(changed)"));
+}
+
+/// A new campaign made in the window, its recipient file copied in, composed and saved,
+/// is checked and previewed from the saved file.
+#[test]
+fn a_new_campaign_is_made_and_saved_in_the_window() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    let created = campaigns::create(&f.state, now, "Spring sale").expect("new campaign");
+    assert!(created.summary.is_none(), "no recipients yet");
+    assert!(created
+        .problems
+        .iter()
+        .any(|p| p.field == "recipients_file"));
+    let with_list = campaigns::set_recipient_file(
+        &f.state,
+        now,
+        f.csv.display().to_string(),
+        true,
+        None,
+        None,
+        None,
+    )
+    .expect("recipient file");
+    let copied = with_list.recipients_path.clone().unwrap();
+    assert!(
+        copied.starts_with(&with_list.folder),
+        "a copy inside the folder: {copied}"
+    );
+    let mut form = with_list.form;
+    form.from_name = "Good Shop".into();
+    form.from_address = "news@good.test".into();
+    form.subject = "Spring sale for {{ 氏名 }}".into();
+    form.text = "{{ 氏名 }} 様\n\n{{ nosuchfield }}\n".into();
+    form.html_from_text = true;
+    let saved = campaigns::save(&f.state, now, form.clone()).expect("save");
+    let unknown: Vec<_> = saved
+        .problems
+        .iter()
+        .filter(|p| p.message.contains("nosuchfield"))
+        .collect();
+    assert_eq!(unknown.len(), 1, "{:?}", saved.problems);
+    assert!(unknown[0].message.contains("row 2"), "{:?}", unknown[0]);
+    form.text = "{{ 氏名 }} 様\n\nSpring sale.\n".into();
+    let saved = campaigns::save(&f.state, now, form).expect("save");
+    assert!(saved.problems.is_empty(), "{:?}", saved.problems);
+    let view = preview::preview_message(&f.state, now, 0).expect("preview");
+    let m = view.message.expect("built");
+    assert!(
+        m.raw.contains("text/html"),
+        "the HTML part is made from the text"
+    );
+    let list = campaigns::list(&f.state, now).expect("list");
+    assert!(
+        list.campaigns.iter().any(|c| c.title == "Spring sale"),
+        "{list:?}"
+    );
+    let check = runtime()
+        .block_on(flow::run_checklist(&f.state, now, &|_, _| {}))
+        .expect("checklist of the saved campaign");
+    assert!(check.passed, "{:?}", check.checks);
+}
+
+/// Relay profiles through the command layer: only an admin adds one, and the password
+/// goes to the keychain only — never into a response, the database or the log.
+#[test]
+fn relay_profiles_need_an_admin_and_never_show_the_password() {
+    if std::env::var("MG_TEST_KEYRING").as_deref() != Ok("1") {
+        panic!("run inside tests/servers/keyring-session.sh (a real Secret Service)");
+    }
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    let password = "Pw-never-shown-7f3a9c";
+    let input = mergeguard::profiles::ProfileInput {
+        name: "Office 365".into(),
+        provider: "microsoft365".into(),
+        username: format!("mailer-{}@good.test", std::process::id()),
+        ..Default::default()
+    };
+    let saved = relay::save(&f.state, now, None, input.clone(), Some(password.into()))
+        .expect("admin saves");
+    assert_eq!(
+        saved.host, "smtp.office365.com",
+        "the preset fills the host"
+    );
+    let listed = relay::list(&f.state, now).expect("list");
+    assert_eq!(listed.profiles[0].has_password, Some(true));
+    let json = serde_json::to_string(&listed).unwrap() + &serde_json::to_string(&saved).unwrap();
+    assert!(!json.contains(password), "no response carries the password");
+    let log = oplog::log_entries(&f.state, now, Default::default()).unwrap();
+    assert!(!serde_json::to_string(&log).unwrap().contains(password));
+    let data = f.csv.parent().unwrap().parent().unwrap().join("data");
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        assert!(
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
+            "the password is not in the data folder"
+        );
+    }
+    // The approver (not an admin) cannot add or change a profile.
+    access::sign_out(&f.state).unwrap();
+    access::sign_in(&f.state, now, APPROVER.into(), APPROVER_PIN.into()).expect("sign in");
+    let refused = relay::save(
+        &f.state,
+        now,
+        Some("Office 365".into()),
+        mergeguard::profiles::ProfileInput {
+            port: Some(25),
+            ..input
+        },
+        None,
+    )
+    .unwrap_err();
+    assert!(refused.is_core(ErrorCode::Forbidden), "{refused:?}");
+    assert!(relay::remove(&f.state, now, "Office 365".into()).is_err());
+    // Clean up the keychain entry as the admin.
+    access::sign_out(&f.state).unwrap();
+    access::sign_in(&f.state, now, ADMIN.into(), ADMIN_PIN.into()).unwrap();
+    relay::remove(&f.state, now, "Office 365".into()).expect("admin removes");
 }

@@ -569,7 +569,10 @@ async fn sign_in_load_preview_check_approve_and_send() {
         opened.ends_with("Example campaign/campaign.toml"),
         "the example opens from a copy: {opened}"
     );
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
     assert!(
         !Path::new(&opened).starts_with(&checkout),
         "the copy is not in the source checkout: {opened}"
