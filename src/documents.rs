@@ -659,10 +659,12 @@ pub fn create(home: &Path, title: &str, from: Option<&CampaignForm>) -> Result<P
     let path = dir.join(CAMPAIGN_FILE);
     let form = match from {
         Some(f) => f.clone(),
+        // Text written by the user, its HTML version made for them: the common case.
         None => CampaignForm {
             destination: "outbox".into(),
             outbox_folder: OUTBOX_DIR.into(),
             text_file: TEXT_FILE.into(),
+            html_from_text: true,
             ..CampaignForm::default()
         },
     };

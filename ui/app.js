@@ -6,22 +6,6 @@ import { $, clearStatus } from "./dom.js";
 import { setLanguage, language } from "./i18n.js";
 import * as nav from "./nav.js";
 import * as gate from "./screens/gate.js";
-import { setHtmlFrame } from "./screens/preview.js";
-
-// The HTML part runs in a frame with `sandbox=""` (no scripts, a unique origin) and its
-// own CSP, so neither scripts nor remote images or styles can load. It is set here, in
-// the entry point, because tests/config.rs checks this file for it.
-const FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
-
-function frameDocument(html) {
-  return `<!doctype html><html><head><meta charset="utf-8">` +
-    `<meta http-equiv="Content-Security-Policy" content="${FRAME_CSP}">` +
-    `</head><body>${html}</body></html>`;
-}
-
-setHtmlFrame((frame, m) => {
-  frame.srcdoc = m.html ? frameDocument(m.html) : "";
-});
 
 function wireLanguage() {
   const select = $("language");

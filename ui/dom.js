@@ -63,3 +63,26 @@ export function destinationBanner(box, view) {
     el("span", { class: "mono" }, view.outbox && view.outbox_folder ? view.outbox_folder : view.destination),
   );
 }
+
+/** Shows an error in the box next to where the person acted (`boxId`), and scrolls it
+ * into view: the translated sentence, then the core's specific words. */
+export function showErrorAt(boxId, error) {
+  const box = $(boxId);
+  box.className = "error-box";
+  box.replaceChildren(el("strong", {}, errorText(error)),
+    error && error.message ? el("span", { class: "status-detail" }, error.message) : "");
+  box.hidden = false;
+  box.scrollIntoView({ block: "nearest" });
+}
+
+/** Hides the error box `boxId`. */
+export function hideErrorAt(boxId) {
+  $(boxId).hidden = true;
+}
+
+/** A local date and time in the current language, from an RFC 3339 string. */
+export function localTime(iso, lang) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
+}

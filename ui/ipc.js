@@ -20,14 +20,31 @@ async function call(command, args = {}) {
   }
 }
 
-export const importRecipients = (path, { encoding, delimiter, emailColumn }) =>
-  guarded("import_recipients", { path, encoding, delimiter, emailColumn });
-
 export const recipientsPage = (offset, limit) => guarded("recipients_page", { offset, limit });
 
-export const openCampaign = (path) => guarded("open_campaign", { path });
+// ---------- campaigns as documents ----------
 
-export const updateDraft = (draft) => guarded("update_draft", { draft });
+export const openCampaign = (path) => guarded("open_campaign", { path });
+export const saveCampaign = (form) => guarded("save_campaign", { form });
+export const saveCampaignAs = (form, title) => guarded("save_campaign_as", { form, title });
+export const newCampaign = (title) => guarded("new_campaign", { title });
+export const duplicateCampaign = (path, title) => guarded("duplicate_campaign", { path, title });
+export const closeCampaign = () => guarded("close_campaign");
+export const listCampaigns = () => guarded("list_campaigns");
+export const setRecipientFile = (file, copy, { encoding, delimiter, emailColumn }) =>
+  guarded("set_recipient_file", { file, copy, encoding, delimiter, emailColumn });
+export const addAttachment = (file) => guarded("add_attachment", { file });
+
+// ---------- sending server and sender domain ----------
+
+export const relayProfiles = () => guarded("relay_profiles");
+export const saveRelayProfile = (original, input, password) =>
+  guarded("save_relay_profile", { original, input, password });
+export const removeRelayProfile = (name) => guarded("remove_relay_profile", { name });
+export const testRelayProfile = (name) => guarded("test_relay_profile", { name });
+export const setUpDomain = (request, profile) => guarded("set_up_domain", { request, profile });
+export const domainRecords = (request, profile) => guarded("domain_records", { request, profile });
+export const checkDomain = (request) => guarded("check_domain", { request });
 
 export const previewMessage = (index) => guarded("preview_message", { index });
 
@@ -35,21 +52,26 @@ export const findMessage = (query) => guarded("find_message", { query });
 
 export const exampleCampaignPath = () => call("example_campaign_path");
 
-/** The native file-open dialog; resolves to a path, or null when cancelled. */
-export const chooseFile = (title, filterName) =>
+/** The native file-open dialog; resolves to a path, or null when cancelled. Without
+ * `extensions` every file can be chosen. */
+export const chooseFile = (title, filterName, extensions = ["csv", "tsv", "txt"]) =>
   call("plugin:dialog|open", {
     options: {
       title,
       multiple: false,
       directory: false,
-      filters: [{ name: filterName, extensions: ["csv", "tsv", "txt", "toml"] }],
+      filters: extensions ? [{ name: filterName, extensions }] : [],
     },
   });
+
+/** The native folder dialog; resolves to a path, or null when cancelled. */
+export const chooseFolder = (title) =>
+  call("plugin:dialog|open", { options: { title, multiple: false, directory: true } });
 
 // ---------- sign-in, operators ----------
 
 // A refused command because nobody is signed in or the session locked itself: the
-// screens do not each handle it; app.js listens and shows the sign-in screen.
+// screens do not each handle it; screens/gate.js listens and shows the sign-in screen.
 function announceLock(error) {
   if (error && (error.code === "locked" || error.code === "signed_out")) {
     window.dispatchEvent(new CustomEvent("mergeguard:locked", { detail: error }));

@@ -3,6 +3,7 @@
 
 import { $, clearStatus } from "./dom.js";
 import * as store from "./store.js";
+import * as campaigns from "./screens/campaigns.js";
 import * as recipients from "./screens/recipients.js";
 import * as compose from "./screens/compose.js";
 import * as preview from "./screens/preview.js";
@@ -12,11 +13,15 @@ import * as send from "./screens/send.js";
 import * as log from "./screens/log.js";
 import * as suppression from "./screens/suppression.js";
 import * as operators from "./screens/operators.js";
+import * as relay from "./screens/relay.js";
+import * as domain from "./screens/domain.js";
 
 // Screen name -> its module (`wire`, and `enter`/`rerender` where it has them), in menu
-// order: Alt+1 is the first. The name is also the id suffix of #screen-… and #nav-….
-export const SCREENS = { recipients, compose, preview, checklist, approval, send, log, suppression, operators };
+// order. The name is also the id suffix of #screen-… and #nav-….
+export const SCREENS = { campaigns, recipients, compose, preview, checklist, approval, send, log, suppression, operators, relay, domain };
 const NAMES = Object.keys(SCREENS);
+// Alt+1…9 reach the numbered steps, Alt+0 the campaign list.
+const NUMBERED = ["campaigns", "recipients", "compose", "preview", "checklist", "approval", "send", "log", "suppression", "operators"];
 
 export function showScreen(name) {
   for (const s of NAMES) {
@@ -26,6 +31,8 @@ export function showScreen(name) {
     else nav.removeAttribute("aria-current");
   }
   clearStatus();
+  // Each screen opens at its top, not where the previous one was scrolled to.
+  document.querySelector("main").scrollTop = 0;
   SCREENS[name].enter?.();
   const heading = $("screen-" + name).querySelector("h1");
   heading.tabIndex = -1;
@@ -49,14 +56,15 @@ export function wire() {
   });
   document.addEventListener("keydown", (e) => {
     const n = Number(e.key);
-    if (e.altKey && n >= 1 && n <= NAMES.length && !$("nav-" + NAMES[n - 1]).hidden) {
+    if (e.altKey && Number.isInteger(n) && n < NUMBERED.length && !$("nav-" + NUMBERED[n]).hidden) {
       e.preventDefault();
-      showScreen(NAMES[n - 1]);
+      showScreen(NUMBERED[n]);
     }
   });
   // After sign-in, stay on the screen that was shown unless this operator may not see it.
   store.on("signed-in", () => {
-    const current = NAMES.find((s) => !$("screen-" + s).hidden) || "recipients";
-    showScreen($("nav-" + current).hidden ? "recipients" : current);
+    const current = NAMES.find((s) => !$("screen-" + s).hidden) || "campaigns";
+    showScreen($("nav-" + current).hidden ? "campaigns" : current);
   });
+  store.on("navigate", (name) => showScreen(name));
 }

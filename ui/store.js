@@ -1,5 +1,5 @@
 // The state the screens share, in one place, and a tiny event bus so a screen can react to
-// another ("recipients-loaded", "draft-loaded", "signed-in") without importing it.
+// another ("campaign-opened", "recipients-loaded", "signed-in", "navigate") without importing it.
 // What only one screen needs (the preview's request ticket, the gate's mode, the compose
 // field a chip inserts into) stays in that screen's module.
 
@@ -13,6 +13,9 @@ export const state = {
   checklist: null, // the last checklist run, for a re-render
   review: null, // the last review shown on the approval screen
   sending: false,
+  campaign: null, // the open campaign (OpenedCampaign from the core), as last saved
+  dirty: false, // the compose form differs from the saved campaign
+  profiles: [], // the saved sending servers, for the compose and domain screens
 };
 
 const listeners = new Map(); // event name -> Set of functions

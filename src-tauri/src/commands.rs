@@ -201,19 +201,21 @@ pub async fn test_relay_profile(
 }
 
 #[tauri::command]
-pub fn set_up_domain(
+pub async fn set_up_domain(
     state: State<'_, AppState>,
     request: DomainSetupRequest,
+    profile: Option<String>,
 ) -> CommandResult<DomainRecords> {
-    relay::set_up_domain(&state, now(), request)
+    relay::set_up_domain(&state, now(), request, profile).await
 }
 
 #[tauri::command]
-pub fn domain_records(
+pub async fn domain_records(
     state: State<'_, AppState>,
     request: DomainSetupRequest,
+    profile: Option<String>,
 ) -> CommandResult<DomainRecords> {
-    relay::domain_records(&state, now(), request)
+    relay::domain_records(&state, now(), request, profile).await
 }
 
 #[tauri::command]

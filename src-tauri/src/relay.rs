@@ -87,13 +87,39 @@ pub async fn test(
     Ok(profiles::test_connection(&profile, SystemTime::now()).await)
 }
 
+/// The request with the relay filled in from the saved profile the domain sends
+/// through: its provider (for the SPF `include:`) and, for another provider, the
+/// relay's addresses.
+async fn with_profile(
+    state: &AppState,
+    mut request: DomainSetupRequest,
+    profile: Option<String>,
+) -> CommandResult<DomainSetupRequest> {
+    let Some(name) = profile.as_deref().map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(request);
+    };
+    let profile = profiles::get(&*state.store()?, name)?;
+    request.provider = profile.provider.as_str().to_owned();
+    if request.relay_ips.is_empty() && profile.provider == profiles::Provider::Other {
+        let (host, port) = (profile.host.clone(), profile.port);
+        request.relay_ips = tauri::async_runtime::spawn_blocking(move || resolve_host(&host, port))
+            .await
+            .map_err(|e| {
+                CommandError::internal(format!("The relay's address lookup stopped: {e}"))
+            })?;
+    }
+    Ok(request)
+}
+
 /// "Set up the sender domain": a new DKIM key in the keychain and the records to publish.
-pub fn set_up_domain(
+pub async fn set_up_domain(
     state: &AppState,
     now: OffsetDateTime,
     request: DomainSetupRequest,
+    profile: Option<String>,
 ) -> CommandResult<DomainRecords> {
     let who = state.signed_in(now)?;
+    let request = with_profile(state, request, profile).await?;
     Ok(domain_setup::set_up_domain(
         &*state.store()?,
         &who,
@@ -103,12 +129,14 @@ pub fn set_up_domain(
 }
 
 /// The records again for a key already in the keychain.
-pub fn domain_records(
+pub async fn domain_records(
     state: &AppState,
     now: OffsetDateTime,
     request: DomainSetupRequest,
+    profile: Option<String>,
 ) -> CommandResult<DomainRecords> {
     state.signed_in(now)?;
+    let request = with_profile(state, request, profile).await?;
     Ok(domain_setup::domain_records(&request)?)
 }
 

@@ -134,6 +134,7 @@ impl AppState {
     }
 
     /// The same state with its campaigns in `dir` (tests).
+    #[cfg(test)]
     pub fn with_campaigns_dir(mut self, dir: PathBuf) -> AppState {
         self.campaigns_dir = Some(dir);
         self

@@ -117,11 +117,11 @@ fn the_html_preview_frame_is_sandboxed_with_its_own_csp() {
     );
     assert!(tag.contains("referrerpolicy=\"no-referrer\""), "{tag}");
 
-    let js = read("../ui/app.js");
+    let js = read("../ui/screens/preview.js");
     let csp_line = js
         .lines()
         .find(|l| l.starts_with("const FRAME_CSP"))
-        .expect("FRAME_CSP in app.js");
+        .expect("FRAME_CSP in ui/screens/preview.js");
     assert!(csp_line.contains("default-src 'none'"), "{csp_line}");
     assert!(
         !csp_line.contains("script-src") && !csp_line.contains("http"),

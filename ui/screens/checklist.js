@@ -60,7 +60,8 @@ function renderChecklist(view) {
 
 export function wire() {
   // A new list makes the last run's findings stale (the store's `checklist` is reset with it).
-  store.on("recipients-loaded", () => { $("checklist-result").hidden = true; });
+  store.on("campaign-opened", () => { $("checklist-result").hidden = true; });
+  store.on("campaign-closed", () => { $("checklist-result").hidden = true; });
   $("checklist-run").addEventListener("click", () =>
     busy($("checklist-run"), async () => {
       const bar = $("checklist-progress");

@@ -33,7 +33,7 @@ function signedIn(operator) {
   document.body.classList.remove("gated");
   $("whoami").textContent = t("signed_in_as", { name: operator.name });
   $("whoami").hidden = $("sign-out").hidden = false;
-  $("nav-operators").hidden = !operator.roles.includes("admin");
+  for (const id of ["nav-operators", "nav-relay", "nav-domain"]) $(id).hidden = !operator.roles.includes("admin");
   $("gate-pin").value = "";
   $("gate-pin-again").value = "";
   store.emit("signed-in", operator);

@@ -6,13 +6,19 @@ import { t, errorText } from "../i18n.js";
 import { $, el, showStatus, clearStatus, showError, busy, screenShown } from "../dom.js";
 import * as store from "../store.js";
 
-// How the HTML part gets into its sandboxed frame is set by app.js (`setHtmlFrame`), where
-// tests/config.rs checks the frame's CSP. Until then the frame stays empty.
-let fillHtmlFrame = (frame) => { frame.srcdoc = ""; };
+// The HTML part runs in a frame with `sandbox=""` (no scripts, a unique origin) and its
+// own CSP, so neither scripts nor remote images or styles can load (tests/config.rs
+// checks these lines).
+const FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
-/** Sets the function that puts a message's HTML part into the preview frame. */
-export function setHtmlFrame(fill) {
-  fillHtmlFrame = fill;
+function frameDocument(html) {
+  return `<!doctype html><html><head><meta charset="utf-8">` +
+    `<meta http-equiv="Content-Security-Policy" content="${FRAME_CSP}">` +
+    `</head><body>${html}</body></html>`;
+}
+
+function fillHtmlFrame(frame, m) {
+  frame.srcdoc = m.html ? frameDocument(m.html) : "";
 }
 
 export function enter() {

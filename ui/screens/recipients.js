@@ -1,10 +1,12 @@
-// The recipients screen: load a list or a campaign file, show its summary, one page of
-// rows at a time, and the rows that were rejected.
+// The recipients screen: choose the open campaign's recipient file (a copy goes into the
+// campaign folder by default; a file dropped on the window works too), and show its
+// summary, one page of rows at a time, and the rows that were rejected.
 
 import * as ipc from "../ipc.js";
 import { t, reasonText } from "../i18n.js";
-import { $, el, showStatus, showError, busy, dlItem } from "../dom.js";
+import { $, el, showStatus, showError, busy, dlItem, showErrorAt, hideErrorAt } from "../dom.js";
 import * as store from "../store.js";
+import { applyOpened } from "../campaign.js";
 
 const PAGE_SIZE = 50;
 
@@ -58,15 +60,26 @@ function renderRejected(rejected) {
   );
 }
 
-// A new list means a new campaign: the other screens hear "recipients-loaded" (the
-// compose screen shows its fields, the checklist forgets its last run).
-function applySummary(summary) {
-  store.set({ summary, checklist: null, pageOffset: 0, previewIndex: 0 });
+// The campaign's list as the core read it: the other screens hear "recipients-loaded"
+// (the compose screen shows its fields).
+function renderOpened(opened) {
+  const summary = opened ? opened.summary : null;
+  $("recipients-no-campaign").hidden = !!opened;
+  $("recipients-form").hidden = !opened;
+  if (opened) {
+    $("recipients-path").value = opened.form.recipients_file && !summary ? opened.recipients_path || "" : "";
+    $("recipients-encoding").value = opened.form.encoding || "auto";
+    $("recipients-delimiter").value = opened.form.delimiter || "auto";
+    $("recipients-email-column").value = opened.form.email_column || "";
+    if (opened.recipients_error && opened.form.recipients_file) showErrorAt("recipients-error", opened.recipients_error);
+    else hideErrorAt("recipients-error");
+  }
+  $("recipients-result").hidden = !summary;
+  if (!summary) return;
   renderSummary(summary);
   renderRecipientRows(summary.fields, summary.email_column, summary.recipients.slice(0, PAGE_SIZE));
   renderPager(0, summary.recipient_count);
   renderRejected(summary.rejected);
-  $("recipients-result").hidden = false;
   store.emit("recipients-loaded", summary);
 }
 
@@ -82,38 +95,43 @@ async function showPage(offset) {
   }
 }
 
-async function loadPath(path) {
+/** Uses the file at `path` as the open campaign's recipient file; without an open
+ * campaign, starts a new one named after the file. */
+export async function useFile(path) {
+  hideErrorAt("recipients-error");
   if (!path) {
-    showStatus("error", t("path_missing"));
+    showErrorAt("recipients-error", { code: "invalid_input", message: t("path_missing") });
     $("recipients-path").focus();
     return;
   }
   showStatus("info", t("loading"));
   try {
-    if (path.toLowerCase().endsWith(".toml")) {
-      const opened = await ipc.openCampaign(path);
-      applySummary(opened.summary);
-      store.emit("draft-loaded", opened.draft);
-      showStatus("ok", t("loaded_campaign", { recipients: opened.summary.recipient_count, rejected: opened.summary.rejected_count }));
+    if (!store.state.campaign) {
+      const name = path.split(/[\\/]/).pop().replace(/\.[^.]*$/, "") || t("campaign_default_title");
+      applyOpened(await ipc.newCampaign(name));
+    }
+    const opened = await ipc.setRecipientFile(path, $("recipients-copy").checked, {
+      encoding: $("recipients-encoding").value,
+      delimiter: $("recipients-delimiter").value,
+      emailColumn: $("recipients-email-column").value.trim() || null,
+    });
+    applyOpened(opened);
+    if (opened.summary) {
+      const s = opened.summary;
+      showStatus(s.rejected_count ? "warn" : "ok", t("loaded", { recipients: s.recipient_count, rejected: s.rejected_count }));
     } else {
-      const summary = await ipc.importRecipients(path, {
-        encoding: $("recipients-encoding").value,
-        delimiter: $("recipients-delimiter").value,
-        emailColumn: $("recipients-email-column").value.trim() || null,
-      });
-      applySummary(summary);
-      showStatus(summary.rejected_count ? "warn" : "ok",
-        t("loaded", { recipients: summary.recipient_count, rejected: summary.rejected_count }));
+      showStatus("error", t("recipients_unreadable"));
     }
   } catch (e) {
-    showError(e);
+    showStatus("error", t("recipients_unreadable"));
+    showErrorAt("recipients-error", e);
   }
 }
 
 export function wire() {
   $("recipients-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    busy($("recipients-load"), () => loadPath($("recipients-path").value.trim()));
+    busy($("recipients-load"), () => useFile($("recipients-path").value.trim()));
   });
   $("recipients-browse").addEventListener("click", () =>
     busy($("recipients-browse"), async () => {
@@ -121,28 +139,29 @@ export function wire() {
         const chosen = await ipc.chooseFile(t("dialog_title"), t("dialog_filter_lists"));
         if (chosen) {
           $("recipients-path").value = chosen;
-          await loadPath(chosen);
+          await useFile(chosen);
         }
       } catch (e) {
-        showError(e);
-      }
-    }));
-  $("recipients-example").addEventListener("click", () =>
-    busy($("recipients-example"), async () => {
-      try {
-        const path = await ipc.exampleCampaignPath();
-        if (!path) {
-          showStatus("error", t("no_example"));
-          return;
-        }
-        $("recipients-path").value = path;
-        await loadPath(path);
-      } catch (e) {
-        showError(e);
+        showErrorAt("recipients-error", e);
       }
     }));
   $("recipients-prev-page").addEventListener("click", () => showPage(Math.max(0, store.state.pageOffset - PAGE_SIZE)));
   $("recipients-next-page").addEventListener("click", () => showPage(store.state.pageOffset + PAGE_SIZE));
+  store.on("campaign-opened", renderOpened);
+  store.on("campaign-closed", () => renderOpened(null));
+  // A file dropped anywhere on the window becomes the recipient file (Tauri gives the
+  // path; the page itself never sees the file's bytes).
+  window.__TAURI__?.event?.listen("tauri://drag-drop", (e) => {
+    const path = e.payload && e.payload.paths && e.payload.paths[0];
+    if (!path || !store.state.operator || document.body.classList.contains("gated")) return;
+    store.emit("navigate", "recipients");
+    $("recipients-path").value = path;
+    useFile(path);
+  });
+}
+
+export function enter() {
+  renderOpened(store.state.campaign);
 }
 
 /** Re-renders what was built from strings, after a language change. */
