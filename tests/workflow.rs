@@ -660,7 +660,7 @@ fn test_send_reaches_the_own_mailbox_only_and_carries_no_customer_address() {
             "root",
             "--pin-stdin",
         ],
-        "1234\n",
+        "123456\n",
     ));
     let refused = test_send("other@good.test", "4");
     assert!(!refused.status.success(), "{}", text(&refused));

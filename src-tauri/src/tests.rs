@@ -14,9 +14,9 @@ use crate::state::AppState;
 use crate::{access, flow, oplog, preview};
 
 const ADMIN: &str = "Aiko";
-const ADMIN_PIN: &str = "246802";
+const ADMIN_PIN: &str = "246813";
 const APPROVER: &str = "Ben";
-const APPROVER_PIN: &str = "135713";
+const APPROVER_PIN: &str = "135792";
 
 /// A copy of the example campaign (it writes to an `[outbox]` folder) and a fresh store.
 struct Fixture {

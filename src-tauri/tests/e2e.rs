@@ -167,8 +167,8 @@ async fn sign_in_load_preview_check_approve_and_send() {
     );
     screenshot(&client, &shots, "0-first-admin").await;
     type_into(&client, "gate-name", "Aiko").await;
-    type_into(&client, "gate-pin", "246802").await;
-    type_into(&client, "gate-pin-again", "246802").await;
+    type_into(&client, "gate-pin", "246813").await;
+    type_into(&client, "gate-pin-again", "246813").await;
     click(&client, "gate-submit").await;
     let who = wait_for_text(&client, "#whoami", "Aiko").await;
     assert!(who.contains("Aiko"), "signed in as the new admin: {who}");
@@ -442,8 +442,8 @@ async fn sign_in_load_preview_check_approve_and_send() {
         .click()
         .await
         .unwrap();
-    type_into(&client, "op-pin", "135713").await;
-    type_into(&client, "op-pin-again", "135713").await;
+    type_into(&client, "op-pin", "135792").await;
+    type_into(&client, "op-pin-again", "135792").await;
     click(&client, "op-add").await;
     let ops = wait_for_text(&client, "#operators-table", "Ben").await;
     assert!(
@@ -463,7 +463,7 @@ async fn sign_in_load_preview_check_approve_and_send() {
         b.click().await.unwrap();
     }
     type_into(&client, "approval-name", "Aiko").await;
-    type_into(&client, "approval-pin", "246802").await;
+    type_into(&client, "approval-pin", "246813").await;
     click(&client, "approval-approve").await;
     let refused = wait_for_text(&client, "#status", "different person").await;
     assert!(
@@ -478,7 +478,7 @@ async fn sign_in_load_preview_check_approve_and_send() {
         .await
         .unwrap();
     type_into(&client, "approval-name", "Ben").await;
-    type_into(&client, "approval-pin", "135713").await;
+    type_into(&client, "approval-pin", "135792").await;
     click(&client, "approval-approve").await;
     let approved = wait_for_text(&client, "#approval-result", "Approved by Ben").await;
     assert!(approved.contains("Approved by Ben"), "{approved}");
@@ -596,7 +596,7 @@ async fn sign_in_load_preview_check_approve_and_send() {
         "an existing store asks to sign in: {title}"
     );
     type_into(&client, "gate-name", "Ben").await;
-    type_into(&client, "gate-pin", "135713").await;
+    type_into(&client, "gate-pin", "135792").await;
     click(&client, "gate-submit").await;
     wait_for_text(&client, "#whoami", "Ben").await;
     assert!(
@@ -611,7 +611,7 @@ async fn sign_in_load_preview_check_approve_and_send() {
     let locked = wait_for_text(&client, "#gate-title", "Locked").await;
     assert!(locked.contains("Locked"), "idle session locked: {locked}");
     screenshot(&client, &shots, "9-locked").await;
-    type_into(&client, "gate-pin", "135713").await;
+    type_into(&client, "gate-pin", "135792").await;
     click(&client, "gate-submit").await;
     let who = wait_for_text(&client, "#whoami", "Ben").await;
     assert!(who.contains("Ben"), "signed in again: {who}");

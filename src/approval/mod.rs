@@ -986,11 +986,7 @@ pub fn void(
 ) -> Result<bool, Error> {
     let at = fmt(now)?;
     store.transaction(|tx| {
-        let n = tx.execute(
-            "UPDATE approvals SET revoked_at = ?2, revoked_why = 'changed'
-             WHERE campaign_id = ?1 AND revoked_at IS NULL",
-            rusqlite::params![campaign_id, at],
-        )?;
+        let n = revoke_rows(tx, campaign_id, None, &at, "changed")?;
         audit::append_in(
             tx,
             now,

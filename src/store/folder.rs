@@ -208,6 +208,8 @@ pub(super) fn finish(
         audit::Error::Sql(s) => Error::Sql(s),
         other => Error::Tampered(other.to_string()),
     };
+    // A new (or newly keyed) folder records what was tightened in its keying entry.
+    let mut tightened_logged = false;
     match todo {
         Todo::Nothing => {}
         Todo::Register { folder } => {
@@ -248,16 +250,18 @@ pub(super) fn finish(
                     Kind::LogKeyed,
                     None,
                     &json!({"install": store.install_id(), "unkeyed_entries": legacy,
-                            "sealed_rows": sealed, "replaced_install": replaced}),
+                            "sealed_rows": sealed, "replaced_install": replaced,
+                            "permissions_tightened": tightened}),
                 )
                 .map_err(log_err)?;
                 Ok::<_, Error>(())
             })?;
             keys.save(DATA_FOLDER_SERVICE, &folder, &Secret::new(store.install_id()))
                 .map_err(|e| Error::Keychain(Box::new(e)))?;
+            tightened_logged = true;
         }
     }
-    if !tightened.is_empty() {
+    if !tightened.is_empty() && !tightened_logged {
         audit::append(
             store,
             now,
