@@ -1324,3 +1324,110 @@ fn pin_policy_needs_six_digits() {
     assert!(operators::add_operator(&store, &admin, "dan", &one, &pin("654321"), T0).is_ok());
 }
 
+
+// ---- one authorisation path ----
+
+/// Every role-guarded core entry point, tried with `who` (a session, and the operator's
+/// name for those that take a name): each must refuse with one of `codes`.
+fn assert_every_guarded_entry_point_refuses(store: &Store, who: &Session, codes: &[ErrorCode]) {
+    use mergeguard::{profiles, secrets, suppression, workflow};
+    let name = who.operator().to_owned();
+    let mut seen = Vec::new();
+    seen.push(("operator list", operators::list(store, who, T0).map(|_| ()).unwrap_err().code()));
+    seen.push((
+        "approval validity",
+        approval::set_validity(store, who, Duration::hours(2), T0).unwrap_err().code(),
+    ));
+    seen.push((
+        "idle lock",
+        operators::set_idle_timeout(store, who, Duration::minutes(5), T0).unwrap_err().code(),
+    ));
+    seen.push((
+        "credentials",
+        secrets::save_relay_password(store, who, "smtp.example.test:587", "u", &pin("pw"), T0)
+            .unwrap_err()
+            .code(),
+    ));
+    let input = profiles::ProfileInput {
+        name: "office".into(),
+        host: "smtp.example.test".into(),
+        username: "mailer".into(),
+        ..Default::default()
+    };
+    seen.push((
+        "relay profile",
+        profiles::add(store, who, &input, None, T0).unwrap_err().code(),
+    ));
+    seen.push((
+        "suppression",
+        suppression::add(store, who, &["x@example.test".into()], suppression::Reason::Manual, T0)
+            .unwrap_err()
+            .code,
+    ));
+    seen.push((
+        "test domains",
+        workflow::set_test_domains(store, who, &["qa.test".into()], T0).unwrap_err().code,
+    ));
+    seen.push((
+        "requeue",
+        workflow::requeue_unknown(store, "c1", &[1], &name).unwrap_err().code,
+    ));
+    for (what, code) in seen {
+        assert!(codes.contains(&code), "{what}: {code:?} is not one of {codes:?}");
+    }
+}
+
+#[test]
+fn a_session_that_outlives_its_operator_is_refused_by_every_entry_point() {
+    let (_d, store) = open();
+    let admin = setup_operators(&store);
+    let roles: BTreeSet<Role> = [Role::Sender, Role::Admin].into();
+    operators::add_operator(&store, &admin, "dana", &roles, &pin("246813"), T0).unwrap();
+    let dana = operators::sign_in(&store, "dana", &pin("246813"), T0).unwrap();
+    // The session still says admin and sender; the store no longer does.
+    operators::disable_operator(&store, &admin, "dana", T0).unwrap();
+    assert_every_guarded_entry_point_refuses(
+        &store,
+        &dana,
+        &[ErrorCode::Forbidden, ErrorCode::AuthFailed],
+    );
+}
+
+#[test]
+fn a_forged_role_is_refused_as_tampered_by_every_entry_point() {
+    let (_d, store) = open();
+    setup_operators(&store);
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "UPDATE operators SET roles = 'sender,approver,admin' WHERE name = 'alice'",
+            [],
+        )
+        .unwrap();
+    assert_every_guarded_entry_point_refuses(&store, &alice, &[ErrorCode::Tampered]);
+    assert!(integrity_failures(&store) >= 1, "the refusals are logged");
+}
+
+#[test]
+fn a_forged_test_domain_setting_is_refused_and_reported() {
+    use mergeguard::workflow;
+    let (_d, store) = open();
+    let admin = setup_operators(&store);
+    workflow::set_test_domains(&store, &admin, &["qa.test".into()], T0).unwrap();
+    assert_eq!(workflow::test_domains(&store).unwrap(), vec!["qa.test".to_owned()]);
+    // Another program widens where untested, unapproved copies may go.
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "UPDATE settings SET value = 'qa.test,customer.example' WHERE key = ?1",
+            [workflow::TEST_DOMAINS_KEY],
+        )
+        .unwrap();
+    let e = workflow::test_domains(&store).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Tampered, "{}", e.message);
+    assert_eq!(
+        row_breaks(&store),
+        vec![("settings".into(), workflow::TEST_DOMAINS_KEY.into(), "forged".into())]
+    );
+}

@@ -551,3 +551,26 @@ fn the_admin_idle_setting_locks_the_session() {
     let state = AppState::open(Some(dir.path()), Some(Duration::seconds(5)));
     assert_eq!(state.idle_timeout(), Duration::seconds(5));
 }
+
+#[test]
+fn a_role_forged_in_the_data_folder_is_refused_by_the_command_layer() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    // Another program of the same user gives the approver every role, in the file.
+    let db = f.state.store().unwrap().path().to_owned();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE operators SET roles = 'sender,approver,admin' WHERE name = ?1",
+            [APPROVER],
+        )
+        .unwrap();
+    access::sign_out(&f.state).unwrap();
+    let e = access::sign_in(&f.state, now, APPROVER.into(), APPROVER_PIN.into()).unwrap_err();
+    assert!(e.is_core(ErrorCode::Tampered), "{e:?}");
+    // The admin still signs in; the operator list meets the forged row and refuses.
+    access::sign_in(&f.state, now, ADMIN.into(), ADMIN_PIN.into()).expect("admin signs in");
+    let e = access::list_operators(&f.state, now).unwrap_err();
+    assert!(e.is_core(ErrorCode::Tampered), "{e:?}");
+}

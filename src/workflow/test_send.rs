@@ -45,7 +45,7 @@ fn db(e: impl std::fmt::Display) -> UserError {
 pub fn test_domains(store: &Store) -> Result<Vec<String>, UserError> {
     Ok(store
         .setting(TEST_DOMAINS_KEY)
-        .map_err(db)?
+        .map_err(|e| UserError::new(e.code(), e.to_string()))?
         .map(|v| {
             v.split(',')
                 .map(str::trim)
