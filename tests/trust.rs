@@ -1332,46 +1332,41 @@ fn pin_policy_needs_six_digits() {
 fn assert_every_guarded_entry_point_refuses(store: &Store, who: &Session, codes: &[ErrorCode]) {
     use mergeguard::{profiles, secrets, suppression, workflow};
     let name = who.operator().to_owned();
-    let mut seen = Vec::new();
-    seen.push(("operator list", operators::list(store, who, T0).map(|_| ()).unwrap_err().code()));
-    seen.push((
-        "approval validity",
-        approval::set_validity(store, who, Duration::hours(2), T0).unwrap_err().code(),
-    ));
-    seen.push((
-        "idle lock",
-        operators::set_idle_timeout(store, who, Duration::minutes(5), T0).unwrap_err().code(),
-    ));
-    seen.push((
-        "credentials",
-        secrets::save_relay_password(store, who, "smtp.example.test:587", "u", &pin("pw"), T0)
-            .unwrap_err()
-            .code(),
-    ));
     let input = profiles::ProfileInput {
         name: "office".into(),
         host: "smtp.example.test".into(),
         username: "mailer".into(),
         ..Default::default()
     };
-    seen.push((
-        "relay profile",
-        profiles::add(store, who, &input, None, T0).unwrap_err().code(),
-    ));
-    seen.push((
-        "suppression",
-        suppression::add(store, who, &["x@example.test".into()], suppression::Reason::Manual, T0)
-            .unwrap_err()
-            .code,
-    ));
-    seen.push((
-        "test domains",
-        workflow::set_test_domains(store, who, &["qa.test".into()], T0).unwrap_err().code,
-    ));
-    seen.push((
-        "requeue",
-        workflow::requeue_unknown(store, "c1", &[1], &name).unwrap_err().code,
-    ));
+    let seen = vec![
+        ("operator list", operators::list(store, who, T0).map(|_| ()).unwrap_err().code()),
+        (
+            "approval validity",
+            approval::set_validity(store, who, Duration::hours(2), T0).unwrap_err().code(),
+        ),
+        (
+            "idle lock",
+            operators::set_idle_timeout(store, who, Duration::minutes(5), T0).unwrap_err().code(),
+        ),
+        (
+            "credentials",
+            secrets::save_relay_password(store, who, "smtp.example.test:587", "u", &pin("pw"), T0)
+                .unwrap_err()
+                .code(),
+        ),
+        ("relay profile", profiles::add(store, who, &input, None, T0).unwrap_err().code()),
+        (
+            "suppression",
+            suppression::add(store, who, &["x@example.test".into()], suppression::Reason::Manual, T0)
+                .unwrap_err()
+                .code,
+        ),
+        (
+            "test domains",
+            workflow::set_test_domains(store, who, &["qa.test".into()], T0).unwrap_err().code,
+        ),
+        ("requeue", workflow::requeue_unknown(store, "c1", &[1], &name).unwrap_err().code),
+    ];
     for (what, code) in seen {
         assert!(codes.contains(&code), "{what}: {code:?} is not one of {codes:?}");
     }

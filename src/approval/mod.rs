@@ -784,7 +784,9 @@ fn latest_approval(store: &Store, campaign_id: &str) -> Result<Option<ApprovalRo
         return Err(Error::Tampered(campaign_id.to_owned()));
     }
     if row.6.is_none() {
-        let last: Option<(i64, String, String, String, String, Option<String>, String)> = conn
+        // (id, at, operator, kind, details, campaign, prev_hash)
+        type LogRow = (i64, String, String, String, String, Option<String>, String);
+        let last: Option<LogRow> = conn
             .query_row(
                 "SELECT id, at, operator, kind, details, campaign, prev_hash FROM audit_log
                  WHERE campaign = ?1

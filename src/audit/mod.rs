@@ -169,7 +169,9 @@ pub fn entry_hash(
     hex::encode(h.finalize())
 }
 
-/// The hash of a keyed entry: HMAC-SHA256 under the install key over the same fields.
+/// The hash of a keyed entry: HMAC-SHA256 under the install key over the same fields
+/// (the same seven as [`entry_hash`], plus the key).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn keyed_entry_hash(
     key: &InstallKey,
     prev_hash: &str,

@@ -41,7 +41,10 @@ pub(super) fn prepare(dir: &Path) -> Result<Vec<String>, Error> {
                 .create(dir)
                 .map_err(create_err)?;
         }
-        let mode = std::fs::metadata(dir).map_err(create_err)?.permissions().mode();
+        let mode = std::fs::metadata(dir)
+            .map_err(create_err)?
+            .permissions()
+            .mode();
         if mode & 0o1000 != 0 {
             // A sticky folder (such as /tmp) is shared by design: making it private
             // would break other users, and leaving it open would expose the database.
@@ -97,7 +100,9 @@ pub(super) enum Todo {
     Nothing,
     /// A keyed database seen in this folder for the first time (moved or restored):
     /// record the folder in the keychain.
-    Register { folder: String },
+    Register {
+        folder: String,
+    },
     /// A new database, or one from before keying: seal it under the new key.
     Rekey {
         folder: String,
@@ -182,8 +187,12 @@ pub(super) fn bind(conn: &Connection, dir: &Path, keys: &dyn KeySource) -> Resul
     }
     let install_id = uuid::Uuid::new_v4().simple().to_string();
     let key = InstallKey::generate();
-    keys.save(INSTALL_KEY_SERVICE, &install_id, &Secret::new(key.to_text()))
-        .map_err(|e| Error::Keychain(Box::new(e)))?;
+    keys.save(
+        INSTALL_KEY_SERVICE,
+        &install_id,
+        &Secret::new(key.to_text()),
+    )
+    .map_err(|e| Error::Keychain(Box::new(e)))?;
     Ok(Bind {
         key,
         install_id,
@@ -213,8 +222,12 @@ pub(super) fn finish(
     match todo {
         Todo::Nothing => {}
         Todo::Register { folder } => {
-            keys.save(DATA_FOLDER_SERVICE, &folder, &Secret::new(store.install_id()))
-                .map_err(|e| Error::Keychain(Box::new(e)))?;
+            keys.save(
+                DATA_FOLDER_SERVICE,
+                &folder,
+                &Secret::new(store.install_id()),
+            )
+            .map_err(|e| Error::Keychain(Box::new(e)))?;
             audit::append(
                 store,
                 now,
@@ -256,8 +269,12 @@ pub(super) fn finish(
                 .map_err(log_err)?;
                 Ok::<_, Error>(())
             })?;
-            keys.save(DATA_FOLDER_SERVICE, &folder, &Secret::new(store.install_id()))
-                .map_err(|e| Error::Keychain(Box::new(e)))?;
+            keys.save(
+                DATA_FOLDER_SERVICE,
+                &folder,
+                &Secret::new(store.install_id()),
+            )
+            .map_err(|e| Error::Keychain(Box::new(e)))?;
             tightened_logged = true;
         }
     }
@@ -280,7 +297,11 @@ const HEAD_TAG: &str = "mergeguard-audit-head-v1";
 fn head_mac(key: &InstallKey, install: &str, id: i64, hash: &str) -> String {
     key.mac(
         HEAD_TAG,
-        &[install.as_bytes(), id.to_string().as_bytes(), hash.as_bytes()],
+        &[
+            install.as_bytes(),
+            id.to_string().as_bytes(),
+            hash.as_bytes(),
+        ],
     )
 }
 

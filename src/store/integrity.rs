@@ -171,12 +171,11 @@ fn row_mac(key: &InstallKey, s: &Sealed, values: &[Value]) -> String {
     key.mac("mergeguard-row-v1", &[s.table.as_bytes(), &bytes])
 }
 
-/// (label, covered values, stored mac) of the row with this rowid.
-fn read_row(
-    conn: &Connection,
-    s: &Sealed,
-    rowid: i64,
-) -> rusqlite::Result<Option<(String, Vec<Value>, Option<String>)>> {
+/// A sealed row as read: how a person names it, the covered values, the stored MAC.
+type SealedRow = (String, Vec<Value>, Option<String>);
+
+/// The row with this rowid.
+fn read_row(conn: &Connection, s: &Sealed, rowid: i64) -> rusqlite::Result<Option<SealedRow>> {
     let sql = format!(
         "SELECT {label}, {cols}, mac FROM {table} WHERE rowid = ?1",
         label = s.label,
@@ -186,7 +185,9 @@ fn read_row(
     conn.query_row(&sql, [rowid], |r| {
         let n = s.columns.len();
         let label: Value = r.get(0)?;
-        let values = (1..=n).map(|i| r.get(i)).collect::<Result<Vec<Value>, _>>()?;
+        let values = (1..=n)
+            .map(|i| r.get(i))
+            .collect::<Result<Vec<Value>, _>>()?;
         Ok((label_text(label), values, r.get(n + 1)?))
     })
     .optional()
@@ -277,7 +278,8 @@ pub(crate) fn check_rows(conn: &Connection, key: &InstallKey) -> rusqlite::Resul
     let mut out = Vec::new();
     for s in SEALED {
         let ids: Vec<i64> = {
-            let mut stmt = conn.prepare(&format!("SELECT rowid FROM {} ORDER BY rowid", s.table))?;
+            let mut stmt =
+                conn.prepare(&format!("SELECT rowid FROM {} ORDER BY rowid", s.table))?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -324,6 +326,13 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a, c);
         let other = InstallKey::generate();
-        assert_ne!(a, row_mac(&other, s, &[Value::Text("k".into()), Value::Text("1".into())]));
+        assert_ne!(
+            a,
+            row_mac(
+                &other,
+                s,
+                &[Value::Text("k".into()), Value::Text("1".into())]
+            )
+        );
     }
 }
