@@ -11,6 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+# The app's start-up opens the data folder, which needs its key from the OS keychain:
+# measure inside a private D-Bus session with an unlocked gnome-keyring (as the tests
+# and tests/package/deb.sh do) unless the caller already runs in one.
+if [ -z "${MG_TEST_KEYRING:-}" ]; then
+  exec bash tests/servers/keyring-session.sh bash scripts/bench-startup.sh "$@"
+fi
 if [ -n "${MG_APP_BIN:-}" ]; then
   BIN=$MG_APP_BIN
 else

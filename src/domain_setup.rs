@@ -486,9 +486,13 @@ pub fn set_up_domain(
     }
     dmarc_record(&c.domain, &c.report_to)?;
     // The role is checked again by `secrets::save_dkim_key`; checking first spares the
-    // key generation. (Becomes `operators::authorize` once helper A's lands.)
-    if !by.has_role(crate::operators::Role::Admin) {
-        return Err(secrets::Error::NotAdmin(by.operator().to_owned()).into());
+    // key generation; both re-read the operator's sealed record in the store.
+    match crate::operators::authorize(store, by, crate::operators::Role::Admin, now) {
+        Ok(_) => {}
+        Err(crate::operators::Error::MissingRole { .. } | crate::operators::Error::Disabled(_)) => {
+            return Err(secrets::Error::NotAdmin(by.operator().to_owned()).into())
+        }
+        Err(e) => return Err(secrets::Error::Access(Box::new(e)).into()),
     }
     if !req.replace {
         match secrets::dkim_key(&c.domain, &c.selector) {

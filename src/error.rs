@@ -43,6 +43,11 @@ pub enum ErrorCode {
     Database,
     /// The operation log's hash chain is broken.
     AuditBroken,
+    /// A security record in the data folder (an operator, a setting, an approval, the
+    /// install record) was written or changed outside MergeGuard: its seal does not match.
+    Tampered,
+    /// The PIN is right but below the current policy: a new PIN must be chosen first.
+    PinChangeRequired,
     /// Sending failed at the relay or the connection.
     Send,
     /// A value given by the person is not acceptable (weak PIN, name taken, a setting
@@ -75,3 +80,13 @@ impl std::fmt::Display for UserError {
 }
 
 impl std::error::Error for UserError {}
+
+/// A database failure inside a store transaction, in the words every entry point uses.
+impl From<rusqlite::Error> for UserError {
+    fn from(e: rusqlite::Error) -> Self {
+        UserError::new(
+            ErrorCode::Database,
+            format!("the local database failed: {e}"),
+        )
+    }
+}

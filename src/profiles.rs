@@ -259,6 +259,8 @@ pub enum Error {
     #[error("the company CA file {path} has changed or is gone since the profile was saved ({reason}); open the profile, choose the CA file again and save it")]
     CaChanged { path: PathBuf, reason: String },
     #[error(transparent)]
+    Access(Box<crate::operators::Error>),
+    #[error(transparent)]
     Keychain(#[from] secrets::Error),
     #[error(transparent)]
     Audit(#[from] audit::Error),
@@ -281,6 +283,7 @@ impl Error {
             }
             Error::NotAdmin(_) => ErrorCode::Forbidden,
             Error::CaChanged { .. } => ErrorCode::Io,
+            Error::Access(e) => e.code(),
             Error::Keychain(e) => e.code(),
             Error::Audit(e) => e.code(),
             Error::Sql(_) => ErrorCode::Database,
@@ -552,14 +555,15 @@ fn verify_ca(ca: &CaFile) -> Result<(), Error> {
     Ok(())
 }
 
-// Credentials are an admin's business: checked here so no front end can skip it.
-// When `operators::authorize(store, session, role)` lands (helper A), call it here
-// instead: it will also refuse an idle or signed-out session.
-fn require_admin(by: &Session) -> Result<(), Error> {
-    if by.has_role(Role::Admin) {
-        Ok(())
-    } else {
-        Err(Error::NotAdmin(by.operator().to_owned()))
+// Credentials are an admin's business: checked here, against the operator's sealed
+// record in the store (not the session alone), so no front end can skip it.
+fn require_admin(store: &Store, by: &Session, now: OffsetDateTime) -> Result<(), Error> {
+    match crate::operators::authorize(store, by, Role::Admin, now) {
+        Ok(_) => Ok(()),
+        Err(crate::operators::Error::MissingRole { .. } | crate::operators::Error::Disabled(_)) => {
+            Err(Error::NotAdmin(by.operator().to_owned()))
+        }
+        Err(e) => Err(Error::Access(Box::new(e))),
     }
 }
 
@@ -736,7 +740,7 @@ pub fn add(
     password: Option<&Secret>,
     now: OffsetDateTime,
 ) -> Result<Profile, Error> {
-    require_admin(by)?;
+    require_admin(store, by, now)?;
     let profile = profile_of(settings(input)?, by, now)?;
     if get(store, &profile.name).is_ok() {
         return Err(Error::NameTaken(profile.name));
@@ -796,7 +800,7 @@ pub fn update(
     password: Option<&Secret>,
     now: OffsetDateTime,
 ) -> Result<Profile, Error> {
-    require_admin(by)?;
+    require_admin(store, by, now)?;
     let old = get(store, name)?;
     let profile = profile_of(settings(input)?, by, now)?;
     if !profile.name.eq_ignore_ascii_case(&old.name) && get(store, &profile.name).is_ok() {
@@ -844,7 +848,7 @@ pub fn update(
 /// Removes a profile (admin only) and, when no other profile signs in to the same relay
 /// as the same user, its password in the keychain.
 pub fn remove(store: &Store, by: &Session, name: &str, now: OffsetDateTime) -> Result<(), Error> {
-    require_admin(by)?;
+    require_admin(store, by, now)?;
     let profile = get(store, name)?;
     let details = json!({"profile": profile.name, "action": "removed", "host": profile.host, "port": profile.port, "username": profile.username});
     store.transaction(|tx| {

@@ -89,17 +89,32 @@ fn log_error(e: audit::Error) -> UserError {
     )
 }
 
-/// Refuses unless `by` is still an enabled operator holding one of `roles` (checked in
-/// the store, not from the session alone: a role removed since sign-in counts).
-fn require_role(store: &Store, by: &Session, roles: &[Role], what: &str) -> Result<(), UserError> {
-    match operators::find(store, by.operator())
-        .map_err(|e| UserError::new(e.code(), e.to_string()))?
-    {
-        Some(op) if !op.disabled && roles.iter().any(|r| op.has_role(*r)) => Ok(()),
-        _ => Err(UserError::new(
+/// The refusal of [`operators::authorize_in`] in this module's words.
+fn refusal(by: &Session, what: &str, e: operators::Error) -> UserError {
+    match e {
+        operators::Error::MissingRole { .. } | operators::Error::Disabled(_) => UserError::new(
             ErrorCode::Forbidden,
             format!("{} cannot {what}", by.operator()),
-        )),
+        ),
+        other => UserError::new(other.code(), other.to_string()),
+    }
+}
+
+/// Why a change of the list failed inside its transaction.
+enum ChangeError {
+    Access(operators::Error),
+    Log(audit::Error),
+}
+
+impl From<rusqlite::Error> for ChangeError {
+    fn from(e: rusqlite::Error) -> Self {
+        ChangeError::Log(audit::Error::Sql(e))
+    }
+}
+
+impl From<audit::Error> for ChangeError {
+    fn from(e: audit::Error) -> Self {
+        ChangeError::Log(e)
     }
 }
 
@@ -133,27 +148,28 @@ pub fn add(
     reason: Reason,
     now: OffsetDateTime,
 ) -> Result<usize, UserError> {
-    require_role(
-        store,
-        by,
-        &[Role::Sender, Role::Admin],
-        "change the suppression list",
-    )?;
     let keys = keys_of(addresses)?;
-    insert(store, &keys, reason, by.operator(), None, now)
+    let who = (by, &[Role::Sender, Role::Admin][..]);
+    insert(store, &keys, reason, by.operator(), None, Some(who), now)
 }
 
+/// Inserts `keys`; with `who`, first re-checks in the same transaction that the operator
+/// still holds one of the roles ([`operators::authorize_in`]).
 fn insert(
     store: &Store,
     keys: &[String],
     reason: Reason,
     added_by: &str,
     campaign: Option<&str>,
+    who: Option<(&Session, &[Role])>,
     now: OffsetDateTime,
 ) -> Result<usize, UserError> {
     let at = audit::format_time(now).map_err(log_error)?;
     store
         .transaction(|tx| {
+            if let Some((by, roles)) = who {
+                operators::authorize_in(tx, by, roles).map_err(ChangeError::Access)?;
+            }
             let mut added = 0;
             {
                 let mut stmt = tx.prepare_cached(
@@ -174,9 +190,15 @@ fn insert(
                     &json!({"reason": reason.as_str(), "count": added}),
                 )?;
             }
-            Ok::<_, audit::Error>(added)
+            Ok::<_, ChangeError>(added)
         })
-        .map_err(log_error)
+        .map_err(|e| match (e, who) {
+            (ChangeError::Access(e), Some((by, _))) => {
+                refusal(by, "change the suppression list", e)
+            }
+            (ChangeError::Access(e), None) => UserError::new(e.code(), e.to_string()),
+            (ChangeError::Log(e), _) => log_error(e),
+        })
 }
 
 /// Removes `addresses` from the list (admin only). Returns how many were listed.
@@ -186,15 +208,10 @@ pub fn remove(
     addresses: &[String],
     now: OffsetDateTime,
 ) -> Result<usize, UserError> {
-    require_role(
-        store,
-        by,
-        &[Role::Admin],
-        "remove addresses from the suppression list (admin only)",
-    )?;
     let keys = keys_of(addresses)?;
     store
         .transaction(|tx| {
+            operators::authorize_in(tx, by, &[Role::Admin]).map_err(ChangeError::Access)?;
             let mut removed = 0;
             for key in &keys {
                 removed += tx.execute("DELETE FROM suppressions WHERE address = ?1", [key])?;
@@ -209,9 +226,16 @@ pub fn remove(
                     &json!({"count": removed}),
                 )?;
             }
-            Ok::<_, audit::Error>(removed)
+            Ok::<_, ChangeError>(removed)
         })
-        .map_err(log_error)
+        .map_err(|e| match e {
+            ChangeError::Access(e) => refusal(
+                by,
+                "remove addresses from the suppression list (admin only)",
+                e,
+            ),
+            ChangeError::Log(e) => log_error(e),
+        })
 }
 
 /// Every listed address, oldest first.
@@ -304,7 +328,15 @@ pub fn record_bounces(
     if keys.is_empty() {
         return Ok(0);
     }
-    insert(store, &keys, Reason::Bounced, RELAY, Some(campaign_id), now)
+    insert(
+        store,
+        &keys,
+        Reason::Bounced,
+        RELAY,
+        Some(campaign_id),
+        None,
+        now,
+    )
 }
 
 #[cfg(test)]

@@ -254,7 +254,7 @@ fn suppress_add_list_and_an_import_of_the_campaign_leaves_the_address_out() {
     let d = dir.path().to_str().unwrap();
     let o = mg_with_stdin(
         &["operator", "add", "root", "--pin-stdin", "--data-dir", d],
-        "2468\n",
+        "246802\n",
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let list = tempfile::NamedTempFile::new().unwrap();
@@ -276,7 +276,7 @@ fn suppress_add_list_and_an_import_of_the_campaign_leaves_the_address_out() {
             "--data-dir",
             d,
         ],
-        "2468\n",
+        "246802\n",
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
@@ -295,7 +295,7 @@ fn suppress_add_list_and_an_import_of_the_campaign_leaves_the_address_out() {
             "--data-dir",
             d,
         ],
-        "0000\n",
+        "000000\n",
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let o = mg(&["suppress", "list", "--json", "--data-dir", d]);
@@ -321,7 +321,7 @@ fn suppress_add_list_and_an_import_of_the_campaign_leaves_the_address_out() {
             "--data-dir",
             d,
         ],
-        "2468\n",
+        "246802\n",
     );
     let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
     assert!(o.status.success(), "{out}");

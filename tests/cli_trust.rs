@@ -94,7 +94,7 @@ fn operator_commands_with_pins_on_stdin() {
     let (ok, out, err) = run_cli(
         t,
         &["operator", "add", "root", "--pin-stdin", "--data-dir", d],
-        "2468\n",
+        "246802\n",
     );
     assert!(ok, "{out}{err}");
     assert!(
@@ -114,7 +114,7 @@ fn operator_commands_with_pins_on_stdin() {
         "--data-dir",
         d,
     ];
-    let (ok, out, err) = run_cli(t, &args, "2468\n13579\n");
+    let (ok, out, err) = run_cli(t, &args, "246802\n135791\n");
     assert!(ok, "{out}{err}");
     // A wrong admin PIN is refused.
     let args = [
@@ -129,7 +129,7 @@ fn operator_commands_with_pins_on_stdin() {
         "--data-dir",
         d,
     ];
-    let (ok, _, err) = run_cli(t, &args, "0000\n1111\n");
+    let (ok, _, err) = run_cli(t, &args, "000000\n111111\n");
     assert!(!ok);
     assert!(err.contains("wrong name or PIN"), "{err}");
     // A weak PIN is refused with the policy in plain words.
@@ -143,9 +143,13 @@ fn operator_commands_with_pins_on_stdin() {
         "--data-dir",
         d,
     ];
-    let (ok, _, err) = run_cli(t, &args, "2468\n12\n");
+    let (ok, _, err) = run_cli(t, &args, "246802\n12\n");
     assert!(!ok);
-    assert!(err.contains("at least 4 digits"), "{err}");
+    assert!(err.contains("at least 6 digits"), "{err}");
+    // Five digits were enough before; not any more.
+    let (ok, _, err) = run_cli(t, &args, "246802\n12345\n");
+    assert!(!ok);
+    assert!(err.contains("at least 6 digits"), "{err}");
 
     let (ok, _, err) = run_cli(
         t,
@@ -159,11 +163,21 @@ fn operator_commands_with_pins_on_stdin() {
             "--data-dir",
             d,
         ],
-        "2468\n",
+        "246802\n",
     );
     assert!(ok, "{err}");
-    let (ok, out, _) = run_cli(t, &["operator", "list", "--data-dir", d], "");
-    assert!(ok);
+    // Listing operators is an admin's business too.
+    let list = [
+        "operator",
+        "list",
+        "--admin",
+        "root",
+        "--pin-stdin",
+        "--data-dir",
+        d,
+    ];
+    let (ok, out, _) = run_cli(t, &list, "246802\n");
+    assert!(ok, "{out}");
     assert!(out.contains("bob\tapprover\tdisabled"), "{out}");
     assert!(out.contains("root\tsender,approver,admin\tactive"), "{out}");
 
@@ -190,7 +204,7 @@ fn operator_commands_with_pins_on_stdin() {
         2,
         "{out}"
     );
-    assert!(!out.contains("2468") && !out.contains("13579"));
+    assert!(!out.contains("246802") && !out.contains("135791"));
 }
 
 #[test]
@@ -227,4 +241,73 @@ fn audit_verify_command_names_the_broken_entry() {
         out.contains("entry 2: content does not match its hash"),
         "{out}"
     );
+}
+
+#[test]
+fn audit_verify_command_names_forged_rows_and_a_cut_tail() {
+    if child() {
+        return;
+    }
+    let t = "audit_verify_command_names_forged_rows_and_a_cut_tail";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (ok, out, err) = run_cli(
+        t,
+        &["operator", "add", "root", "--pin-stdin", "--data-dir", d],
+        "246802\n",
+    );
+    assert!(ok, "{out}{err}");
+    let args = [
+        "operator",
+        "add",
+        "bob",
+        "--role",
+        "approver",
+        "--admin",
+        "root",
+        "--pin-stdin",
+        "--data-dir",
+        d,
+    ];
+    let (ok, out, err) = run_cli(t, &args, "246802\n135791\n");
+    assert!(ok, "{out}{err}");
+    let (ok, out, _) = run_cli(t, &["audit", "verify", "--data-dir", d], "");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("every security record's seal verifies"),
+        "{out}"
+    );
+
+    // Another program gives bob the admin role, and cuts the log's last entry together
+    // with the database's own head row.
+    let c = rusqlite::Connection::open(dir.path().join("mergeguard.sqlite3")).unwrap();
+    c.execute_batch(
+        "UPDATE operators SET roles = 'approver,admin' WHERE name = 'bob';
+         DROP TRIGGER audit_log_no_delete;
+         DELETE FROM audit_log WHERE id = (SELECT MAX(id) FROM audit_log);
+         UPDATE audit_head SET id = (SELECT MAX(id) FROM audit_log),
+                               hash = (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1);",
+    )
+    .unwrap();
+    drop(c);
+    let (ok, out, _) = run_cli(t, &["audit", "verify", "--data-dir", d], "");
+    assert!(!ok, "a tampered folder must fail verification:\n{out}");
+    assert!(out.contains("entries were cut off the end"), "{out}");
+    assert!(
+        out.contains("operators \"bob\": changed outside MergeGuard"),
+        "{out}"
+    );
+    // And bob's forged admin role opens nothing.
+    let list = [
+        "operator",
+        "list",
+        "--admin",
+        "bob",
+        "--pin-stdin",
+        "--data-dir",
+        d,
+    ];
+    let (ok, _, err) = run_cli(t, &list, "135791\n");
+    assert!(!ok);
+    assert!(err.contains("changed outside MergeGuard"), "{err}");
 }

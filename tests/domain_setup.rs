@@ -11,10 +11,7 @@ mod common_dns;
 use common_cli::mg;
 use common_dns::*;
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::Mutex;
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use mergeguard::domain_setup::{self, DnsRecord, DomainSetupRequest, KeyKind, RecordKind};
@@ -131,7 +128,7 @@ async fn cli_generates_an_rsa_key_whose_records_verify_through_dns() {
     let out = mg(
         data.path(),
         &["operator", "add", "admin", "--pin-stdin"],
-        "9999\n",
+        "999999\n",
     );
     assert!(
         out.status.success(),
@@ -156,7 +153,7 @@ async fn cli_generates_an_rsa_key_whose_records_verify_through_dns() {
 
     let mut args = vec!["dkim", "generate", "--operator", "admin", "--pin-stdin"];
     args.extend(common);
-    let generated = mg(data.path(), &args, "9999\n");
+    let generated = mg(data.path(), &args, "999999\n");
     assert!(
         generated.status.success(),
         "{}",
@@ -181,7 +178,7 @@ async fn cli_generates_an_rsa_key_whose_records_verify_through_dns() {
     // Generating again under the same selector would break mail already in flight.
     let mut args = vec!["dkim", "generate", "--operator", "admin", "--pin-stdin"];
     args.extend(common);
-    let twice = mg(data.path(), &args, "9999\n");
+    let twice = mg(data.path(), &args, "999999\n");
     assert_eq!(twice.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&twice.stderr).contains("already in the keychain"));
 
@@ -235,11 +232,11 @@ async fn an_ed25519_key_verifies_through_dns_and_carries_its_caution() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let now = datetime!(2026-12-01 09:00 UTC);
-    operators::create_first_admin(&store, "admin", &Secret::new("9999"), now).unwrap();
-    let admin = operators::sign_in(&store, "admin", &Secret::new("9999"), now).unwrap();
+    operators::create_first_admin(&store, "admin", &Secret::new("999999"), now).unwrap();
+    let admin = operators::sign_in(&store, "admin", &Secret::new("999999"), now).unwrap();
     let roles: std::collections::BTreeSet<Role> = [Role::Sender].into();
-    operators::add_operator(&store, &admin, "sam", &roles, &Secret::new("1234"), now).unwrap();
-    let sam = operators::sign_in(&store, "sam", &Secret::new("1234"), now).unwrap();
+    operators::add_operator(&store, &admin, "sam", &roles, &Secret::new("123456"), now).unwrap();
+    let sam = operators::sign_in(&store, "sam", &Secret::new("123456"), now).unwrap();
 
     let domain = fresh_domain();
     let req = DomainSetupRequest {

@@ -52,11 +52,11 @@ fn relay_password_round_trip_and_never_on_disk() {
     let now = datetime!(2026-11-28 09:00 UTC);
     let secret = format!("s3cret-{}", uuid::Uuid::new_v4());
     let profile = format!("relay-{}", uuid::Uuid::new_v4());
-    operators::create_first_admin(&store, "admin", &Secret::new("9999"), now).unwrap();
-    let admin = operators::sign_in(&store, "admin", &Secret::new("9999"), now).unwrap();
+    operators::create_first_admin(&store, "admin", &Secret::new("999999"), now).unwrap();
+    let admin = operators::sign_in(&store, "admin", &Secret::new("999999"), now).unwrap();
     let sender: std::collections::BTreeSet<Role> = [Role::Sender].into();
-    operators::add_operator(&store, &admin, "sam", &sender, &Secret::new("1234"), now).unwrap();
-    let sam = operators::sign_in(&store, "sam", &Secret::new("1234"), now).unwrap();
+    operators::add_operator(&store, &admin, "sam", &sender, &Secret::new("123456"), now).unwrap();
+    let sam = operators::sign_in(&store, "sam", &Secret::new("123456"), now).unwrap();
     // Only an admin stores credentials, whatever front end asks.
     let refused =
         secrets::save_relay_password(&store, &sam, &profile, "mailer", &Secret::new("x"), now)
@@ -140,6 +140,11 @@ fn missing_keychain_is_a_clear_error_not_a_panic() {
         assert_eq!(err.code(), ErrorCode::Keychain);
         let err2 = secrets::relay_password("p", "u").unwrap_err();
         assert_eq!(err2.code(), ErrorCode::Keychain);
+        // Without the keychain no data folder opens: its key lives there.
+        let dir = tempfile::tempdir().unwrap();
+        let err3 = Store::open(dir.path()).unwrap_err();
+        assert_eq!(err3.code(), ErrorCode::Keychain);
+        println!("CHILD-STORE: {err3}");
         println!("CHILD-OK: {err}");
         return;
     }
@@ -162,4 +167,8 @@ fn missing_keychain_is_a_clear_error_not_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("CHILD-OK: the system keychain"), "{stdout}");
+    assert!(
+        stdout.contains("CHILD-STORE: the data folder's key could not be read from or stored in the system keychain: the system keychain is not available"),
+        "{stdout}"
+    );
 }

@@ -70,11 +70,11 @@ fn fixture() -> Fixture {
     require_session();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    operators::create_first_admin(&store, "admin", &Secret::new("9999"), NOW).unwrap();
-    let admin = operators::sign_in(&store, "admin", &Secret::new("9999"), NOW).unwrap();
+    operators::create_first_admin(&store, "admin", &Secret::new("999999"), NOW).unwrap();
+    let admin = operators::sign_in(&store, "admin", &Secret::new("999999"), NOW).unwrap();
     let roles: std::collections::BTreeSet<Role> = [Role::Sender, Role::Approver].into();
-    operators::add_operator(&store, &admin, "sam", &roles, &Secret::new("1234"), NOW).unwrap();
-    let sender = operators::sign_in(&store, "sam", &Secret::new("1234"), NOW).unwrap();
+    operators::add_operator(&store, &admin, "sam", &roles, &Secret::new("123456"), NOW).unwrap();
+    let sender = operators::sign_in(&store, "sam", &Secret::new("123456"), NOW).unwrap();
     Fixture {
         dir,
         store,
@@ -487,7 +487,7 @@ fn cli_relay_add_list_test_remove() {
     let out = mg(
         data.path(),
         &["operator", "add", "admin", "--pin-stdin"],
-        "9999\n",
+        "999999\n",
     );
     assert!(
         out.status.success(),
@@ -506,7 +506,7 @@ fn cli_relay_add_list_test_remove() {
             "admin",
             "--pin-stdin",
         ],
-        "9999\n1234\n",
+        "999999\n123456\n",
     );
     assert!(
         out.status.success(),
@@ -546,7 +546,7 @@ fn cli_relay_add_list_test_remove() {
         )
     };
     // A sender is refused, with one line and exit 2.
-    let refused = add("sam", &format!("1234\n{pw}\n"));
+    let refused = add("sam", &format!("123456\n{pw}\n"));
     assert_eq!(refused.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("only an admin"),
@@ -554,7 +554,7 @@ fn cli_relay_add_list_test_remove() {
         String::from_utf8_lossy(&refused.stderr)
     );
 
-    let added = add("admin", &format!("9999\n{pw}\n"));
+    let added = add("admin", &format!("999999\n{pw}\n"));
     assert!(
         added.status.success(),
         "{}",
@@ -585,7 +585,7 @@ fn cli_relay_add_list_test_remove() {
             "--pin-stdin",
             "--no-password",
         ],
-        "9999\n",
+        "999999\n",
     );
     assert_eq!(plain.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&plain.stderr).contains("never sends without encryption"));
@@ -608,7 +608,7 @@ fn cli_relay_add_list_test_remove() {
             "--no-password",
             "--json",
         ],
-        "9999\n",
+        "999999\n",
     );
     assert!(
         m365.status.success(),
@@ -658,7 +658,7 @@ fn cli_relay_add_list_test_remove() {
             "admin",
             "--pin-stdin",
         ],
-        "9999\n",
+        "999999\n",
     );
     assert!(
         removed.status.success(),
@@ -686,7 +686,7 @@ fn cli_relay_add_list_test_remove() {
             "admin",
             "--pin-stdin",
         ],
-        "9999\n",
+        "999999\n",
     );
     assert!(out.status.success());
 }

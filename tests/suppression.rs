@@ -27,15 +27,15 @@ fn open() -> (tempfile::TempDir, Store) {
 /// An admin, a sender ("alice") and an approver ("bob"), signed in.
 fn people(store: &Store) -> (Session, Session, Session) {
     let pin = |s: &str| Secret::new(s);
-    operators::create_first_admin(store, "admin", &pin("9999"), T0).unwrap();
-    let admin = operators::sign_in(store, "admin", &pin("9999"), T0).unwrap();
+    operators::create_first_admin(store, "admin", &pin("999999"), T0).unwrap();
+    let admin = operators::sign_in(store, "admin", &pin("999999"), T0).unwrap();
     let roles = |r: Role| -> BTreeSet<Role> { [r].into() };
     operators::add_operator(
         store,
         &admin,
         "alice",
         &roles(Role::Sender),
-        &pin("1234"),
+        &pin("123456"),
         T0,
     )
     .unwrap();
@@ -44,12 +44,12 @@ fn people(store: &Store) -> (Session, Session, Session) {
         &admin,
         "bob",
         &roles(Role::Approver),
-        &pin("4321"),
+        &pin("432198"),
         T0,
     )
     .unwrap();
-    let alice = operators::sign_in(store, "alice", &pin("1234"), T0).unwrap();
-    let bob = operators::sign_in(store, "bob", &pin("4321"), T0).unwrap();
+    let alice = operators::sign_in(store, "alice", &pin("123456"), T0).unwrap();
+    let bob = operators::sign_in(store, "bob", &pin("432198"), T0).unwrap();
     (admin, alice, bob)
 }
 

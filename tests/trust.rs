@@ -1,5 +1,9 @@
-//! Integration tests of the trust core: store migrations, the hash-chained operation log
-//! (tampered with directly in the SQLite file), operators and lockout, and the approval gate.
+//! Integration tests of the trust core: store migrations, the keyed operation log and the
+//! sealed security rows (tampered with directly in the SQLite file, as another program of
+//! the same user could), operators and lockout, and the approval gate.
+//!
+//! The store's key lives in the real OS keychain: run inside a keyring session,
+//! `tests/servers/keyring-session.sh cargo test -p mergeguard --test trust`.
 
 use std::collections::BTreeSet;
 
@@ -51,11 +55,11 @@ fn fill_log(store: &Store, n: usize) {
 fn migrations_apply_once_and_reopen_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.applied_migrations().unwrap(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(store.applied_migrations().unwrap(), vec![1, 2, 3, 4, 5, 6]);
     assert_eq!(store.journal_mode().unwrap(), "wal");
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.applied_migrations().unwrap(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(store.applied_migrations().unwrap(), vec![1, 2, 3, 4, 5, 6]);
     let c = Connection::open(store.path()).unwrap();
     let n: i64 = c
         .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
@@ -84,7 +88,8 @@ fn audit_chain_verifies() {
     let (_d, store) = open();
     fill_log(&store, 5);
     let v = audit::verify(&store).unwrap();
-    assert_eq!(v.entries, 5);
+    // The first entry of a new data folder is its keying (`log_keyed`).
+    assert_eq!(v.entries, 6);
     assert!(v.is_intact(), "{:?}", v.breaks);
 }
 
@@ -138,15 +143,21 @@ fn audit_verify_finds_truncated_tail() {
     let (_d, store) = open();
     fill_log(&store, 5);
     raw(&store)
-        .execute("DELETE FROM audit_log WHERE id = 5", [])
+        .execute("DELETE FROM audit_log WHERE id = 6", [])
         .unwrap();
     let v = audit::verify(&store).unwrap();
     assert_eq!(
         v.breaks,
-        vec![audit::Break {
-            id: 4,
-            reason: BreakReason::HeadMismatch { head_id: Some(5) }
-        }]
+        vec![
+            audit::Break {
+                id: 5,
+                reason: BreakReason::HeadMismatch { head_id: Some(6) }
+            },
+            audit::Break {
+                id: 5,
+                reason: BreakReason::TailCut { head_file_id: 6 }
+            }
+        ]
     );
 }
 
@@ -174,9 +185,14 @@ fn audit_verify_finds_forged_row_inserted_in_the_middle() {
     )
     .unwrap();
     let v = audit::verify(&store).unwrap();
-    // The forged row itself is consistent; the next one (old 3, now 4) no longer links
-    // and every shifted row's hash no longer covers its id; the head no longer matches.
-    assert_eq!(v.broken_ids(), vec![4, 5, 6]);
+    // The forged row links, but its plain SHA-256 hash is not the keyed one; the next one
+    // (old 3, now 4) no longer links and every shifted row's hash no longer covers its
+    // id; the heads no longer match.
+    assert_eq!(v.broken_ids(), vec![3, 4, 5, 6, 7]);
+    assert!(v.breaks.contains(&audit::Break {
+        id: 3,
+        reason: BreakReason::Edited
+    }));
     assert!(v.breaks.contains(&audit::Break {
         id: 4,
         reason: BreakReason::LinkBroken
@@ -228,8 +244,12 @@ fn audit_csv_export_escapes_formulas() {
     assert!(text.contains("'=HYPERLINK("), "{text}");
     assert!(!text.contains(",=HYPERLINK"), "{text}");
     let mut json_out = Vec::new();
+    let imports = Filter {
+        kinds: vec![Kind::Import],
+        ..Default::default()
+    };
     assert_eq!(
-        audit::export_json(&store, &Filter::default(), &mut json_out).unwrap(),
+        audit::export_json(&store, &imports, &mut json_out).unwrap(),
         1
     );
     let v: serde_json::Value = serde_json::from_slice(&json_out).unwrap();
@@ -270,21 +290,21 @@ fn audit_filters() {
             operator: Some("bob".into()),
             ..Default::default()
         }),
-        vec![2, 3]
+        vec![3, 4]
     );
     assert_eq!(
         ids(Filter {
             campaign: Some("c1".into()),
             ..Default::default()
         }),
-        vec![2]
+        vec![3]
     );
     assert_eq!(
         ids(Filter {
             kinds: vec![Kind::Login],
             ..Default::default()
         }),
-        vec![1, 3]
+        vec![2, 4]
     );
     assert_eq!(
         ids(Filter {
@@ -292,7 +312,7 @@ fn audit_filters() {
             until: Some(T0 + Duration::hours(2)),
             ..Default::default()
         }),
-        vec![2]
+        vec![3]
     );
 }
 
@@ -303,13 +323,13 @@ fn pin(s: &str) -> Secret {
 }
 
 fn setup_operators(store: &Store) -> Session {
-    operators::create_first_admin(store, "admin", &pin("9999"), T0).unwrap();
-    let admin = operators::sign_in(store, "admin", &pin("9999"), T0).unwrap();
+    operators::create_first_admin(store, "admin", &pin("999999"), T0).unwrap();
+    let admin = operators::sign_in(store, "admin", &pin("999999"), T0).unwrap();
     let sa: BTreeSet<Role> = [Role::Sender].into();
     let ap: BTreeSet<Role> = [Role::Approver].into();
-    operators::add_operator(store, &admin, "alice", &sa, &pin("1234"), T0).unwrap();
+    operators::add_operator(store, &admin, "alice", &sa, &pin("123456"), T0).unwrap();
     operators::add_operator(store, &admin, "bob", &ap, &pin("correct horse battery"), T0).unwrap();
-    operators::add_operator(store, &admin, "carol", &sa, &pin("5555"), T0).unwrap();
+    operators::add_operator(store, &admin, "carol", &sa, &pin("555555"), T0).unwrap();
     admin
 }
 
@@ -317,11 +337,12 @@ fn setup_operators(store: &Store) -> Session {
 fn first_admin_only_once() {
     let (_d, store) = open();
     assert!(operators::needs_first_admin(&store).unwrap());
-    let a = operators::create_first_admin(&store, "admin", &pin("9999"), T0).unwrap();
+    let a = operators::create_first_admin(&store, "admin", &pin("999999"), T0).unwrap();
     assert!(a.has_role(Role::Admin));
-    let err = operators::create_first_admin(&store, "other", &pin("1111"), T0).unwrap_err();
+    let err = operators::create_first_admin(&store, "other", &pin("111111"), T0).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Forbidden);
-    assert_eq!(operators::list(&store).unwrap().len(), 1);
+    let admin = operators::sign_in(&store, "admin", &pin("999999"), T0).unwrap();
+    assert_eq!(operators::list(&store, &admin, T0).unwrap().len(), 1);
 }
 
 #[test]
@@ -356,25 +377,27 @@ fn lockout_after_five_failures_with_backoff() {
     let (_d, store) = open();
     setup_operators(&store);
     for i in 1..=4 {
-        let e = operators::sign_in(&store, "alice", &pin("8642"), T0 + Duration::seconds(i))
+        let e = operators::sign_in(&store, "alice", &pin("864208"), T0 + Duration::seconds(i))
             .unwrap_err();
         assert_eq!(e.code(), ErrorCode::AuthFailed);
     }
     let e =
-        operators::sign_in(&store, "alice", &pin("8642"), T0 + Duration::seconds(5)).unwrap_err();
+        operators::sign_in(&store, "alice", &pin("864208"), T0 + Duration::seconds(5)).unwrap_err();
     assert_eq!(e.code(), ErrorCode::LockedOut);
     // Locked: even the right PIN is refused for one minute.
-    let e =
-        operators::sign_in(&store, "alice", &pin("1234"), T0 + Duration::seconds(30)).unwrap_err();
+    let e = operators::sign_in(&store, "alice", &pin("123456"), T0 + Duration::seconds(30))
+        .unwrap_err();
     assert_eq!(e.code(), ErrorCode::LockedOut);
     // After the minute, one more wrong PIN locks for two minutes.
     let t = T0 + Duration::seconds(66);
-    let e = operators::sign_in(&store, "alice", &pin("8642"), t).unwrap_err();
+    let e = operators::sign_in(&store, "alice", &pin("864208"), t).unwrap_err();
     assert_eq!(e.code(), ErrorCode::LockedOut);
     let op = operators::find(&store, "alice").unwrap().unwrap();
     assert_eq!(op.locked_until, Some(t + Duration::minutes(2)));
-    assert!(operators::sign_in(&store, "alice", &pin("1234"), t + Duration::seconds(119)).is_err());
-    let s = operators::sign_in(&store, "alice", &pin("1234"), t + Duration::minutes(2)).unwrap();
+    assert!(
+        operators::sign_in(&store, "alice", &pin("123456"), t + Duration::seconds(119)).is_err()
+    );
+    let s = operators::sign_in(&store, "alice", &pin("123456"), t + Duration::minutes(2)).unwrap();
     assert_eq!(s.operator(), "alice");
     assert_eq!(
         operators::find(&store, "alice")
@@ -398,7 +421,7 @@ fn lockout_after_five_failures_with_backoff() {
     assert_eq!(log.iter().filter(|e| e.kind == "login").count(), 1);
     assert!(log
         .iter()
-        .all(|e| !e.details.contains("8642") && !e.details.contains("1234")));
+        .all(|e| !e.details.contains("864208") && !e.details.contains("123456")));
 }
 
 #[test]
@@ -406,7 +429,7 @@ fn disabled_operator_cannot_sign_in() {
     let (_d, store) = open();
     let admin = setup_operators(&store);
     operators::disable_operator(&store, &admin, "carol", T0).unwrap();
-    let e = operators::sign_in(&store, "carol", &pin("5555"), T0).unwrap_err();
+    let e = operators::sign_in(&store, "carol", &pin("555555"), T0).unwrap_err();
     assert_eq!(e.code(), ErrorCode::AuthFailed);
     assert!(matches!(e, operators::Error::Disabled(_)));
     // The last admin cannot be disabled, and a non-admin cannot disable anyone.
@@ -416,7 +439,7 @@ fn disabled_operator_cannot_sign_in() {
             .code(),
         ErrorCode::Forbidden
     );
-    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
     assert_eq!(
         operators::disable_operator(&store, &alice, "bob", T0)
             .unwrap_err()
@@ -429,7 +452,7 @@ fn disabled_operator_cannot_sign_in() {
 fn unknown_operator_is_refused_and_logged() {
     let (_d, store) = open();
     setup_operators(&store);
-    let e = operators::sign_in(&store, "nobody", &pin("1234"), T0).unwrap_err();
+    let e = operators::sign_in(&store, "nobody", &pin("123456"), T0).unwrap_err();
     assert_eq!(e.code(), ErrorCode::AuthFailed);
     let log = audit::entries(
         &store,
@@ -512,7 +535,7 @@ fn acks() -> Vec<String> {
 
 fn submitted(store: &Store) -> approval::Submission {
     setup_operators(store);
-    let alice = operators::sign_in(store, "alice", &pin("1234"), T0).unwrap();
+    let alice = operators::sign_in(store, "alice", &pin("123456"), T0).unwrap();
     let s = approval::submit(store, &campaign(), &alice, T0).unwrap();
     assert_eq!(s.short.len(), 14);
     assert_eq!(s.warnings, acks());
@@ -528,7 +551,7 @@ fn approval_by_preparer_refused() {
         &s.campaign_id,
         &s.fingerprint,
         "alice",
-        &pin("1234"),
+        &pin("123456"),
         &acks(),
         T0,
     )
@@ -540,7 +563,7 @@ fn approval_by_preparer_refused() {
         &s.campaign_id,
         &s.fingerprint,
         "ALICE",
-        &pin("1234"),
+        &pin("123456"),
         &acks(),
         T0,
     )
@@ -566,7 +589,7 @@ fn approval_without_approver_role_refused() {
         &s.campaign_id,
         &s.fingerprint,
         "carol",
-        &pin("5555"),
+        &pin("555555"),
         &acks(),
         T0,
     )
@@ -666,7 +689,7 @@ fn approval_of_a_different_fingerprint_refused() {
 fn submit_with_failing_check_refused() {
     let (_d, store) = open();
     setup_operators(&store);
-    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
     let mut c = campaign();
     c.checklist.push(CheckInput {
         id: "addressing".into(),
@@ -816,7 +839,7 @@ fn approval_validity_is_configurable() {
     let (_d, store) = open();
     let admin = setup_operators(&store);
     approval::set_validity(&store, &admin, Duration::hours(2), T0).unwrap();
-    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
     assert_eq!(
         approval::set_validity(&store, &alice, Duration::hours(2), T0)
             .unwrap_err()
@@ -848,7 +871,7 @@ fn approval_validity_is_configurable() {
 fn revoked_approval_refused() {
     let (_d, store) = open();
     let s = approved(&store);
-    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
     assert!(approval::revoke(&store, &s.campaign_id, &alice, "wrong list", T0).unwrap());
     let e = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0).unwrap_err();
     assert!(matches!(e, approval::Error::Revoked(_)));
@@ -867,7 +890,7 @@ fn idle_lock_time_is_an_admin_setting_and_logged() {
         operators::idle_timeout(&store).unwrap(),
         Duration::minutes(3)
     );
-    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
     let e = operators::set_idle_timeout(&store, &alice, Duration::minutes(1), T0).unwrap_err();
     assert_eq!(e.code(), ErrorCode::Forbidden);
     assert!(operators::set_idle_timeout(&store, &admin, Duration::seconds(5), T0).is_err());
@@ -888,7 +911,7 @@ fn idle_lock_time_is_an_admin_setting_and_logged() {
 fn current_approval_is_read_only_and_exact() {
     let (_d, store) = open();
     let _admin = setup_operators(&store);
-    let alice = operators::sign_in(&store, "alice", &pin("1234"), T0).unwrap();
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
     let s = approval::submit(&store, &campaign(), &alice, T0).unwrap();
     assert!(
         approval::current(&store, &s.campaign_id, &s.fingerprint, T0)
@@ -931,4 +954,555 @@ fn current_approval_is_read_only_and_exact() {
         before
     );
     approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0).unwrap();
+}
+
+// ---- data-folder integrity: what another program with write access can do ----
+
+fn row_breaks(store: &Store) -> Vec<(String, String, String)> {
+    let v = audit::verify(store).unwrap();
+    v.rows
+        .iter()
+        .map(|r| (r.table.clone(), r.row.clone(), r.reason.clone()))
+        .collect()
+}
+
+fn integrity_failures(store: &Store) -> usize {
+    audit::entries(
+        store,
+        &Filter {
+            kinds: vec![Kind::IntegrityFailure],
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .len()
+}
+
+#[test]
+fn forged_approval_fingerprint_is_refused_and_reported() {
+    let (_d, store) = open();
+    let s = approved(&store);
+    // The campaign is changed after approval, and the approval row edited to match it.
+    let mut changed = campaign();
+    changed.text_template = "Send the money to another account".into();
+    let new_fp = approval::fingerprint(&changed);
+    let c = Connection::open(store.path()).unwrap();
+    c.execute(
+        "UPDATE approvals SET fingerprint = ?1 WHERE campaign_id = ?2",
+        [&new_fp, &s.campaign_id],
+    )
+    .unwrap();
+    c.execute(
+        "UPDATE submissions SET fingerprint = ?1 WHERE campaign_id = ?2",
+        [&new_fp, &s.campaign_id],
+    )
+    .unwrap();
+    let e = approval::require_approval(&store, &s.campaign_id, &new_fp, T0).unwrap_err();
+    assert!(matches!(e, approval::Error::Tampered(_)), "{e}");
+    assert_eq!(e.code(), ErrorCode::Tampered);
+    assert!(integrity_failures(&store) >= 1, "the refusal is logged");
+    let rows = row_breaks(&store);
+    assert!(
+        rows.contains(&(
+            "approvals".into(),
+            format!("{} #1", s.campaign_id),
+            "forged".into()
+        )),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("submissions".into(), s.campaign_id.clone(), "forged".into())),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn inserted_approval_row_is_refused_and_reported() {
+    let (_d, store) = open();
+    let s = submitted(&store);
+    // Nobody approved: a row is written into the table by hand.
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "INSERT INTO approvals (campaign_id, fingerprint, preparer, approver, granted_at, expires_at)
+             VALUES (?1, ?2, 'alice', 'bob', '2026-11-28T09:00:00.000000Z', '2099-01-01T00:00:00.000000Z')",
+            [&s.campaign_id, &s.fingerprint],
+        )
+        .unwrap();
+    let e = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0).unwrap_err();
+    assert!(matches!(e, approval::Error::Tampered(_)), "{e}");
+    assert!(approval::current(&store, &s.campaign_id, &s.fingerprint, T0).is_err());
+    let rows = row_breaks(&store);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].2, "unsealed");
+}
+
+#[test]
+fn cleared_revoked_flag_is_refused_and_reported() {
+    let (_d, store) = open();
+    let s = approved(&store);
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
+    assert!(approval::revoke(&store, &s.campaign_id, &alice, "wrong list", T0).unwrap());
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "UPDATE approvals SET revoked_at = NULL, revoked_why = NULL WHERE campaign_id = ?1",
+            [&s.campaign_id],
+        )
+        .unwrap();
+    let e = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0).unwrap_err();
+    assert!(matches!(e, approval::Error::Tampered(_)), "{e}");
+    assert_eq!(row_breaks(&store).len(), 1);
+}
+
+#[test]
+fn an_earlier_copy_of_an_approval_row_put_back_after_a_void_is_refused() {
+    let (_d, store) = open();
+    let s = approved(&store);
+    let c = Connection::open(store.path()).unwrap();
+    // A program keeps a copy of the row (with its genuine seal) while it is valid ...
+    let saved: String = c
+        .query_row(
+            "SELECT mac FROM approvals WHERE campaign_id = ?1",
+            [&s.campaign_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
+    approval::revoke(&store, &s.campaign_id, &alice, "wrong list", T0).unwrap();
+    // ... and puts it back after the approval was revoked.
+    c.execute(
+        "UPDATE approvals SET revoked_at = NULL, revoked_why = NULL, mac = ?2 WHERE campaign_id = ?1",
+        [&s.campaign_id, &saved],
+    )
+    .unwrap();
+    // The row's seal is genuine, but the log says this approval was voided after it.
+    assert!(row_breaks(&store).is_empty());
+    let e = approval::require_approval(&store, &s.campaign_id, &s.fingerprint, T0).unwrap_err();
+    assert!(matches!(e, approval::Error::Tampered(_)), "{e}");
+}
+
+#[test]
+fn edited_operator_roles_are_refused_and_reported() {
+    let (_d, store) = open();
+    setup_operators(&store);
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "UPDATE operators SET roles = 'sender,approver,admin' WHERE name = 'alice'",
+            [],
+        )
+        .unwrap();
+    // Neither the running session nor a new sign-in gains anything.
+    let e = operators::authorize(&store, &alice, Role::Admin, T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Tampered, "{e}");
+    let e = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Tampered, "{e}");
+    assert_eq!(
+        approval::set_validity(&store, &alice, Duration::days(30), T0)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Tampered
+    );
+    assert!(integrity_failures(&store) >= 2);
+    assert_eq!(
+        row_breaks(&store),
+        vec![("operators".into(), "alice".into(), "forged".into())]
+    );
+}
+
+#[test]
+fn inserted_operator_is_refused_and_reported() {
+    let (_d, store) = open();
+    setup_operators(&store);
+    // A row copied from a real operator (hash and seal included) under another name.
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "INSERT INTO operators (name, roles, pin_hash, pin_peppered, created_at, mac)
+             SELECT 'mallory', 'sender,approver,admin', pin_hash, 1, created_at, mac
+             FROM operators WHERE name = 'alice'",
+            [],
+        )
+        .unwrap();
+    let e = operators::sign_in(&store, "mallory", &pin("123456"), T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Tampered, "{e}");
+    assert_eq!(
+        row_breaks(&store),
+        vec![("operators".into(), "mallory".into(), "forged".into())]
+    );
+}
+
+#[test]
+fn reset_lockout_counter_is_refused_and_reported() {
+    let (_d, store) = open();
+    setup_operators(&store);
+    for i in 1..=5 {
+        let _ = operators::sign_in(&store, "alice", &pin("864208"), T0 + Duration::seconds(i));
+    }
+    assert!(operators::find(&store, "alice")
+        .unwrap()
+        .unwrap()
+        .is_locked(T0 + Duration::seconds(6)));
+    // Brute force continues after wiping the counter and the lock.
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "UPDATE operators SET failed_attempts = 0, locked_until = NULL WHERE name = 'alice'",
+            [],
+        )
+        .unwrap();
+    let e =
+        operators::sign_in(&store, "alice", &pin("123456"), T0 + Duration::seconds(7)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Tampered, "{e}");
+    assert!(operators::find(&store, "alice").is_err());
+    assert_eq!(
+        row_breaks(&store),
+        vec![("operators".into(), "alice".into(), "forged".into())]
+    );
+}
+
+#[test]
+fn edited_approval_validity_setting_is_refused_and_reported() {
+    let (_d, store) = open();
+    let admin = setup_operators(&store);
+    approval::set_validity(&store, &admin, Duration::hours(1), T0).unwrap();
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
+    let s = approval::submit(&store, &campaign(), &alice, T0).unwrap();
+    // A year-long approval instead of the admin's hour.
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "UPDATE settings SET value = '31536000' WHERE key = 'approval_validity_secs'",
+            [],
+        )
+        .unwrap();
+    let e = approval::approve(
+        &store,
+        &s.campaign_id,
+        &s.fingerprint,
+        "bob",
+        &pin("correct horse battery"),
+        &acks(),
+        T0,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Tampered, "{e}");
+    assert!(approval::validity(&store).is_err());
+    assert_eq!(
+        row_breaks(&store),
+        vec![(
+            "settings".into(),
+            "approval_validity_secs".into(),
+            "forged".into()
+        )]
+    );
+    // Deleting the row does not bring back the 24-hour default either.
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "DELETE FROM settings WHERE key = 'approval_validity_secs'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(
+        approval::validity(&store).unwrap_err().code(),
+        ErrorCode::Tampered
+    );
+}
+
+#[test]
+fn log_tail_cut_together_with_the_database_head_is_detected() {
+    let (_d, store) = open();
+    fill_log(&store, 6);
+    let c = raw(&store);
+    c.execute("DELETE FROM audit_log WHERE id > 4", []).unwrap();
+    c.execute(
+        "UPDATE audit_head SET id = 4, hash = (SELECT hash FROM audit_log WHERE id = 4)",
+        [],
+    )
+    .unwrap();
+    let v = audit::verify(&store).unwrap();
+    assert_eq!(
+        v.breaks,
+        vec![audit::Break {
+            id: 4,
+            reason: BreakReason::TailCut { head_file_id: 7 }
+        }]
+    );
+    // Removing the head file as well is no way out.
+    std::fs::remove_file(store.head_path()).unwrap();
+    let v = audit::verify(&store).unwrap();
+    assert_eq!(v.breaks[0].reason, BreakReason::HeadFileMissing);
+    // Nor is writing one: it is MAC'd with the key.
+    let forged = format!(
+        "mergeguard-audit-head-v1 {} 4 {} {}\n",
+        store.install_id(),
+        "00".repeat(32),
+        "11".repeat(32)
+    );
+    std::fs::write(store.head_path(), forged).unwrap();
+    let v = audit::verify(&store).unwrap();
+    assert_eq!(v.breaks[0].reason, BreakReason::HeadFileForged);
+}
+
+#[test]
+fn log_rewritten_with_plain_sha256_is_detected() {
+    let (_d, store) = open();
+    fill_log(&store, 5);
+    let c = raw(&store);
+    // What an attacker without the key can do: drop an entry, renumber, and recompute
+    // the whole chain with the published hash function, heads included.
+    c.execute("DELETE FROM audit_log WHERE id = 3", []).unwrap();
+    c.execute("UPDATE audit_log SET id = id - 1 WHERE id > 3", [])
+        .unwrap();
+    let rows: Vec<(i64, String, String, String, Option<String>, String)> = {
+        let mut st = c
+            .prepare("SELECT id, at, operator, kind, campaign, details FROM audit_log ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    let mut prev = audit::GENESIS.to_owned();
+    for (id, at, op, kind, campaign, details) in &rows {
+        let h = audit::entry_hash(&prev, *id, at, op, kind, campaign.as_deref(), details);
+        c.execute(
+            "UPDATE audit_log SET prev_hash = ?2, hash = ?3 WHERE id = ?1",
+            rusqlite::params![id, prev, h],
+        )
+        .unwrap();
+        prev = h;
+    }
+    c.execute(
+        "UPDATE audit_head SET id = ?1, hash = ?2",
+        rusqlite::params![rows.len() as i64, prev],
+    )
+    .unwrap();
+    let v = audit::verify(&store).unwrap();
+    assert!(!v.is_intact());
+    // Every entry's hash is not the keyed one; the head file still names entry 6.
+    assert_eq!(v.broken_ids(), (1..=5).collect::<Vec<i64>>());
+    assert!(v
+        .breaks
+        .iter()
+        .filter(|b| b.id < 5)
+        .all(|b| b.reason == BreakReason::Edited));
+    assert!(v.breaks.contains(&audit::Break {
+        id: 5,
+        reason: BreakReason::TailCut { head_file_id: 6 }
+    }));
+}
+
+#[cfg(unix)]
+#[test]
+fn data_folder_is_0700_and_its_files_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("mergeguard");
+    let store = Store::open(&dir).unwrap();
+    setup_operators(&store);
+    assert_eq!(mode(&dir), 0o700);
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let p = f.unwrap().path();
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+    }
+    assert!(store.head_path().exists());
+}
+
+#[test]
+fn a_copied_database_alone_cannot_check_a_pin() {
+    let (dir, store) = open();
+    setup_operators(&store);
+    let hash: String = Connection::open(store.path())
+        .unwrap()
+        .query_row(
+            "SELECT pin_hash FROM operators WHERE name = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    // Argon2id without the keychain's secret (all a copy of the file gives) never
+    // confirms the right PIN, so guesses cannot be tested offline.
+    assert!(!operators::pin_matches(&hash, &pin("123456"), None));
+    // The copy does not open without the key either.
+    let copy = tempfile::tempdir().unwrap();
+    drop(store);
+    for name in ["mergeguard.sqlite3", "mergeguard.sqlite3-wal"] {
+        let src = dir.path().join(name);
+        if src.exists() {
+            std::fs::copy(&src, copy.path().join(name)).unwrap();
+        }
+    }
+    let other_keychain = mergeguard::secrets::install::MemoryKeys::new();
+    let e = Store::open_with(copy.path(), &other_keychain).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Keychain, "{e}");
+}
+
+#[test]
+fn pin_policy_needs_six_digits() {
+    let (_d, store) = open();
+    let e = operators::create_first_admin(&store, "admin", &pin("12345"), T0).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidInput);
+    assert!(e.to_string().contains("6 digits"), "{e}");
+    let admin = setup_operators(&store);
+    let one: BTreeSet<Role> = [Role::Sender].into();
+    for weak in ["12345", "abc", "passwd7", ""] {
+        let e = operators::add_operator(&store, &admin, "dan", &one, &pin(weak), T0).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidInput, "{weak:?} was accepted");
+    }
+    assert!(operators::add_operator(&store, &admin, "dan", &one, &pin("654321"), T0).is_ok());
+}
+
+// ---- one authorisation path ----
+
+/// Every role-guarded core entry point, tried with `who` (a session, and the operator's
+/// name for those that take a name): each must refuse with one of `codes`.
+fn assert_every_guarded_entry_point_refuses(store: &Store, who: &Session, codes: &[ErrorCode]) {
+    use mergeguard::{profiles, secrets, suppression, workflow};
+    let name = who.operator().to_owned();
+    let input = profiles::ProfileInput {
+        name: "office".into(),
+        host: "smtp.example.test".into(),
+        username: "mailer".into(),
+        ..Default::default()
+    };
+    let seen = vec![
+        (
+            "operator list",
+            operators::list(store, who, T0)
+                .map(|_| ())
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "approval validity",
+            approval::set_validity(store, who, Duration::hours(2), T0)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "idle lock",
+            operators::set_idle_timeout(store, who, Duration::minutes(5), T0)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "credentials",
+            secrets::save_relay_password(store, who, "smtp.example.test:587", "u", &pin("pw"), T0)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "relay profile",
+            profiles::add(store, who, &input, None, T0)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "suppression",
+            suppression::add(
+                store,
+                who,
+                &["x@example.test".into()],
+                suppression::Reason::Manual,
+                T0,
+            )
+            .unwrap_err()
+            .code,
+        ),
+        (
+            "test domains",
+            workflow::set_test_domains(store, who, &["qa.test".into()], T0)
+                .unwrap_err()
+                .code,
+        ),
+        (
+            "requeue",
+            workflow::requeue_unknown(store, "c1", &[1], &name)
+                .unwrap_err()
+                .code,
+        ),
+    ];
+    for (what, code) in seen {
+        assert!(
+            codes.contains(&code),
+            "{what}: {code:?} is not one of {codes:?}"
+        );
+    }
+}
+
+#[test]
+fn a_session_that_outlives_its_operator_is_refused_by_every_entry_point() {
+    let (_d, store) = open();
+    let admin = setup_operators(&store);
+    let roles: BTreeSet<Role> = [Role::Sender, Role::Admin].into();
+    operators::add_operator(&store, &admin, "dana", &roles, &pin("246813"), T0).unwrap();
+    let dana = operators::sign_in(&store, "dana", &pin("246813"), T0).unwrap();
+    // The session still says admin and sender; the store no longer does.
+    operators::disable_operator(&store, &admin, "dana", T0).unwrap();
+    assert_every_guarded_entry_point_refuses(
+        &store,
+        &dana,
+        &[ErrorCode::Forbidden, ErrorCode::AuthFailed],
+    );
+}
+
+#[test]
+fn a_forged_role_is_refused_as_tampered_by_every_entry_point() {
+    let (_d, store) = open();
+    setup_operators(&store);
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "UPDATE operators SET roles = 'sender,approver,admin' WHERE name = 'alice'",
+            [],
+        )
+        .unwrap();
+    assert_every_guarded_entry_point_refuses(&store, &alice, &[ErrorCode::Tampered]);
+    assert!(integrity_failures(&store) >= 1, "the refusals are logged");
+}
+
+#[test]
+fn a_forged_test_domain_setting_is_refused_and_reported() {
+    use mergeguard::workflow;
+    let (_d, store) = open();
+    let admin = setup_operators(&store);
+    workflow::set_test_domains(&store, &admin, &["qa.test".into()], T0).unwrap();
+    assert_eq!(
+        workflow::test_domains(&store).unwrap(),
+        vec!["qa.test".to_owned()]
+    );
+    // Another program widens where untested, unapproved copies may go.
+    Connection::open(store.path())
+        .unwrap()
+        .execute(
+            "UPDATE settings SET value = 'qa.test,customer.example' WHERE key = ?1",
+            [workflow::TEST_DOMAINS_KEY],
+        )
+        .unwrap();
+    let e = workflow::test_domains(&store).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Tampered, "{}", e.message);
+    assert_eq!(
+        row_breaks(&store),
+        vec![(
+            "settings".into(),
+            workflow::TEST_DOMAINS_KEY.into(),
+            "forged".into()
+        )]
+    );
 }

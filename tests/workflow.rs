@@ -54,7 +54,7 @@ fn operators(data: &Path) {
             "sender,approver,admin",
             "--pin-stdin",
         ],
-        "1234\n",
+        "123456\n",
     ));
     ok(mg(
         data,
@@ -68,7 +68,7 @@ fn operators(data: &Path) {
             "root",
             "--pin-stdin",
         ],
-        "1234\n2345\n",
+        "123456\n234567\n",
     ));
     ok(mg(
         data,
@@ -82,7 +82,7 @@ fn operators(data: &Path) {
             "root",
             "--pin-stdin",
         ],
-        "1234\n3456\n",
+        "123456\n345678\n",
     ));
 }
 
@@ -104,7 +104,7 @@ fn store_relay_password(data: &Path) {
             "root",
             "--stdin",
         ],
-        &format!("1234\n{password}\n"),
+        &format!("123456\n{password}\n"),
     ));
 }
 
@@ -250,31 +250,35 @@ fn relay_campaign_needs_a_second_operator_then_arrives_once_and_dkim_verifies() 
     store_relay_password(&data);
 
     // Nothing is sent before approval.
-    let refused = run("send", &["--operator", "root", "--pin-stdin"], "1234\n");
+    let refused = run("send", &["--operator", "root", "--pin-stdin"], "123456\n");
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(text(&refused).contains("no approval"), "{}", text(&refused));
 
     let submitted = ok(run(
         "submit",
         &["--operator", "root", "--pin-stdin"],
-        "1234\n",
+        "123456\n",
     ));
     assert!(submitted.contains("Recipients   3"), "{submitted}");
     // The preparer cannot approve their own campaign, even with the approver role.
-    let own = run("approve", &["--operator", "root", "--pin-stdin"], "1234\n");
+    let own = run(
+        "approve",
+        &["--operator", "root", "--pin-stdin"],
+        "123456\n",
+    );
     assert!(
         !own.status.success() && text(&own).contains("different"),
         "{}",
         text(&own)
     );
     // A wrong PIN is refused.
-    let wrong = run("approve", &["--operator", "bob", "--pin-stdin"], "9999\n");
+    let wrong = run("approve", &["--operator", "bob", "--pin-stdin"], "999999\n");
     assert!(!wrong.status.success(), "{}", text(&wrong));
 
     let shown = text(&run(
         "approve",
         &["--operator", "bob", "--pin-stdin"],
-        "9999\n",
+        "999999\n",
     ));
     let acks = warnings_of(&shown);
     let mut args = vec!["approve".to_owned()];
@@ -283,10 +287,10 @@ fn relay_campaign_needs_a_second_operator_then_arrives_once_and_dkim_verifies() 
         args.push(format!("--acknowledge={acks}"));
     }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    ok(mg(&data, &refs, "2345\n"));
+    ok(mg(&data, &refs, "234567\n"));
 
     // An approver without the sender role cannot start the send.
-    let bob_sends = run("send", &["--operator", "bob", "--pin-stdin"], "2345\n");
+    let bob_sends = run("send", &["--operator", "bob", "--pin-stdin"], "234567\n");
     assert!(
         !bob_sends.status.success() && text(&bob_sends).contains("sender role"),
         "{}",
@@ -304,7 +308,7 @@ fn relay_campaign_needs_a_second_operator_then_arrives_once_and_dkim_verifies() 
     ]));
     args.push(format!("--report={}", report.display()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let sent = ok(mg(&data, &refs, "1234\n"));
+    let sent = ok(mg(&data, &refs, "123456\n"));
     assert!(sent.contains("sent 3 failed 0"), "{sent}");
 
     let ids = sent_ids(&report);
@@ -325,7 +329,7 @@ fn relay_campaign_needs_a_second_operator_then_arrives_once_and_dkim_verifies() 
     }
 
     // Sending again sends nothing twice.
-    let again = ok(mg(&data, &refs, "1234\n"));
+    let again = ok(mg(&data, &refs, "123456\n"));
     assert!(again.contains("sent 3 failed 0"), "{again}");
     let got = wait_delivered(&ids);
     assert!(
@@ -411,7 +415,7 @@ fn outbox_example_runs_the_whole_flow_and_an_edit_after_approval_voids_it() {
                 "bob",
                 "--pin-stdin",
             ],
-            "9999\n",
+            "999999\n",
         ));
         let acks = warnings_of(&shown);
         assert!(
@@ -429,7 +433,7 @@ fn outbox_example_runs_the_whole_flow_and_an_edit_after_approval_voids_it() {
                 "--pin-stdin",
                 &format!("--acknowledge={acks}"),
             ],
-            "2345\n",
+            "234567\n",
         ));
     };
     ok(mg(
@@ -442,7 +446,7 @@ fn outbox_example_runs_the_whole_flow_and_an_edit_after_approval_voids_it() {
             "sam",
             "--pin-stdin",
         ],
-        "3456\n",
+        "345678\n",
     ));
     approve(&data);
 
@@ -455,7 +459,7 @@ fn outbox_example_runs_the_whole_flow_and_an_edit_after_approval_voids_it() {
     let refused = mg(
         &data,
         &["send", "--campaign", c, "--operator", "sam", "--pin-stdin"],
-        "3456\n",
+        "345678\n",
     );
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(text(&refused).contains("changed"), "{}", text(&refused));
@@ -471,7 +475,7 @@ fn outbox_example_runs_the_whole_flow_and_an_edit_after_approval_voids_it() {
     let still = mg(
         &data,
         &["send", "--campaign", c, "--operator", "sam", "--pin-stdin"],
-        "3456\n",
+        "345678\n",
     );
     assert!(!still.status.success(), "{}", text(&still));
     assert_eq!(eml_count(&outbox), 0);
@@ -487,20 +491,20 @@ fn outbox_example_runs_the_whole_flow_and_an_edit_after_approval_voids_it() {
             "sam",
             "--pin-stdin",
         ],
-        "3456\n",
+        "345678\n",
     ));
     approve(&data);
     let sent = ok(mg(
         &data,
         &["send", "--campaign", c, "--operator", "sam", "--pin-stdin"],
-        "3456\n",
+        "345678\n",
     ));
     assert!(sent.contains("sent 9 failed 0"), "{sent}");
     assert_eq!(eml_count(&outbox), 9);
     let again = ok(mg(
         &data,
         &["send", "--campaign", c, "--operator", "sam", "--pin-stdin"],
-        "3456\n",
+        "345678\n",
     ));
     assert!(again.contains("sent 9 failed 0"), "{again}");
     assert_eq!(eml_count(&outbox), 9);
@@ -539,7 +543,7 @@ fn dkim_key_from_the_keychain_signs_and_passes_the_checklist() {
             "root",
             "--stdin",
         ],
-        "1234\n",
+        "123456\n",
     ));
     std::fs::remove_file(&key).unwrap();
     let text = std::fs::read_to_string(&campaign)
@@ -634,7 +638,7 @@ fn test_send_reaches_the_own_mailbox_only_and_carries_no_customer_address() {
                 row,
                 "--pin-stdin",
             ],
-            "3456\n",
+            "345678\n",
         )
     };
     let refused = test_send("a1@example.test", "2");
@@ -660,7 +664,7 @@ fn test_send_reaches_the_own_mailbox_only_and_carries_no_customer_address() {
             "root",
             "--pin-stdin",
         ],
-        "1234\n",
+        "123456\n",
     ));
     let refused = test_send("other@good.test", "4");
     assert!(!refused.status.success(), "{}", text(&refused));

@@ -111,8 +111,8 @@ pub fn sign_out(state: &AppState) -> CommandResult<()> {
 pub fn list_operators(state: &AppState, now: OffsetDateTime) -> CommandResult<Vec<Operator>> {
     // Listing who may approve is an admin's business; adding and disabling are also
     // checked by the core against the store.
-    state.signed_in_with(now, Role::Admin)?;
-    operators::list(&*state.store()?).map_err(operator_error)
+    let who = state.signed_in_with(now, Role::Admin)?;
+    operators::list(&*state.store()?, &who, now).map_err(operator_error)
 }
 
 pub fn add_operator(

@@ -14,9 +14,9 @@ use crate::state::AppState;
 use crate::{access, campaigns, flow, oplog, preview, relay};
 
 const ADMIN: &str = "Aiko";
-const ADMIN_PIN: &str = "2468";
+const ADMIN_PIN: &str = "246813";
 const APPROVER: &str = "Ben";
-const APPROVER_PIN: &str = "1357";
+const APPROVER_PIN: &str = "135792";
 
 /// A copy of the example campaign (it writes to an `[outbox]` folder) and a fresh store.
 struct Fixture {
@@ -329,8 +329,8 @@ fn do_not_mail_list_through_the_command_layer() {
         now,
         "Sena".into(),
         vec!["sender".into()],
-        "8642".into(),
-        "8642".into(),
+        "864208".into(),
+        "864208".into(),
     )
     .expect("add sender");
     access::sign_out(&f.state).expect("sign out");
@@ -338,7 +338,7 @@ fn do_not_mail_list_through_the_command_layer() {
         suppress::list(&f.state, now).is_err(),
         "signed out: nothing"
     );
-    access::sign_in(&f.state, now, "Sena".into(), "8642".into()).expect("sender signs in");
+    access::sign_in(&f.state, now, "Sena".into(), "864208".into()).expect("sender signs in");
     let added = suppress::add(
         &f.state,
         now,
@@ -421,7 +421,7 @@ fn an_idle_session_is_locked_by_the_command_layer() {
         .unwrap_err()
         .is(ShellCode::Locked));
     assert!(access::app_status(&f.state).unwrap().locked_name.as_deref() == Some(ADMIN));
-    let wrong = access::sign_in(&f.state, later, ADMIN.into(), "0000".into()).unwrap_err();
+    let wrong = access::sign_in(&f.state, later, ADMIN.into(), "000000".into()).unwrap_err();
     assert!(wrong.is_core(ErrorCode::AuthFailed), "{wrong:?}");
     access::sign_in(&f.state, later, ADMIN.into(), ADMIN_PIN.into()).expect("sign in again");
     assert!(flow::review(&f.state, later).is_ok());
@@ -443,7 +443,7 @@ fn approval_by_the_preparer_or_a_wrong_pin_is_refused() {
         flow::approve(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), ack.clone()).unwrap_err();
     assert!(same.is_core(ErrorCode::Forbidden), "{same:?}");
     let wrong =
-        flow::approve(&f.state, now, APPROVER.into(), "9999".into(), ack.clone()).unwrap_err();
+        flow::approve(&f.state, now, APPROVER.into(), "999999".into(), ack.clone()).unwrap_err();
     assert!(wrong.is_core(ErrorCode::AuthFailed), "{wrong:?}");
     let unack =
         flow::approve(&f.state, now, APPROVER.into(), APPROVER_PIN.into(), vec![]).unwrap_err();
@@ -458,9 +458,14 @@ fn no_command_answers_before_sign_in_and_no_pin_reaches_the_log() {
     assert!(access::app_status(&f.state).unwrap().needs_first_admin);
     let err = campaigns::open(&f.state, now, &f.campaign).unwrap_err();
     assert!(err.is(ShellCode::SignedOut), "{err:?}");
-    let mismatch =
-        access::create_first_admin(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), "2469".into())
-            .unwrap_err();
+    let mismatch = access::create_first_admin(
+        &f.state,
+        now,
+        ADMIN.into(),
+        ADMIN_PIN.into(),
+        "246913".into(),
+    )
+    .unwrap_err();
     assert!(mismatch.is(ShellCode::InvalidInput), "{mismatch:?}");
     prepared(&f, now);
     let log = oplog::log_entries(&f.state, now, Default::default()).unwrap();
@@ -714,4 +719,27 @@ fn relay_profiles_need_an_admin_and_never_show_the_password() {
     access::sign_out(&f.state).unwrap();
     access::sign_in(&f.state, now, ADMIN.into(), ADMIN_PIN.into()).unwrap();
     relay::remove(&f.state, now, "Office 365".into()).expect("admin removes");
+}
+
+#[test]
+fn a_role_forged_in_the_data_folder_is_refused_by_the_command_layer() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    // Another program of the same user gives the approver every role, in the file.
+    let db = f.state.store().unwrap().path().to_owned();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE operators SET roles = 'sender,approver,admin' WHERE name = ?1",
+            [APPROVER],
+        )
+        .unwrap();
+    access::sign_out(&f.state).unwrap();
+    let e = access::sign_in(&f.state, now, APPROVER.into(), APPROVER_PIN.into()).unwrap_err();
+    assert!(e.is_core(ErrorCode::Tampered), "{e:?}");
+    // The admin still signs in; the operator list meets the forged row and refuses.
+    access::sign_in(&f.state, now, ADMIN.into(), ADMIN_PIN.into()).expect("admin signs in");
+    let e = access::list_operators(&f.state, now).unwrap_err();
+    assert!(e.is_core(ErrorCode::Tampered), "{e:?}");
 }

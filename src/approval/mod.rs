@@ -16,7 +16,7 @@ use crate::audit::{self, Kind};
 use crate::error::ErrorCode;
 use crate::operators::{self, Role, Session};
 use crate::secrets::Secret;
-use crate::store::Store;
+use crate::store::{self, Store, Tx};
 
 /// How long an approval stays valid unless an admin sets another value.
 pub const DEFAULT_VALIDITY: Duration = Duration::hours(24);
@@ -411,10 +411,14 @@ pub enum Error {
     NotAdmin,
     #[error("the approval validity must be between one minute and 30 days")]
     BadValidity,
+    #[error("the approval record of campaign {0} was changed outside MergeGuard (its seal or its log entries do not match); nothing is sent on it. Run `mergeguard audit verify` and ask an admin")]
+    Tampered(String),
     #[error(transparent)]
     Operator(#[from] operators::Error),
     #[error(transparent)]
     Audit(#[from] audit::Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
     #[error("approval database error: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -427,6 +431,8 @@ impl Error {
             }
             Error::Operator(e) => e.code(),
             Error::Audit(e) => e.code(),
+            Error::Store(e) => e.code(),
+            Error::Tampered(_) => ErrorCode::Tampered,
             Error::Sql(_) => ErrorCode::Database,
             Error::BadValidity => ErrorCode::InvalidInput,
             _ => ErrorCode::NotApproved,
@@ -443,6 +449,44 @@ fn parse(s: &str) -> OffsetDateTime {
     // reads as the epoch, which makes any approval expired rather than valid.
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Marks the campaign's unrevoked approvals (or only the one with `only_id`) revoked and
+/// re-seals each. Returns how many were revoked.
+fn revoke_rows(
+    tx: &Tx<'_>,
+    campaign_id: &str,
+    only_id: Option<i64>,
+    at: &str,
+    why: &str,
+) -> Result<usize, Error> {
+    let ids: Vec<i64> = {
+        let mut stmt = tx.prepare(
+            "UPDATE approvals SET revoked_at = ?2, revoked_why = ?3
+             WHERE campaign_id = ?1 AND revoked_at IS NULL AND (?4 IS NULL OR id = ?4)
+             RETURNING id",
+        )?;
+        let rows = stmt.query_map(rusqlite::params![campaign_id, at, why, only_id], |r| {
+            r.get(0)
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for id in &ids {
+        tx.seal("approvals", *id)?;
+    }
+    Ok(ids.len())
+}
+
+/// Logs that a security row was refused for its seal (best effort: the refusal stands).
+fn log_tampered(store: &Store, now: OffsetDateTime, campaign_id: &str, table: &str) {
+    let _ = audit::append(
+        store,
+        now,
+        SYSTEM_OPERATOR,
+        Kind::IntegrityFailure,
+        Some(campaign_id),
+        json!({"table": table, "row": campaign_id}),
+    );
 }
 
 /// Submits a campaign under a new id: freezes its fingerprint and logs the request.
@@ -470,9 +514,6 @@ pub fn submit_as(
     preparer: &Session,
     now: OffsetDateTime,
 ) -> Result<Submission, Error> {
-    if !preparer.has_role(Role::Sender) {
-        return Err(Error::NotSender(preparer.operator().to_owned()));
-    }
     let failures = input.failures();
     if !failures.is_empty() {
         return Err(Error::ChecklistFailed(failures.join(", ")));
@@ -480,12 +521,16 @@ pub fn submit_as(
     let fp = fingerprint(input);
     let warnings = input.warnings();
     let at = fmt(now)?;
-    store.transaction(|tx| {
-        let voided = tx.execute(
-            "UPDATE approvals SET revoked_at = ?2, revoked_why = 'resubmitted'
-             WHERE campaign_id = ?1 AND revoked_at IS NULL",
-            rusqlite::params![campaign_id, at],
-        )?;
+    let r = store.transaction(|tx| {
+        // The preparer's sealed record, re-read with the submission it authorises.
+        match operators::authorize_in(tx, preparer, &[Role::Sender]) {
+            Ok(_) => {}
+            Err(e @ (operators::Error::Tampered(_) | operators::Error::Sql(_))) => {
+                return Err(Error::Operator(e))
+            }
+            Err(_) => return Err(Error::NotSender(preparer.operator().to_owned())),
+        }
+        let voided = revoke_rows(tx, campaign_id, None, &at, "resubmitted")?;
         if voided > 0 {
             audit::append_in(
                 tx,
@@ -496,12 +541,13 @@ pub fn submit_as(
                 &json!({"reason": "resubmitted"}),
             )?;
         }
-        tx.execute(
+        let rowid: i64 = tx.query_row(
             "INSERT INTO submissions (campaign_id, fingerprint, preparer, submitted_at, warnings)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(campaign_id) DO UPDATE SET fingerprint = excluded.fingerprint,
                preparer = excluded.preparer, submitted_at = excluded.submitted_at,
-               warnings = excluded.warnings",
+               warnings = excluded.warnings
+             RETURNING rowid",
             rusqlite::params![
                 campaign_id,
                 fp,
@@ -509,7 +555,9 @@ pub fn submit_as(
                 at,
                 serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into())
             ],
+            |r| r.get(0),
         )?;
+        tx.seal("submissions", rowid)?;
         audit::append_in(
             tx,
             now,
@@ -520,7 +568,13 @@ pub fn submit_as(
                     "attachments": input.attachments.len(), "warnings": warnings}),
         )?;
         Ok::<_, Error>(())
-    })?;
+    });
+    if let Err(Error::Operator(e)) = &r {
+        if matches!(e, operators::Error::Tampered(_)) {
+            log_tampered(store, now, campaign_id, "operators");
+        }
+    }
+    r?;
     Ok(Submission {
         campaign_id: campaign_id.to_owned(),
         short: short(&fp),
@@ -530,17 +584,23 @@ pub fn submit_as(
     })
 }
 
-/// The frozen submission of a campaign.
+/// The frozen submission of a campaign; a row whose seal does not match is
+/// [`Error::Tampered`].
 pub fn submission(store: &Store, campaign_id: &str) -> Result<Option<Submission>, Error> {
-    let row: Option<(String, String, String)> = store
-        .read()
+    let conn = store.read();
+    let row: Option<(i64, String, String, String)> = conn
         .query_row(
-            "SELECT fingerprint, preparer, warnings FROM submissions WHERE campaign_id = ?1",
+            "SELECT rowid, fingerprint, preparer, warnings FROM submissions WHERE campaign_id = ?1",
             [campaign_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    Ok(row.map(|(fp, preparer, warnings)| Submission {
+    if let Some((rowid, ..)) = &row {
+        if !store::integrity::is_sealed(&conn, store.key(), "submissions", *rowid)? {
+            return Err(Error::Tampered(campaign_id.to_owned()));
+        }
+    }
+    Ok(row.map(|(_, fp, preparer, warnings)| Submission {
         campaign_id: campaign_id.to_owned(),
         short: short(&fp),
         fingerprint: fp,
@@ -615,7 +675,15 @@ pub fn approve(
     now: OffsetDateTime,
 ) -> Result<Approval, Error> {
     let refused = |err| refuse(store, now, approver_name, campaign_id, err);
-    let Some(sub) = submission(store, campaign_id)? else {
+    let sub = match submission(store, campaign_id) {
+        Ok(s) => s,
+        Err(e @ Error::Tampered(_)) => {
+            log_tampered(store, now, campaign_id, "submissions");
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(sub) = sub else {
         return Err(refused(Error::NotSubmitted(campaign_id.to_owned())));
     };
     if sub.fingerprint != fingerprint {
@@ -648,17 +716,17 @@ pub fn approve(
     }
     let expires_at = now + validity(store)?;
     let (granted, expires) = (fmt(now)?, fmt(expires_at)?);
-    store.transaction(|tx| {
-        tx.execute(
-            "UPDATE approvals SET revoked_at = ?2, revoked_why = 'superseded'
-             WHERE campaign_id = ?1 AND revoked_at IS NULL",
-            rusqlite::params![campaign_id, granted],
-        )?;
+    let r = store.transaction(|tx| {
+        // The approver's sealed record again, with the grant it authorises.
+        operators::check_in(tx, &approver.name, &[Role::Approver])?;
+        revoke_rows(tx, campaign_id, None, &granted, "superseded")?;
         tx.execute(
             "INSERT INTO approvals (campaign_id, fingerprint, preparer, approver, granted_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             rusqlite::params![campaign_id, sub.fingerprint, sub.preparer, approver.name, granted, expires],
         )?;
+        let id = tx.last_insert_rowid();
+        tx.seal("approvals", id)?;
         audit::append_in(
             tx,
             now,
@@ -666,10 +734,14 @@ pub fn approve(
             Kind::ApprovalGranted,
             Some(campaign_id),
             &json!({"fingerprint": sub.fingerprint, "preparer": sub.preparer,
-                    "acknowledged_warnings": sub.warnings, "expires_at": expires}),
+                    "acknowledged_warnings": sub.warnings, "expires_at": expires,
+                    "approval_id": id}),
         )?;
         Ok::<_, Error>(())
-    })?;
+    });
+    if let Err(e) = r {
+        return Err(refused(e));
+    }
     Ok(Approval {
         campaign_id: campaign_id.to_owned(),
         fingerprint: sub.fingerprint,
@@ -683,10 +755,13 @@ pub fn approve(
 /// (id, fingerprint, preparer, approver, granted_at, expires_at, revoked_why)
 type ApprovalRow = (i64, String, String, String, String, String, Option<String>);
 
-/// The newest approval row of a campaign, revoked or not.
+/// The newest approval row of a campaign, revoked or not, checked two ways: its seal, and,
+/// for an unrevoked one, the operation log — the newest approval entry of the campaign
+/// (requested, granted or voided) must be the grant of exactly this row. So neither a
+/// forged row nor an older genuine copy of a row put back after a void is trusted.
 fn latest_approval(store: &Store, campaign_id: &str) -> Result<Option<ApprovalRow>, Error> {
-    Ok(store
-        .read()
+    let conn = store.read();
+    let row: Option<ApprovalRow> = conn
         .query_row(
             "SELECT id, fingerprint, preparer, approver, granted_at, expires_at, revoked_why
              FROM approvals WHERE campaign_id = ?1 ORDER BY id DESC LIMIT 1",
@@ -703,7 +778,76 @@ fn latest_approval(store: &Store, campaign_id: &str) -> Result<Option<ApprovalRo
                 ))
             },
         )
-        .optional()?)
+        .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    if !store::integrity::is_sealed(&conn, store.key(), "approvals", row.0)? {
+        return Err(Error::Tampered(campaign_id.to_owned()));
+    }
+    if row.6.is_none() {
+        // (id, at, operator, kind, details, campaign, prev_hash)
+        type LogRow = (i64, String, String, String, String, Option<String>, String);
+        let last: Option<LogRow> = conn
+            .query_row(
+                "SELECT id, at, operator, kind, details, campaign, prev_hash FROM audit_log
+                 WHERE campaign = ?1
+                   AND kind IN ('approval_requested', 'approval_granted', 'approval_voided')
+                 ORDER BY id DESC LIMIT 1",
+                [campaign_id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let stored_hash = |id: i64| -> rusqlite::Result<String> {
+            conn.query_row("SELECT hash FROM audit_log WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+        };
+        let keyed_from: i64 = conn.query_row(
+            "SELECT COALESCE(keyed_from, 1) FROM install WHERE one = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        let matches = match last {
+            Some((id, at, operator, kind, details, campaign, prev))
+                if kind == "approval_granted" =>
+            {
+                let c = campaign.as_deref();
+                let keyed = if id >= keyed_from {
+                    audit::keyed_entry_hash(
+                        store.key(),
+                        &prev,
+                        id,
+                        &at,
+                        &operator,
+                        &kind,
+                        c,
+                        &details,
+                    )
+                } else {
+                    audit::entry_hash(&prev, id, &at, &operator, &kind, c, &details)
+                };
+                let d: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+                keyed == stored_hash(id)?
+                    && d["fingerprint"].as_str() == Some(row.1.as_str())
+                    // Grants logged before approval ids were logged name none.
+                    && d.get("approval_id").is_none_or(|v| v.as_i64() == Some(row.0))
+            }
+            _ => false,
+        };
+        if !matches {
+            return Err(Error::Tampered(campaign_id.to_owned()));
+        }
+    }
+    Ok(Some(row))
 }
 
 /// THE gate: every path that sends calls this with the fingerprint recomputed from the
@@ -716,7 +860,14 @@ pub fn require_approval(
     current_fingerprint: &str,
     now: OffsetDateTime,
 ) -> Result<Approval, Error> {
-    let latest = latest_approval(store, campaign_id)?;
+    let latest = match latest_approval(store, campaign_id) {
+        Ok(l) => l,
+        Err(e @ Error::Tampered(_)) => {
+            log_tampered(store, now, campaign_id, "approvals");
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let log_refusal = |reason: &str, err: Error| -> Error {
         match audit::append(
             store,
@@ -741,10 +892,7 @@ pub fn require_approval(
     }
     let void = |why: &str, err: Error| -> Error {
         let r = store.transaction(|tx| {
-            tx.execute(
-                "UPDATE approvals SET revoked_at = ?2, revoked_why = ?3 WHERE id = ?1",
-                rusqlite::params![id, fmt(now)?, why],
-            )?;
+            revoke_rows(tx, campaign_id, Some(id), &fmt(now)?, why)?;
             audit::append_in(
                 tx,
                 now,
@@ -812,11 +960,11 @@ pub fn revoke(
 ) -> Result<bool, Error> {
     let at = fmt(now)?;
     store.transaction(|tx| {
-        let n = tx.execute(
-            "UPDATE approvals SET revoked_at = ?2, revoked_why = ?3
-             WHERE campaign_id = ?1 AND revoked_at IS NULL",
-            rusqlite::params![campaign_id, at, reason],
-        )?;
+        match operators::authorize_in(tx, by, &[Role::Sender, Role::Approver, Role::Admin]) {
+            Ok(_) => {}
+            Err(e) => return Err(Error::Operator(e)),
+        }
+        let n = revoke_rows(tx, campaign_id, None, &at, reason)?;
         if n > 0 {
             audit::append_in(
                 tx,
@@ -844,11 +992,7 @@ pub fn void(
 ) -> Result<bool, Error> {
     let at = fmt(now)?;
     store.transaction(|tx| {
-        let n = tx.execute(
-            "UPDATE approvals SET revoked_at = ?2, revoked_why = 'changed'
-             WHERE campaign_id = ?1 AND revoked_at IS NULL",
-            rusqlite::params![campaign_id, at],
-        )?;
+        let n = revoke_rows(tx, campaign_id, None, &at, "changed")?;
         audit::append_in(
             tx,
             now,
@@ -873,13 +1017,13 @@ pub fn set_validity(
     validity: Duration,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
-    if !by.has_role(Role::Admin) {
-        return Err(Error::NotAdmin);
-    }
     if validity < Duration::minutes(1) || validity > Duration::days(30) {
         return Err(Error::BadValidity);
     }
-    audit::change_duration_setting(store, by.operator(), VALIDITY_KEY, validity, now)
+    match operators::change_duration_setting(store, by, VALIDITY_KEY, validity, now) {
+        Err(operators::Error::NotAdmin) => Err(Error::NotAdmin),
+        other => Ok(other?),
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
 //! The operation log (SPEC §7): append-only, hash-chained entries, a verifier that finds
 //! any edit, deletion, insertion or reordering, filters for the viewer, CSV/JSON export.
 //!
-//! The only way to write is [`append`]. Each entry's hash is SHA-256 over a length-prefixed
+//! The only way to write is [`append`]. Each entry's hash is HMAC-SHA256 under the
+//! per-install key (kept in the OS keychain, see `store::integrity`) over a length-prefixed
 //! encoding of (prev_hash, id, at, operator, kind, campaign, details); the first entry's
-//! prev_hash is [`GENESIS`]. Ids are sequential from 1 with no gaps, and the newest
-//! (id, hash) is also kept in `audit_head`, so cutting entries off the end is noticed.
+//! prev_hash is [`GENESIS`]. Entries written before a data folder was keyed keep their
+//! plain SHA-256 hashes ([`entry_hash`]); the first keyed entry chains onto the last of
+//! them, so rewriting that older part breaks the keyed link. Ids are sequential from 1
+//! with no gaps. The newest (id, hash) is kept in `audit_head` and, MAC'd with the key, in
+//! the head file outside the database, so cutting entries off the end is noticed even
+//! when the database's own head row is cut with them.
 //! Architecture invariant: details never hold a secret; [`append`] refuses keys that name one.
 
 use std::io::Write;
@@ -15,7 +20,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::error::ErrorCode;
-use crate::store::Store;
+use crate::store::folder::{read_head, Head};
+use crate::store::{InstallKey, RowBreak, Store, Tx};
 
 /// The prev_hash of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -73,6 +79,10 @@ kinds! {
     SuppressionAdded => "suppression_added",
     SuppressionRemoved => "suppression_removed",
     TestSend => "test_send",
+    LogKeyed => "log_keyed",
+    DataFolder => "data_folder",
+    IntegrityFailure => "integrity_failure",
+    PinChanged => "pin_changed",
 }
 
 impl std::fmt::Display for Kind {
@@ -108,6 +118,8 @@ pub enum Error {
     Sql(#[from] rusqlite::Error),
     #[error("operation log export failed: {0}")]
     Export(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
 }
 
 impl Error {
@@ -116,6 +128,7 @@ impl Error {
             Error::Sql(_) => ErrorCode::Database,
             Error::Export(_) => ErrorCode::Io,
             Error::SecretInDetails(_) | Error::BadTime(_) => ErrorCode::Internal,
+            Error::Store(e) => e.code(),
         }
     }
 }
@@ -130,7 +143,8 @@ pub fn format_time(t: OffsetDateTime) -> Result<String, Error> {
         .map_err(|e| Error::BadTime(e.to_string()))
 }
 
-/// The entry hash: SHA-256 over each field as an 8-byte big-endian length then its bytes,
+/// The hash of entries written before a data folder was keyed (and all an attacker
+/// without the key can compute): SHA-256 over each field as an 8-byte big-endian length then its bytes,
 /// so no two different field tuples encode the same (no separator ambiguity).
 pub fn entry_hash(
     prev_hash: &str,
@@ -155,6 +169,38 @@ pub fn entry_hash(
     hex::encode(h.finalize())
 }
 
+/// The hash of a keyed entry: HMAC-SHA256 under the install key over the same fields
+/// (the same seven as [`entry_hash`], plus the key).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn keyed_entry_hash(
+    key: &InstallKey,
+    prev_hash: &str,
+    id: i64,
+    at: &str,
+    operator: &str,
+    kind: &str,
+    campaign: Option<&str>,
+    details: &str,
+) -> String {
+    let id = id.to_string();
+    let campaign_field = match campaign {
+        Some(c) => format!("1{c}"),
+        None => "0".to_owned(),
+    };
+    key.mac(
+        "mergeguard-audit-v2",
+        &[
+            prev_hash.as_bytes(),
+            id.as_bytes(),
+            at.as_bytes(),
+            operator.as_bytes(),
+            kind.as_bytes(),
+            campaign_field.as_bytes(),
+            details.as_bytes(),
+        ],
+    )
+}
+
 /// Appends one entry; the only way to write to the log.
 pub fn append(
     store: &Store,
@@ -167,40 +213,10 @@ pub fn append(
     store.transaction(|tx| append_in(tx, now, operator, kind, campaign, &details))
 }
 
-/// Stores a setting given in whole seconds and its `settings_changed` entry, in one
-/// transaction. Who may change it and its bounds are the caller's rules.
-pub(crate) fn change_duration_setting<E>(
-    store: &Store,
-    operator: &str,
-    key: &str,
-    value: time::Duration,
-    now: OffsetDateTime,
-) -> Result<(), E>
-where
-    E: From<rusqlite::Error> + From<Error>,
-{
-    store.transaction(|tx| {
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            rusqlite::params![key, value.whole_seconds().to_string()],
-        )?;
-        append_in(
-            tx,
-            now,
-            operator,
-            Kind::SettingsChanged,
-            None,
-            &serde_json::json!({"setting": key, "value": value.whole_seconds()}),
-        )?;
-        Ok::<_, E>(())
-    })
-}
-
 /// [`append`] inside a caller's transaction, so a state change and its log entry commit
 /// together or not at all.
 pub(crate) fn append_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     now: OffsetDateTime,
     operator: &str,
     kind: Kind,
@@ -225,7 +241,8 @@ pub(crate) fn append_in(
         Some((id, hash)) => (id + 1, hash),
         None => (1, GENESIS.to_owned()),
     };
-    let hash = entry_hash(
+    let hash = keyed_entry_hash(
+        tx.key(),
         &prev_hash,
         id,
         &at,
@@ -253,6 +270,7 @@ pub(crate) fn append_in(
          ON CONFLICT(one) DO UPDATE SET id = excluded.id, hash = excluded.hash",
         rusqlite::params![id, hash],
     )?;
+    tx.set_head(id, &hash);
     Ok(Entry {
         id,
         at,
@@ -292,6 +310,14 @@ pub enum BreakReason {
     /// The kept chain head does not match the last entry: entries were cut off the end
     /// or added after it.
     HeadMismatch { head_id: Option<i64> },
+    /// The head file outside the database names an entry that is not in the log as
+    /// recorded: entries were cut off the end (with the database's own head row).
+    TailCut { head_file_id: i64 },
+    /// The head file is missing although the log has keyed entries.
+    HeadFileMissing,
+    /// The head file does not verify under the install key: it was written by something
+    /// other than MergeGuard.
+    HeadFileForged,
 }
 
 /// One problem found, at the entry with this id (for `HeadMismatch`: the last entry).
@@ -306,12 +332,17 @@ pub struct Break {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verification {
     pub entries: u64,
+    /// Problems in the operation log.
     pub breaks: Vec<Break>,
+    /// Security rows (operators, settings, submissions, approvals, the install record)
+    /// whose seal does not verify.
+    pub rows: Vec<RowBreak>,
 }
 
 impl Verification {
+    /// True when the log and every sealed row verify.
     pub fn is_intact(&self) -> bool {
-        self.breaks.is_empty()
+        self.breaks.is_empty() && self.rows.is_empty()
     }
 
     /// The ids of the broken entries, in order, each once.
@@ -322,11 +353,23 @@ impl Verification {
     }
 }
 
-/// Walks the whole chain and reports every entry that does not verify. Continues past a
-/// break (using the stored hash) so one tampered row is reported once, not as the start
-/// of an endless run of failures.
+/// Walks the whole chain and reports every entry that does not verify, checks the head
+/// file, and checks the seal of every security row. Continues past a break (using the
+/// stored hash) so one tampered row is reported once, not as the start of an endless run
+/// of failures.
 pub fn verify(store: &Store) -> Result<Verification, Error> {
+    let rows_broken = store.check_rows()?;
     let conn = store.read();
+    // Sealed (Store::open checked it, and check_rows above reports it if not since);
+    // entries from this id on are keyed.
+    let keyed_from: i64 = conn
+        .query_row(
+            "SELECT COALESCE(keyed_from, 1) FROM install WHERE one = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(1);
     let mut stmt = conn.prepare(
         "SELECT id, at, operator, kind, campaign, details, prev_hash, hash
          FROM audit_log ORDER BY id",
@@ -337,6 +380,12 @@ pub fn verify(store: &Store) -> Result<Verification, Error> {
     let mut prev = GENESIS.to_owned();
     let mut entries = 0u64;
     let mut last: Option<(i64, String)> = None;
+    let mut hashes_by_id = std::collections::HashMap::new();
+    let head_file = read_head(store);
+    let head_file_id = match &head_file {
+        Head::At { id, .. } => Some(*id),
+        _ => None,
+    };
     for row in rows {
         let e = row?;
         entries += 1;
@@ -354,25 +403,42 @@ pub fn verify(store: &Store) -> Result<Verification, Error> {
                 reason: BreakReason::LinkBroken,
             });
         }
-        let computed = entry_hash(
-            &e.prev_hash,
-            e.id,
-            &e.at,
-            &e.operator,
-            &e.kind,
-            e.campaign.as_deref(),
-            &e.details,
-        );
+        let computed = if e.id >= keyed_from {
+            keyed_entry_hash(
+                store.key(),
+                &e.prev_hash,
+                e.id,
+                &e.at,
+                &e.operator,
+                &e.kind,
+                e.campaign.as_deref(),
+                &e.details,
+            )
+        } else {
+            entry_hash(
+                &e.prev_hash,
+                e.id,
+                &e.at,
+                &e.operator,
+                &e.kind,
+                e.campaign.as_deref(),
+                &e.details,
+            )
+        };
         if computed != e.hash {
             breaks.push(Break {
                 id: e.id,
                 reason: BreakReason::Edited,
             });
         }
+        if Some(e.id) == head_file_id {
+            hashes_by_id.insert(e.id, e.hash.clone());
+        }
         expected_id = e.id + 1;
         prev = e.hash.clone();
         last = Some((e.id, e.hash));
     }
+    let last_id = last.as_ref().map(|l| l.0).unwrap_or(0);
     let head: Option<(i64, String)> = conn
         .query_row("SELECT id, hash FROM audit_head WHERE one = 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -380,13 +446,39 @@ pub fn verify(store: &Store) -> Result<Verification, Error> {
         .optional()?;
     if head != last {
         breaks.push(Break {
-            id: last.as_ref().map(|l| l.0).unwrap_or(0),
+            id: last_id,
             reason: BreakReason::HeadMismatch {
                 head_id: head.map(|h| h.0),
             },
         });
     }
-    Ok(Verification { entries, breaks })
+    // The head file may lag behind the log (written after the commit; a crash between
+    // leaves it one step behind), but never ahead of it or off it: the entries after it
+    // are keyed, so only the key holder can have written them.
+    match head_file {
+        Head::Missing if last_id >= keyed_from => breaks.push(Break {
+            id: last_id,
+            reason: BreakReason::HeadFileMissing,
+        }),
+        Head::Missing => {}
+        Head::Forged => breaks.push(Break {
+            id: last_id,
+            reason: BreakReason::HeadFileForged,
+        }),
+        Head::At { id, hash } => {
+            if hashes_by_id.get(&id) != Some(&hash) {
+                breaks.push(Break {
+                    id: last_id,
+                    reason: BreakReason::TailCut { head_file_id: id },
+                });
+            }
+        }
+    }
+    Ok(Verification {
+        entries,
+        breaks,
+        rows: rows_broken,
+    })
 }
 
 fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
@@ -522,13 +614,15 @@ pub fn export_json(store: &Store, filter: &Filter, mut out: impl Write) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::install::MemoryKeys;
     use serde_json::json;
 
     #[test]
     fn details_with_a_secret_key_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open_with(dir.path(), &MemoryKeys::new()).unwrap();
         let now = OffsetDateTime::UNIX_EPOCH;
+        let before = verify(&store).unwrap().entries;
         let err = append(
             &store,
             now,
@@ -538,7 +632,7 @@ mod tests {
             json!({"x": {"PIN": "1234"}}),
         );
         assert!(matches!(err, Err(Error::SecretInDetails(k)) if k == "PIN"));
-        assert_eq!(verify(&store).unwrap().entries, 0);
+        assert_eq!(verify(&store).unwrap().entries, before);
     }
 
     #[test]
@@ -557,6 +651,6 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(*k));
         }
-        assert_eq!(Kind::ALL.len(), 27);
+        assert_eq!(Kind::ALL.len(), 31);
     }
 }

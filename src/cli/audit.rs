@@ -27,7 +27,8 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the whole hash chain; exit 1 and name each broken entry if it was tampered with.
+    /// Check the keyed hash chain, its head file and the seal of every security row;
+    /// exit 1 and name each broken entry or row if the data folder was tampered with.
     Verify,
     /// Export the log (or the entries matching the filters) to standard output or a file.
     Export {
@@ -76,10 +77,17 @@ fn run_inner(args: AuditArgs) -> Result<ExitCode, String> {
         AuditCommand::Verify => {
             let v = audit::verify(&store).map_err(|e| e.to_string())?;
             if v.is_intact() {
-                println!("operation log intact: {} entries", v.entries);
+                println!(
+                    "operation log intact: {} entries; every security record's seal verifies",
+                    v.entries
+                );
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("operation log BROKEN ({} entries checked):", v.entries);
+            if v.breaks.is_empty() {
+                println!("operation log intact: {} entries", v.entries);
+            } else {
+                println!("operation log BROKEN ({} entries checked):", v.entries);
+            }
             for b in &v.breaks {
                 let why = match &b.reason {
                     audit::BreakReason::Edited => "content does not match its hash (edited)".to_owned(),
@@ -93,8 +101,28 @@ fn run_inner(args: AuditArgs) -> Result<ExitCode, String> {
                         "the last entry is not the recorded chain head ({}): entries cut off or added",
                         head_id.map(|h| h.to_string()).unwrap_or_else(|| "none".into())
                     ),
+                    audit::BreakReason::TailCut { head_file_id } => format!(
+                        "the head file outside the database names entry {head_file_id}, which the log does not hold as written: entries were cut off the end"
+                    ),
+                    audit::BreakReason::HeadFileMissing => {
+                        "the head file outside the database is missing: the end of the log cannot be confirmed".to_owned()
+                    }
+                    audit::BreakReason::HeadFileForged => {
+                        "the head file outside the database was not written by MergeGuard (its seal does not match)".to_owned()
+                    }
                 };
                 println!("  entry {}: {why}", b.id);
+            }
+            if !v.rows.is_empty() {
+                println!("security records BROKEN ({}):", v.rows.len());
+                for r in &v.rows {
+                    let why = if r.reason == "unsealed" {
+                        "not written by MergeGuard (no seal)"
+                    } else {
+                        "changed outside MergeGuard (seal does not match)"
+                    };
+                    println!("  {} {:?}: {why}", r.table, r.row);
+                }
             }
             Ok(ExitCode::FAILURE)
         }

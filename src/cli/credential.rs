@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use mergeguard::operators::Role;
+use mergeguard::operators::{self, Role};
 use mergeguard::secrets::{self, Secret};
 use time::OffsetDateTime;
 
@@ -113,10 +113,15 @@ fn run_inner(args: CredentialArgs) -> Result<(), String> {
         } => (operator.clone(), *stdin),
     };
     let session = sign_in(&store, &operator, stdin, now)?;
-    if !session.has_role(Role::Admin) {
-        return Err(format!(
-            "{operator} is not an admin: only an admin manages relay passwords"
-        ));
+    // Checked before a password is asked for; the core checks again when it stores it.
+    match operators::authorize(&store, &session, Role::Admin, now) {
+        Ok(_) => {}
+        Err(operators::Error::MissingRole { .. } | operators::Error::Disabled(_)) => {
+            return Err(format!(
+                "{operator} is not an admin: only an admin manages relay passwords"
+            ))
+        }
+        Err(e) => return Err(e.to_string()),
     }
     match args.command {
         CredentialCommand::Set { relay, user, .. } => {

@@ -8,8 +8,10 @@ use time::OffsetDateTime;
 
 use crate::audit::{self, Kind};
 use crate::error::ErrorCode;
-use crate::operators::{Role, Session};
+use crate::operators::{self, Role, Session};
 use crate::store::Store;
+
+pub mod install;
 
 /// The keychain service name every relay password is filed under.
 pub const KEYCHAIN_SERVICE: &str = "MergeGuard SMTP";
@@ -63,6 +65,8 @@ pub enum Error {
     #[error("only an admin may store or remove credentials ({0} is not one)")]
     NotAdmin(String),
     #[error(transparent)]
+    Access(Box<operators::Error>),
+    #[error(transparent)]
     Audit(#[from] audit::Error),
 }
 
@@ -70,6 +74,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Audit(e) => e.code(),
+            Error::Access(e) => e.code(),
             Error::NotAdmin(_) => ErrorCode::Forbidden,
             _ => ErrorCode::Keychain,
         }
@@ -90,6 +95,11 @@ fn entry(profile: &str, user: &str) -> Result<keyring::Entry, Error> {
 }
 
 fn map_err(e: keyring::Error, profile: &str, user: &str) -> Error {
+    map_keyring_err(e, profile, user)
+}
+
+/// A keyring error in plain words; `NoEntry` names what is missing by (what, who).
+pub(crate) fn map_keyring_err(e: keyring::Error, profile: &str, user: &str) -> Error {
     match e {
         keyring::Error::NoEntry => Error::NotFound {
             profile: profile.into(),
@@ -144,7 +154,7 @@ pub fn save_relay_password(
     password: &Secret,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
-    require_admin(by)?;
+    require_admin(store, by, now)?;
     store_relay_password(profile, user, password)?;
     audit::append(
         store,
@@ -165,7 +175,7 @@ pub fn forget_relay_password(
     user: &str,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
-    require_admin(by)?;
+    require_admin(store, by, now)?;
     remove_relay_password(profile, user)?;
     audit::append(
         store,
@@ -222,7 +232,7 @@ pub fn save_dkim_key(
     pem: &Secret,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
-    require_admin(by)?;
+    require_admin(store, by, now)?;
     store_dkim_key(domain, selector, pem)?;
     audit::append(
         store,
@@ -235,12 +245,15 @@ pub fn save_dkim_key(
     Ok(())
 }
 
-/// Credentials are an admin's business: checked here so no front end can skip it.
-fn require_admin(by: &Session) -> Result<(), Error> {
-    if by.has_role(Role::Admin) {
-        Ok(())
-    } else {
-        Err(Error::NotAdmin(by.operator().to_owned()))
+/// Credentials are an admin's business: checked here, against the operator's sealed
+/// record in the store (not the session alone), so no front end can skip it.
+fn require_admin(store: &Store, by: &Session, now: OffsetDateTime) -> Result<(), Error> {
+    match operators::authorize(store, by, Role::Admin, now) {
+        Ok(_) => Ok(()),
+        Err(operators::Error::MissingRole { .. }) | Err(operators::Error::Disabled(_)) => {
+            Err(Error::NotAdmin(by.operator().to_owned()))
+        }
+        Err(e) => Err(Error::Access(Box::new(e))),
     }
 }
 

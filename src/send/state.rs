@@ -686,7 +686,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(versions.last().copied(), Some(crate::store::SCHEMA_VERSION));
-        assert_eq!(versions, [1, 2, 3, 4, 5]);
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
         // A file prepared here is one the store opens without re-applying anything.
         let dir = tempfile::tempdir().unwrap();
         {
@@ -694,8 +694,10 @@ mod tests {
             migrate(&f).unwrap();
             enqueue(&f, "c1", &[(1, "a@x.test".into())], 0).unwrap();
         }
-        let store = crate::store::Store::open(dir.path()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5]);
+        let store =
+            crate::store::Store::open_with(dir.path(), &crate::secrets::install::MemoryKeys::new())
+                .unwrap();
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
     }
 
     #[test]

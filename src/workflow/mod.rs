@@ -25,7 +25,7 @@ use crate::audit::{self, Kind};
 use crate::campaign::{self, Campaign, Snapshot};
 use crate::compose::BuiltMessage;
 use crate::error::{ErrorCode, UserError};
-use crate::operators::Session;
+use crate::operators::{self, Role, Session};
 use crate::preflight::campaign::{stored_relay_password, CheckOptions};
 use crate::preflight::{dkim, Report};
 use crate::recipients::RecipientList;
@@ -279,6 +279,22 @@ pub fn requeue_unknown(
             format!("the local database failed: {e}"),
         )
     };
+    // The operator as stored now, not as the caller remembers them: sealed, enabled and
+    // a sender (the same check as starting a send).
+    match operators::authorize_name(store, operator, &[Role::Sender], OffsetDateTime::now_utc()) {
+        Ok(_) => {}
+        Err(e @ operators::Error::Tampered(_)) => {
+            return Err(UserError::new(e.code(), e.to_string()))
+        }
+        Err(_) => {
+            return Err(UserError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "{operator} cannot requeue: it needs an active operator with the sender role"
+                ),
+            ))
+        }
+    }
     let conn = rusqlite::Connection::open(store.path()).map_err(db)?;
     state::migrate(&conn).map_err(db)?;
     let now_ms = SystemTime::now()

@@ -161,11 +161,17 @@ pub fn send_with_hook(
     progress: &(dyn Fn(Progress) + Sync),
     after_gate: &(dyn Fn() + Sync),
 ) -> Result<Summary, UserError> {
-    match operators::find(store, &request.operator)
-        .map_err(|e| UserError::new(e.code(), e.to_string()))?
-    {
-        Some(op) if !op.disabled && op.has_role(Role::Sender) => {}
-        _ => {
+    match operators::authorize_name(
+        store,
+        &request.operator,
+        &[Role::Sender],
+        OffsetDateTime::now_utc(),
+    ) {
+        Ok(_) => {}
+        Err(e @ operators::Error::Tampered(_)) => {
+            return Err(UserError::new(e.code(), e.to_string()))
+        }
+        Err(_) => {
             return Err(UserError::new(
                 ErrorCode::Forbidden,
                 format!(

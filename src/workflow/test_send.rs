@@ -45,7 +45,7 @@ fn db(e: impl std::fmt::Display) -> UserError {
 pub fn test_domains(store: &Store) -> Result<Vec<String>, UserError> {
     Ok(store
         .setting(TEST_DOMAINS_KEY)
-        .map_err(db)?
+        .map_err(|e| UserError::new(e.code(), e.to_string()))?
         .map(|v| {
             v.split(',')
                 .map(str::trim)
@@ -96,32 +96,28 @@ pub fn set_test_domains(
     list.sort();
     list.dedup();
     let value = list.join(",");
-    let admin = operators::find(store, by.operator())
-        .map_err(|e| UserError::new(e.code(), e.to_string()))?;
-    if !admin.is_some_and(|o| !o.disabled && o.has_role(Role::Admin)) {
-        return Err(UserError::new(
+    let refused = |e: operators::Error| match e {
+        operators::Error::MissingRole { .. } | operators::Error::Disabled(_) => UserError::new(
             ErrorCode::Forbidden,
             "only an admin may change where test copies may go",
-        ));
-    }
-    store
-        .transaction(|tx| {
-            tx.execute(
-                "INSERT INTO settings (key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                rusqlite::params![TEST_DOMAINS_KEY, value],
-            )?;
-            audit::append_in(
-                tx,
-                now,
-                by.operator(),
-                Kind::SettingsChanged,
-                None,
-                &json!({"setting": TEST_DOMAINS_KEY, "value": list}),
-            )?;
-            Ok::<_, audit::Error>(())
-        })
+        ),
+        e => UserError::new(e.code(), e.to_string()),
+    };
+    operators::authorize(store, by, Role::Admin, now).map_err(refused)?;
+    store.transaction(|tx| {
+        operators::authorize_in(tx, by, &[Role::Admin]).map_err(refused)?;
+        crate::store::put_setting(tx, TEST_DOMAINS_KEY, &value).map_err(db)?;
+        audit::append_in(
+            tx,
+            now,
+            by.operator(),
+            Kind::SettingsChanged,
+            None,
+            &json!({"setting": TEST_DOMAINS_KEY, "value": list}),
+        )
         .map_err(|e| UserError::new(e.code(), e.to_string()))?;
+        Ok::<_, UserError>(())
+    })?;
     Ok(list)
 }
 
@@ -191,11 +187,9 @@ pub fn test_send(
     to: &str,
     password: Option<Secret>,
 ) -> Result<TestSent, UserError> {
-    match operators::find(store, session.operator())
-        .map_err(|e| UserError::new(e.code(), e.to_string()))?
-    {
-        Some(op) if !op.disabled && op.has_role(Role::Sender) => {}
-        _ => {
+    match operators::authorize(store, session, Role::Sender, OffsetDateTime::now_utc()) {
+        Ok(_) => {}
+        Err(operators::Error::MissingRole { .. } | operators::Error::Disabled(_)) => {
             return Err(UserError::new(
                 ErrorCode::Forbidden,
                 format!(
@@ -204,6 +198,7 @@ pub fn test_send(
                 ),
             ))
         }
+        Err(e) => return Err(UserError::new(e.code(), e.to_string())),
     }
     let campaign = &prepared.campaign;
     let to = to.trim();
