@@ -511,6 +511,15 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     click(&client, "nav-approval").await;
     click(&client, "approval-submit").await;
     wait_for_text(&client, "#approval-submitted", "Aiko").await;
+    // Approve with the warnings not ticked: refused, said next to the button, and the
+    // unticked warnings are marked.
+    type_into(&client, "approval-name", "Ben").await;
+    type_into(&client, "approval-pin", APPROVER_PIN).await;
+    click(&client, "approval-approve").await;
+    wait_for(&client, "#approval-error:not([hidden])").await;
+    wait_for(&client, ".ack.needs-tick").await;
+    screenshot(&client, &shots, "08-approval-unticked").await;
+    client.find(Locator::Id("approval-name")).await.unwrap().clear().await.unwrap();
     for b in client.find_all(Locator::Css(".ack-box")).await.unwrap() {
         b.click().await.unwrap();
     }
@@ -519,15 +528,24 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     click(&client, "approval-approve").await;
     let approved = wait_for_text(&client, "#approval-result", "Ben").await;
     assert!(approved.contains("Ben"), "approved by Ben: {approved}");
+    let stage = wait_for_text(&client, "#campaign-bar-stage", "Approved").await;
+    assert!(stage.contains("Approved"), "the bar follows: {stage}");
+    let first = wait_for_text(&client, "#approval-message", "Dear").await;
+    assert!(first.contains(&format!("Dear {},", PEOPLE[0].1)), "the approver reads the message: {first}");
     screenshot(&client, &shots, "08-approval").await;
 
     // 9. Send through Postfix: every person exactly once, each signature verified by dkimpy.
     click(&client, "nav-send").await;
     wait_for_text(&client, "#send-destination", &smtp_host).await;
     click(&client, "send-start").await;
+    let ask = wait_for_text(&client, "#send-confirm-text", "3 people").await;
+    assert!(ask.contains("Send to 3 people"), "Start asks first: {ask}");
+    screenshot(&client, &shots, "09-send-confirm").await;
+    click(&client, "send-confirm-yes").await;
     let done = wait_for_text(&client, "#status", "Finished").await;
     assert!(done.contains("3 sent"), "all sent: {done}");
     wait_for_text(&client, "#send-report", PEOPLE[2].0).await;
+    wait_for(&client, "#send-start[disabled]").await;
     screenshot(&client, &shots, "09-send").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut got = delivered(&cid, &domain);

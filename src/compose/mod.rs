@@ -440,6 +440,41 @@ pub fn render_all(composer: &Composer, list: &RecipientList) -> Vec<RenderOutcom
     chunks.into_iter().flatten().collect()
 }
 
+/// Renders every recipient and hands each outcome to `each` IN LIST ORDER, a window of
+/// rows at a time (split over the cores like [`render_all`]): peak memory is one window
+/// of messages, not the whole campaign. For output that must keep the list's order,
+/// such as `mergeguard preview --json` on 100,000 recipients.
+pub fn render_in_order(
+    composer: &Composer,
+    list: &RecipientList,
+    mut each: impl FnMut(RenderOutcome),
+) {
+    const WINDOW: usize = 2048;
+    let threads = thread_count(list.recipients.len()).max(1);
+    for window in list.recipients.chunks(WINDOW) {
+        let size = window.len().div_ceil(threads).max(1);
+        let parts: Vec<Vec<RenderOutcome>> = std::thread::scope(|s| {
+            let handles: Vec<_> = window
+                .chunks(size)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|r| composer.render(list, r).map_err(|e| (r.row, e)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for outcome in parts.into_iter().flatten() {
+            each(outcome);
+        }
+    }
+}
+
 /// Renders every recipient and hands each outcome to `each`, without keeping the built
 /// messages: peak memory stays at one message per thread. `each` is called from several
 /// threads; rows arrive in list order within each thread's share of the list.

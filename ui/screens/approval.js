@@ -3,14 +3,39 @@
 
 import * as ipc from "../ipc.js";
 import { t, language, checkTitle, checkSeen } from "../i18n.js";
-import { $, el, showStatus, clearStatus, showError, busy, dlItem, destinationBanner, screenShown } from "../dom.js";
+import { $, el, showStatus, clearStatus, showError, busy, dlItem, destinationBanner, screenShown, showErrorAt, hideErrorAt } from "../dom.js";
 import * as store from "../store.js";
+import { renderBar } from "../campaign.js";
 
-export async function enter() {
-  // Ticks survive a re-render (e.g. a language switch) for the same warnings.
-  // Only for the same fingerprint: a changed campaign must be acknowledged afresh.
-  const ticked = new Set([...document.querySelectorAll(".ack-box")].filter((b) => b.checked).map((b) => b.value));
+/** The campaign bar follows what just happened here (submitted, approved). */
+function stageNow(stage, at) {
+  const c = store.state.campaign;
+  if (!c) return;
+  c.stage = { stage, sent: 0, total: 0, at };
+  renderBar();
+}
+
+/** The first message's text as it will be sent: the approver reads what goes out. */
+async function showFirstMessage() {
+  try {
+    const view = await ipc.previewMessage(0);
+    $("approval-message").textContent = view.message
+      ? `${t("h_to")}: ${view.message.to}\n${t("h_subject")}: ${view.message.subject}\n\n${view.message.text}`
+      : view.error ? view.error.message : "";
+  } catch (_) {
+    $("approval-message").textContent = "";
+  }
+}
+
+// `keepTicks` only for a re-render of the same screen (a language switch): every other
+// time the approver ticks each warning themselves, so the preparer's ticks never carry
+// over to the second person.
+export async function enter(keepTicks = false) {
+  const ticked = keepTicks
+    ? new Set([...document.querySelectorAll(".ack-box")].filter((b) => b.checked).map((b) => b.value))
+    : new Set();
   const before = store.state.review ? store.state.review.short : null;
+  hideErrorAt("approval-error");
   try {
     const r = await ipc.review();
     if (r.short !== before) ticked.clear();
@@ -35,10 +60,11 @@ export async function enter() {
         el("input", Object.assign({ type: "checkbox", id: "ack-" + i, value: c.id, class: "ack-box" },
           ticked.has(c.id) ? { checked: "" } : {})),
         el("label", { for: "ack-" + i },
-          el("strong", {}, checkTitle(c.id)), " ", el("span", { class: "check-id mono" }, c.id),
+          el("strong", {}, checkTitle(c.id)),
           checkSeen(c.id, c.status) ? el("span", { class: "check-seen" }, checkSeen(c.id, c.status)) : "",
           el("span", { class: "check-detail" }, c.detail)))));
     $("approval-result").hidden = true;
+    showFirstMessage();
   } catch (err) {
     $("approval-empty").hidden = false;
     $("approval-body").hidden = true;
@@ -52,14 +78,17 @@ export function wire() {
       try {
         const sub = await ipc.submitForApproval();
         await enter();
+        stageNow("submitted", new Date().toISOString());
         showStatus("ok", t("approval_submitted_ok", { short: sub.short }));
       } catch (err) {
-        showError(err);
+        showErrorAt("approval-error", err);
       }
     }));
   $("approval-form").addEventListener("submit", (e) => {
     e.preventDefault();
     busy($("approval-approve"), async () => {
+      hideErrorAt("approval-error");
+      for (const a of document.querySelectorAll(".ack")) a.classList.remove("needs-tick");
       const acknowledged = [...document.querySelectorAll(".ack-box")].filter((b) => b.checked).map((b) => b.value);
       const pin = $("approval-pin").value;
       $("approval-pin").value = "";
@@ -70,14 +99,22 @@ export function wire() {
         box.hidden = false;
         box.scrollIntoView({ block: "nearest" });
         clearStatus();
+        stageNow("approved", a.granted_at);
+        for (const b of document.querySelectorAll(".ack-box")) b.disabled = true;
       } catch (err) {
         $("approval-result").hidden = true;
-        showError(err);
+        // Point at what is missing: every warning not ticked.
+        if (err.code === "not_approved") {
+          for (const b of document.querySelectorAll(".ack-box")) {
+            if (!b.checked) b.closest(".ack").classList.add("needs-tick");
+          }
+        }
+        showErrorAt("approval-error", err);
       }
     });
   });
 }
 
 export function rerender() {
-  if (screenShown("approval")) enter();
+  if (screenShown("approval")) enter(true);
 }

@@ -44,7 +44,7 @@ function renderChecklist(view) {
         el("li", { class: "check " + c.status, dataset: { id: c.id, status: c.status } },
           statusBadge(c.status),
           el("div", { class: "check-body" },
-            el("div", { class: "check-title" }, checkTitle(c.id), el("span", { class: "check-id mono" }, c.id)),
+            el("div", { class: "check-title" }, checkTitle(c.id)),
             checkSeen(c.id, c.status) ? el("div", { class: "check-seen" }, checkSeen(c.id, c.status)) : "",
             el("div", { class: "check-detail" },
               checkSeen(c.id, c.status) ? el("span", { class: "check-detail-label" }, t("detail_label") + " ") : "",

@@ -20,8 +20,13 @@ function renderStats(p) {
   $("send-progress").value = p.sent + p.failed + (p.unknown || 0);
 }
 
+let remaining = 0; // people the next Start would send to
+let lastReview = null;
+
 function setSending(running, paused = false) {
-  $("send-start").disabled = running;
+  $("send-confirm").hidden = true;
+  // Nothing left to send: Start stays off (a finished campaign is not sent again).
+  $("send-start").disabled = running || remaining === 0;
   $("send-rate").disabled = running;
   $("send-pause").disabled = !running || paused;
   $("send-resume").disabled = !running || !paused;
@@ -31,6 +36,10 @@ function setSending(running, paused = false) {
 async function loadReport() {
   try {
     const rows = await ipc.sendReport();
+    remaining = rows.length === 0 && lastReview
+      ? lastReview.recipient_count
+      : rows.filter((r) => r.state === "queued" || r.state === "deferred").length;
+    if (!store.state.sending) setSending(false);
     $("send-unknown").hidden = !rows.some((r) => r.state === "unknown");
     $("send-report").tBodies[0].replaceChildren(...rows.map((r) =>
       el("tr", { dataset: { state: r.state } },
@@ -45,6 +54,7 @@ async function loadReport() {
 export async function enter() {
   try {
     const r = await ipc.review();
+    lastReview = r;
     $("send-empty").hidden = true;
     $("send-body").hidden = false;
     destinationBanner($("send-destination"), r);
@@ -60,7 +70,18 @@ export async function enter() {
 }
 
 export function wire() {
-  $("send-start").addEventListener("click", async () => {
+  // Start asks once more, with the number of people and where the messages go.
+  $("send-start").addEventListener("click", () => {
+    const r = lastReview;
+    $("send-confirm-text").textContent = r && r.outbox
+      ? t("send_confirm_outbox", { count: remaining })
+      : t("send_confirm", { count: remaining, relay: r ? r.destination : "" });
+    $("send-confirm").hidden = false;
+    $("send-confirm-yes").focus();
+  });
+  $("send-confirm-no").addEventListener("click", () => { $("send-confirm").hidden = true; });
+  $("send-confirm-yes").addEventListener("click", async () => {
+    $("send-confirm").hidden = true;
     store.set({ sending: true });
     setSending(true);
     showStatus("info", t("send_running"));
