@@ -6,6 +6,7 @@ import { $, clearStatus } from "./dom.js";
 import { setLanguage, language } from "./i18n.js";
 import * as nav from "./nav.js";
 import * as gate from "./screens/gate.js";
+import { renderBar } from "./campaign.js";
 
 function wireLanguage() {
   const select = $("language");
@@ -14,6 +15,7 @@ function wireLanguage() {
     setLanguage(select.value, true);
     // Re-render what was built from strings, not from data-i18n attributes.
     for (const screen of [...Object.values(nav.SCREENS), gate]) screen.rerender?.();
+    renderBar();
     clearStatus();
   });
 }

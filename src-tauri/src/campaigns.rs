@@ -98,6 +98,22 @@ fn log_edit(
     record(state, now, operator, Kind::Edit, Some(id), details)
 }
 
+/// Saves `form` to `path`, logs the edit (with the saved bytes' hash) and reopens it.
+fn save_logged(
+    state: &AppState,
+    now: OffsetDateTime,
+    operator: &str,
+    path: &Path,
+    form: &CampaignForm,
+    action: &str,
+    mut detail: serde_json::Value,
+) -> CommandResult<OpenedCampaign> {
+    let saved = documents::save(path, form).map_err(user)?;
+    detail["sha256"] = saved.sha256.into();
+    log_edit(state, now, operator, &form.id, action, detail)?;
+    open(state, now, path)
+}
+
 /// Unknown merge fields, named with the first row they would fail on.
 fn field_problems(composer: &Composer, fields: &[String], first_row: Option<u64>) -> Vec<Problem> {
     composer
@@ -224,16 +240,15 @@ pub fn save(
             "The form belongs to another campaign than the one open; open it again.",
         ));
     }
-    let saved = documents::save(&path, &form).map_err(user)?;
-    log_edit(
+    save_logged(
         state,
         now,
         who.operator(),
-        &form.id,
+        &path,
+        &form,
         "saved",
-        serde_json::json!({ "sha256": saved.sha256 }),
-    )?;
-    open(state, now, &path)
+        serde_json::json!({}),
+    )
 }
 
 /// A new, empty campaign in the campaigns folder, opened.
@@ -381,16 +396,15 @@ pub fn set_recipient_file(
     form.encoding = encoding.unwrap_or_default();
     form.delimiter = delimiter.unwrap_or_default();
     form.email_column = email_column.unwrap_or_default();
-    let saved = documents::save(&path, &form).map_err(user)?;
-    log_edit(
+    save_logged(
         state,
         now,
         who.operator(),
-        &form.id,
+        &path,
+        &form,
         "recipient_file",
-        serde_json::json!({ "copied": copy, "sha256": saved.sha256 }),
-    )?;
-    open(state, now, &path)
+        serde_json::json!({ "copied": copy }),
+    )
 }
 
 /// Copies a file into the open campaign's `attachments` folder and returns the path to

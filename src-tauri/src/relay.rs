@@ -87,6 +87,15 @@ pub async fn test(
     Ok(profiles::test_connection(&profile, SystemTime::now()).await)
 }
 
+/// The addresses the profile's relay sends from, as receivers see them (the name
+/// looked up off the async runtime's threads).
+async fn relay_ips(profile: &Profile) -> CommandResult<Vec<std::net::IpAddr>> {
+    let (host, port) = (profile.host.clone(), profile.port);
+    tauri::async_runtime::spawn_blocking(move || resolve_host(&host, port))
+        .await
+        .map_err(|e| CommandError::internal(format!("The relay's address lookup stopped: {e}")))
+}
+
 /// The request with the relay filled in from the saved profile the domain sends
 /// through: its provider (for the SPF `include:`) and, for another provider, the
 /// relay's addresses.
@@ -101,12 +110,7 @@ async fn with_profile(
     let profile = profiles::get(&*state.store()?, name)?;
     request.provider = profile.provider.as_str().to_owned();
     if request.relay_ips.is_empty() && profile.provider == profiles::Provider::Other {
-        let (host, port) = (profile.host.clone(), profile.port);
-        request.relay_ips = tauri::async_runtime::spawn_blocking(move || resolve_host(&host, port))
-            .await
-            .map_err(|e| {
-                CommandError::internal(format!("The relay's address lookup stopped: {e}"))
-            })?;
+        request.relay_ips = relay_ips(&profile).await?;
     }
     Ok(request)
 }
@@ -183,12 +187,7 @@ pub async fn check(
         .filter(|n| !n.is_empty())
     {
         let profile = profiles::get(&*state.store()?, name)?;
-        let (host, port) = (profile.host.clone(), profile.port);
-        check.relay_ips = tauri::async_runtime::spawn_blocking(move || resolve_host(&host, port))
-            .await
-            .map_err(|e| {
-                CommandError::internal(format!("The relay's address lookup stopped: {e}"))
-            })?;
+        check.relay_ips = relay_ips(&profile).await?;
     }
     if check.domain.is_empty() {
         return Err(CommandError::shell(

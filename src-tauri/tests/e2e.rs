@@ -519,7 +519,13 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     wait_for(&client, "#approval-error:not([hidden])").await;
     wait_for(&client, ".ack.needs-tick").await;
     screenshot(&client, &shots, "08-approval-unticked").await;
-    client.find(Locator::Id("approval-name")).await.unwrap().clear().await.unwrap();
+    client
+        .find(Locator::Id("approval-name"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
     for b in client.find_all(Locator::Css(".ack-box")).await.unwrap() {
         b.click().await.unwrap();
     }
@@ -531,7 +537,10 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     let stage = wait_for_text(&client, "#campaign-bar-stage", "Approved").await;
     assert!(stage.contains("Approved"), "the bar follows: {stage}");
     let first = wait_for_text(&client, "#approval-message", "Dear").await;
-    assert!(first.contains(&format!("Dear {},", PEOPLE[0].1)), "the approver reads the message: {first}");
+    assert!(
+        first.contains(&format!("Dear {},", PEOPLE[0].1)),
+        "the approver reads the message: {first}"
+    );
     screenshot(&client, &shots, "08-approval").await;
 
     // 9. Send through Postfix: every person exactly once, each signature verified by dkimpy.

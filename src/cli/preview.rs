@@ -14,8 +14,8 @@ use std::time::SystemTime;
 use mergeguard::campaign::Campaign;
 use mergeguard::compose::{self, BuiltMessage, Composer, Draft, RenderError};
 use mergeguard::error::ErrorCode;
-use mergeguard::recipients::RecipientList;
 use mergeguard::preflight::campaign::import_campaign_recipients;
+use mergeguard::recipients::RecipientList;
 
 #[derive(Args, Debug)]
 pub struct PreviewArgs {

@@ -284,6 +284,7 @@ export async function enter() {
 }
 
 export function rerender() {
+  $("compose-saved-note").textContent = "";
   if (store.state.campaign) {
     renderAttachments();
     renderDestinations(formFromScreen());

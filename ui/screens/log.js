@@ -2,8 +2,8 @@
 // and dates, with its chain verified on every load, and exported as CSV or JSON.
 
 import * as ipc from "../ipc.js";
-import { t, kindName } from "../i18n.js";
-import { $, el, showStatus, showError, screenShown } from "../dom.js";
+import { t, kindName, language } from "../i18n.js";
+import { $, el, showStatus, showError, screenShown, localTime } from "../dom.js";
 
 function logFilter() {
   return {
@@ -44,7 +44,7 @@ export async function enter() {
     $("log-count").textContent = t("log_count", { shown: view.entries.length, total: view.total });
     $("log-table").tBodies[0].replaceChildren(...view.entries.map((e) =>
       el("tr", { class: v.broken_ids.includes(e.id) ? "broken" : "" },
-        el("td", { class: "num" }, e.id), el("td", { class: "mono" }, e.at.replace("T", " ").slice(0, 19)),
+        el("td", { class: "num" }, e.id), el("td", {}, localTime(e.at, language())),
         el("td", {}, e.operator), el("td", {}, kindName(e.kind)), el("td", { class: "mono" }, e.campaign || ""),
         el("td", { class: "mono details" }, detailText(e.details)))));
   } catch (err) {

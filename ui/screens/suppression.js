@@ -2,8 +2,10 @@
 // added by hand), with adding and removing.
 
 import * as ipc from "../ipc.js";
-import { t } from "../i18n.js";
-import { $, el, showStatus, showError, busy, screenShown } from "../dom.js";
+import { t, language } from "../i18n.js";
+import { $, el, showStatus, showError, busy, screenShown, localTime } from "../dom.js";
+
+let armed = null; // the address whose Remove was pressed once: the second press removes it
 
 const REASON_KEYS = { unsubscribed: "reason_unsubscribed", bounced: "reason_bounced", manual: "reason_manual" };
 
@@ -14,18 +16,26 @@ export async function enter() {
       el("tr", {},
         el("td", { class: "mono" }, e.address),
         el("td", {}, t(REASON_KEYS[e.reason] ?? "reason_manual")),
-        el("td", {}, e.added_at.slice(0, 16).replace("T", " ")),
+        el("td", {}, localTime(e.added_at, language())),
         el("td", {}, e.added_by),
         el("td", {}, el("button", {
-          type: "button", class: "small", "aria-label": t("suppression_remove_named", { address: e.address }),
+          type: "button", class: "small" + (armed === e.address ? " danger" : ""),
+          "aria-label": t("suppression_remove_named", { address: e.address }),
           onclick: () => removeSuppressed(e.address),
-        }, t("suppression_remove"))))));
+        }, armed === e.address ? t("suppression_remove_confirm") : t("suppression_remove"))))));
   } catch (err) {
     showError(err);
   }
 }
 
 async function removeSuppressed(address) {
+  // Removing someone who asked not to be mailed is asked twice.
+  if (armed !== address) {
+    armed = address;
+    enter();
+    return;
+  }
+  armed = null;
   try {
     await ipc.suppressionRemove(address);
     showStatus("ok", t("suppression_removed", { address }));
