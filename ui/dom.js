@@ -86,3 +86,14 @@ export function localTime(iso, lang) {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
 }
+
+/** A file path that wraps only after a folder separator, never in the middle of a name. */
+export function pathNode(path) {
+  const span = el("span", { class: "path" });
+  const parts = String(path || "").split(/(?<=[\\/])/);
+  parts.forEach((part, i) => {
+    span.append(document.createTextNode(part));
+    if (i < parts.length - 1) span.append(document.createElement("wbr"));
+  });
+  return span;
+}

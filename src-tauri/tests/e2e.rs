@@ -686,8 +686,8 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
             "no {admin_only} for a non-admin"
         );
     }
+    // Nobody touches the window: the lock blanks it by itself, without a click.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    click(&client, "nav-log").await;
     let locked = wait_for_text(&client, "#gate-title", "Locked").await;
     assert!(locked.contains("Locked"), "idle session locked: {locked}");
     screenshot(&client, &shots, "12-locked").await;

@@ -7,6 +7,30 @@ import { $, el, busy } from "../dom.js";
 import * as store from "../store.js";
 
 let gateMode = "sign_in"; // "first_admin" | "sign_in" | "locked"
+let idleSecs = 600; // the lock time the core applies (refreshed from app_status)
+let lastActivity = Date.now();
+
+// The idle lock blanks the window when it fires, not at the next click: customer data
+// does not stay on a shared screen. The command layer locks the session all the same.
+function watchIdle() {
+  for (const ev of ["keydown", "mousedown", "mousemove", "wheel", "touchstart"]) {
+    window.addEventListener(ev, () => { lastActivity = Date.now(); }, { passive: true, capture: true });
+  }
+  setInterval(() => {
+    const { operator } = store.state;
+    if (!operator || document.body.classList.contains("gated")) return;
+    if (Date.now() - lastActivity >= idleSecs * 1000) {
+      ipc.signOut().catch(() => { /* the core locks it on the next call anyway */ });
+      showGate("locked", operator.name);
+    }
+  }, 1000);
+}
+
+async function refreshIdle() {
+  try {
+    idleSecs = Math.max(1, (await ipc.appStatus()).idle_secs || idleSecs);
+  } catch (_) { /* keep the last known value */ }
+}
 
 function showGate(mode, lockedName) {
   gateMode = mode;
@@ -36,15 +60,22 @@ function signedIn(operator) {
   for (const id of ["nav-operators", "nav-relay", "nav-domain"]) $(id).hidden = !operator.roles.includes("admin");
   $("gate-pin").value = "";
   $("gate-pin-again").value = "";
+  lastActivity = Date.now();
+  refreshIdle();
   store.emit("signed-in", operator);
 }
 
 function showGateError(err) {
-  $("gate-error").replaceChildren(el("strong", {}, errorText(err)), el("span", { class: "status-detail" }, err.message || ""));
+  // The core's words only when they add something to the translated sentence.
+  const sentence = errorText(err);
+  const detail = err.message && !sentence.toLowerCase().includes(err.message.toLowerCase().replace(/[.。]$/, ""))
+    ? err.message : "";
+  $("gate-error").replaceChildren(el("strong", {}, sentence), detail ? el("span", { class: "status-detail" }, detail) : "");
   $("gate-error").hidden = false;
 }
 
 export function wire() {
+  watchIdle();
   $("gate-form").addEventListener("submit", (e) => {
     e.preventDefault();
     busy($("gate-submit"), async () => {

@@ -4,7 +4,7 @@
 
 import * as ipc from "../ipc.js";
 import { t, reasonText } from "../i18n.js";
-import { $, el, showStatus, showError, busy, dlItem, showErrorAt, hideErrorAt } from "../dom.js";
+import { $, el, showStatus, showError, busy, dlItem, showErrorAt, hideErrorAt, pathNode } from "../dom.js";
 import * as store from "../store.js";
 import { applyOpened } from "../campaign.js";
 
@@ -16,7 +16,7 @@ function delimiterName(d) {
 
 function renderSummary(summary) {
   $("recipients-summary").replaceChildren(
-    ...dlItem("s_file", summary.path, "mono"),
+    ...dlItem("s_file", pathNode(summary.path), "mono"),
     ...dlItem("s_encoding", summary.encoding),
     ...dlItem("s_delimiter", delimiterName(summary.delimiter)),
     ...dlItem("s_email_column", summary.email_column),

@@ -9,6 +9,7 @@ import * as store from "../store.js";
 
 let presets = [];
 let armedRemove = null; // the profile whose Remove was clicked once
+let lastTest = null; // the last Test connection result, shown again in another language
 
 // The core names speeds in snake_case; the form's options use the names it reads back.
 const rateValue = (r) => String(r || "generic").replace(/_/g, "-");
@@ -59,6 +60,7 @@ function edit(p) {
 }
 
 function showTest(result) {
+  lastTest = result;
   const box = $("relay-test-result");
   box.className = "status " + (result.outcome === "ok" ? "ok" : "error");
   box.dataset.outcome = result.outcome;
@@ -134,6 +136,8 @@ async function load() {
 
 export async function enter() {
   armedRemove = null;
+  lastTest = null;
+  $("relay-test-result").hidden = true;
   await load();
   if (!$("relay-original").value && !$("relay-name").value) resetForm();
 }
@@ -181,4 +185,5 @@ export function wire() {
 
 export function rerender() {
   render(store.state.profiles);
+  if (lastTest && !$("relay-test-result").hidden) showTest(lastTest);
 }
