@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "open_campaign",
     "save_campaign",
     "save_campaign_as",
+    "check_campaign_form",
     "new_campaign",
     "duplicate_campaign",
     "close_campaign",

@@ -215,7 +215,7 @@ impl CampaignForm {
     }
 
     /// The draft the composer would build from this form (for checking it in place).
-    fn draft(&self) -> Draft {
+    pub fn draft(&self) -> Draft {
         Draft {
             campaign_id: self.id.clone(),
             from_name: self.from_name.clone(),

@@ -27,6 +27,7 @@ export const recipientsPage = (offset, limit) => guarded("recipients_page", { of
 export const openCampaign = (path) => guarded("open_campaign", { path });
 export const saveCampaign = (form) => guarded("save_campaign", { form });
 export const saveCampaignAs = (form, title) => guarded("save_campaign_as", { form, title });
+export const checkCampaignForm = (form) => guarded("check_campaign_form", { form });
 export const newCampaign = (title) => guarded("new_campaign", { title });
 export const duplicateCampaign = (path, title) => guarded("duplicate_campaign", { path, title });
 export const closeCampaign = () => guarded("close_campaign");

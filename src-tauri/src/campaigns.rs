@@ -251,6 +251,35 @@ pub fn save(
     )
 }
 
+/// What is wrong with an unsaved form, by the same rules a save applies (templates,
+/// addresses, unsubscribe, and merge fields the open recipient list lacks, with the
+/// first row they would fail on): the compose screen checks each field as it is typed.
+pub fn check_form(
+    state: &AppState,
+    now: OffsetDateTime,
+    form: CampaignForm,
+) -> CommandResult<Vec<Problem>> {
+    state.signed_in(now)?;
+    let mut problems = form.problems();
+    // The merge fields are checked even while the sender or subject is still empty:
+    // those are stood in for, only to compile the templates.
+    let mut probe = form.draft();
+    if probe.subject.trim().is_empty() {
+        probe.subject = "-".into();
+    }
+    if !probe.from_address.contains('@') {
+        probe.from_address = "sender@example.invalid".into();
+    }
+    if let Ok(composer) = Composer::new(probe) {
+        let session = lock(&state.session)?;
+        if let Some(list) = &session.recipients {
+            let first = list.recipients.first().map(|r| r.row);
+            problems.extend(field_problems(&composer, &list.fields, first));
+        }
+    }
+    Ok(problems)
+}
+
 /// A new, empty campaign in the campaigns folder, opened.
 pub fn create(state: &AppState, now: OffsetDateTime, title: &str) -> CommandResult<OpenedCampaign> {
     let who = state.signed_in_with(now, Role::Sender)?;

@@ -130,6 +130,14 @@ pub fn save_campaign_as(
 }
 
 #[tauri::command]
+pub fn check_campaign_form(
+    state: State<'_, AppState>,
+    form: CampaignForm,
+) -> CommandResult<Vec<mergeguard::documents::Problem>> {
+    campaigns::check_form(&state, now(), form)
+}
+
+#[tauri::command]
 pub fn new_campaign(state: State<'_, AppState>, title: String) -> CommandResult<OpenedCampaign> {
     campaigns::create(&state, now(), &title)
 }

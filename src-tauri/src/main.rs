@@ -65,6 +65,7 @@ fn main() {
             commands::open_campaign,
             commands::save_campaign,
             commands::save_campaign_as,
+            commands::check_campaign_form,
             commands::new_campaign,
             commands::duplicate_campaign,
             commands::close_campaign,

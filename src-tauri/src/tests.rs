@@ -640,6 +640,22 @@ fn a_new_campaign_is_made_and_saved_in_the_window() {
         .collect();
     assert_eq!(unknown.len(), 1, "{:?}", saved.problems);
     assert!(unknown[0].message.contains("row 2"), "{:?}", unknown[0]);
+    // The same rule checks an unsaved form in place, and nothing is written.
+    let on_disk = std::fs::read(&saved.path).unwrap();
+    let mut typed = form.clone();
+    typed.text = "{{ 氏名 }} 様 {{ 会員番号x }}\n".into();
+    let problems = campaigns::check_form(&f.state, now, typed).expect("check");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.field == "text" && p.message.contains("会員番号x")),
+        "{problems:?}"
+    );
+    assert_eq!(
+        std::fs::read(&saved.path).unwrap(),
+        on_disk,
+        "checking writes nothing"
+    );
     form.text = "{{ 氏名 }} 様\n\nSpring sale.\n".into();
     let saved = campaigns::save(&f.state, now, form).expect("save");
     assert!(saved.problems.is_empty(), "{:?}", saved.problems);

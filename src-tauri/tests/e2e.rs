@@ -421,6 +421,18 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
 
     // 5. Compose: merge fields by their chips, an attachment, the relay and DKIM; save.
     click(&client, "nav-compose").await;
+    // A merge field the list does not have is named at its field while typing.
+    type_into(&client, "compose-text", "{{ nosuchfield }}").await;
+    wait_for(&client, ".field-error[data-field='text']").await;
+    let said = wait_for_text(&client, ".field-error[data-field='text']", "nosuchfield").await;
+    assert!(said.contains("row 2"), "the first row it fails on: {said}");
+    client
+        .find(Locator::Id("compose-text"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
     type_into(&client, "compose-from-name", "Spring Shop").await;
     type_into(&client, "compose-from-address", &format!("news@{domain}")).await;
     type_into(&client, "compose-subject", "Spring sale for ").await;

@@ -117,9 +117,25 @@ function normalised(form) {
   return f;
 }
 
+// Each field is checked as it is typed, by the core's rules, a moment after the last key.
+let checkTimer = null;
+let checkTicket = 0;
+function checkSoon() {
+  clearTimeout(checkTimer);
+  checkTimer = setTimeout(async () => {
+    if (!store.state.campaign) return;
+    const ticket = ++checkTicket;
+    try {
+      const problems = await ipc.checkCampaignForm(formFromScreen());
+      if (ticket === checkTicket) showProblems(problems);
+    } catch (_) { /* a check that could not run says nothing; Save still checks */ }
+  }, 400);
+}
+
 function changed() {
   const c = store.state.campaign;
   if (!c) return;
+  checkSoon();
   const form = formFromScreen();
   const dirty = !same(normalised(form), normalised(c.form));
   setDirty(dirty);
