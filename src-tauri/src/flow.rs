@@ -108,6 +108,9 @@ pub async fn run_checklist(
     let who = state.signed_in(now)?;
     let path = campaign_path(state)?;
     let options = check_options(state, &path)?;
+    // The last run's result goes first: a run replaces it, and two 100,000-recipient
+    // results side by side were the window's peak.
+    lock(&state.campaign)?.prepared = None;
     let prepared = workflow::prepare(&path, &options, SystemTime::from(now), progress).await?;
     let view = checklist_view(&prepared);
     workflow::log_check_run(&*state.store()?, who.operator(), &prepared, now)?;
