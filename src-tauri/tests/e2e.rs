@@ -88,13 +88,7 @@ async fn wait_for_text(client: &Client, css: &str, expected: &str) -> String {
 }
 
 async fn click(client: &Client, id: &str) {
-    client
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("#{id}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    click_css(client, &format!("#{id}")).await;
 }
 
 async fn type_into(client: &Client, id: &str, text: &str) {
@@ -553,6 +547,12 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         first.contains(&format!("Dear {},", PEOPLE[0].1)),
         "the approver reads the message: {first}"
     );
+    click(&client, "approval-msg-last").await;
+    let last = wait_for_text(&client, "#approval-message", PEOPLE[2].1).await;
+    assert!(
+        last.contains(&format!("Dear {},", PEOPLE[2].1)) && last.contains("coupon.txt"),
+        "the approver pages to the last message, its attachment named: {last}"
+    );
     screenshot(&client, &shots, "08-approval").await;
 
     // 9. Send through Postfix: every person exactly once, each signature verified by dkimpy.
@@ -726,14 +726,30 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+/// Clicks the element as a person would. A sticky bar (Compose's Save row) or a
+/// status line still moving can cover it for a moment: then it is scrolled to the
+/// middle of the window and clicked again.
 async fn click_css(client: &Client, css: &str) {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    for attempt in 0..4 {
+        let element = client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match element.clone().click().await {
+            Ok(()) => return,
+            Err(e) if attempt < 3 => {
+                let _ = client
+                    .execute(
+                        "arguments[0].scrollIntoView({ block: 'center' })",
+                        vec![serde_json::to_value(&element).unwrap()],
+                    )
+                    .await;
+                eprintln!("click on {css} retried: {e}");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => panic!("click on {css}: {e}"),
+        }
+    }
 }
 
 /// Starts tauri-driver on the private port with the app's data under `data`, and opens a

@@ -15,16 +15,28 @@ function stageNow(stage, at) {
   renderBar();
 }
 
-/** The first message's text as it will be sent: the approver reads what goes out. */
-async function showFirstMessage() {
+// The approver pages through the messages themselves (first, last, any other), each
+// exactly as it will be sent: headers that matter and the text.
+let messageIndex = 0;
+
+async function showMessageAt(index) {
+  const total = store.state.review ? store.state.review.recipient_count : 0;
+  if (total === 0) return;
+  messageIndex = Math.max(0, Math.min(total - 1, index));
   try {
-    const view = await ipc.previewMessage(0);
+    const view = await ipc.previewMessage(messageIndex);
+    $("approval-msg-index").textContent = t("counter", { index: view.index + 1, total: view.total });
     $("approval-message").textContent = view.message
-      ? `${t("h_to")}: ${view.message.to}\n${t("h_subject")}: ${view.message.subject}\n\n${view.message.text}`
+      ? `${t("h_to")}: ${view.message.to}\n${t("h_subject")}: ${view.message.subject}\n` +
+        `${t("h_attachments")}: ${view.message.attachments.map((a) => `${a.file_name} (${a.size.toLocaleString()} B)`).join(", ") || t("none")}\n\n${view.message.text}`
       : view.error ? view.error.message : "";
   } catch (_) {
     $("approval-message").textContent = "";
   }
+}
+
+function showFirstMessage() {
+  return showMessageAt(0);
 }
 
 // `keepTicks` only for a re-render of the same screen (a language switch): every other
@@ -73,6 +85,12 @@ export async function enter(keepTicks = false) {
 }
 
 export function wire() {
+  $("approval-msg-first").addEventListener("click", () => showMessageAt(0));
+  $("approval-msg-prev").addEventListener("click", () => showMessageAt(messageIndex - 1));
+  $("approval-msg-next").addEventListener("click", () => showMessageAt(messageIndex + 1));
+  $("approval-msg-last").addEventListener("click", () => showMessageAt(Number.MAX_SAFE_INTEGER));
+  $("approval-msg-random").addEventListener("click", () =>
+    showMessageAt(Math.floor(Math.random() * (store.state.review ? store.state.review.recipient_count : 1))));
   $("approval-submit").addEventListener("click", () =>
     busy($("approval-submit"), async () => {
       try {
