@@ -31,6 +31,8 @@ pub struct ChecklistView {
     pub campaign_id: String,
     pub short: String,
     pub recipient_count: usize,
+    /// Rows left out because the address is on the Do not mail list.
+    pub suppressed: usize,
     pub destination: String,
     /// True for an Outbox-folder campaign: nothing is sent.
     pub outbox: bool,
@@ -90,6 +92,12 @@ fn checklist_view(p: &Prepared) -> ChecklistView {
         campaign_id: p.campaign_id.clone(),
         short: p.short(),
         recipient_count: p.recipients.recipients.len(),
+        suppressed: p
+            .recipients
+            .rejected
+            .iter()
+            .filter(|r| r.reason == mergeguard::recipients::RejectReason::Suppressed)
+            .count(),
         destination: p.destination(),
         outbox: p.campaign.relay.is_none() && p.campaign.outbox.is_some(),
         outbox_folder: outbox_folder(p),

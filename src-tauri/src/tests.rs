@@ -288,6 +288,13 @@ fn an_address_suppressed_after_approval_is_not_sent() {
         .block_on(flow::run_checklist(&f.state, now, &|_, _| {}))
         .expect("checklist runs");
     assert!(view.passed, "{:?}", view.checks);
+    // The example lists that address twice (row 11 repeats row 2): both rows are left
+    // out as on the Do not mail list, and the checklist counts them.
+    assert_eq!(
+        view.suppressed, 2,
+        "the checklist counts the rows on the Do not mail list"
+    );
+    assert_eq!(view.recipient_count, before - 1);
     approve_all_warnings(&f, now);
     let summary = send_result(&f, now).expect("approved again, the send runs");
     assert_eq!(summary.counts.sent as usize, before - 1);

@@ -5,6 +5,7 @@ import * as ipc from "../ipc.js";
 import { t, checkTitle, checkFix, checkSeen, areaName } from "../i18n.js";
 import { $, el, showStatus, showError, busy, dlItem, destinationBanner } from "../dom.js";
 import * as store from "../store.js";
+import { renderBar } from "../campaign.js";
 
 const AREAS = ["addressing", "attachments", "merge", "content", "spf", "dkim", "dmarc", "tls", "dns", "bulk", "outbox"];
 const STATUS_RANK = { fail: 0, warning: 1, skipped: 2, pass: 3 };
@@ -20,6 +21,7 @@ function renderChecklist(view) {
   $("checklist-summary").replaceChildren(
     ...dlItem("fingerprint", view.short, "mono"),
     ...dlItem("s_recipients", String(view.recipient_count)),
+    ...dlItem("s_suppressed", String(view.suppressed), view.suppressed ? "count-warn" : ""),
     ...dlItem("status_fail", String(counts.fail), counts.fail ? "count-fail" : "count-ok"),
     ...dlItem("status_warning", String(counts.warning), counts.warning ? "count-warn" : ""),
     ...dlItem("status_skipped", String(counts.skipped), counts.skipped ? "count-warn" : ""),
@@ -79,6 +81,12 @@ export function wire() {
         bar.max = 1;
         bar.value = 1;
         renderChecklist(view);
+        // The bar above follows: a checked campaign (unless it was further along).
+        const c = store.state.campaign;
+        if (c && ["draft", "changed"].includes(c.stage.stage)) {
+          c.stage = { stage: "checked", sent: 0, total: 0, at: new Date().toISOString() };
+          renderBar();
+        }
         $("checklist-progress-label").textContent = "";
         showStatus(view.passed ? "ok" : "error", view.passed ? t("checklist_passed") : t("checklist_failed"));
       } catch (err) {
