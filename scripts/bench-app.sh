@@ -22,31 +22,7 @@ XVFB_PID=
 cleanup() { [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null || true; rm -rf "$T"; }
 trap cleanup EXIT
 mkdir -p "$T/campaigns/Big" "$T/data"
-python3 - "$T/campaigns/Big" "$ROWS" <<'PY'
-import sys
-d, n = sys.argv[1], int(sys.argv[2])
-with open(f"{d}/r.csv", "w", encoding="utf-8") as f:
-    f.write("email,氏名,ポイント\n")
-    for i in range(n):
-        f.write(f"user{i}@example.jp,山田 太郎{i},{i % 5000}\n")
-open(f"{d}/message.txt", "w").write("{{ 氏名 }} 様\n\nポイント: {{ ポイント }}\n")
-open(f"{d}/coupon.txt", "w").write("10% off\n")
-open(f"{d}/campaign.toml", "w").write("""id = "bench-app"
-[sender]
-name = "Shop"
-address = "news@shop.example.jp"
-[recipients]
-file = "r.csv"
-[message]
-subject = "{{ 氏名 }} 様へのお知らせ"
-text = "message.txt"
-attachments = ["coupon.txt"]
-[unsubscribe]
-mailto = "unsubscribe@shop.example.jp"
-[outbox]
-folder = "outbox"
-""")
-PY
+python3 scripts/big-campaign.py "$T/campaigns/Big" "$ROWS" bench-app
 . scripts/xvfb-lib.sh
 start_xvfb 160 190
 echo "bench-app: $ROWS recipients, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ), app $MG_APP_BIN"

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::audit::Kind;
 use crate::campaign::{Campaign, Security};
 use crate::compose::{Composer, Draft};
 use crate::error::{ErrorCode, UserError};
@@ -868,8 +869,14 @@ pub fn stage(
     if total > 0 {
         let last: Option<String> = conn
             .query_row(
-                "SELECT max(at) FROM audit_log WHERE campaign = ?1 AND kind IN ('send_start', 'send_finish', 'send_cancel', 'send_pause')",
-                [campaign_id],
+                "SELECT max(at) FROM audit_log WHERE campaign = ?1 AND kind IN (?2, ?3, ?4, ?5)",
+                [
+                    campaign_id,
+                    Kind::SendStart.as_str(),
+                    Kind::SendFinish.as_str(),
+                    Kind::SendCancel.as_str(),
+                    Kind::SendPause.as_str(),
+                ],
                 |r| r.get(0),
             )
             .optional()
@@ -908,8 +915,8 @@ pub fn stage(
     }
     let submitted: Option<String> = conn
         .query_row(
-            "SELECT max(at) FROM audit_log WHERE campaign = ?1 AND kind = 'approval_requested'",
-            [campaign_id],
+            "SELECT max(at) FROM audit_log WHERE campaign = ?1 AND kind = ?2",
+            [campaign_id, Kind::ApprovalRequested.as_str()],
             |r| r.get(0),
         )
         .optional()
@@ -933,8 +940,8 @@ pub fn stage(
     }
     let checked: Option<String> = conn
         .query_row(
-            "SELECT max(at) FROM audit_log WHERE campaign = ?1 AND kind = 'check_run'",
-            [campaign_id],
+            "SELECT max(at) FROM audit_log WHERE campaign = ?1 AND kind = ?2",
+            [campaign_id, Kind::CheckRun.as_str()],
             |r| r.get(0),
         )
         .optional()

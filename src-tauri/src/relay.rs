@@ -17,7 +17,7 @@ use mergeguard::preflight::Check;
 use mergeguard::profiles::{self, ConnectionTest, Preset, Profile, ProfileInput};
 use mergeguard::secrets::{self, Secret};
 
-use crate::error::{CommandError, CommandResult, ShellCode};
+use crate::error::{CommandError, CommandResult};
 use crate::state::AppState;
 
 /// A saved profile as the settings screen lists it: its settings and whether a password
@@ -188,12 +188,6 @@ pub async fn check(
     {
         let profile = profiles::get(&*state.store()?, name)?;
         check.relay_ips = relay_ips(&profile).await?;
-    }
-    if check.domain.is_empty() {
-        return Err(CommandError::shell(
-            ShellCode::InvalidInput,
-            "Type the sender's domain.",
-        ));
     }
     Ok(check_domain(&check, &state.resolver(), SystemTime::now()).await)
 }

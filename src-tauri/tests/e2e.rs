@@ -509,7 +509,10 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     )
     .await;
     let stage = wait_for_text(&client, "#campaign-bar-stage", "Checked").await;
-    assert!(stage.contains("Checked"), "the bar follows the checklist: {stage}");
+    assert!(
+        stage.contains("Checked"),
+        "the bar follows the checklist: {stage}"
+    );
     screenshot(&client, &shots, "07-checklist").await;
     language(&client, "ja").await;
     screenshot(&client, &shots, "07-checklist-ja").await;
