@@ -572,6 +572,11 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     assert!(done.contains("3 sent"), "all sent: {done}");
     wait_for_text(&client, "#send-report", PEOPLE[2].0).await;
     wait_for(&client, "#send-start[disabled]").await;
+    let stage = wait_for_text(&client, "#campaign-bar-stage", "Sent 3 of 3").await;
+    assert!(
+        stage.contains("Sent 3 of 3"),
+        "the bar follows the send: {stage}"
+    );
     screenshot(&client, &shots, "09-send").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut got = delivered(&cid, &domain);

@@ -5,6 +5,7 @@ import * as ipc from "../ipc.js";
 import { t } from "../i18n.js";
 import { $, el, showStatus, showError, dlItem, destinationBanner } from "../dom.js";
 import * as store from "../store.js";
+import { renderBar } from "../campaign.js";
 
 function renderStats(p) {
   $("send-stats").replaceChildren(
@@ -95,6 +96,14 @@ export function wire() {
           showStatus(c.failed || c.unknown ? "warn" : "ok",
             t(e.summary.finish === "cancelled" ? "send_cancelled" : "send_done", { sent: c.sent, failed: c.failed }));
           loadReport();
+          // The bar above says what was sent, as the campaign list does.
+          const campaign = store.state.campaign;
+          if (campaign) {
+            const total = c.sent + c.failed + (c.unknown || 0) + (c.queued || 0) + (c.deferred || 0) + (c.sending || 0);
+            const open = (c.unknown || 0) + (c.queued || 0) + (c.deferred || 0) + (c.sending || 0);
+            campaign.stage = { stage: open ? "sending" : "sent", sent: c.sent, total, at: new Date().toISOString() };
+            renderBar();
+          }
         }
         if (e.event === "stopped") {
           store.set({ sending: false });
