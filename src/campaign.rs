@@ -276,6 +276,21 @@ impl Error {
             Error::Parse { .. } | Error::NoRecipientFile => ErrorCode::InvalidCampaign,
         }
     }
+
+    /// The error as the window and `--json` output get it.
+    pub fn to_user(&self) -> crate::error::UserError {
+        use crate::error::Reason;
+        let reason = match self {
+            Error::Read { path, source } | Error::Source { path, source, .. } => {
+                Reason::io(path, source)
+            }
+            Error::Parse { path, .. } => {
+                Reason::new("campaign_invalid").with("path", path.display().to_string())
+            }
+            Error::NoRecipientFile => Reason::new("no_recipient_file"),
+        };
+        crate::error::UserError::new(self.code(), self.to_string()).with_reason(Some(reason))
+    }
 }
 
 impl Campaign {

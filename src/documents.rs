@@ -524,7 +524,7 @@ fn resolve(dir: &Path, p: &str) -> PathBuf {
 
 /// Opens the campaign file at `path` for editing.
 pub fn read(path: &Path) -> Result<CampaignForm, UserError> {
-    let campaign = Campaign::load(path).map_err(|e| UserError::new(e.code(), e.to_string()))?;
+    let campaign = Campaign::load(path).map_err(|e| e.to_user())?;
     CampaignForm::of(&campaign)
 }
 
@@ -726,7 +726,7 @@ pub fn copy_in(campaign: &Path, src: &Path, sub: Option<&str>) -> Result<String,
 /// folder are copied; files named outside it are named by their full path. The Outbox
 /// folder and delivery state are not copied: the copy starts as a draft.
 pub fn duplicate(path: &Path, home: &Path, title: &str) -> Result<PathBuf, UserError> {
-    let campaign = Campaign::load(path).map_err(|e| UserError::new(e.code(), e.to_string()))?;
+    let campaign = Campaign::load(path).map_err(|e| e.to_user())?;
     let mut form = CampaignForm::of(&campaign)?;
     let old_dir = campaign.base_dir.clone();
     let new_dir = new_folder(home, title)?;

@@ -57,11 +57,129 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// The finer reason under an [`ErrorCode`] and its parameters (a row, a field, a time, a
+/// role, tries left), so that the window can say the whole sentence in the person's
+/// language. The English `message` stays for the command line and the logs.
+///
+/// Every key is listed in [`REASON_KEYS`]; a test checks that `ui/i18n.js` has a sentence
+/// for each, in English and in Japanese.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub key: &'static str,
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Reason {
+    pub fn new(key: &'static str) -> Reason {
+        debug_assert!(
+            REASON_KEYS.contains(&key),
+            "reason {key} is not listed in REASON_KEYS"
+        );
+        Reason {
+            key,
+            params: serde_json::Map::new(),
+        }
+    }
+
+    /// A file that could not be read, by what the system said.
+    pub fn io(path: &std::path::Path, e: &std::io::Error) -> Reason {
+        let key = match e.kind() {
+            std::io::ErrorKind::NotFound => "file_not_found",
+            std::io::ErrorKind::PermissionDenied => "file_denied",
+            _ => "file_unreadable",
+        };
+        Reason::new(key).with("path", path.display().to_string())
+    }
+
+    /// Adds a parameter. A parameter named `until`/`at` is an RFC 3339 time the window
+    /// shows in local time.
+    pub fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Reason {
+        self.params.insert(name.to_owned(), value.into());
+        self
+    }
+}
+
+/// Every [`Reason::key`] the core and the desktop shell give.
+pub const REASON_KEYS: &[&str] = &[
+    // sign-in and operators
+    "wrong_pin",
+    "wrong_pin_tries_left",
+    "operator_disabled",
+    "locked_until",
+    "missing_role",
+    "admin_only",
+    "last_admin",
+    "first_admin_exists",
+    "weak_pin",
+    "name_taken",
+    "bad_name",
+    "no_such_operator",
+    "pin_change_required",
+    "pins_differ",
+    "no_role_chosen",
+    // approval and the send gate
+    "not_submitted",
+    "checklist_failed",
+    "approval_changed",
+    "approval_expired",
+    "approval_revoked",
+    "same_person",
+    "not_approver",
+    "not_sender",
+    "unacknowledged",
+    "no_approval",
+    "no_checklist_run",
+    "no_campaign",
+    "no_recipients",
+    "no_message",
+    // files
+    "file_not_found",
+    "file_denied",
+    "file_unreadable",
+    "campaign_invalid",
+    "no_recipient_file",
+    // the recipient file
+    "csv_empty",
+    "csv_header_only",
+    "csv_binary",
+    "csv_nul_byte",
+    "csv_unterminated_quote",
+    "csv_line_too_long",
+    "csv_invalid_utf8",
+    "csv_missing_column",
+    "csv_no_address_column",
+    "csv_other",
+    // a row of the recipient file left out
+    "row_ragged",
+    "row_empty",
+    "row_suppressed",
+    "row_duplicate",
+    "cell_empty",
+    "cell_multiple",
+    "addr_fullwidth_at",
+    "addr_brackets",
+    "addr_space",
+    "addr_quoted",
+    "addr_no_at",
+    "addr_no_local",
+    "addr_no_domain",
+    "addr_non_ascii_local",
+    "addr_local_too_long",
+    "addr_too_long",
+    "addr_ip_domain",
+    "addr_domain_no_dot",
+    "addr_bad_local",
+    "addr_bad_domain",
+    "addr_invalid",
+];
+
 /// A user-facing error: a code the UI branches on and a plain-language message.
 #[derive(Debug, Clone, Serialize)]
 pub struct UserError {
     pub code: ErrorCode,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }
 
 impl UserError {
@@ -69,8 +187,41 @@ impl UserError {
         UserError {
             code,
             message: message.into(),
+            reason: None,
         }
     }
+
+    pub fn with_reason(mut self, reason: Option<Reason>) -> Self {
+        self.reason = reason;
+        self
+    }
+}
+
+impl ErrorCode {
+    /// Every code, for the test that each has words in both languages.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::Io,
+        ErrorCode::InvalidCsv,
+        ErrorCode::InvalidCampaign,
+        ErrorCode::TemplateSyntax,
+        ErrorCode::MissingField,
+        ErrorCode::HeaderInjection,
+        ErrorCode::InvalidMessage,
+        ErrorCode::InvalidAddress,
+        ErrorCode::CheckFailed,
+        ErrorCode::AuthFailed,
+        ErrorCode::LockedOut,
+        ErrorCode::Forbidden,
+        ErrorCode::NotApproved,
+        ErrorCode::Keychain,
+        ErrorCode::Database,
+        ErrorCode::AuditBroken,
+        ErrorCode::Tampered,
+        ErrorCode::PinChangeRequired,
+        ErrorCode::Send,
+        ErrorCode::InvalidInput,
+        ErrorCode::Internal,
+    ];
 }
 
 impl std::fmt::Display for UserError {

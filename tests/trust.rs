@@ -376,14 +376,33 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn lockout_after_five_failures_with_backoff() {
     let (_d, store) = open();
     setup_operators(&store);
+    let mut warnings = Vec::new();
     for i in 1..=4 {
         let e = operators::sign_in(&store, "alice", &pin("864208"), T0 + Duration::seconds(i))
             .unwrap_err();
         assert_eq!(e.code(), ErrorCode::AuthFailed);
+        let reason = e.to_user().reason.expect("a sign-in refusal has a reason");
+        warnings.push((reason.key, reason.params.get("tries_left").cloned()));
     }
+    // The first two wrong PINs just say so; from the third on, the person is told how
+    // many tries are left before the lock.
+    assert_eq!(
+        warnings,
+        [
+            ("wrong_pin", None),
+            ("wrong_pin", None),
+            ("wrong_pin_tries_left", Some(2.into())),
+            ("wrong_pin_tries_left", Some(1.into())),
+        ]
+    );
     let e =
         operators::sign_in(&store, "alice", &pin("864208"), T0 + Duration::seconds(5)).unwrap_err();
     assert_eq!(e.code(), ErrorCode::LockedOut);
+    // The lock's end travels as a time the window shows in local time, not as words.
+    let reason = e.to_user().reason.unwrap();
+    assert_eq!(reason.key, "locked_until");
+    let until = reason.params["until"].as_str().unwrap();
+    assert!(time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).is_ok());
     // Locked: even the right PIN is refused for one minute.
     let e = operators::sign_in(&store, "alice", &pin("123456"), T0 + Duration::seconds(30))
         .unwrap_err();
@@ -422,6 +441,77 @@ fn lockout_after_five_failures_with_backoff() {
     assert!(log
         .iter()
         .all(|e| !e.details.contains("864208") && !e.details.contains("123456")));
+}
+
+#[test]
+fn admin_resets_a_forgotten_pin_and_the_person_chooses_a_new_one() {
+    let (_d, store) = open();
+    let admin = setup_operators(&store);
+    // Alice forgot her PIN and locked herself out.
+    for i in 0..5 {
+        let _ = operators::sign_in(&store, "alice", &pin("000000"), T0 + Duration::seconds(i));
+    }
+    assert!(operators::find(&store, "alice").unwrap().unwrap().locked_until.is_some());
+    // Only an admin may reset; a weak one-time PIN is refused.
+    let carol = operators::sign_in(&store, "carol", &pin("555555"), T0).unwrap();
+    assert_eq!(
+        operators::reset_pin(&store, &carol, "alice", &pin("246813"), T0).unwrap_err().code(),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        operators::reset_pin(&store, &admin, "alice", &pin("12"), T0).unwrap_err().code(),
+        ErrorCode::InvalidInput
+    );
+    let t = T0 + Duration::seconds(10);
+    operators::reset_pin(&store, &admin, "alice", &pin("246813"), t).unwrap();
+    let op = operators::find(&store, "alice").unwrap().unwrap();
+    assert!(op.pin_reset && op.locked_until.is_none() && op.failed_attempts == 0);
+    // The old PIN is gone; the one-time PIN signs nobody in, it only allows a change.
+    assert!(operators::sign_in(&store, "alice", &pin("123456"), t).is_err());
+    let e = operators::sign_in(&store, "alice", &pin("246813"), t).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PinChangeRequired);
+    operators::change_pin(&store, "alice", &pin("246813"), &pin("975310"), t).unwrap();
+    assert!(!operators::find(&store, "alice").unwrap().unwrap().pin_reset);
+    assert!(operators::sign_in(&store, "alice", &pin("246813"), t).is_err());
+    operators::sign_in(&store, "alice", &pin("975310"), t).unwrap();
+    let log = audit::entries(&store, &Filter::default()).unwrap();
+    let reset = log.iter().find(|e| e.kind == "pin_reset").expect("the reset is logged");
+    assert_eq!(reset.operator, "admin");
+    assert!(log.iter().all(|e| !e.details.contains("246813") && !e.details.contains("975310")));
+}
+
+#[test]
+fn admin_changes_roles_and_switches_people_back_on() {
+    let (_d, store) = open();
+    let admin = setup_operators(&store);
+    let both: BTreeSet<Role> = [Role::Sender, Role::Approver].into();
+    operators::set_roles(&store, &admin, "alice", &both, T0).unwrap();
+    assert_eq!(operators::find(&store, "alice").unwrap().unwrap().roles, both);
+    // No roles at all, or the last admin losing admin, is refused.
+    assert!(operators::set_roles(&store, &admin, "alice", &BTreeSet::new(), T0).is_err());
+    let sender: BTreeSet<Role> = [Role::Sender].into();
+    assert_eq!(
+        operators::set_roles(&store, &admin, "admin", &sender, T0).unwrap_err().code(),
+        ErrorCode::Forbidden
+    );
+    // A non-admin cannot change roles, even their own.
+    let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
+    let all: BTreeSet<Role> = [Role::Sender, Role::Approver, Role::Admin].into();
+    assert_eq!(
+        operators::set_roles(&store, &alice, "alice", &all, T0).unwrap_err().code(),
+        ErrorCode::Forbidden
+    );
+    operators::disable_operator(&store, &admin, "carol", T0).unwrap();
+    assert!(operators::sign_in(&store, "carol", &pin("555555"), T0).is_err());
+    operators::enable_operator(&store, &admin, "carol", T0).unwrap();
+    operators::sign_in(&store, "carol", &pin("555555"), T0).unwrap();
+    let kinds: Vec<String> = audit::entries(&store, &Filter::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&"roles_changed".to_owned()));
+    assert!(kinds.contains(&"operator_enabled".to_owned()));
 }
 
 #[test]

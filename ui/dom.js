@@ -1,7 +1,7 @@
 // Small DOM helpers shared by every screen: element lookup and building, the status line,
 // the busy state of a button, and two bits of markup several screens show the same way.
 
-import { t, errorText } from "./i18n.js";
+import { t, errorText, language, whyText } from "./i18n.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -21,8 +21,23 @@ export function showStatus(kind, text, detail) {
   const box = $("status");
   box.className = "status " + kind;
   box.replaceChildren(el("span", { class: "status-text" }, text));
-  if (detail) box.append(el("span", { class: "status-detail" }, detail));
+  if (detail instanceof Node) box.append(detail);
+  else if (detail) box.append(el("span", { class: "status-detail" }, detail));
   box.hidden = false;
+}
+
+/** The core's own words under an error sentence. They are English and exact (file, row,
+ * reply); shown inline in English when no whole sentence was made from the reason, and
+ * otherwise behind a "Details" toggle, so a Japanese screen shows no English unasked. */
+export function errorDetail(error) {
+  const message = error && error.message ? String(error.message) : "";
+  if (!message) return "";
+  if (language() === "en" && !whyText(error.reason)) {
+    return el("span", { class: "status-detail" }, message);
+  }
+  return el("details", { class: "error-detail" },
+    el("summary", {}, t("details_toggle")),
+    el("span", { class: "status-detail mono" }, message));
 }
 
 export function clearStatus() {
@@ -31,7 +46,7 @@ export function clearStatus() {
 
 export function showError(error) {
   // The translated sentence first, the core's specific words (file, row, field) after.
-  showStatus("error", errorText(error), error && error.message ? error.message : "");
+  showStatus("error", errorText(error), errorDetail(error));
 }
 
 export async function busy(button, work) {
@@ -69,8 +84,7 @@ export function destinationBanner(box, view) {
 export function showErrorAt(boxId, error) {
   const box = $(boxId);
   box.className = "error-box";
-  box.replaceChildren(el("strong", {}, errorText(error)),
-    error && error.message ? el("span", { class: "status-detail" }, error.message) : "");
+  box.replaceChildren(el("strong", {}, errorText(error)), errorDetail(error));
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
 }
@@ -96,4 +110,13 @@ export function pathNode(path) {
     if (i < parts.length - 1) span.append(document.createElement("wbr"));
   });
   return span;
+}
+
+/** The core's exact words about a check (its id, what it saw, its own fix) behind a
+ * "Details" toggle: the plain sentences above it are the UI's, in the person's language. */
+export function checkDetails(c) {
+  const body = [el("div", { class: "mono check-id" }, c.id)];
+  if (c.detail) body.push(el("div", { class: "check-detail" }, c.detail));
+  if (c.fix && c.status !== "pass") body.push(el("div", { class: "check-detail" }, c.fix));
+  return el("details", { class: "check-more" }, el("summary", {}, t("details_toggle")), ...body);
 }

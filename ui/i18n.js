@@ -154,7 +154,8 @@ const STRINGS = {
     checklist_progress: "Checked {done} of {total} messages",
     checklist_passed: "Nothing fails. Warnings, if any, go to the approver.",
     checklist_failed: "Something fails: fix it before asking for approval.",
-    fingerprint: "Fingerprint",
+    fingerprint: "Approval code",
+    fingerprint_hint: "The approver sees the same code. Any change to the campaign gives a new code and needs a new approval.",
     fix_label: "Fix:",
     detail_label: "Detail:",
     status_fail: "Fail",
@@ -165,12 +166,12 @@ const STRINGS = {
     relay_label: "Sends through the relay:",
     approval_title: "Approval",
     approval_lead: "The person who prepared the campaign submits it; a second operator with the approver role checks the summary and confirms with their own name and PIN on this screen.",
-    approval_empty: "Open a campaign file and run the pre-flight check first.",
+    approval_empty: "Open a campaign and run the checklist first.",
     approval_submit: "Submit for approval",
     approval_submitted_by: "Submitted by {name}; waiting for a second operator.",
     approval_not_submitted: "Not submitted yet.",
     approval_already: "Already approved by {name}, valid until {until}. Submitting again would void this approval.",
-    approval_submitted_ok: "Submitted for approval (fingerprint {short}).",
+    approval_submitted_ok: "Submitted for approval (approval code {short}).",
     approval_samples: "Sample messages",
     approval_warnings: "Warnings to acknowledge",
     approval_no_warnings: "No warnings.",
@@ -254,6 +255,24 @@ const STRINGS = {
     op_disable_named: "Disable {name}",
     op_disabled_ok: "{name} can no longer sign in.",
     op_added: "{name} was added.",
+    op_change: "Change…",
+    op_change_named: "Change {name}",
+    op_edit_title: "Change {name}",
+    op_roles_save: "Save roles",
+    op_roles_saved: "{name}'s roles were changed.",
+    op_reset_title: "Forgotten PIN",
+    op_reset_hint: "Give the person a one-time PIN. It only lets them choose their own new PIN at their next sign-in, and it lifts a lock.",
+    op_reset_pin: "One-time PIN",
+    op_reset_button: "Reset PIN",
+    op_reset_done: "{name}'s PIN was reset. Tell them the one-time PIN; they choose their own when they next sign in.",
+    op_enable: "Switch on",
+    op_enabled_ok: "{name} can sign in again.",
+    op_pin_reset: "Waiting for a new PIN",
+    close: "Close",
+    gate_new_pin_title: "Choose a new PIN",
+    gate_new_pin_lead: "{name}, your PIN was reset or is shorter than the current rule. Choose your own new PIN to sign in.",
+    gate_new_pin: "New PIN",
+    gate_new_pin_button: "Save PIN and sign in",
     err_locked: "MergeGuard locked itself after a pause; sign in again.",
     relay_password: "Relay password (kept in the system keychain)",
     settings_title: "Settings",
@@ -271,6 +290,8 @@ const STRINGS = {
     checklist_disk: "The checklist, the approval and the send use the campaign as last saved. Unsaved changes on the Compose screen are not checked until you save them.",
     err_signed_out: "Sign in first.",
     err_invalid_input: "A value in the form is not accepted.",
+    err_not_ready: "A step before this one is missing.",
+    details_toggle: "Details",
 
     // ---------- campaigns as documents ----------
     nav_campaigns: "Campaigns",
@@ -583,7 +604,8 @@ const STRINGS = {
     checklist_progress: "{total} 通中 {done} 通を確認しました",
     checklist_passed: "不合格はありません。警告は承認者が確認します。",
     checklist_failed: "不合格の項目があります。修正してから承認を依頼してください。",
-    fingerprint: "フィンガープリント",
+    fingerprint: "承認コード",
+    fingerprint_hint: "承認者にも同じコードが表示されます。キャンペーンを変更するとコードが変わり、承認をやり直す必要があります。",
     fix_label: "対処：",
     detail_label: "詳細（原文）：",
     status_fail: "不合格",
@@ -594,12 +616,12 @@ const STRINGS = {
     relay_label: "リレー経由で送信：",
     approval_title: "承認",
     approval_lead: "作成者が承認を依頼し、承認者ロールを持つ別の担当者がこの画面で内容を確認して、自分の名前と PIN で承認します。",
-    approval_empty: "キャンペーンファイルを開き、先に送信前チェックを実行してください。",
+    approval_empty: "キャンペーンを開き、先にチェックを実行してください。",
     approval_submit: "承認を依頼",
     approval_submitted_by: "{name} が承認を依頼しました。別の担当者の承認待ちです。",
     approval_not_submitted: "まだ承認を依頼していません。",
     approval_already: "{name} が承認済みです（{until} まで有効）。もう一度依頼すると、この承認は無効になります。",
-    approval_submitted_ok: "承認を依頼しました（フィンガープリント {short}）。",
+    approval_submitted_ok: "承認を依頼しました（承認コード {short}）。",
     approval_samples: "メッセージの例",
     approval_warnings: "確認が必要な警告",
     approval_no_warnings: "警告はありません。",
@@ -683,6 +705,24 @@ const STRINGS = {
     op_disable_named: "{name} を無効にする",
     op_disabled_ok: "{name} はサインインできなくなりました。",
     op_added: "{name} を追加しました。",
+    op_change: "変更…",
+    op_change_named: "{name} を変更",
+    op_edit_title: "{name} を変更",
+    op_roles_save: "役割を保存",
+    op_roles_saved: "{name} の役割を変更しました。",
+    op_reset_title: "PIN を忘れたとき",
+    op_reset_hint: "本人に一時 PIN を伝えてください。一時 PIN は次のサインインで自分の新しい PIN を決めるためだけに使え、ロックも解除されます。",
+    op_reset_pin: "一時 PIN",
+    op_reset_button: "PIN をリセット",
+    op_reset_done: "{name} の PIN をリセットしました。一時 PIN を本人に伝えてください。次のサインインで自分の PIN を決めます。",
+    op_enable: "有効にする",
+    op_enabled_ok: "{name} は再びサインインできます。",
+    op_pin_reset: "新しい PIN の設定待ち",
+    close: "閉じる",
+    gate_new_pin_title: "新しい PIN を決める",
+    gate_new_pin_lead: "{name} さんの PIN はリセットされたか、現在の規則より短いものです。サインインするには、自分の新しい PIN を決めてください。",
+    gate_new_pin: "新しい PIN",
+    gate_new_pin_button: "PIN を保存してサインイン",
     err_locked: "一定時間操作がなかったためロックしました。もう一度サインインしてください。",
     relay_password: "リレーのパスワード（システムのキーチェーンに保存）",
     settings_title: "設定",
@@ -700,6 +740,8 @@ const STRINGS = {
     checklist_disk: "チェック・承認・送信は、最後に保存したキャンペーンを使います。本文作成画面の未保存の変更は、保存するまでチェックされません。",
     err_signed_out: "先にサインインしてください。",
     err_invalid_input: "入力内容を受け付けられません。",
+    err_not_ready: "先に済ませる手順があります。",
+    details_toggle: "詳細（英語の原文）",
 
     // ---------- campaigns as documents ----------
     nav_campaigns: "キャンペーン",
@@ -879,8 +921,11 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }
 
-/** Plain words for an error `{code, message}` from the core. */
+/** Plain words for an error `{code, message, reason?}` from the core: the reason's whole
+ * sentence when this UI has one, else the sentence for the code. */
 export function errorText(error) {
+  const why = error && whyText(error.reason);
+  if (why) return why;
   const key = "err_" + (error && error.code ? error.code : "internal");
   const known = STRINGS[current][key] ?? STRINGS.en[key];
   return known ?? t("err_internal");
@@ -922,13 +967,13 @@ const CHECKS = {
   "addressing.no_other_recipient": ["No other customer's address in a message", "ほかの顧客のアドレスを含まない", "本文や添付にほかの宛先のアドレスを入れる差し込み項目・ファイルを取り除いてください。"],
   "addressing.lookalike_domain": ["No look-alike recipient domain", "紛らわしい宛先ドメインがない", "表示された行のアドレスをお客様に確認してください。別のドメインに似せたドメイン（キリル文字の「а」など）は、なりすましメールから写した誤りであることが多いです。本物のドメインと確かめた場合だけ承認してください。"],
   "attachments.address_list": ["No address list attached", "アドレス一覧を添付していない", "顧客リストなど、アドレスが並んだファイルを添付から外してください。"],
-  "attachments.recipient_folder": ["Per-recipient files come only from their folder", "個別添付は指定フォルダー内のファイルだけ", "個別添付のファイルだけを置いたフォルダーを attachment_dir に指定し、リンクや鍵ファイルではない、そのフォルダー内のファイル名だけを添付列に書いてください。"],
+  "attachments.recipient_folder": ["Per-recipient files come only from their folder", "個別添付は指定フォルダー内のファイルだけ", "個別添付のファイルだけを置いたフォルダーを指定し、リンクや鍵ファイルではない、そのフォルダー内のファイル名だけを添付列に書いてください。"],
   "attachments.recipient_file": ["The recipient file is not attached", "宛先ファイルそのものを添付していない", "宛先リストのファイルを添付から外してください。"],
   "attachments.unreadable": ["Every attachment could be read", "すべての添付ファイルを読み取れる", "暗号化や破損で中身を確認できない添付があります。中身を確かめたうえで承認者が確認してください。"],
   "merge.renders": ["Every recipient's message can be built", "全宛先のメッセージを作成できる", "差し込み項目の値がない行や、テンプレートの誤りを直してください。"],
   "merge.subject": ["No empty subject", "件名が空でない", "件名を入力するか、空になる差し込みを直してください。"],
   "merge.leftover": ["No leftover {{ }} in the messages", "{{ }} が残っていない", "差し込まれずに残った {{ }} を直してください。"],
-  "content.unsubscribe": ["List-Unsubscribe header present", "配信停止ヘッダー（List-Unsubscribe）あり", "キャンペーンファイルの [unsubscribe] に mailto か URL を設定してください。"],
+  "content.unsubscribe": ["List-Unsubscribe header present", "配信停止ヘッダー（List-Unsubscribe）あり", "「作成」画面で配信停止のアドレスか Web ページを指定してください。"],
   "content.from_domain": ["From domain is the checked domain", "差出人ドメインが認証済みドメインと一致", "差出人アドレスを SPF・DKIM を設定したドメインにしてください。"],
   "content.size": ["Message size under the relay's limit", "メッセージサイズがリレーの上限以内", "添付ファイルを小さくするか、リンクで案内してください。"],
   "content.line_endings": ["Every line ends in CRLF", "すべての行末が CRLF", "改行が CRLF でないメッセージがあります。このバージョンの MergeGuard でメッセージを作り直し、直らなければ不具合として報告してください。"],
@@ -943,7 +988,7 @@ const CHECKS = {
   "dkim.revoked": ["DKIM key not revoked", "DKIM 鍵が失効していない", "失効した鍵（p= が空）ではなく、有効な公開鍵を公開してください。"],
   "dkim.key_length": ["DKIM key long enough", "DKIM 鍵の長さが十分", "2048 ビット以上の RSA 鍵か Ed25519 鍵を使ってください。"],
   "dkim.hash": ["DKIM uses a strong hash", "DKIM が安全なハッシュを使用", "rsa-sha256 か ed25519 で署名してください。"],
-  "dkim.private_key": ["DKIM private key readable", "DKIM 秘密鍵を読み込める", "[dkim] private_key に DNS の公開鍵と対になる PEM ファイルを指定してください。"],
+  "dkim.private_key": ["DKIM private key readable", "DKIM 秘密鍵を読み込める", "「送信ドメイン」画面で署名用の鍵を作り直してください。"],
   "dkim.verify": ["A signed message verifies through DNS", "署名したメッセージを DNS で検証できる", "設定した秘密鍵と DNS に公開した鍵が対になっているか確認してください。"],
   "dmarc.record": ["DMARC record present and valid", "DMARC レコードがあり正しい", "_dmarc.ドメイン に v=DMARC1 の TXT レコードを置いてください。"],
   "dmarc.policy": ["DMARC policy protects the domain", "DMARC ポリシーがドメインを保護", "p=none は監視のみです。運用を確認したら p=quarantine（迷惑メール扱い）か p=reject（拒否）にしてください。"],
@@ -953,10 +998,10 @@ const CHECKS = {
   "dns.domain": ["Sender domain exists", "送信元ドメインが存在する", "差出人アドレスのドメインを確認してください。"],
   "dns.mx": ["Sender domain has MX", "送信元ドメインに MX がある", "返信や不達通知を受けられるよう、ドメインに MX レコードを設定してください。"],
   "dns.fcrdns": ["Relay has matching reverse DNS", "リレーの逆引き DNS が一致", "リレーの IP アドレスに正引きと一致する逆引き（PTR）を設定してください。"],
-  "tls.connect": ["The relay answers", "リレーに接続できる", "キャンペーンファイルの [relay] のホスト名とポートを確認してください。"],
+  "tls.connect": ["The relay answers", "リレーに接続できる", "送信サーバー設定のホスト名とポートを確認してください。"],
   "tls.starttls": ["STARTTLS offered and used", "STARTTLS で暗号化", "リレーで STARTTLS を有効にするか、ポート 465（暗号化接続）を使ってください。"],
   "tls.implicit": ["Encrypted connection (port 465)", "暗号化接続（ポート 465）", "リレーの暗号化接続の設定を確認してください。"],
-  "tls.certificate": ["Relay certificate is valid", "リレーの証明書が有効", "期限切れ・自己署名・ホスト名違いの証明書を正しいものに替えるか、社内 CA を [relay] ca に指定してください。"],
+  "tls.certificate": ["Relay certificate is valid", "リレーの証明書が有効", "期限切れ・自己署名・ホスト名違いの証明書を正しいものに替えるか、送信サーバー設定で社内 CA のファイルを指定してください。"],
   "tls.version": ["TLS 1.2 or later", "TLS 1.2 以上", "リレーで TLS 1.2 以上を有効にしてください。"],
   "tls.auth_after_tls": ["Password sent only after encryption", "パスワードは暗号化後にのみ送信", "暗号化前に認証を求めるリレーは使わないでください。"],
   "tls.login": ["Sign-in to the relay works", "リレーへのログインに成功", "キーチェーンに保存したリレーのパスワードとユーザー名を確認してください。"],
@@ -964,11 +1009,11 @@ const CHECKS = {
   "bulk.dmarc": ["Bulk senders: DMARC published and aligned", "大量送信者の要件：DMARC を公開し一致（アライメント）", "_dmarc.ドメイン に DMARC レコード（p=none 以上）を公開し、SPF か DKIM を差出人ドメインに合わせてください。"],
   "bulk.ptr": ["All senders: relay has matching reverse DNS", "全送信者の要件：リレーの逆引き DNS が一致", "リレーの IP アドレスに正引きと一致する逆引き（PTR）を設定してください（Gmail はすべての送信者に要求）。"],
   "bulk.tls": ["All senders: mail leaves over TLS", "全送信者の要件：TLS で送信", "リレーの TLS の指摘を先に直してください（Gmail はすべての送信者に要求）。"],
-  "bulk.one_click": ["Bulk senders: one-click unsubscribe (RFC 8058)", "大量送信者の要件：ワンクリック配信停止（RFC 8058）", "キャンペーンファイルの [unsubscribe] に https の url を設定してください。List-Unsubscribe と List-Unsubscribe-Post の 2 つのヘッダーが付きます。"],
+  "bulk.one_click": ["Bulk senders: one-click unsubscribe (RFC 8058)", "大量送信者の要件：ワンクリック配信停止（RFC 8058）", "「作成」画面で https の配信停止ページを指定してください（ワンクリック配信停止のヘッダーが付きます）。"],
   "bulk.visible_unsubscribe": ["Bulk senders: unsubscribe link visible in the body", "大量送信者の要件：本文に配信停止リンクを表示", "本文（テキストと HTML）のフッターなどに配信停止の URL かアドレスを記載してください。"],
   "bulk.free_mail_from": ["From is not a free mailbox domain", "差出人がフリーメールのドメインでない", "自社ドメインのアドレスから、SPF・DKIM・DMARC を設定して送信してください。"],
   "bulk.message_format": ["Message-ID and Date present (RFC 5322)", "Message-ID と Date がある（RFC 5322）", "すべてのメッセージに Message-ID と Date が必要です。MergeGuard の不具合として報告してください。"],
-  "outbox.nothing_sent": ["Outbox folder: nothing is sent", "送信トレイフォルダー：実際には送信しない", "本当に送信するには、[outbox] を [relay]（ホスト・ポート・暗号化・ユーザー名）に置き換えてください。"],
+  "outbox.nothing_sent": ["Outbox folder: nothing is sent", "送信トレイフォルダー：実際には送信しない", "本当に送信するには、キャンペーンの送信先に送信トレイフォルダーではなく送信サーバーを選んでください。"],
 };
 
 // Per check id, in Japanese: what a warning or failure of that check means. Shown above
@@ -1073,21 +1118,30 @@ export function checkTitle(id) {
   return row ? row[current === "ja" ? 1 : 0] : id;
 }
 
-/** The fix hint in the UI language, or null to show the core's own (English) fix text. */
-export function checkFix(id) {
-  return current === "ja" && CHECKS[id] ? CHECKS[id][2] : null;
+/** What to do about a warning or failure of check `id`, in the UI language. */
+export function checkFix(id, status) {
+  if (status === "skipped") return SKIPPED_FIX[current] || SKIPPED_FIX.en;
+  if (current === "ja") return CHECKS[id] ? CHECKS[id][2] : null;
+  return CHECK_FIX_EN[id] || null;
 }
 
-/** In Japanese, what a warning or failure of check `id` means; null in English (the
- * core's detail already says it) and for a pass. */
+/** What a warning or failure of check `id` means for this send, in the UI language;
+ * null for a pass. */
 export function checkSeen(id, status) {
-  if (current !== "ja" || status === "pass") return null;
-  if (status === "skipped") return SKIPPED_SEEN_JA;
-  return CHECK_SEEN_JA[id] || null;
+  if (status === "pass") return null;
+  if (status === "skipped") return SKIPPED_SEEN[current] || SKIPPED_SEEN.en;
+  return (current === "ja" ? CHECK_SEEN_JA : CHECK_SEEN_EN)[id] || null;
 }
 
 // A skipped check did not run, so the per-id text of a failure would be wrong for it.
-const SKIPPED_SEEN_JA = "確認に必要な情報（リレーのアドレスや DKIM 秘密鍵など）が指定されていないため、このチェックは実行していません。SPF・DKIM・DMARC の未確認は承認者が確認する必要があります。";
+const SKIPPED_SEEN = {
+  en: "This check did not run: something it needs (the mail server's address, the signing key) is not set. The approver must confirm unchecked SPF, DKIM and DMARC findings.",
+  ja: "確認に必要な情報（送信サーバーのアドレスや署名用の鍵など）が設定されていないため、このチェックは実行していません。SPF・DKIM・DMARC の未確認は承認者が確認する必要があります。",
+};
+const SKIPPED_FIX = {
+  en: "Choose a mail server for the campaign and set up the sender domain, then run the checklist again.",
+  ja: "キャンペーンの送信サーバーを選び、送信ドメインを設定してから、もう一度チェックを実行してください。",
+};
 
 export function areaName(area) {
   return (AREA_NAMES[current] || AREA_NAMES.en)[area] || area;
@@ -1154,4 +1208,364 @@ const DNS_RECORDS = {
 /** [title, what it is for] of a DNS record kind (`dkim`, `spf`, `dmarc`). */
 export function dnsRecordText(kind) {
   return (DNS_RECORDS[current] || DNS_RECORDS.en)[kind] || [kind, ""];
+}
+
+// ---------- the core's reasons: one whole sentence per reason key, in each language ----------
+
+// Keyed by `error::REASON_KEYS` (errors and left-out rows). Placeholders are the reason's
+// parameters; `{until}` and `{at}` are shown in local time, `{role}` by its name and
+// `{checks}` as the checks' titles. A test reads this table against the core's list.
+const WHY = {
+  en: {
+    wrong_pin: "Sign-in refused: the name or the PIN is wrong.",
+    wrong_pin_tries_left: "Sign-in refused: the name or the PIN is wrong. {tries_left} more wrong PINs and this name is locked for a while.",
+    operator_disabled: "{name} has been switched off by an admin and cannot sign in. Ask an admin to switch them on again.",
+    locked_until: "Too many wrong PINs: {name} is locked until {until}. Wait, or ask an admin.",
+    missing_role: "{name} does not have the {role} role needed for this. Ask an admin to give it, or ask someone who has it.",
+    admin_only: "Only an admin can do this.",
+    last_admin: "This would leave nobody who is an admin, so it was not done.",
+    first_admin_exists: "The first admin already exists. An admin adds further people on the People screen.",
+    weak_pin: "The PIN is too easy to guess: use at least {digits} digits, or a passphrase of at least 8 characters.",
+    name_taken: "Someone called {name} already exists. Choose another name.",
+    bad_name: "A name must be 1 to 64 characters, without spaces at the start or the end.",
+    no_such_operator: "There is nobody called {name}.",
+    pin_change_required: "{name} must choose a new PIN before signing in.",
+    pins_differ: "The two PINs are not the same. Type the PIN twice exactly.",
+    no_role_chosen: "Choose at least one role.",
+    not_submitted: "This campaign has not been sent for approval yet. Run the checklist and press Submit for approval.",
+    checklist_failed: "The checklist has problems that must be fixed before approval: {checks}.",
+    approval_changed: "The campaign changed after it was shown for approval, so the approval no longer applies. Run the checklist and ask for approval again.",
+    approval_expired: "The approval ran out at {at}. Ask for a new approval.",
+    approval_revoked: "The approval was withdrawn. Ask for a new approval.",
+    same_person: "The person who prepared the campaign cannot approve it. A second person must approve.",
+    not_approver: "{name} is not allowed to approve. Someone with the approver role must approve.",
+    not_sender: "{name} is not allowed to prepare or send campaigns.",
+    unacknowledged: "Tick every warning you have read before approving: {checks}.",
+    no_approval: "This campaign has no approval yet. A second person must approve it before it can be sent.",
+    no_checklist_run: "Run the checklist first.",
+    no_campaign: "Open or create a campaign on the Campaigns screen first.",
+    no_recipients: "Choose a recipient list first.",
+    no_message: "Write the message on the Compose screen first.",
+    file_not_found: "The file {path} cannot be found. It may have been moved, renamed or deleted.",
+    file_denied: "MergeGuard is not allowed to read {path}.",
+    file_unreadable: "The file {path} could not be read.",
+    campaign_invalid: "The campaign file {path} has a setting MergeGuard does not understand. Open it in MergeGuard and save it again.",
+    no_recipient_file: "No recipient list is chosen for this campaign yet.",
+    csv_empty: "The recipient file {file} is empty.",
+    csv_header_only: "The recipient file {file} has a heading line but no customers.",
+    csv_binary: "The file {file} is not a list ({what}). In Excel, use Save as → CSV, and choose that file.",
+    csv_nul_byte: "Line {line} of {file} holds unreadable bytes: the file is damaged or is not a CSV.",
+    csv_unterminated_quote: "Line {line} of {file} opens a quotation mark (\") that is never closed.",
+    csv_line_too_long: "Line {line} of {file} is far too long for a customer list.",
+    csv_invalid_utf8: "Line {line} of {file} is not in the chosen text encoding. Choose the encoding (for example Shift_JIS) and load it again.",
+    csv_missing_column: "There is no column called {name}. The columns are: {columns}.",
+    csv_no_address_column: "The e-mail address column could not be found. Choose it by hand; the columns are: {columns}.",
+    csv_other: "Line {line} of {file} cannot be read as part of a list.",
+    row_ragged: "The row has {fields} cells but the heading has {header}; the cells may have moved under the wrong headings.",
+    row_empty: "The row is empty.",
+    row_suppressed: "On the Do not mail list (unsubscribed or bounced): will not be mailed.",
+    row_duplicate: "Same address as row {row}.",
+    cell_empty: "The address cell is empty.",
+    cell_multiple: "The cell holds {count} addresses. Put one customer on each row.",
+    addr_fullwidth_at: "It has a full-width ＠. Type a half-width @ instead.",
+    addr_brackets: "Write the address alone, without a name or < >.",
+    addr_space: "It contains a space or an invisible character.",
+    addr_quoted: "Addresses with quotation marks are not accepted.",
+    addr_no_at: "It has no @.",
+    addr_no_local: "Nothing before the @.",
+    addr_no_domain: "Nothing after the @.",
+    addr_non_ascii_local: "The part before the @ has characters many mail servers refuse (only a–z, 0–9 and . _ + - are safe).",
+    addr_local_too_long: "The part before the @ is longer than 64 characters.",
+    addr_too_long: "The address is longer than 254 characters.",
+    addr_ip_domain: "Addresses at a number such as [192.0.2.1] are not accepted.",
+    addr_domain_no_dot: "The part after the @ ({domain}) has no dot.",
+    addr_bad_local: "The part before the @ is not valid.",
+    addr_bad_domain: "The part after the @ ({domain}) is not valid.",
+    addr_invalid: "Not a valid e-mail address.",
+  },
+  ja: {
+    wrong_pin: "サインインできません。名前か PIN が違います。",
+    wrong_pin_tries_left: "サインインできません。名前か PIN が違います。あと {tries_left} 回間違えると、この名前はしばらくロックされます。",
+    operator_disabled: "{name} さんは管理者によって無効にされているため、サインインできません。管理者に有効に戻してもらってください。",
+    locked_until: "PIN の誤入力が多すぎるため、{name} さんは {until} までロックされています。待つか、管理者に相談してください。",
+    missing_role: "{name} さんには、この操作に必要な「{role}」の役割がありません。管理者に役割を付けてもらうか、役割のある人に依頼してください。",
+    admin_only: "この操作は管理者だけが行えます。",
+    last_admin: "管理者が一人もいなくなるため、実行しませんでした。",
+    first_admin_exists: "最初の管理者はすでに登録されています。担当者の追加は管理者が「担当者」画面で行います。",
+    weak_pin: "PIN が推測されやすすぎます。{digits} 桁以上の数字か、8 文字以上のパスフレーズにしてください。",
+    name_taken: "{name} という名前の人はすでにいます。別の名前にしてください。",
+    bad_name: "名前は 1～64 文字で、前後に空白を入れないでください。",
+    no_such_operator: "{name} という人は登録されていません。",
+    pin_change_required: "{name} さんはサインインの前に新しい PIN を決める必要があります。",
+    pins_differ: "2 つの PIN が一致しません。同じ PIN を 2 回正確に入力してください。",
+    no_role_chosen: "役割を 1 つ以上選んでください。",
+    not_submitted: "このキャンペーンはまだ承認を依頼していません。チェックを実行し、「承認を依頼」を押してください。",
+    checklist_failed: "承認の前に直す必要がある問題がチェックで見つかっています：{checks}",
+    approval_changed: "承認のために表示した後でキャンペーンが変更されたため、その承認は使えません。チェックを実行し、もう一度承認を依頼してください。",
+    approval_expired: "承認の有効期限（{at}）が切れました。もう一度承認を依頼してください。",
+    approval_revoked: "承認が取り消されました。もう一度承認を依頼してください。",
+    same_person: "キャンペーンを準備した本人は承認できません。別の人が承認してください。",
+    not_approver: "{name} さんには承認の権限がありません。承認者の役割がある人が承認してください。",
+    not_sender: "{name} さんにはキャンペーンの準備や送信の権限がありません。",
+    unacknowledged: "承認の前に、読んだ警告すべてにチェックを付けてください：{checks}",
+    no_approval: "このキャンペーンはまだ承認されていません。送信の前に、別の人が承認する必要があります。",
+    no_checklist_run: "先にチェックを実行してください。",
+    no_campaign: "先に「キャンペーン」画面でキャンペーンを開くか、新しく作ってください。",
+    no_recipients: "先に宛先リストを選んでください。",
+    no_message: "先に「作成」画面でメッセージを書いてください。",
+    file_not_found: "ファイル {path} が見つかりません。移動・名前の変更・削除された可能性があります。",
+    file_denied: "MergeGuard には {path} を読む権限がありません。",
+    file_unreadable: "ファイル {path} を読み込めませんでした。",
+    campaign_invalid: "キャンペーンファイル {path} に MergeGuard が理解できない設定があります。MergeGuard で開いて保存し直してください。",
+    no_recipient_file: "このキャンペーンの宛先リストがまだ選ばれていません。",
+    csv_empty: "宛先ファイル {file} は空です。",
+    csv_header_only: "宛先ファイル {file} には見出し行だけがあり、顧客の行がありません。",
+    csv_binary: "ファイル {file} はリストではありません（{what}）。Excel で「名前を付けて保存」→「CSV」を選び、そのファイルを指定してください。",
+    csv_nul_byte: "{file} の {line} 行目に読めないバイトがあります。ファイルが壊れているか、CSV ではありません。",
+    csv_unterminated_quote: "{file} の {line} 行目で始まる引用符（\"）が閉じられていません。",
+    csv_line_too_long: "{file} の {line} 行目が顧客リストとしては長すぎます。",
+    csv_invalid_utf8: "{file} の {line} 行目が選んだ文字コードではありません。文字コード（例：Shift_JIS）を選んで読み込み直してください。",
+    csv_missing_column: "{name} という列はありません。列は次のとおりです：{columns}",
+    csv_no_address_column: "メールアドレスの列が見つかりません。手動で選んでください。列は次のとおりです：{columns}",
+    csv_other: "{file} の {line} 行目をリストの一部として読めません。",
+    row_ragged: "この行のセルは {fields} 個ですが、見出しは {header} 個です。セルが別の見出しの下にずれているおそれがあります。",
+    row_empty: "空の行です。",
+    row_suppressed: "配信停止リストにあります（配信停止・不達）。送信しません。",
+    row_duplicate: "{row} 行目と同じアドレスです。",
+    cell_empty: "アドレスのセルが空です。",
+    cell_multiple: "1 つのセルに {count} 件のアドレスがあります。1 行に 1 人ずつにしてください。",
+    addr_fullwidth_at: "全角の「＠」が使われています。半角の「@」にしてください。",
+    addr_brackets: "名前や < > を付けず、アドレスだけを書いてください。",
+    addr_space: "空白か目に見えない文字が含まれています。",
+    addr_quoted: "引用符を含むアドレスは使えません。",
+    addr_no_at: "「@」がありません。",
+    addr_no_local: "「@」の前に何もありません。",
+    addr_no_domain: "「@」の後に何もありません。",
+    addr_non_ascii_local: "「@」の前に、多くのメールサーバーが受け付けない文字があります（a–z、0–9、. _ + - のみが安全です）。",
+    addr_local_too_long: "「@」の前の部分が 64 文字を超えています。",
+    addr_too_long: "アドレスが 254 文字を超えています。",
+    addr_ip_domain: "[192.0.2.1] のような数字のアドレスは使えません。",
+    addr_domain_no_dot: "「@」の後（{domain}）にドットがありません。",
+    addr_bad_local: "「@」の前の部分が正しくありません。",
+    addr_bad_domain: "「@」の後（{domain}）が正しくありません。",
+    addr_invalid: "正しいメールアドレスではありません。",
+  },
+};
+
+function reasonParams(params) {
+  const out = {};
+  for (const [k, v] of Object.entries(params || {})) {
+    if (k === "until" || k === "at") out[k] = localTimeText(v);
+    else if (k === "role") out[k] = roleName(v);
+    else if (k === "checks") out[k] = String(v).split(/,\s*/).filter(Boolean).map(checkTitle).join(current === "ja" ? "、" : "; ");
+    else out[k] = v;
+  }
+  return out;
+}
+
+function localTimeText(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString(current, { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** The whole sentence for a core reason `{key, params}` in the current language, or null
+ * when this UI has none for the key. */
+export function whyText(reason) {
+  if (!reason || !reason.key) return null;
+  const table = WHY[current] || WHY.en;
+  const text = table[reason.key] ?? WHY.en[reason.key];
+  if (!text) return null;
+  const params = reasonParams(reason.params);
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+}
+
+// ---------- checks in English: what a finding means, and what to do ----------
+
+// The English counterparts of CHECK_SEEN_JA and of the Japanese fix column of CHECKS, so
+// that both languages show a plain sentence first and the core's exact words (records,
+// rows, RFC sections) only under "Details".
+const CHECK_SEEN_EN = {
+  "addressing.envelope": "A message would go to more than one envelope address.",
+  "addressing.single_to": "A message's To is not just that row's own address.",
+  "addressing.no_cc_bcc": "A message has a Cc or Bcc line.",
+  "addressing.no_other_recipient": "Another customer's address appears in a message (body, headers or an attachment).",
+  "addressing.lookalike_domain": "A customer's domain mixes alphabets or imitates another domain's look.",
+  "attachments.address_list": "An attached file is a list of addresses (this campaign's, or more addresses than allowed).",
+  "attachments.recipient_folder": "A per-customer attachment points outside its folder, at a link, a key file or the data folder.",
+  "attachments.recipient_file": "The recipient list itself is attached.",
+  "attachments.unreadable": "An attachment cannot be looked into (encrypted, damaged or too large when unpacked).",
+  "merge.renders": "Some customers' messages cannot be made.",
+  "merge.subject": "A message's subject would be empty.",
+  "merge.leftover": "A message still shows {{ or }} where a value should be.",
+  "content.unsubscribe": "A message has no unsubscribe line for mail programs.",
+  "content.from_domain": "The sender's domain is not the one whose set-up was checked.",
+  "content.size": "A message is over, or close to, the mail server's size limit.",
+  "content.line_endings": "A message has line breaks the mail server could misread as its end.",
+  "content.xml": "An attachment's contents could not be checked safely.",
+  "spf.record": "The sender domain has no SPF record, or more than one.",
+  "spf.syntax": "The SPF record has a mistake.",
+  "spf.lookups": "The SPF record needs too many look-ups, so receivers will ignore it.",
+  "spf.ptr": "The SPF record uses ptr, which receivers may ignore.",
+  "spf.all": "The SPF record lets anyone send as your domain.",
+  "spf.relay": "The SPF record does not list your mail server, so your mail may look forged.",
+  "dkim.record": "The signing key is not published where receivers look for it, or is marked as a test.",
+  "dkim.revoked": "The published signing key has been withdrawn.",
+  "dkim.key_length": "The signing key is too short to be trusted.",
+  "dkim.hash": "The signature uses an old, weak method.",
+  "dkim.private_key": "The signing key cannot be read.",
+  "dkim.verify": "A message signed with your key cannot be checked against the published key.",
+  "dmarc.record": "The domain has no valid DMARC record.",
+  "dmarc.policy": "DMARC only watches (p=none), or applies to part of the mail, so forged mail is still delivered.",
+  "dmarc.rua": "No address receives the daily DMARC reports, or the address cannot receive them.",
+  "dmarc.alignment": "The sender's domain matches neither the signature's domain nor the SPF domain.",
+  "dns.resolver": "The name servers could not be asked.",
+  "dns.domain": "The sender's domain does not exist.",
+  "dns.mx": "The sender's domain cannot receive mail, so replies and bounces are lost.",
+  "dns.fcrdns": "The mail server's address does not have a matching name, which many receivers distrust.",
+  "tls.connect": "The mail server cannot be reached.",
+  "tls.starttls": "The mail server does not offer encryption, so MergeGuard will not send through it.",
+  "tls.implicit": "The encrypted connection on port 465 could not be made.",
+  "tls.certificate": "The mail server's certificate cannot be trusted (expired, self-made or for another name).",
+  "tls.version": "The mail server uses an encryption version older than TLS 1.2.",
+  "tls.auth_after_tls": "The mail server asks for the password before the link is encrypted.",
+  "tls.login": "Signing in to the mail server failed.",
+  "bulk.spf_dkim": "SPF and DKIM do not both pass; Gmail, Yahoo and Outlook.com require both from senders of about 5,000 messages a day.",
+  "bulk.dmarc": "DMARC is not published, or neither SPF nor DKIM matches the sender's domain (required above about 5,000 messages a day).",
+  "bulk.ptr": "The mail server's address has no matching name; Gmail requires it from every sender.",
+  "bulk.tls": "The link to the mail server does not pass every encryption check; Gmail requires encryption from every sender.",
+  "bulk.one_click": "A message has no one-click unsubscribe (required above about 5,000 messages a day).",
+  "bulk.visible_unsubscribe": "A message's text has no visible unsubscribe link or address.",
+  "bulk.free_mail_from": "The sender address is at a free mail service, whose DMARC fails mail sent from other servers.",
+  "bulk.message_format": "A message lacks a Message-ID or a Date.",
+  "outbox.nothing_sent": "Messages are written as files into the Outbox folder; nothing is sent.",
+};
+
+const CHECK_FIX_EN = {
+  "addressing.envelope": "Put one address in each row of the recipient list.",
+  "addressing.single_to": "Only the row's own address may be in To: check merge fields in the subject or sender name.",
+  "addressing.no_cc_bcc": "Remove the merge fields or settings that make a Cc or Bcc line.",
+  "addressing.no_other_recipient": "Remove the merge field or file that puts other customers' addresses into the message.",
+  "addressing.lookalike_domain": "Check the shown rows' addresses with the customers. Approve only if you have confirmed the domain is genuine.",
+  "attachments.address_list": "Remove the customer list or other list of addresses from the attachments.",
+  "attachments.recipient_folder": "Choose a folder holding only the per-customer files, and write just file names from it in the attachment column.",
+  "attachments.recipient_file": "Remove the recipient list from the attachments.",
+  "attachments.unreadable": "Open the attachment yourself and check its contents; the approver must confirm it.",
+  "merge.renders": "Fill in the missing values in the rows named, or correct the template.",
+  "merge.subject": "Type a subject, or fix the merge field that leaves it empty.",
+  "merge.leftover": "Correct the {{ }} that were not filled in.",
+  "content.unsubscribe": "Give an unsubscribe address or web page on the Compose screen.",
+  "content.from_domain": "Send from an address at the domain you set up (SPF and DKIM).",
+  "content.size": "Make the attachments smaller, or link to the files instead.",
+  "content.line_endings": "Build the messages again with this version of MergeGuard; if it stays, report it as a fault.",
+  "content.xml": "Check the attachment's format and contents.",
+  "spf.record": "Publish exactly one TXT record starting with v=spf1 for the sender domain (the Sender domain screen shows it).",
+  "spf.syntax": "Correct the mistake in the SPF record.",
+  "spf.lookups": "Use fewer include: entries so that at most 10 look-ups are needed.",
+  "spf.ptr": "List the sending servers with ip4:/ip6: instead of ptr.",
+  "spf.all": "End the record with -all or ~all.",
+  "spf.relay": "Add your mail server's address or its include: to the SPF record (the Sender domain screen shows it).",
+  "dkim.record": "Publish the signing key shown on the Sender domain screen.",
+  "dkim.revoked": "Publish a valid key instead of the withdrawn one (empty p=).",
+  "dkim.key_length": "Make a new key on the Sender domain screen (RSA 2048 bits, or Ed25519).",
+  "dkim.hash": "Sign with rsa-sha256 or ed25519.",
+  "dkim.private_key": "Make the signing key again on the Sender domain screen.",
+  "dkim.verify": "Check that the key published in DNS is the one made on the Sender domain screen.",
+  "dmarc.record": "Publish the DMARC record shown on the Sender domain screen.",
+  "dmarc.policy": "When reports show only your own mail, change p=none to p=quarantine or p=reject.",
+  "dmarc.rua": "Add rua=mailto:… to the DMARC record to receive the daily reports.",
+  "dmarc.alignment": "Sign with the sender's domain (Sender domain screen), or send from the domain in SPF.",
+  "dns.resolver": "Check the network connection.",
+  "dns.domain": "Check the domain of the sender address.",
+  "dns.mx": "Give the domain an MX record so that replies and bounces arrive.",
+  "dns.fcrdns": "Ask whoever runs the mail server to give its address a matching name (PTR).",
+  "tls.connect": "Check the mail server's name and port in the relay settings.",
+  "tls.starttls": "Turn on STARTTLS at the mail server, or use port 465.",
+  "tls.implicit": "Check the mail server's encryption settings.",
+  "tls.certificate": "Replace the certificate, or choose the company's CA file in the relay settings.",
+  "tls.version": "Turn on TLS 1.2 or later at the mail server.",
+  "tls.auth_after_tls": "Do not use a mail server that asks for the password before encryption.",
+  "tls.login": "Check the user name and password saved in the relay settings.",
+  "bulk.spf_dkim": "Add the mail server to SPF and sign with the sender's domain.",
+  "bulk.dmarc": "Publish a DMARC record (p=none or stricter) and make SPF or DKIM match the sender's domain.",
+  "bulk.ptr": "Ask whoever runs the mail server to give its address a matching name (PTR).",
+  "bulk.tls": "Fix the encryption findings first.",
+  "bulk.one_click": "Give an https unsubscribe web page on the Compose screen.",
+  "bulk.visible_unsubscribe": "Write the unsubscribe link or address in the message's footer.",
+  "bulk.free_mail_from": "Send from your company's own domain, set up with SPF, DKIM and DMARC.",
+  "bulk.message_format": "Every message needs a Message-ID and a Date; report this as a fault in MergeGuard.",
+  "outbox.nothing_sent": "To send for real, choose a mail server for the campaign instead of the Outbox folder.",
+};
+
+// ---------- operation log details ----------
+
+// The log stores details as JSON with English keys (the record must not change with the
+// screen's language); the screen names the common keys and values in the person's words.
+const LOG_KEYS = {
+  en: {
+    reason: "reason", purpose: "for", row: "row", rows: "rows", value: "value", setting: "setting",
+    profile: "mail server", name: "name", fingerprint: "approval code", user: "user", roles: "roles",
+    locked_until: "locked until", failures: "wrong PINs in a row", seconds: "seconds", event: "event",
+    voided: "approval void", username: "user name", to: "to", stopped: "stopped", state: "state",
+    stage: "stage", requeued: "put back in the queue", reply: "server reply", recipients: "recipients",
+    preparer: "prepared by", port: "port", host: "server", operator: "person", note: "note",
+    message_id: "message id", count: "count", changed: "changed", by: "by", action: "action",
+    accepted: "accepted", passed: "passed", warnings: "warnings", passes: "checks passed",
+    expires_at: "valid until", acknowledged: "warnings ticked", sent: "sent", failed: "failed",
+    unknown: "unknown", folder: "folder", dkim_key: "signing key", domain: "domain", selector: "selector",
+    pin_rehashed_with_install_key: "PIN re-protected with this computer's key",
+  },
+  ja: {
+    reason: "理由", purpose: "目的", row: "行", rows: "行", value: "値", setting: "設定",
+    profile: "送信サーバー", name: "名前", fingerprint: "承認コード", user: "ユーザー", roles: "役割",
+    locked_until: "ロック解除", failures: "連続した PIN の誤り", seconds: "秒", event: "出来事",
+    voided: "承認の無効化", username: "ユーザー名", to: "宛先", stopped: "停止", state: "状態",
+    stage: "段階", requeued: "再送待ちに戻した数", reply: "サーバーの応答", recipients: "宛先数",
+    preparer: "準備した人", port: "ポート", host: "サーバー", operator: "担当者", note: "メモ",
+    message_id: "メッセージ ID", count: "件数", changed: "変更", by: "操作した人", action: "操作",
+    accepted: "受理", passed: "合格", warnings: "警告", passes: "合格したチェック",
+    expires_at: "有効期限", acknowledged: "確認済みの警告", sent: "送信済み", failed: "失敗",
+    unknown: "不明", folder: "フォルダー", dkim_key: "署名用の鍵", domain: "ドメイン", selector: "セレクター",
+    pin_rehashed_with_install_key: "PIN をこのコンピューターの鍵で保護し直した",
+  },
+};
+
+const LOG_VALUES = {
+  en: {
+    wrong_pin: "wrong PIN", unknown_operator: "unknown name", disabled: "switched off", locked: "locked",
+    pin_change_required: "new PIN needed", sign_in: "sign-in", approve: "approval", pin_change: "PIN change",
+    unlock: "unlock after idle", changed: "campaign changed", resubmitted: "submitted again",
+    revoked: "withdrawn", removed: "removed", registered: "registered",
+    permissions_tightened: "folder permissions tightened", send: "sending", true: "yes", false: "no",
+  },
+  ja: {
+    wrong_pin: "PIN の誤り", unknown_operator: "登録のない名前", disabled: "無効", locked: "ロック中",
+    pin_change_required: "PIN の変更が必要", sign_in: "サインイン", approve: "承認", pin_change: "PIN 変更",
+    unlock: "無操作ロックの解除", changed: "キャンペーンの変更", resubmitted: "再依頼",
+    revoked: "取り消し", removed: "削除", registered: "登録",
+    permissions_tightened: "フォルダーの権限を制限", send: "送信", true: "はい", false: "いいえ",
+  },
+};
+
+/** A log entry's details as "name: value" pairs in the current language; times in local
+ * time. Keys and values this table does not know are shown as stored. */
+export function logDetailText(details) {
+  let v;
+  try { v = JSON.parse(details); } catch (_) { return details; } // a tampered entry may not be JSON
+  if (!v || typeof v !== "object" || Array.isArray(v)) return details;
+  const keys = LOG_KEYS[current] || LOG_KEYS.en;
+  const values = LOG_VALUES[current] || LOG_VALUES.en;
+  const show = (x) => {
+    if (typeof x === "boolean" || typeof x === "string") {
+      const s = String(x);
+      if (/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(s)) return localTimeText(s);
+      return values[s] ?? s;
+    }
+    if (Array.isArray(x)) return x.map((i) => (typeof i === "string" && CHECKS[i] ? checkTitle(i) : show(i))).join(", ");
+    if (x && typeof x === "object") return JSON.stringify(x);
+    return String(x);
+  };
+  return Object.entries(v)
+    .filter(([, x]) => x !== null)
+    .map(([k, x]) => `${keys[k] ?? k}: ${show(x)}`)
+    .join(current === "ja" ? "　" : " · ");
 }

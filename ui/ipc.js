@@ -91,10 +91,14 @@ async function guarded(command, args = {}) {
 export const appStatus = () => call("app_status");
 export const createFirstAdmin = (name, pin, pinAgain) => call("create_first_admin", { name, pin, pinAgain });
 export const signIn = (name, pin) => call("sign_in", { name, pin });
+export const changePin = (name, oldPin, newPin, newPinAgain) => call("change_pin", { name, oldPin, newPin, newPinAgain });
 export const signOut = () => call("sign_out");
 export const listOperators = () => guarded("list_operators");
 export const addOperator = (name, roles, pin, pinAgain) => guarded("add_operator", { name, roles, pin, pinAgain });
 export const disableOperator = (name) => guarded("disable_operator", { name });
+export const enableOperator = (name) => guarded("enable_operator", { name });
+export const setOperatorRoles = (name, roles) => guarded("set_operator_roles", { name, roles });
+export const resetOperatorPin = (name, pin, pinAgain) => guarded("reset_operator_pin", { name, pin, pinAgain });
 export const settings = () => guarded("settings");
 export const saveSettings = (idleMinutes, approvalHours) => guarded("save_settings", { idleMinutes, approvalHours });
 

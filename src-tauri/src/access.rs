@@ -7,6 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use mergeguard::duration_input::{whole, Unit};
+use mergeguard::error::Reason;
 use mergeguard::operators::{self, Operator, Role};
 use mergeguard::secrets::Secret;
 
@@ -44,9 +45,14 @@ fn operator_error(e: operators::Error) -> CommandError {
     use operators::Error as E;
     match e {
         E::WeakPin | E::BadName | E::NameTaken(_) | E::UnknownRole(_) | E::BadIdleTime => {
-            CommandError::shell(ShellCode::InvalidInput, e.to_string())
+            let reason = e.reason();
+            let err = CommandError::shell(ShellCode::InvalidInput, e.to_string());
+            match reason {
+                Some(r) => err.because(r),
+                None => err,
+            }
         }
-        other => CommandError::new(other.code(), other.to_string()),
+        other => other.to_user().into(),
     }
 }
 
@@ -66,7 +72,8 @@ fn same_pin(pin: &str, again: &str) -> CommandResult<()> {
         return Err(CommandError::shell(
             ShellCode::InvalidInput,
             "The two PINs are not the same; type the PIN twice exactly.",
-        ));
+        )
+        .because(Reason::new("pins_differ")));
     }
     Ok(())
 }
@@ -125,19 +132,7 @@ pub fn add_operator(
 ) -> CommandResult<Operator> {
     let who = state.signed_in(now)?;
     same_pin(&pin, &pin_again)?;
-    let mut set = BTreeSet::new();
-    for r in &roles {
-        set.insert(
-            Role::parse(r)
-                .ok_or_else(|| operator_error(operators::Error::UnknownRole(r.clone())))?,
-        );
-    }
-    if set.is_empty() {
-        return Err(CommandError::shell(
-            ShellCode::InvalidInput,
-            "Choose at least one role.",
-        ));
-    }
+    let set = parse_roles(&roles)?;
     operators::add_operator(
         &*state.store()?,
         &who,
@@ -152,6 +147,75 @@ pub fn add_operator(
 pub fn disable_operator(state: &AppState, now: OffsetDateTime, name: String) -> CommandResult<()> {
     let who = state.signed_in(now)?;
     operators::disable_operator(&*state.store()?, &who, name.trim(), now).map_err(operator_error)
+}
+
+/// An operator whose PIN was reset (or is below the current rule) chooses a new one,
+/// proving the PIN they have; then signs in with it.
+pub fn change_pin(
+    state: &AppState,
+    now: OffsetDateTime,
+    name: String,
+    old_pin: String,
+    new_pin: String,
+    new_pin_again: String,
+) -> CommandResult<OperatorView> {
+    same_pin(&new_pin, &new_pin_again)?;
+    let store = state.store()?;
+    let new_pin = Secret::new(new_pin);
+    operators::change_pin(&store, name.trim(), &Secret::new(old_pin), &new_pin, now)
+        .map_err(operator_error)?;
+    let session = operators::sign_in(&store, name.trim(), &new_pin, now).map_err(operator_error)?;
+    let view = OperatorView::from(&session);
+    state.set_session(Some(session))?;
+    Ok(view)
+}
+
+pub fn enable_operator(state: &AppState, now: OffsetDateTime, name: String) -> CommandResult<()> {
+    let who = state.signed_in(now)?;
+    operators::enable_operator(&*state.store()?, &who, name.trim(), now).map_err(operator_error)
+}
+
+fn parse_roles(roles: &[String]) -> CommandResult<BTreeSet<Role>> {
+    let mut set = BTreeSet::new();
+    for r in roles {
+        set.insert(
+            Role::parse(r)
+                .ok_or_else(|| operator_error(operators::Error::UnknownRole(r.clone())))?,
+        );
+    }
+    if set.is_empty() {
+        return Err(
+            CommandError::shell(ShellCode::InvalidInput, "Choose at least one role.")
+                .because(Reason::new("no_role_chosen")),
+        );
+    }
+    Ok(set)
+}
+
+pub fn set_roles(
+    state: &AppState,
+    now: OffsetDateTime,
+    name: String,
+    roles: Vec<String>,
+) -> CommandResult<()> {
+    let who = state.signed_in(now)?;
+    let set = parse_roles(&roles)?;
+    operators::set_roles(&*state.store()?, &who, name.trim(), &set, now).map_err(operator_error)
+}
+
+/// An admin gives a person a one-time PIN (typed twice); the person chooses their own at
+/// the next sign-in.
+pub fn reset_pin(
+    state: &AppState,
+    now: OffsetDateTime,
+    name: String,
+    pin: String,
+    pin_again: String,
+) -> CommandResult<()> {
+    let who = state.signed_in(now)?;
+    same_pin(&pin, &pin_again)?;
+    operators::reset_pin(&*state.store()?, &who, name.trim(), &Secret::new(pin), now)
+        .map_err(operator_error)
 }
 
 /// The admin's settings: idle lock time and how long an approval stays valid.

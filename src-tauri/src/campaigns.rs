@@ -139,7 +139,7 @@ fn field_problems(composer: &Composer, fields: &[String], first_row: Option<u64>
 pub fn open(state: &AppState, now: OffsetDateTime, path: &Path) -> CommandResult<OpenedCampaign> {
     let who = state.signed_in(now)?;
     let form = documents::read(path).map_err(user)?;
-    let campaign = Campaign::load(path).map_err(|e| CommandError::new(e.code(), e.to_string()))?;
+    let campaign = Campaign::load(path).map_err(|e| CommandError::from(e.to_user()))?;
     let store = state.store()?;
     let suppressed = mergeguard::suppression::keys(&store)?;
     let mut problems = form.problems();

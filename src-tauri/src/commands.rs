@@ -83,6 +83,41 @@ pub fn disable_operator(state: State<'_, AppState>, name: String) -> CommandResu
 }
 
 #[tauri::command]
+pub fn enable_operator(state: State<'_, AppState>, name: String) -> CommandResult<()> {
+    access::enable_operator(&state, now(), name)
+}
+
+#[tauri::command]
+pub fn set_operator_roles(
+    state: State<'_, AppState>,
+    name: String,
+    roles: Vec<String>,
+) -> CommandResult<()> {
+    access::set_roles(&state, now(), name, roles)
+}
+
+#[tauri::command]
+pub fn reset_operator_pin(
+    state: State<'_, AppState>,
+    name: String,
+    pin: String,
+    pin_again: String,
+) -> CommandResult<()> {
+    access::reset_pin(&state, now(), name, pin, pin_again)
+}
+
+#[tauri::command]
+pub fn change_pin(
+    state: State<'_, AppState>,
+    name: String,
+    old_pin: String,
+    new_pin: String,
+    new_pin_again: String,
+) -> CommandResult<access::OperatorView> {
+    access::change_pin(&state, now(), name, old_pin, new_pin, new_pin_again)
+}
+
+#[tauri::command]
 pub fn settings(state: State<'_, AppState>) -> CommandResult<SettingsView> {
     access::settings(&state, now())
 }

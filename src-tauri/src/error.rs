@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use mergeguard::error::{ErrorCode, UserError};
+use mergeguard::error::{ErrorCode, Reason, UserError};
 
 /// Codes the shell adds to the core's closed set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -16,6 +16,18 @@ pub enum ShellCode {
     Locked,
     /// A form value is not acceptable (PINs differ, weak PIN, name taken); the message says which.
     InvalidInput,
+    /// An earlier step is missing (no campaign open, no checklist run yet); the reason
+    /// says which.
+    NotReady,
+}
+
+impl ShellCode {
+    pub const ALL: &'static [ShellCode] = &[
+        ShellCode::SignedOut,
+        ShellCode::Locked,
+        ShellCode::InvalidInput,
+        ShellCode::NotReady,
+    ];
 }
 
 /// A core code or a shell code; both serialise as a bare `snake_case` string.
@@ -30,6 +42,9 @@ pub enum Code {
 pub struct CommandError {
     pub code: Code,
     pub message: String,
+    /// The finer reason and its parameters, for a sentence in the person's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }
 
 impl CommandError {
@@ -37,6 +52,7 @@ impl CommandError {
         CommandError {
             code: Code::Core(code),
             message: message.into(),
+            reason: None,
         }
     }
 
@@ -44,7 +60,18 @@ impl CommandError {
         CommandError {
             code: Code::Shell(code),
             message: message.into(),
+            reason: None,
         }
+    }
+
+    /// A missing earlier step, named by its reason key (see `REASON_KEYS`).
+    pub fn not_ready(key: &'static str, message: impl Into<String>) -> Self {
+        Self::shell(ShellCode::NotReady, message).because(Reason::new(key))
+    }
+
+    pub fn because(mut self, reason: Reason) -> Self {
+        self.reason = Some(reason);
+        self
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -67,6 +94,7 @@ impl From<UserError> for CommandError {
         CommandError {
             code: Code::Core(e.code),
             message: e.message,
+            reason: e.reason,
         }
     }
 }

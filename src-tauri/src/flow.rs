@@ -45,9 +45,9 @@ pub struct ChecklistView {
 
 fn campaign_path(state: &AppState) -> CommandResult<PathBuf> {
     lock(&state.campaign)?.path.clone().ok_or_else(|| {
-        CommandError::shell(
-            ShellCode::InvalidInput,
-            "Open a campaign file (.toml) on the Recipients screen first.",
+        CommandError::not_ready(
+            "no_campaign",
+            "Open or create a campaign on the Campaigns screen first.",
         )
     })
 }

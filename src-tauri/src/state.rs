@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 
 use mergeguard::compose::{BuiltMessage, Composer, Draft, RenderError};
-use mergeguard::error::ErrorCode;
+use mergeguard::error::{ErrorCode, Reason};
 use mergeguard::operators;
 use mergeguard::preflight::dns::Resolver;
 use mergeguard::recipients::RecipientList;
@@ -198,6 +198,11 @@ impl AppState {
                     who.operator(),
                     role.as_str()
                 ),
+            )
+            .because(
+                Reason::new("missing_role")
+                    .with("name", who.operator())
+                    .with("role", role.as_str()),
             ));
         }
         Ok(who)
@@ -223,8 +228,8 @@ impl AppState {
     /// The last checklist run, or a plain error asking for one.
     pub fn prepared(&self) -> CommandResult<Arc<Prepared>> {
         lock(&self.campaign)?.prepared.clone().ok_or_else(|| {
-            CommandError::new(
-                ErrorCode::NotApproved,
+            CommandError::not_ready(
+                "no_checklist_run",
                 "Run the pre-flight checklist on the campaign first.",
             )
         })

@@ -766,3 +766,118 @@ fn a_role_forged_in_the_data_folder_is_refused_by_the_command_layer() {
     let e = access::list_operators(&f.state, now).unwrap_err();
     assert!(e.is_core(ErrorCode::Tampered), "{e:?}");
 }
+
+/// The reason key of a refusal, as the window reads it to say the sentence in Japanese.
+fn reason_key(e: &CommandError) -> Option<&'static str> {
+    e.reason.as_ref().map(|r| r.key)
+}
+
+#[test]
+fn refusals_carry_the_reason_the_window_words_in_both_languages() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    access::create_first_admin(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), ADMIN_PIN.into())
+        .unwrap();
+    // Asking for the approval screen before any checklist run is a missing step, not
+    // "not approved" (which the window used to hide).
+    let e = flow::review(&f.state, now).unwrap_err();
+    assert!(e.is(ShellCode::NotReady), "{e:?}");
+    assert_eq!(reason_key(&e), Some("no_checklist_run"));
+    let e = flow::submit_for_approval(&f.state, now).unwrap_err();
+    assert_eq!(reason_key(&e), Some("no_checklist_run"), "{e:?}");
+    access::sign_out(&f.state).unwrap();
+    // Wrong PINs: the third one says how many tries are left, with the number.
+    let mut reasons = Vec::new();
+    for _ in 0..4 {
+        let e = access::sign_in(&f.state, now, ADMIN.into(), "000000".into()).unwrap_err();
+        let tries = e
+            .reason
+            .as_ref()
+            .and_then(|r| r.params.get("tries_left"))
+            .and_then(|v| v.as_u64());
+        reasons.push((reason_key(&e), tries));
+    }
+    assert_eq!(
+        reasons,
+        [
+            (Some("wrong_pin"), None),
+            (Some("wrong_pin"), None),
+            (Some("wrong_pin_tries_left"), Some(2)),
+            (Some("wrong_pin_tries_left"), Some(1)),
+        ]
+    );
+    let e = access::sign_in(&f.state, now, ADMIN.into(), "000000".into()).unwrap_err();
+    assert!(e.is_core(ErrorCode::LockedOut));
+    assert_eq!(reason_key(&e), Some("locked_until"));
+    // The JSON the window gets: code, message, and the reason with its parameters.
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(json["code"], "locked_out");
+    assert!(json["reason"]["params"]["until"].is_string());
+}
+
+#[test]
+fn an_admin_resets_a_pin_changes_roles_and_switches_people_on_in_the_window() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    access::create_first_admin(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), ADMIN_PIN.into())
+        .unwrap();
+    access::add_operator(
+        &f.state,
+        now,
+        APPROVER.into(),
+        vec!["approver".into()],
+        APPROVER_PIN.into(),
+        APPROVER_PIN.into(),
+    )
+    .unwrap();
+    access::set_roles(&f.state, now, APPROVER.into(), vec!["approver".into(), "sender".into()])
+        .unwrap();
+    let e = access::set_roles(&f.state, now, APPROVER.into(), vec![]).unwrap_err();
+    assert_eq!(reason_key(&e), Some("no_role_chosen"));
+    let e = access::reset_pin(&f.state, now, APPROVER.into(), "864200".into(), "864201".into())
+        .unwrap_err();
+    assert_eq!(reason_key(&e), Some("pins_differ"));
+    access::reset_pin(&f.state, now, APPROVER.into(), "864200".into(), "864200".into()).unwrap();
+    access::disable_operator(&f.state, now, APPROVER.into()).unwrap();
+    access::enable_operator(&f.state, now, APPROVER.into()).unwrap();
+    let ben = access::list_operators(&f.state, now)
+        .unwrap()
+        .into_iter()
+        .find(|o| o.name == APPROVER)
+        .unwrap();
+    assert!(ben.pin_reset && !ben.disabled && ben.roles.len() == 2);
+    access::sign_out(&f.state).unwrap();
+    // Ben signs in with the one-time PIN: refused until he chooses his own, then in.
+    let e = access::sign_in(&f.state, now, APPROVER.into(), "864200".into()).unwrap_err();
+    assert!(e.is_core(ErrorCode::PinChangeRequired), "{e:?}");
+    let view = access::change_pin(
+        &f.state,
+        now,
+        APPROVER.into(),
+        "864200".into(),
+        "975318".into(),
+        "975318".into(),
+    )
+    .unwrap();
+    assert_eq!(view.name, APPROVER);
+    // Ben is no admin: he cannot change anyone's roles or reset a PIN.
+    let e = access::set_roles(&f.state, now, ADMIN.into(), vec!["sender".into()]).unwrap_err();
+    assert!(e.is_core(ErrorCode::Forbidden), "{e:?}");
+    let e = access::reset_pin(&f.state, now, ADMIN.into(), "111111".into(), "111111".into())
+        .unwrap_err();
+    assert!(e.is_core(ErrorCode::Forbidden), "{e:?}");
+}
+
+#[test]
+fn every_shell_code_has_words_in_both_languages() {
+    let i18n = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/i18n.js"))
+        .unwrap();
+    let ja = i18n.find("\n  ja: {").expect("a Japanese block");
+    for code in ShellCode::ALL {
+        let name = serde_json::to_value(code).unwrap();
+        let key = format!("    err_{}:", name.as_str().unwrap());
+        let (en_part, ja_part) = i18n.split_at(ja);
+        assert!(en_part.contains(&key), "no English words for {key}");
+        assert!(ja_part.contains(&key), "no Japanese words for {key}");
+    }
+}

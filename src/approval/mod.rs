@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{self, Kind};
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, Reason, UserError};
 use crate::operators::{self, Role, Session};
 use crate::secrets::Secret;
 use crate::store::{self, Store, Tx};
@@ -437,6 +437,30 @@ impl Error {
             Error::BadValidity => ErrorCode::InvalidInput,
             _ => ErrorCode::NotApproved,
         }
+    }
+
+    /// What the window needs to say this in the person's language.
+    pub fn reason(&self) -> Option<Reason> {
+        Some(match self {
+            Error::NotSubmitted(_) => Reason::new("not_submitted"),
+            Error::ChecklistFailed(ids) => Reason::new("checklist_failed").with("checks", ids.as_str()),
+            Error::FingerprintMismatch { .. } | Error::Changed => Reason::new("approval_changed"),
+            Error::SamePerson => Reason::new("same_person"),
+            Error::NotApprover(name) => Reason::new("not_approver").with("name", name.as_str()),
+            Error::NotSender(name) => Reason::new("not_sender").with("name", name.as_str()),
+            Error::Unacknowledged(ids) => Reason::new("unacknowledged").with("checks", ids.as_str()),
+            Error::NotApproved(_) => Reason::new("no_approval"),
+            Error::Expired(at) => Reason::new("approval_expired").with("at", at.as_str()),
+            Error::Revoked(why) => Reason::new("approval_revoked").with("why", why.as_str()),
+            Error::NotAdmin => Reason::new("admin_only"),
+            Error::Operator(e) => return e.reason(),
+            _ => return None,
+        })
+    }
+
+    /// The error as the window and `--json` output get it.
+    pub fn to_user(&self) -> UserError {
+        UserError::new(self.code(), self.to_string()).with_reason(self.reason())
     }
 }
 

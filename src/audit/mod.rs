@@ -83,6 +83,9 @@ kinds! {
     DataFolder => "data_folder",
     IntegrityFailure => "integrity_failure",
     PinChanged => "pin_changed",
+    PinReset => "pin_reset",
+    RolesChanged => "roles_changed",
+    OperatorEnabled => "operator_enabled",
 }
 
 impl std::fmt::Display for Kind {

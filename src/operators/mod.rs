@@ -23,7 +23,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{self, Kind};
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, Reason, UserError};
 use crate::secrets::Secret;
 use crate::store::{self, InstallKey, Store, Tx};
 
@@ -94,6 +94,8 @@ pub struct Operator {
     pub failed_attempts: u32,
     #[serde(with = "time::serde::rfc3339::option")]
     pub locked_until: Option<OffsetDateTime>,
+    /// An admin reset the PIN: the person must choose a new one at their next sign-in.
+    pub pin_reset: bool,
 }
 
 impl Operator {
@@ -157,6 +159,8 @@ impl Session {
 pub enum Error {
     #[error("sign-in refused: wrong name or PIN")]
     WrongPin,
+    #[error("sign-in refused: wrong name or PIN ({tries_left} more wrong PINs lock {name} for a while)")]
+    WrongPinWarning { name: String, tries_left: u32 },
     #[error("sign-in refused: the operator {0} is disabled")]
     Disabled(String),
     #[error("too many wrong PINs: {name} is locked until {until}")]
@@ -200,9 +204,10 @@ pub enum Error {
 impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::WrongPin | Error::Disabled(_) | Error::NoSuchOperator(_) => {
-                ErrorCode::AuthFailed
-            }
+            Error::WrongPin
+            | Error::WrongPinWarning { .. }
+            | Error::Disabled(_)
+            | Error::NoSuchOperator(_) => ErrorCode::AuthFailed,
             Error::LockedOut { .. } => ErrorCode::LockedOut,
             Error::NotAdmin
             | Error::AlreadySetUp
@@ -220,6 +225,41 @@ impl Error {
             Error::Sql(_) => ErrorCode::Database,
             Error::Audit(e) => e.code(),
         }
+    }
+
+    /// What the window needs to say this in the person's language.
+    pub fn reason(&self) -> Option<Reason> {
+        Some(match self {
+            Error::WrongPin => Reason::new("wrong_pin"),
+            Error::WrongPinWarning { tries_left, .. } => {
+                Reason::new("wrong_pin_tries_left").with("tries_left", *tries_left)
+            }
+            Error::Disabled(name) => Reason::new("operator_disabled").with("name", name.as_str()),
+            Error::LockedOut { name, until } => Reason::new("locked_until")
+                .with("name", name.as_str())
+                .with("until", until.as_str()),
+            Error::NoSuchOperator(name) => {
+                Reason::new("no_such_operator").with("name", name.as_str())
+            }
+            Error::NameTaken(name) => Reason::new("name_taken").with("name", name.as_str()),
+            Error::BadName => Reason::new("bad_name"),
+            Error::WeakPin => Reason::new("weak_pin").with("digits", MIN_PIN_DIGITS),
+            Error::PinChangeRequired(name) => {
+                Reason::new("pin_change_required").with("name", name.as_str())
+            }
+            Error::NotAdmin => Reason::new("admin_only"),
+            Error::MissingRole { name, role } => Reason::new("missing_role")
+                .with("name", name.as_str())
+                .with("role", role.as_str()),
+            Error::AlreadySetUp => Reason::new("first_admin_exists"),
+            Error::LastAdmin => Reason::new("last_admin"),
+            _ => return None,
+        })
+    }
+
+    /// The error as the window and `--json` output get it.
+    pub fn to_user(&self) -> UserError {
+        UserError::new(self.code(), self.to_string()).with_reason(self.reason())
     }
 }
 
@@ -321,6 +361,7 @@ fn load(conn: &rusqlite::Connection, key: &InstallKey, name: &str) -> Result<Opt
             [name],
             |r| {
                 let roles: String = r.get(2)?;
+                let pin_hash: String = r.get(6)?;
                 Ok(Row {
                     rowid: r.get(0)?,
                     op: Operator {
@@ -329,8 +370,9 @@ fn load(conn: &rusqlite::Connection, key: &InstallKey, name: &str) -> Result<Opt
                         disabled: r.get::<_, i64>(3)? != 0,
                         failed_attempts: r.get(4)?,
                         locked_until: parse_time(r.get(5)?),
+                        pin_reset: pin_hash.starts_with(RESET_MARK),
                     },
-                    pin_hash: r.get(6)?,
+                    pin_hash,
                     pin_peppered: r.get::<_, i64>(7)? != 0,
                 })
             },
@@ -599,14 +641,7 @@ pub fn disable_operator(
         let target =
             load(tx, tx.key(), name)?.ok_or_else(|| Error::NoSuchOperator(name.to_owned()))?;
         if target.op.has_role(Role::Admin) && !target.op.disabled {
-            let admins: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM operators WHERE disabled = 0 AND ',' || roles || ',' LIKE '%,admin,%'",
-                [],
-                |r| r.get(0),
-            )?;
-            if admins <= 1 {
-                return Err(Error::LastAdmin);
-            }
+            require_another_admin(tx)?;
         }
         update_sealed(
             tx,
@@ -628,6 +663,113 @@ pub fn disable_operator(
         log_tampered(store, now, e);
     }
     r
+}
+
+/// Marks a PIN hash as set by an admin's reset: the PIN works once, to choose a new one.
+const RESET_MARK: &str = "reset$";
+
+/// An admin switches a disabled operator on again.
+pub fn enable_operator(
+    store: &Store,
+    by: &Session,
+    name: &str,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    admin_change(store, by, name, now, |tx, target| {
+        update_sealed(
+            tx,
+            &target.op.name,
+            "UPDATE operators SET disabled = 0 WHERE rowid = ?1",
+            &[],
+        )?;
+        Ok((Kind::OperatorEnabled, json!({"name": target.op.name})))
+    })
+}
+
+/// An admin gives an operator a new set of roles; the last enabled admin keeps admin.
+pub fn set_roles(
+    store: &Store,
+    by: &Session,
+    name: &str,
+    roles: &BTreeSet<Role>,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    if roles.is_empty() {
+        return Err(Error::UnknownRole(String::new()));
+    }
+    admin_change(store, by, name, now, |tx, target| {
+        if target.op.has_role(Role::Admin) && !roles.contains(&Role::Admin) && !target.op.disabled
+        {
+            require_another_admin(tx)?;
+        }
+        update_sealed(
+            tx,
+            &target.op.name,
+            "UPDATE operators SET roles = ?2 WHERE rowid = ?1",
+            &[&roles_to_text(roles)],
+        )?;
+        Ok((
+            Kind::RolesChanged,
+            json!({"name": target.op.name, "roles": roles_to_text(roles)}),
+        ))
+    })
+}
+
+/// An admin resets a forgotten PIN: `one_time_pin` (told to the person) lets them sign
+/// in once only to choose their own new PIN; any lock is lifted. Logged, never the PIN.
+pub fn reset_pin(
+    store: &Store,
+    by: &Session,
+    name: &str,
+    one_time_pin: &Secret,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    check_pin_policy(one_time_pin)?;
+    let hash = format!("{RESET_MARK}{}", hash_pin(one_time_pin, store.key())?);
+    admin_change(store, by, name, now, |tx, target| {
+        update_sealed(
+            tx,
+            &target.op.name,
+            "UPDATE operators SET pin_hash = ?2, pin_peppered = 1, failed_attempts = 0,
+                    locked_until = NULL WHERE rowid = ?1",
+            &[&hash],
+        )?;
+        Ok((Kind::PinReset, json!({"name": target.op.name})))
+    })
+}
+
+/// One admin change to another operator's row, in one transaction with its log entry.
+fn admin_change(
+    store: &Store,
+    by: &Session,
+    name: &str,
+    now: OffsetDateTime,
+    change: impl FnOnce(&Tx<'_>, &Row) -> Result<(Kind, serde_json::Value), Error>,
+) -> Result<(), Error> {
+    let r = store.transaction(|tx| {
+        require_admin(tx, by)?;
+        let target =
+            load(tx, tx.key(), name)?.ok_or_else(|| Error::NoSuchOperator(name.to_owned()))?;
+        let (kind, details) = change(tx, &target)?;
+        audit::append_in(tx, now, &by.operator, kind, None, &details)?;
+        Ok(())
+    });
+    if let Err(e) = &r {
+        log_tampered(store, now, e);
+    }
+    r
+}
+
+fn require_another_admin(tx: &Tx<'_>) -> Result<(), Error> {
+    let admins: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM operators WHERE disabled = 0 AND ',' || roles || ',' LIKE '%,admin,%'",
+        [],
+        |r| r.get(0),
+    )?;
+    if admins <= 1 {
+        return Err(Error::LastAdmin);
+    }
+    Ok(())
 }
 
 /// Signs in: checks the PIN, applies the lockout rule, logs the attempt. A correct PIN
@@ -746,15 +888,21 @@ fn authenticate_inner(
         )?;
         return Err(Error::LockedOut { name, until });
     }
-    let ok = pin_matches(&row.pin_hash, pin, row.pin_peppered.then_some(store.key()));
+    // A PIN an admin reset is a one-time PIN: right, it only lets the person choose a
+    // new one (the mark is inside the sealed hash column, so it cannot be removed).
+    let (reset, phc) = match row.pin_hash.strip_prefix(RESET_MARK) {
+        Some(phc) => (true, phc),
+        None => (false, row.pin_hash.as_str()),
+    };
+    let ok = pin_matches(phc, pin, row.pin_peppered.then_some(store.key()));
     // A hash from before the folder was keyed is re-made with the key while the PIN is
     // at hand (outside the lock: Argon2 is slow).
-    let rehash = if ok && !row.pin_peppered && check_pin_policy(pin).is_ok() {
+    let rehash = if ok && !reset && !row.pin_peppered && check_pin_policy(pin).is_ok() {
         Some(hash_pin(pin, store.key())?)
     } else {
         None
     };
-    let short_pin = ok && purpose != "pin_change" && check_pin_policy(pin).is_err();
+    let short_pin = ok && purpose != "pin_change" && (reset || check_pin_policy(pin).is_err());
     // The transaction must commit on a wrong PIN too (the failure count and the log entry
     // are the point), so the refusal travels out as a value, not as the closure's error.
     let refusal: Option<Error> = store.transaction(|tx| {
@@ -838,6 +986,11 @@ fn authenticate_inner(
                 name: name.clone(),
                 until,
             }));
+        }
+        // From the third wrong PIN on, say how many tries are left before the lock.
+        let tries_left = LOCKOUT_THRESHOLD - failures;
+        if failures >= LOCKOUT_THRESHOLD.saturating_sub(2) {
+            return Ok(Some(Error::WrongPinWarning { name: name.clone(), tries_left }));
         }
         Ok(Some(Error::WrongPin))
     })?;

@@ -46,6 +46,69 @@ pub fn is_authentication(id: &str) -> bool {
         .any(|p| id.starts_with(p))
 }
 
+/// Every check id the checklist can produce. The window has a title and plain sentences
+/// for each, in English and Japanese (a test reads `ui/i18n.js` against this list), and a
+/// check built with an id missing here fails the debug build's tests.
+pub const CHECK_IDS: &[&str] = &[
+    "addressing.envelope",
+    "addressing.single_to",
+    "addressing.no_cc_bcc",
+    "addressing.no_other_recipient",
+    "addressing.lookalike_domain",
+    "attachments.address_list",
+    "attachments.recipient_folder",
+    "attachments.recipient_file",
+    "attachments.unreadable",
+    "merge.renders",
+    "merge.subject",
+    "merge.leftover",
+    "content.unsubscribe",
+    "content.from_domain",
+    "content.size",
+    "content.line_endings",
+    "content.xml",
+    "spf.record",
+    "spf.syntax",
+    "spf.lookups",
+    "spf.ptr",
+    "spf.all",
+    "spf.relay",
+    "dkim.record",
+    "dkim.revoked",
+    "dkim.key_length",
+    "dkim.hash",
+    "dkim.private_key",
+    "dkim.verify",
+    "dmarc.record",
+    "dmarc.policy",
+    "dmarc.rua",
+    "dmarc.alignment",
+    "dns.resolver",
+    "dns.domain",
+    "dns.mx",
+    "dns.fcrdns",
+    "tls.connect",
+    "tls.starttls",
+    "tls.implicit",
+    "tls.certificate",
+    "tls.version",
+    "tls.auth_after_tls",
+    "tls.login",
+    "bulk.spf_dkim",
+    "bulk.dmarc",
+    "bulk.ptr",
+    "bulk.tls",
+    "bulk.one_click",
+    "bulk.visible_unsubscribe",
+    "bulk.free_mail_from",
+    "bulk.message_format",
+    "outbox.nothing_sent",
+];
+
+fn known(id: &str) -> bool {
+    CHECK_IDS.contains(&id)
+}
+
 /// One finding of the checklist. `id` is stable and dotted (`spf.lookups`,
 /// `tls.starttls`, `addressing.single_to`); `detail` says what was seen and `fix` how to
 /// put it right, both in plain English (the UI translates by `id`/`status`).
@@ -59,6 +122,7 @@ pub struct Check {
 
 impl Check {
     pub fn pass(id: &str, detail: impl Into<String>) -> Check {
+        debug_assert!(known(id), "check id {id} is not in CHECK_IDS");
         Check {
             id: id.into(),
             status: Status::Pass,
@@ -67,6 +131,7 @@ impl Check {
         }
     }
     pub fn warning(id: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        debug_assert!(known(id), "check id {id} is not in CHECK_IDS");
         Check {
             id: id.into(),
             status: Status::Warning,
@@ -75,6 +140,7 @@ impl Check {
         }
     }
     pub fn fail(id: &str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        debug_assert!(known(id), "check id {id} is not in CHECK_IDS");
         Check {
             id: id.into(),
             status: Status::Fail,
@@ -84,6 +150,7 @@ impl Check {
     }
     /// A check that could not run; `reason` says what was missing, `fix` what to give.
     pub fn skipped(id: &str, reason: impl Into<String>, fix: impl Into<String>) -> Check {
+        debug_assert!(known(id), "check id {id} is not in CHECK_IDS");
         Check {
             id: id.into(),
             status: Status::Skipped,
@@ -145,9 +212,9 @@ mod status_tests {
     fn skipped_sorts_after_warnings_and_does_not_fail_the_report() {
         let mut report = Report {
             checks: vec![
-                Check::pass("a.pass", "ok"),
-                Check::skipped("b.skipped", "why", "fix"),
-                Check::warning("c.warning", "hm", "fix"),
+                Check::pass("dns.mx", "ok"),
+                Check::skipped("spf.relay", "why", "fix"),
+                Check::warning("dmarc.policy", "hm", "fix"),
             ],
         };
         report.sort();

@@ -8,9 +8,31 @@
 use std::str::FromStr;
 
 use super::RejectReason;
+use crate::error::Reason;
 
 /// Why a cell is not a usable address: the reason and a plain-language detail.
-pub(crate) type Refusal = (RejectReason, String);
+pub(crate) type Refusal = (RejectReason, Detail);
+
+/// Why a row was refused: the English sentence and its key for the window.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Detail {
+    pub text: String,
+    pub why: Reason,
+}
+
+impl Detail {
+    pub(crate) fn new(key: &'static str, text: impl Into<String>) -> Detail {
+        Detail {
+            text: text.into(),
+            why: Reason::new(key),
+        }
+    }
+
+    pub(crate) fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Detail {
+        self.why = self.why.with(name, value);
+        self
+    }
+}
 
 /// Characters trimmed from around an address: all Unicode white space (including the
 /// full-width space U+3000 and no-break space), zero-width space and byte-order marks.
@@ -153,7 +175,7 @@ fn check_address_fully(address: &str) -> Result<&str, Refusal> {
     if address.is_empty() {
         return Err((
             RejectReason::EmptyAddress,
-            "the address cell is empty".into(),
+            Detail::new("cell_empty", "the address cell is empty"),
         ));
     }
     // Two @-tokens in one cell would put two people in one message's To: the leak this
@@ -165,68 +187,104 @@ fn check_address_fully(address: &str) -> Result<&str, Refusal> {
     if tokens >= 2 {
         return Err((
             RejectReason::MultipleAddresses,
-            format!("the cell holds {tokens} addresses; put one recipient on each row"),
+            Detail::new(
+                "cell_multiple",
+                format!("the cell holds {tokens} addresses; put one recipient on each row"),
+            )
+            .with("count", tokens),
         ));
     }
     invalid_if(
         address.contains('＠'),
+        "addr_fullwidth_at",
         "it has a full-width ＠; type a half-width @ instead",
     )?;
     invalid_if(
         address.contains(['<', '>']),
+        "addr_brackets",
         "write the bare address, without a name or angle brackets",
     )?;
     invalid_if(
         address.chars().any(|c| c.is_whitespace() || c.is_control()),
+        "addr_space",
         "it contains a space or a control character",
     )?;
-    invalid_if(address.contains('"'), "quoted local parts are not accepted")?;
+    invalid_if(
+        address.contains('"'),
+        "addr_quoted",
+        "quoted local parts are not accepted",
+    )?;
     let Some((local, domain)) = address.rsplit_once('@') else {
-        return Err(invalid("it has no @"));
+        return Err(invalid("addr_no_at", "it has no @"));
     };
-    invalid_if(local.is_empty(), "nothing before the @")?;
-    invalid_if(domain.is_empty(), "nothing after the @")?;
+    invalid_if(local.is_empty(), "addr_no_local", "nothing before the @")?;
+    invalid_if(domain.is_empty(), "addr_no_domain", "nothing after the @")?;
     // Non-ASCII before the @ needs SMTPUTF8 at every hop; relays commonly refuse it, so
     // such a row is better fixed than half-delivered. IDN domains are fine: they are
     // sent as punycode.
     invalid_if(
         !local.is_ascii(),
+        "addr_non_ascii_local",
         "the part before @ has non-ASCII characters, which many mail servers refuse",
     )?;
     invalid_if(
         local.len() > 64,
+        "addr_local_too_long",
         "the part before @ is longer than 64 characters",
     )?;
     invalid_if(
         address.len() > 254,
+        "addr_too_long",
         "the address is longer than 254 characters",
     )?;
     invalid_if(
         domain.starts_with('['),
+        "addr_ip_domain",
         "IP-address domains are not accepted",
     )?;
     if !domain.contains('.') {
-        return Err(invalid(&format!("the domain \"{domain}\" has no dot")));
+        return Err(invalid(
+            "addr_domain_no_dot",
+            format!("the domain \"{domain}\" has no dot"),
+        )
+        .map_detail(|d| d.with("domain", domain)));
     }
     match lettre::Address::from_str(address) {
         Ok(_) => Ok(address),
         Err(lettre::address::AddressError::InvalidUser) => {
-            Err(invalid("the part before @ is not valid"))
+            Err(invalid("addr_bad_local", "the part before @ is not valid"))
         }
         Err(lettre::address::AddressError::InvalidDomain) => {
-            Err(invalid(&format!("the domain \"{domain}\" is not valid")))
+            Err(invalid(
+                "addr_bad_domain",
+                format!("the domain \"{domain}\" is not valid"),
+            )
+            .map_detail(|d| d.with("domain", domain)))
         }
-        Err(other) => Err(invalid(&format!("not a valid address ({other})"))),
+        Err(other) => Err(invalid(
+            "addr_invalid",
+            format!("not a valid address ({other})"),
+        )),
     }
 }
 
-fn invalid(detail: &str) -> Refusal {
-    (RejectReason::InvalidAddress, detail.to_string())
+fn invalid(key: &'static str, detail: impl Into<String>) -> Refusal {
+    (RejectReason::InvalidAddress, Detail::new(key, detail))
 }
 
-fn invalid_if(condition: bool, detail: &str) -> Result<(), Refusal> {
+trait MapDetail {
+    fn map_detail(self, f: impl FnOnce(Detail) -> Detail) -> Self;
+}
+
+impl MapDetail for Refusal {
+    fn map_detail(self, f: impl FnOnce(Detail) -> Detail) -> Self {
+        (self.0, f(self.1))
+    }
+}
+
+fn invalid_if(condition: bool, key: &'static str, detail: &str) -> Result<(), Refusal> {
     if condition {
-        Err(invalid(detail))
+        Err(invalid(key, detail))
     } else {
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Errors that stop a whole recipient import (row-level problems are rejections instead).
 
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, Reason};
 
 /// The recipient file as a whole could not be imported.
 ///
@@ -81,6 +81,29 @@ impl Error {
         match *self.0 {
             ErrorKind::Io { .. } => ErrorCode::Io,
             _ => ErrorCode::InvalidCsv,
+        }
+    }
+
+    /// What the window needs to say this in the person's language.
+    pub fn reason(&self) -> Reason {
+        match &*self.0 {
+            ErrorKind::Io { path, source } => Reason::io(std::path::Path::new(path), source),
+            ErrorKind::Empty => Reason::new("csv_empty"),
+            ErrorKind::HeaderOnly => Reason::new("csv_header_only"),
+            ErrorKind::Binary { what } => Reason::new("csv_binary").with("what", what.as_str()),
+            ErrorKind::NulByte { line } => Reason::new("csv_nul_byte").with("line", *line),
+            ErrorKind::UnterminatedQuote { line } => {
+                Reason::new("csv_unterminated_quote").with("line", *line)
+            }
+            ErrorKind::LineTooLong { line } => Reason::new("csv_line_too_long").with("line", *line),
+            ErrorKind::InvalidUtf8 { line } => Reason::new("csv_invalid_utf8").with("line", *line),
+            ErrorKind::MissingColumn { name, available } => Reason::new("csv_missing_column")
+                .with("name", name.as_str())
+                .with("columns", available.as_str()),
+            ErrorKind::NoAddressColumn { available } => {
+                Reason::new("csv_no_address_column").with("columns", available.as_str())
+            }
+            ErrorKind::Csv { line, .. } => Reason::new("csv_other").with("line", *line),
         }
     }
 }

@@ -192,6 +192,8 @@ pub struct Rejection {
     pub reason: RejectReason,
     /// Plain-language detail, e.g. "same address as row 4".
     pub detail: String,
+    /// The same detail as a key and its parameters, for the window's languages.
+    pub why: crate::error::Reason,
 }
 
 /// The result of importing one recipient file.

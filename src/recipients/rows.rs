@@ -5,7 +5,7 @@ use std::io::{Cursor, Read};
 
 use encoding_rs_io::DecodeReaderBytesBuilder;
 
-use super::address::{check_address, duplicate_key};
+use super::address::{check_address, duplicate_key, Detail};
 use super::columns::{clean_header, find_by_content, find_by_header, find_named, list_fields};
 use super::decode::{detect_encoding, read_sample, sample_text, HashReader, SAMPLE_LEN};
 use super::delimiter::{delimiter_name, detect_delimiter};
@@ -302,7 +302,12 @@ impl Accounting<'_> {
         let ragged = n < self.width
             || (n > self.width && record.iter().skip(self.width).any(|c| !c.trim().is_empty()));
         if ragged {
-            let detail = format!("the row has {n} fields but the header has {}", self.width);
+            let detail = Detail::new(
+                "row_ragged",
+                format!("the row has {n} fields but the header has {}", self.width),
+            )
+            .with("fields", n)
+            .with("header", self.width);
             return self.reject(row, RejectReason::MalformedRow, detail);
         }
         let cell = record.get(self.column).unwrap_or("");
@@ -312,15 +317,18 @@ impl Accounting<'_> {
                 if reason == RejectReason::EmptyAddress
                     && record.iter().all(|c| c.trim().is_empty())
                 {
-                    detail = "the row is empty".into();
+                    detail = Detail::new("row_empty", "the row is empty");
                 }
                 return self.reject(row, reason, detail);
             }
         };
         if let Some(suppressed) = self.suppressed {
             if suppressed.contains(&duplicate_key(address)) {
-                let detail = "the address is on the suppression list (unsubscribed or bounced)";
-                return self.reject(row, RejectReason::Suppressed, detail.into());
+                let detail = Detail::new(
+                    "row_suppressed",
+                    "the address is on the suppression list (unsubscribed or bounced)",
+                );
+                return self.reject(row, RejectReason::Suppressed, detail);
             }
         }
         let hash = key_hash(address);
@@ -329,7 +337,9 @@ impl Accounting<'_> {
             .seen
             .find(hash, |&i| same_key(recipients[i as usize].email(), address));
         if let Some(&first) = found {
-            let detail = format!("same address as row {}", recipients[first as usize].row);
+            let first = recipients[first as usize].row;
+            let detail = Detail::new("row_duplicate", format!("same address as row {first}"))
+                .with("row", first);
             return self.reject(row, RejectReason::Duplicate, detail);
         }
         let index = u32::try_from(self.recipients.len()).unwrap_or(u32::MAX);
@@ -368,11 +378,12 @@ impl Accounting<'_> {
         }
     }
 
-    fn reject(&mut self, row: u64, reason: RejectReason, detail: String) {
+    fn reject(&mut self, row: u64, reason: RejectReason, detail: Detail) {
         self.rejected.push(Rejection {
             row,
             reason,
-            detail,
+            detail: detail.text,
+            why: detail.why,
         });
     }
 }

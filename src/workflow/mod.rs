@@ -24,7 +24,7 @@ use crate::approval::{self, Approval, FingerprintInput, Submission};
 use crate::audit::{self, Kind};
 use crate::campaign::{self, Campaign, Snapshot};
 use crate::compose::BuiltMessage;
-use crate::error::{ErrorCode, UserError};
+use crate::error::{ErrorCode, Reason, UserError};
 use crate::operators::{self, Role, Session};
 use crate::preflight::campaign::{stored_relay_password, CheckOptions};
 use crate::preflight::{dkim, Report};
@@ -152,7 +152,7 @@ pub fn log_check_run(
 }
 
 fn approval_error(e: approval::Error) -> UserError {
-    UserError::new(e.code(), e.to_string())
+    e.to_user()
 }
 
 /// Freezes the campaign for approval: the preparer needs the sender role, and a
@@ -292,7 +292,12 @@ pub fn requeue_unknown(
                 format!(
                     "{operator} cannot requeue: it needs an active operator with the sender role"
                 ),
-            ))
+            )
+            .with_reason(Some(
+                Reason::new("missing_role")
+                    .with("name", operator)
+                    .with("role", "sender"),
+            )))
         }
     }
     let conn = rusqlite::Connection::open(store.path()).map_err(db)?;

@@ -84,7 +84,7 @@ pub async fn prepare(
 ) -> Result<Prepared, UserError> {
     let snapshot =
         Snapshot::load_with_profiles(path, options.ca.as_deref(), &options.relay_profiles)
-            .map_err(|e| UserError::new(e.code(), e.to_string()))?;
+            .map_err(|e| e.to_user())?;
     let checked = check_snapshot(&snapshot, options, now, progress).await?;
     // The relay probe opens the CA file by its path: it must have held the bytes the
     // fingerprint covers and the send trusts.

@@ -17,7 +17,7 @@ use super::{
 use crate::approval;
 use crate::audit::{self, Kind};
 use crate::compose::{BuiltMessage, Composer};
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, Reason};
 use crate::operators::{self, Role};
 use crate::preflight::campaign::snapshot_draft;
 use crate::secrets::Secret;
@@ -178,7 +178,12 @@ pub fn send_with_hook(
                     "{} cannot send: only an active operator with the sender role can start a send",
                     request.operator
                 ),
-            ))
+            )
+            .with_reason(Some(
+                Reason::new("missing_role")
+                    .with("name", request.operator.as_str())
+                    .with("role", "sender"),
+            )))
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

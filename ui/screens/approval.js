@@ -2,8 +2,8 @@
 // approval by one operator and approved by another with their own PIN.
 
 import * as ipc from "../ipc.js";
-import { t, language, checkTitle, checkSeen } from "../i18n.js";
-import { $, el, showStatus, clearStatus, showError, busy, dlItem, destinationBanner, screenShown, showErrorAt, hideErrorAt } from "../dom.js";
+import { t, language, checkTitle, checkSeen, errorText } from "../i18n.js";
+import { $, el, showStatus, clearStatus, showError, busy, dlItem, destinationBanner, screenShown, showErrorAt, hideErrorAt, checkDetails } from "../dom.js";
 import * as store from "../store.js";
 import { renderBar } from "../campaign.js";
 
@@ -73,14 +73,16 @@ export async function enter(keepTicks = false) {
           ticked.has(c.id) ? { checked: "" } : {})),
         el("label", { for: "ack-" + i },
           el("strong", {}, checkTitle(c.id)),
-          checkSeen(c.id, c.status) ? el("span", { class: "check-seen" }, checkSeen(c.id, c.status)) : "",
-          el("span", { class: "check-detail" }, c.detail)))));
+          checkSeen(c.id, c.status) ? el("span", { class: "check-seen" }, checkSeen(c.id, c.status)) : ""),
+        checkDetails(c))));
     $("approval-result").hidden = true;
     showFirstMessage();
   } catch (err) {
     $("approval-empty").hidden = false;
     $("approval-body").hidden = true;
-    if (err.code !== "not_approved") showError(err);
+    // A missing step (no campaign, no checklist run) is said in the empty state itself.
+    if (err.code === "not_ready") $("approval-empty").textContent = errorText(err);
+    else showError(err);
   }
 }
 
@@ -122,7 +124,7 @@ export function wire() {
       } catch (err) {
         $("approval-result").hidden = true;
         // Point at what is missing: every warning not ticked.
-        if (err.code === "not_approved") {
+        if (err.reason && err.reason.key === "unacknowledged") {
           for (const b of document.querySelectorAll(".ack-box")) {
             if (!b.checked) b.closest(".ack").classList.add("needs-tick");
           }

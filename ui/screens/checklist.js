@@ -3,7 +3,7 @@
 
 import * as ipc from "../ipc.js";
 import { t, checkTitle, checkFix, checkSeen, areaName } from "../i18n.js";
-import { $, el, showStatus, showError, busy, dlItem, destinationBanner } from "../dom.js";
+import { $, el, showStatus, showError, busy, dlItem, destinationBanner, checkDetails } from "../dom.js";
 import * as store from "../store.js";
 import { renderBar } from "../campaign.js";
 
@@ -48,14 +48,10 @@ function renderChecklist(view) {
           el("div", { class: "check-body" },
             el("div", { class: "check-title" }, checkTitle(c.id)),
             checkSeen(c.id, c.status) ? el("div", { class: "check-seen" }, checkSeen(c.id, c.status)) : "",
-            el("div", { class: "check-detail" },
-              checkSeen(c.id, c.status) ? el("span", { class: "check-detail-label" }, t("detail_label") + " ") : "",
-              c.detail),
-            c.status !== "pass" && (c.fix || checkFix(c.id))
-              ? el("div", { class: "check-fix" }, el("strong", {}, t("fix_label") + " "),
-                // A skipped check's fix says what to give so it can run, not how to repair it.
-                c.status === "skipped" ? c.fix : checkFix(c.id) || c.fix)
-              : "")))));
+            c.status !== "pass" && checkFix(c.id, c.status)
+              ? el("div", { class: "check-fix" }, el("strong", {}, t("fix_label") + " "), checkFix(c.id, c.status))
+              : "",
+            checkDetails(c))))));
   }));
   $("checklist-result").hidden = false;
 }

@@ -2,11 +2,12 @@
 // and the idle lock. Signing in emits "signed-in"; navigation then shows a screen.
 
 import * as ipc from "../ipc.js";
-import { t, errorText } from "../i18n.js";
-import { $, el, busy } from "../dom.js";
+import { t, errorText, whyText } from "../i18n.js";
+import { $, el, busy, errorDetail } from "../dom.js";
 import * as store from "../store.js";
 
-let gateMode = "sign_in"; // "first_admin" | "sign_in" | "locked"
+let gateMode = "sign_in"; // "first_admin" | "sign_in" | "locked" | "new_pin"
+let provenPin = ""; // in "new_pin" mode: the PIN just accepted, to prove the change
 let idleSecs = 600; // the lock time the core applies (refreshed from app_status)
 let lastActivity = Date.now();
 
@@ -34,13 +35,19 @@ async function refreshIdle() {
 
 function showGate(mode, lockedName) {
   gateMode = mode;
+  if (mode !== "new_pin") provenPin = "";
   const first = mode === "first_admin";
-  $("gate-title").textContent = t(first ? "gate_first_title" : mode === "locked" ? "gate_locked_title" : "gate_sign_in");
+  const newPin = mode === "new_pin";
+  $("gate-title").textContent = t(first ? "gate_first_title" : mode === "locked" ? "gate_locked_title"
+    : newPin ? "gate_new_pin_title" : "gate_sign_in");
   $("gate-lead").textContent = first ? t("gate_first_lead")
-    : mode === "locked" ? t("gate_locked_lead", { name: lockedName || "" }) : t("gate_sign_in_lead");
-  $("gate-pin-again-field").hidden = !first;
-  $("gate-hint").hidden = !first;
-  $("gate-submit").textContent = t(first ? "gate_create" : "gate_sign_in");
+    : mode === "locked" ? t("gate_locked_lead", { name: lockedName || "" })
+    : newPin ? t("gate_new_pin_lead", { name: lockedName || "" }) : t("gate_sign_in_lead");
+  $("gate-pin-again-field").hidden = !(first || newPin);
+  $("gate-hint").hidden = !(first || newPin);
+  $("gate-pin-label").textContent = t(newPin ? "gate_new_pin" : "pin");
+  $("gate-name").readOnly = newPin;
+  $("gate-submit").textContent = t(first ? "gate_create" : newPin ? "gate_new_pin_button" : "gate_sign_in");
   $("gate-error").hidden = true;
   $("gate-pin").value = "";
   $("gate-pin-again").value = "";
@@ -66,11 +73,10 @@ function signedIn(operator) {
 }
 
 function showGateError(err) {
-  // The core's words only when they add something to the translated sentence.
-  const sentence = errorText(err);
-  const detail = err.message && !sentence.toLowerCase().includes(err.message.toLowerCase().replace(/[.。]$/, ""))
-    ? err.message : "";
-  $("gate-error").replaceChildren(el("strong", {}, sentence), detail ? el("span", { class: "status-detail" }, detail) : "");
+  // One sentence (tries left, the lock's end in local time); the core's words only on
+  // request, so nothing is said twice.
+  $("gate-error").replaceChildren(el("strong", {}, errorText(err)),
+    whyText(err.reason) ? "" : errorDetail(err));
   $("gate-error").hidden = false;
 }
 
@@ -84,10 +90,21 @@ export function wire() {
       try {
         const op = gateMode === "first_admin"
           ? await ipc.createFirstAdmin(name, pin, $("gate-pin-again").value)
-          : await ipc.signIn(name, pin);
+          : gateMode === "new_pin"
+            ? await ipc.changePin(name, provenPin, pin, $("gate-pin-again").value)
+            : await ipc.signIn(name, pin);
+        provenPin = "";
+        $("gate-name").readOnly = false;
         signedIn(op);
       } catch (err) {
         $("gate-pin").value = "";
+        $("gate-pin-again").value = "";
+        if (err.code === "pin_change_required" && gateMode !== "new_pin") {
+          // The PIN was right but must be replaced: ask for the new one on this screen.
+          provenPin = pin;
+          showGate("new_pin", name);
+          return;
+        }
         showGateError(err);
         $("gate-pin").focus();
       }

@@ -2,7 +2,7 @@
 // and dates, with its chain verified on every load, and exported as CSV or JSON.
 
 import * as ipc from "../ipc.js";
-import { t, kindName, language } from "../i18n.js";
+import { t, kindName, language, logDetailText } from "../i18n.js";
 import { $, el, showStatus, showError, screenShown, localTime } from "../dom.js";
 
 function logFilter() {
@@ -13,20 +13,6 @@ function logFilter() {
     from: $("log-from").value || null,
     until: $("log-until").value || null,
   };
-}
-
-// Details are canonical JSON; shown as "key: value" pairs, which read more easily.
-function detailText(details) {
-  try {
-    const v = JSON.parse(details);
-    if (v && typeof v === "object" && !Array.isArray(v)) {
-      return Object.entries(v)
-        .filter(([, x]) => x !== null)
-        .map(([k, x]) => `${k}: ${typeof x === "object" ? JSON.stringify(x) : x}`)
-        .join(" · ");
-    }
-  } catch (_) { /* a tampered entry may not be JSON: show it as stored */ }
-  return details;
 }
 
 export async function enter() {
@@ -46,7 +32,7 @@ export async function enter() {
       el("tr", { class: v.broken_ids.includes(e.id) ? "broken" : "" },
         el("td", { class: "num" }, e.id), el("td", {}, localTime(e.at, language())),
         el("td", {}, e.operator), el("td", {}, kindName(e.kind)), el("td", { class: "mono" }, e.campaign || ""),
-        el("td", { class: "mono details" }, detailText(e.details)))));
+        el("td", { class: "mono details" }, logDetailText(e.details)))));
   } catch (err) {
     showError(err);
   }

@@ -3,7 +3,7 @@
 
 import * as ipc from "../ipc.js";
 import { t, errorText } from "../i18n.js";
-import { $, el, showStatus, clearStatus, showError, busy, screenShown } from "../dom.js";
+import { $, el, showStatus, clearStatus, showError, busy, screenShown, errorDetail } from "../dom.js";
 import * as store from "../store.js";
 
 // The HTML part runs in a frame with `sandbox=""` (no scripts, a unique origin) and its
@@ -53,7 +53,7 @@ async function showMessage(index) {
       errorBox.replaceChildren(
         el("strong", {}, t("render_failed", { row: view.row, email: view.email })),
         el("span", {}, " " + errorText(view.error)),
-        el("span", { class: "status-detail" }, view.error.message),
+        errorDetail(view.error),
       );
       errorBox.hidden = false;
       $("preview-message").hidden = true;

@@ -3,7 +3,7 @@
 // summary, one page of rows at a time, and the rows that were rejected.
 
 import * as ipc from "../ipc.js";
-import { t, reasonText } from "../i18n.js";
+import { t, reasonText, whyText } from "../i18n.js";
 import { $, el, showStatus, showError, busy, dlItem, showErrorAt, hideErrorAt, pathNode } from "../dom.js";
 import * as store from "../store.js";
 import { applyOpened } from "../campaign.js";
@@ -55,7 +55,7 @@ function renderRejected(rejected) {
       el("tr", { dataset: { reason: r.reason } },
         el("td", { class: "num" }, r.row),
         el("td", { class: "reason" }, reasonText(r.reason)),
-        el("td", {}, r.detail)),
+        el("td", {}, whyText(r.why) || r.detail)),
     ),
   );
 }

@@ -4,7 +4,7 @@
 
 import * as ipc from "../ipc.js";
 import { t, relayTestText } from "../i18n.js";
-import { $, el, busy, showErrorAt, hideErrorAt, showStatus } from "../dom.js";
+import { $, el, busy, showErrorAt, hideErrorAt, showStatus, errorDetail } from "../dom.js";
 import * as store from "../store.js";
 
 let presets = [];
@@ -66,8 +66,8 @@ function showTest(result) {
   box.dataset.outcome = result.outcome;
   box.replaceChildren(
     el("span", { class: "status-text" }, `${result.profile}: ${relayTestText(result.outcome)}`),
-    result.outcome === "ok" ? "" : el("span", { class: "status-detail" }, result.message),
-    result.outcome === "ok" || !result.fix ? "" : el("span", { class: "status-detail" }, result.fix),
+    // The relay's own words (its reply, the certificate's name) on request.
+    result.outcome === "ok" ? "" : errorDetail({ message: [result.message, result.fix].filter(Boolean).join("\n") }),
   );
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });

@@ -2,7 +2,7 @@
 // progress, the per-recipient report (and its export), and the relay password.
 
 import * as ipc from "../ipc.js";
-import { t } from "../i18n.js";
+import { t, errorText } from "../i18n.js";
 import { $, el, showStatus, showError, dlItem, destinationBanner } from "../dom.js";
 import * as store from "../store.js";
 import { renderBar } from "../campaign.js";
@@ -66,7 +66,8 @@ export async function enter() {
   } catch (err) {
     $("send-empty").hidden = false;
     $("send-body").hidden = true;
-    if (err.code !== "not_approved") showError(err);
+    if (err.code === "not_ready" || err.code === "not_approved") $("send-empty").textContent = errorText(err);
+    else showError(err);
   }
 }
 
