@@ -38,12 +38,11 @@ pub enum Code {
     Shell(ShellCode),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CommandError {
     pub code: Code,
     pub message: String,
     /// The finer reason and its parameters, for a sentence in the person's language.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
 }
 
@@ -102,6 +101,30 @@ impl From<UserError> for CommandError {
 impl std::fmt::Display for CommandError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+/// Serialised as `{ code, message, reason? }` when it crosses to the window, which is also
+/// where it is written to the diagnostics file: by code and reason key only (the message
+/// may name a file or an address).
+impl Serialize for CommandError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let key = self.reason.as_ref().map(|r| r.key).unwrap_or("");
+        match self.code {
+            Code::Core(ErrorCode::Internal | ErrorCode::Database | ErrorCode::AuditBroken)
+            | Code::Core(ErrorCode::Tampered) => {
+                tracing::error!(code = ?self.code, reason = key, "command failed")
+            }
+            _ => tracing::info!(code = ?self.code, reason = key, "command refused"),
+        }
+        let mut s = serializer.serialize_struct("CommandError", 3)?;
+        s.serialize_field("code", &self.code)?;
+        s.serialize_field("message", &self.message)?;
+        if let Some(reason) = &self.reason {
+            s.serialize_field("reason", reason)?;
+        }
+        s.end()
     }
 }
 

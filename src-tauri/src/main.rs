@@ -18,6 +18,7 @@ mod campaigns;
 mod commands;
 mod error;
 mod flow;
+mod logging;
 mod oplog;
 mod preview;
 mod relay;
@@ -38,6 +39,12 @@ fn main() {
     let probe_mode = std::env::var(STARTUP_PROBE_ENV).ok();
     let probe = probe_mode.is_some();
     let probe_example = probe_mode.as_deref() == Some("example");
+    let app_state = state::AppState::from_env();
+    if let Ok(store) = app_state.store() {
+        if let Err(e) = logging::init(&store.dir().join("logs")) {
+            eprintln!("MergeGuard: no diagnostics file ({e})");
+        }
+    }
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .on_page_load(move |webview, payload| {
@@ -56,7 +63,7 @@ fn main() {
                 app.exit(code);
             }
         })
-        .manage(state::AppState::from_env())
+        .manage(app_state)
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::create_first_admin,

@@ -881,3 +881,26 @@ fn every_shell_code_has_words_in_both_languages() {
         assert!(ja_part.contains(&key), "no Japanese words for {key}");
     }
 }
+
+#[test]
+fn refusals_reach_the_diagnostics_file_without_names_pins_or_addresses() {
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    let logs = f._dir.path().join("logs");
+    crate::logging::init(&logs).expect("the subscriber installs once per test process");
+    access::create_first_admin(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), ADMIN_PIN.into())
+        .unwrap();
+    access::sign_out(&f.state).unwrap();
+    let e = access::sign_in(&f.state, now, "taro@example.jp".into(), "918273".into()).unwrap_err();
+    // Crossing to the window is where a refusal is written down.
+    serde_json::to_string(&e).unwrap();
+    let text: String = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect();
+    assert!(text.contains("MergeGuard started"), "{text}");
+    assert!(text.contains("AuthFailed") && text.contains("wrong_pin"), "{text}");
+    for secret in ["taro@example.jp", "918273", ADMIN_PIN] {
+        assert!(!text.contains(secret), "{secret} reached the diagnostics file");
+    }
+}
