@@ -2,7 +2,7 @@
 // gate. Each screen lives in ui/screens/, navigation in nav.js, shared state in store.js;
 // all data comes from the Rust side through ipc.js, and the rules live in the core.
 
-import { $, clearStatus } from "./dom.js";
+import { $, clearStatus, rerenderErrors } from "./dom.js";
 import { setLanguage, language } from "./i18n.js";
 import * as nav from "./nav.js";
 import * as gate from "./screens/gate.js";
@@ -15,6 +15,7 @@ function wireLanguage() {
     setLanguage(select.value, true);
     // Re-render what was built from strings, not from data-i18n attributes.
     for (const screen of [...Object.values(nav.SCREENS), gate]) screen.rerender?.();
+    rerenderErrors();
     renderBar();
     clearStatus();
   });

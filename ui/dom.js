@@ -75,7 +75,13 @@ export function destinationBanner(box, view) {
   box.className = "destination " + (view.outbox ? "outbox" : "relay");
   box.replaceChildren(
     el("strong", {}, view.outbox ? t("outbox_label") : t("relay_label")),
-    el("span", { class: "mono" }, view.outbox && view.outbox_folder ? view.outbox_folder : view.destination),
+    view.outbox && view.outbox_folder ? el("span", { class: "mono" }, view.outbox_folder)
+      : view.relay ? el("span", {}, t("relay_destination", {
+        server: `${view.relay.host}:${view.relay.port}`,
+        security: view.relay.security === "tls" ? t("security_tls") : t("security_starttls"),
+        user: view.relay.username,
+      }))
+      : el("span", { class: "mono" }, view.destination),
   );
 }
 
@@ -84,9 +90,22 @@ export function destinationBanner(box, view) {
 export function showErrorAt(boxId, error) {
   const box = $(boxId);
   box.className = "error-box";
+  shownErrors.set(boxId, error);
   box.replaceChildren(el("strong", {}, errorText(error)), errorDetail(error));
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
+}
+
+// The errors shown next to buttons, so a language switch can say them again.
+const shownErrors = new Map();
+
+/** Says every error box still shown again, in the language just chosen. */
+export function rerenderErrors() {
+  for (const [boxId, error] of shownErrors) {
+    const box = $(boxId);
+    if (box.hidden) shownErrors.delete(boxId);
+    else box.replaceChildren(el("strong", {}, errorText(error)), errorDetail(error));
+  }
 }
 
 /** Hides the error box `boxId`. */

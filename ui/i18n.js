@@ -292,6 +292,10 @@ const STRINGS = {
     err_invalid_input: "A value in the form is not accepted.",
     err_not_ready: "A step before this one is missing.",
     details_toggle: "Details",
+    preview_raw_label: "Raw source of the message",
+    relay_destination: "{server}, encrypted ({security}), signed in as {user}",
+    security_starttls: "STARTTLS",
+    security_tls: "TLS from the start, port 465",
 
     // ---------- campaigns as documents ----------
     nav_campaigns: "Campaigns",
@@ -742,6 +746,10 @@ const STRINGS = {
     err_invalid_input: "入力内容を受け付けられません。",
     err_not_ready: "先に済ませる手順があります。",
     details_toggle: "詳細（英語の原文）",
+    preview_raw_label: "メッセージのソース（送信されるそのまま）",
+    relay_destination: "{server}（暗号化：{security}）、{user} としてサインイン",
+    security_starttls: "STARTTLS",
+    security_tls: "最初から TLS、ポート 465",
 
     // ---------- campaigns as documents ----------
     nav_campaigns: "キャンペーン",

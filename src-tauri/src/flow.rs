@@ -25,6 +25,29 @@ use mergeguard::workflow::{self, Prepared, SendRequest};
 use crate::error::{CommandError, CommandResult, ShellCode};
 use crate::state::{lock, AppState, SendRun};
 
+/// The relay a campaign sends through, in parts, so the window words it in the person's
+/// language (`destination` keeps the CLI's English sentence).
+#[derive(Debug, Serialize)]
+pub struct RelayView {
+    pub host: String,
+    pub port: u16,
+    /// `starttls` or `tls`.
+    pub security: &'static str,
+    pub username: String,
+}
+
+fn relay_view(p: &workflow::Prepared) -> Option<RelayView> {
+    p.campaign.relay.as_ref().map(|r| RelayView {
+        host: r.host.clone(),
+        port: r.port,
+        security: match r.security {
+            mergeguard::campaign::Security::Starttls => "starttls",
+            mergeguard::campaign::Security::Tls => "tls",
+        },
+        username: r.username.clone(),
+    })
+}
+
 /// The checklist screen's view of one run.
 #[derive(Debug, Serialize)]
 pub struct ChecklistView {
@@ -34,6 +57,7 @@ pub struct ChecklistView {
     /// Rows left out because the address is on the Do not mail list.
     pub suppressed: usize,
     pub destination: String,
+    pub relay: Option<RelayView>,
     /// True for an Outbox-folder campaign: nothing is sent.
     pub outbox: bool,
     /// The Outbox folder's full path, for an Outbox campaign.
@@ -99,6 +123,7 @@ fn checklist_view(p: &Prepared) -> ChecklistView {
             .filter(|r| r.reason == mergeguard::recipients::RejectReason::Suppressed)
             .count(),
         destination: p.destination(),
+        relay: relay_view(p),
         outbox: p.campaign.relay.is_none() && p.campaign.outbox.is_some(),
         outbox_folder: outbox_folder(p),
         passed: p.report.passed(),
@@ -143,6 +168,7 @@ pub struct ReviewView {
     pub short: String,
     pub recipient_count: usize,
     pub destination: String,
+    pub relay: Option<RelayView>,
     pub outbox: bool,
     pub outbox_folder: Option<String>,
     pub samples: Vec<SampleView>,
@@ -178,6 +204,7 @@ pub fn review(state: &AppState, now: OffsetDateTime) -> CommandResult<ReviewView
         short: p.short(),
         recipient_count: p.recipients.recipients.len(),
         destination: p.destination(),
+        relay: relay_view(&p),
         outbox: p.campaign.relay.is_none() && p.campaign.outbox.is_some(),
         outbox_folder: outbox_folder(&p),
         samples: p

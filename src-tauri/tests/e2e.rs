@@ -232,6 +232,7 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         ("MERGEGUARD_CAMPAIGNS_DIR", campaigns.to_str().unwrap()),
     ];
     let (driver, client) = launch(&data, &app_env).await;
+    let mut a11y: Vec<String> = Vec::new();
 
     // 0. First start: create the administrator (name + PIN twice).
     client
@@ -242,6 +243,7 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     let title = wait_for_text(&client, "#gate-title", "administrator").await;
     assert!(title.contains("administrator"), "first-run title: {title}");
     screenshot(&client, &shots, "00-first-admin").await;
+    accessibility_scan(&client, "first admin", &mut a11y).await;
     type_into(&client, "gate-name", "Aiko").await;
     type_into(&client, "gate-pin", ADMIN_PIN).await;
     type_into(&client, "gate-pin-again", ADMIN_PIN).await;
@@ -251,6 +253,7 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     // 1. Getting started: the steps on the campaign list; the first one adds the approver.
     wait_for(&client, "#setup-steps li[data-step='approver']").await;
     screenshot(&client, &shots, "01-getting-started").await;
+    accessibility_scan(&client, "getting started", &mut a11y).await;
     language(&client, "ja").await;
     screenshot(&client, &shots, "01-getting-started-ja").await;
     language(&client, "en").await;
@@ -325,6 +328,7 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         .unwrap();
     wait_for(&client, "#relay-test-result[data-outcome='ok']").await;
     screenshot(&client, &shots, "02-sending-server").await;
+    accessibility_scan(&client, "sending server", &mut a11y).await;
     language(&client, "ja").await;
     screenshot(&client, &shots, "02-sending-server-ja").await;
     language(&client, "en").await;
@@ -387,6 +391,7 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         .await;
     }
     screenshot(&client, &shots, "03-sender-domain").await;
+    accessibility_scan(&client, "sender domain", &mut a11y).await;
     language(&client, "ja").await;
     screenshot(&client, &shots, "03-sender-domain-ja").await;
     language(&client, "en").await;
@@ -412,6 +417,7 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         "the copy inside the campaign folder is what is used: {summary}"
     );
     screenshot(&client, &shots, "04-recipients").await;
+    accessibility_scan(&client, "recipients", &mut a11y).await;
 
     // 5. Compose: merge fields by their chips, an attachment, the relay and DKIM; save.
     click(&client, "nav-compose").await;
@@ -461,6 +467,7 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     let saved = wait_for_text(&client, "#compose-saved-note", "Saved").await;
     assert!(saved.contains("Saved."), "saved without problems: {saved}");
     screenshot(&client, &shots, "05-compose").await;
+    accessibility_scan(&client, "compose", &mut a11y).await;
     language(&client, "ja").await;
     screenshot(&client, &shots, "05-compose-ja").await;
     language(&client, "en").await;
@@ -486,6 +493,7 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         "{raw}"
     );
     screenshot(&client, &shots, "06-preview").await;
+    accessibility_scan(&client, "preview", &mut a11y).await;
 
     // 7. The checklist over the saved campaign, through the profile and the test DNS.
     click(&client, "nav-checklist").await;
@@ -514,11 +522,45 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         "the bar follows the checklist: {stage}"
     );
     screenshot(&client, &shots, "07-checklist").await;
+    accessibility_scan(&client, "checklist", &mut a11y).await;
+    // Each check: a plain sentence first; the core's words (ids, records) on request.
+    let english = core_english(&client).await;
+    assert!(!english.is_empty(), "the checks' details are on the page, behind the toggle");
     language(&client, "ja").await;
+    no_core_english_in_japanese(&client, "the checklist", &english).await;
     screenshot(&client, &shots, "07-checklist-ja").await;
     language(&client, "en").await;
 
     // 8. Approval, one screen for both people: Aiko submits, Ben approves.
+    click(&client, "nav-approval").await;
+    // Approve before Submit: refused, in one plain sentence next to the Approve button.
+    for b in client.find_all(Locator::Css(".ack-box")).await.unwrap() {
+        b.click().await.unwrap();
+    }
+    type_into(&client, "approval-name", "Ben").await;
+    type_into(&client, "approval-pin", APPROVER_PIN).await;
+    click(&client, "approval-approve").await;
+    let early = wait_for_text(&client, "#approval-error", "not been sent for approval").await;
+    assert!(early.contains("Submit for approval"), "says what to do: {early}");
+    language(&client, "ja").await;
+    // The sentence is the window's own; the core's English words stay behind Details.
+    let ja = client
+        .execute("return document.getElementById('approval-error').innerText;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        !ja.as_str().unwrap_or_default().contains("was not submitted"),
+        "Japanese approval error without the core's English: {ja}"
+    );
+    language(&client, "en").await;
+    client
+        .find(Locator::Id("approval-name"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    click(&client, "nav-checklist").await;
     click(&client, "nav-approval").await;
     click(&client, "approval-submit").await;
     wait_for_text(&client, "#approval-submitted", "Aiko").await;
@@ -559,6 +601,7 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         "the approver pages to the last message, its attachment named: {last}"
     );
     screenshot(&client, &shots, "08-approval").await;
+    accessibility_scan(&client, "approval", &mut a11y).await;
 
     // 9. Send through Postfix: every person exactly once, each signature verified by dkimpy.
     click(&client, "nav-send").await;
@@ -578,6 +621,7 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         "the bar follows the send: {stage}"
     );
     screenshot(&client, &shots, "09-send").await;
+    accessibility_scan(&client, "send", &mut a11y).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut got = delivered(&cid, &domain);
     while got.values().map(Vec::len).sum::<usize>() < PEOPLE.len() && Instant::now() < deadline {
@@ -609,10 +653,12 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     let verified = wait_for_text(&client, "#log-verify", "verifies").await;
     assert!(verified.contains("verifies"), "{verified}");
     screenshot(&client, &shots, "10-log").await;
+    accessibility_scan(&client, "log", &mut a11y).await;
     click(&client, "nav-campaigns").await;
     let list = wait_for_text(&client, "#campaigns-table", "Sent 3 of 3").await;
     assert!(list.contains("Sent 3 of 3"), "{list}");
     screenshot(&client, &shots, "11-campaigns").await;
+    accessibility_scan(&client, "campaigns", &mut a11y).await;
     language(&client, "ja").await;
     screenshot(&client, &shots, "11-campaigns-ja").await;
     language(&client, "en").await;
@@ -713,6 +759,21 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     let locked = wait_for_text(&client, "#gate-title", "Locked").await;
     assert!(locked.contains("Locked"), "idle session locked: {locked}");
     screenshot(&client, &shots, "12-locked").await;
+    accessibility_scan(&client, "lock screen", &mut a11y).await;
+    // Wrong PINs: from the third on, the gate says how many tries are left, once.
+    for attempt in 1..=3 {
+        type_into(&client, "gate-pin", "000000").await;
+        click(&client, "gate-submit").await;
+        if attempt < 3 {
+            wait_for_text(&client, "#gate-error", "wrong").await;
+        }
+    }
+    let warned = wait_for_text(&client, "#gate-error", "more wrong PINs").await;
+    assert!(warned.contains("2 more wrong PINs"), "tries left: {warned}");
+    assert_eq!(warned.matches("wrong").count(), 2, "said once: {warned}");
+    language(&client, "ja").await;
+    screenshot(&client, &shots, "12-wrong-pin-ja").await;
+    language(&client, "en").await;
     type_into(&client, "gate-pin", APPROVER_PIN).await;
     click(&client, "gate-submit").await;
     let who = wait_for_text(&client, "#whoami", "Ben").await;
@@ -720,6 +781,11 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
 
     client.close().await.expect("close the session");
     drop(driver);
+    assert!(
+        a11y.is_empty(),
+        "accessibility faults (axe-core, serious or critical):\n{}",
+        a11y.join("\n")
+    );
     let mut unset: Vec<Vec<String>> = vec![vec![
         "zone-unset".into(),
         "test.".into(),
@@ -734,6 +800,77 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     }
     zone_edit(&unset);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// axe-core's scan (WCAG 2.1 A and AA) of the screen as it is shown. Serious and critical
+/// findings are collected in `faults`, named by screen; the test fails on any at its end,
+/// so one run lists them all.
+async fn accessibility_scan(client: &Client, screen: &str, faults: &mut Vec<String>) {
+    let loaded = client
+        .execute("return typeof window.axe !== 'undefined';", vec![])
+        .await
+        .unwrap();
+    if loaded != serde_json::Value::Bool(true) {
+        let path = Path::new(&test_dir()).join("a11y/node_modules/axe-core/axe.min.js");
+        let axe = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (tests/servers/axe.sh installs axe-core)",
+                path.display()
+            )
+        });
+        client.execute(&axe, vec![]).await.expect("inject axe-core");
+    }
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\n\
+             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })\n\
+               .then((r) => done(r.violations\n\
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')\n\
+                 .map((v) => v.id + ' (' + v.impact + '): ' + v.help + ' at '\n\
+                   + v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(', '))))\n\
+               .catch((e) => done(['axe could not run: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("axe.run");
+    for v in found.as_array().cloned().unwrap_or_default() {
+        faults.push(format!("{screen}: {}", v.as_str().unwrap_or_default()));
+    }
+}
+
+/// The core's own English words on the screen (a check's detail and fix, an error's
+/// message): kept behind "Details", they must not be visible on a Japanese screen.
+async fn core_english(client: &Client) -> Vec<String> {
+    let v = client
+        .execute(
+            "return [...document.querySelectorAll('.check-more .check-detail, .error-detail .status-detail')]\n\
+               .map((e) => e.textContent.trim()).filter((t) => t.length >= 16 && t.includes(' '));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|x| x.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// In Japanese, the visible text of the window shows none of `english` (the core's words
+/// collected on the same screen in English).
+async fn no_core_english_in_japanese(client: &Client, screen: &str, english: &[String]) {
+    let visible = client
+        .execute("return document.body.innerText;", vec![])
+        .await
+        .unwrap();
+    let visible = visible.as_str().unwrap_or_default();
+    for words in english {
+        assert!(
+            !visible.contains(words.as_str()),
+            "{screen} in Japanese shows the core's English: {words:?}"
+        );
+    }
 }
 
 /// Clicks the element as a person would. A sticky bar (Compose's Save row) or a

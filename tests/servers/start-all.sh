@@ -9,3 +9,4 @@ bash "$here/dns.sh" start
 bash "$here/postfix.sh" start
 bash "$here/faults.sh" start
 bash "$here/oracle.sh"
+bash "$here/axe.sh"

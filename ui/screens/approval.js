@@ -47,7 +47,7 @@ export async function enter(keepTicks = false) {
     ? new Set([...document.querySelectorAll(".ack-box")].filter((b) => b.checked).map((b) => b.value))
     : new Set();
   const before = store.state.review ? store.state.review.short : null;
-  hideErrorAt("approval-error");
+  if (!keepTicks) hideErrorAt("approval-error");
   try {
     const r = await ipc.review();
     if (r.short !== before) ticked.clear();

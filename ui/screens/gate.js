@@ -72,7 +72,10 @@ function signedIn(operator) {
   store.emit("signed-in", operator);
 }
 
+let lastGateError = null;
+
 function showGateError(err) {
+  lastGateError = err;
   // One sentence (tries left, the lock's end in local time); the core's words only on
   // request, so nothing is said twice.
   $("gate-error").replaceChildren(el("strong", {}, errorText(err)),
@@ -117,6 +120,9 @@ export function wire() {
   });
   // ipc.js announces a command refused because the session locked itself or nobody is signed in.
   window.addEventListener("mergeguard:locked", (e) => {
+    // Already at the gate (a screen re-rendering behind it was refused): keep the form
+    // and its error as they are.
+    if (!$("gate").hidden) return;
     const locked = e.detail && e.detail.code === "locked";
     const { operator } = store.state;
     showGate(locked ? "locked" : "sign_in", locked && operator ? operator.name : "");
@@ -136,6 +142,10 @@ export async function start() {
 }
 
 export function rerender() {
-  if (!$("gate").hidden) showGate(gateMode, $("gate-name").value);
+  if (!$("gate").hidden) {
+    const shown = !$("gate-error").hidden && lastGateError;
+    showGate(gateMode, $("gate-name").value);
+    if (shown) showGateError(lastGateError);
+  }
   else if (store.state.operator) $("whoami").textContent = t("signed_in_as", { name: store.state.operator.name });
 }
