@@ -199,9 +199,12 @@ pub fn find_message(
     if needle.is_empty() {
         return Ok(None);
     }
+    // By address or by any other cell (a name, a customer number): what the person
+    // remembers about the customer.
     Ok(session.recipients.as_ref().and_then(|list| {
-        list.recipients
-            .iter()
-            .position(|r| r.email().to_lowercase().contains(&needle))
+        list.recipients.iter().position(|r| {
+            r.email().to_lowercase().contains(&needle)
+                || r.values().any(|v| v.to_lowercase().contains(&needle))
+        })
     }))
 }

@@ -600,6 +600,14 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         last.contains(&format!("Dear {},", PEOPLE[2].1)) && last.contains("coupon.txt"),
         "the approver pages to the last message, its attachment named: {last}"
     );
+    // The approver finds a customer by name, not only by position.
+    type_into(&client, "approval-search", PEOPLE[1].1).await;
+    click(&client, "approval-search-go").await;
+    let found = wait_for_text(&client, "#approval-message", PEOPLE[1].1).await;
+    assert!(
+        found.contains(&format!("Dear {},", PEOPLE[1].1)),
+        "found by name: {found}"
+    );
     screenshot(&client, &shots, "08-approval").await;
     accessibility_scan(&client, "approval", &mut a11y).await;
 

@@ -29,7 +29,7 @@ async function showMessageAt(index) {
     $("approval-message").textContent = view.message
       ? `${t("h_to")}: ${view.message.to}\n${t("h_subject")}: ${view.message.subject}\n` +
         `${t("h_attachments")}: ${view.message.attachments.map((a) => `${a.file_name} (${a.size.toLocaleString()} B)`).join(", ") || t("none")}\n\n${view.message.text}`
-      : view.error ? view.error.message : "";
+      : view.error ? errorText(view.error) : "";
   } catch (_) {
     $("approval-message").textContent = "";
   }
@@ -93,6 +93,24 @@ export function wire() {
   $("approval-msg-last").addEventListener("click", () => showMessageAt(Number.MAX_SAFE_INTEGER));
   $("approval-msg-random").addEventListener("click", () =>
     showMessageAt(Math.floor(Math.random() * (store.state.review ? store.state.review.recipient_count : 1))));
+  $("approval-search-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const query = $("approval-search").value.trim();
+    const none = $("approval-search-none");
+    none.hidden = true;
+    if (!query) return;
+    try {
+      const found = await ipc.findMessage(query);
+      if (found === null || found === undefined) {
+        none.textContent = t("not_found", { query });
+        none.hidden = false;
+      } else {
+        showMessageAt(found);
+      }
+    } catch (err) {
+      showErrorAt("approval-error", err);
+    }
+  });
   $("approval-submit").addEventListener("click", () =>
     busy($("approval-submit"), async () => {
       try {
