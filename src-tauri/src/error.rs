@@ -21,6 +21,7 @@ pub enum ShellCode {
     NotReady,
 }
 
+#[cfg(test)]
 impl ShellCode {
     pub const ALL: &'static [ShellCode] = &[
         ShellCode::SignedOut,

@@ -35,7 +35,24 @@ mod tests;
 /// recipients it holds: the package test checks an installed app this way.
 const STARTUP_PROBE_ENV: &str = "MG_STARTUP_PROBE";
 
+/// WebKitGTK's accelerated compositing loads a GL stack (Mesa's llvmpipe where there is
+/// no GPU driver, as under Xvfb or in many virtual machines) into the web process: about
+/// 80 MiB of the window's memory at idle for a page of forms and tables that never needs
+/// it (issue 11; `scripts/bench-app.sh`). Painting without it is what WebKit does anyway
+/// when GL is missing. A value the person set is kept.
+#[cfg(target_os = "linux")]
+fn without_compositing() {
+    const VAR: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    if std::env::var_os(VAR).is_none() {
+        // First thing in `main`, before any other thread exists: nothing else can be
+        // reading the environment at the same time.
+        std::env::set_var(VAR, "1");
+    }
+}
+
 fn main() {
+    #[cfg(target_os = "linux")]
+    without_compositing();
     let probe_mode = std::env::var(STARTUP_PROBE_ENV).ok();
     let probe = probe_mode.is_some();
     let probe_example = probe_mode.as_deref() == Some("example");
