@@ -402,7 +402,9 @@ fn lockout_after_five_failures_with_backoff() {
     let reason = e.to_user().reason.unwrap();
     assert_eq!(reason.key, "locked_until");
     let until = reason.params["until"].as_str().unwrap();
-    assert!(time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).is_ok());
+    assert!(
+        time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).is_ok()
+    );
     // Locked: even the right PIN is refused for one minute.
     let e = operators::sign_in(&store, "alice", &pin("123456"), T0 + Duration::seconds(30))
         .unwrap_err();
@@ -451,15 +453,23 @@ fn admin_resets_a_forgotten_pin_and_the_person_chooses_a_new_one() {
     for i in 0..5 {
         let _ = operators::sign_in(&store, "alice", &pin("000000"), T0 + Duration::seconds(i));
     }
-    assert!(operators::find(&store, "alice").unwrap().unwrap().locked_until.is_some());
+    assert!(operators::find(&store, "alice")
+        .unwrap()
+        .unwrap()
+        .locked_until
+        .is_some());
     // Only an admin may reset; a weak one-time PIN is refused.
     let carol = operators::sign_in(&store, "carol", &pin("555555"), T0).unwrap();
     assert_eq!(
-        operators::reset_pin(&store, &carol, "alice", &pin("246813"), T0).unwrap_err().code(),
+        operators::reset_pin(&store, &carol, "alice", &pin("246813"), T0)
+            .unwrap_err()
+            .code(),
         ErrorCode::Forbidden
     );
     assert_eq!(
-        operators::reset_pin(&store, &admin, "alice", &pin("12"), T0).unwrap_err().code(),
+        operators::reset_pin(&store, &admin, "alice", &pin("12"), T0)
+            .unwrap_err()
+            .code(),
         ErrorCode::InvalidInput
     );
     let t = T0 + Duration::seconds(10);
@@ -475,9 +485,14 @@ fn admin_resets_a_forgotten_pin_and_the_person_chooses_a_new_one() {
     assert!(operators::sign_in(&store, "alice", &pin("246813"), t).is_err());
     operators::sign_in(&store, "alice", &pin("975310"), t).unwrap();
     let log = audit::entries(&store, &Filter::default()).unwrap();
-    let reset = log.iter().find(|e| e.kind == "pin_reset").expect("the reset is logged");
+    let reset = log
+        .iter()
+        .find(|e| e.kind == "pin_reset")
+        .expect("the reset is logged");
     assert_eq!(reset.operator, "admin");
-    assert!(log.iter().all(|e| !e.details.contains("246813") && !e.details.contains("975310")));
+    assert!(log
+        .iter()
+        .all(|e| !e.details.contains("246813") && !e.details.contains("975310")));
 }
 
 #[test]
@@ -486,19 +501,26 @@ fn admin_changes_roles_and_switches_people_back_on() {
     let admin = setup_operators(&store);
     let both: BTreeSet<Role> = [Role::Sender, Role::Approver].into();
     operators::set_roles(&store, &admin, "alice", &both, T0).unwrap();
-    assert_eq!(operators::find(&store, "alice").unwrap().unwrap().roles, both);
+    assert_eq!(
+        operators::find(&store, "alice").unwrap().unwrap().roles,
+        both
+    );
     // No roles at all, or the last admin losing admin, is refused.
     assert!(operators::set_roles(&store, &admin, "alice", &BTreeSet::new(), T0).is_err());
     let sender: BTreeSet<Role> = [Role::Sender].into();
     assert_eq!(
-        operators::set_roles(&store, &admin, "admin", &sender, T0).unwrap_err().code(),
+        operators::set_roles(&store, &admin, "admin", &sender, T0)
+            .unwrap_err()
+            .code(),
         ErrorCode::Forbidden
     );
     // A non-admin cannot change roles, even their own.
     let alice = operators::sign_in(&store, "alice", &pin("123456"), T0).unwrap();
     let all: BTreeSet<Role> = [Role::Sender, Role::Approver, Role::Admin].into();
     assert_eq!(
-        operators::set_roles(&store, &alice, "alice", &all, T0).unwrap_err().code(),
+        operators::set_roles(&store, &alice, "alice", &all, T0)
+            .unwrap_err()
+            .code(),
         ErrorCode::Forbidden
     );
     operators::disable_operator(&store, &admin, "carol", T0).unwrap();

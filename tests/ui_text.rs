@@ -31,7 +31,10 @@ fn language<'a>(table: &'a str, lang: &str) -> &'a str {
         .find(&format!("\n  {lang}: {{"))
         .unwrap_or_else(|| panic!("no {lang} block in {}", &table[..40.min(table.len())]));
     let rest = &table[start + 1..];
-    let end = rest.find("\n  },").or_else(|| rest.find("\n  }")).unwrap_or(rest.len());
+    let end = rest
+        .find("\n  },")
+        .or_else(|| rest.find("\n  }"))
+        .unwrap_or(rest.len());
     &rest[..end]
 }
 
@@ -105,14 +108,19 @@ fn every_check_has_a_title_meaning_and_fix_in_both_languages() {
             .unwrap_or_else(|| panic!("CHECKS has no row for {id}"));
         // [English title, Japanese title, Japanese fix]: three non-empty strings.
         let strings = row.matches("\", \"").count() + 1;
-        assert!(strings >= 3 && !row.contains("\"\""), "CHECKS row for {id} is incomplete: {row}");
+        assert!(
+            strings >= 3 && !row.contains("\"\""),
+            "CHECKS row for {id} is incomplete: {row}"
+        );
     }
     for name in ["CHECK_SEEN_JA", "CHECK_SEEN_EN", "CHECK_FIX_EN"] {
         let gaps = missing(table(&src, name), CHECK_IDS.iter().copied());
         assert!(gaps.is_empty(), "{name} lacks {gaps:?}");
     }
-    let areas: std::collections::BTreeSet<&str> =
-        CHECK_IDS.iter().map(|id| id.split('.').next().unwrap()).collect();
+    let areas: std::collections::BTreeSet<&str> = CHECK_IDS
+        .iter()
+        .map(|id| id.split('.').next().unwrap())
+        .collect();
     let area_names = table(&src, "AREA_NAMES");
     for lang in LANGUAGES {
         let block = &area_names[area_names.find(&format!("{lang}: {{")).unwrap()..];

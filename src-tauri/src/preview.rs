@@ -81,7 +81,10 @@ fn summarise<'a>(list: &'a RecipientList, path: &'a str) -> ImportSummary<'a> {
 
 pub(crate) fn summary_json(session: &Session) -> CommandResult<serde_json::Value> {
     let (Some(list), Some(path)) = (&session.recipients, &session.recipients_path) else {
-        return Err(CommandError::not_ready("no_recipients", "No recipient list is loaded."));
+        return Err(CommandError::not_ready(
+            "no_recipients",
+            "No recipient list is loaded.",
+        ));
     };
     serde_json::to_value(summarise(list, path)).map_err(|e| CommandError::internal(e.to_string()))
 }
@@ -163,11 +166,16 @@ pub fn preview_message(
                 )))
             }
         },
-        None => return Err(CommandError::not_ready("no_recipients", "No recipient list is loaded.")),
+        None => {
+            return Err(CommandError::not_ready(
+                "no_recipients",
+                "No recipient list is loaded.",
+            ))
+        }
     };
-    let built = session
-        .built(index)
-        .ok_or_else(|| CommandError::not_ready("no_message", "No message has been composed yet."))?;
+    let built = session.built(index).ok_or_else(|| {
+        CommandError::not_ready("no_message", "No message has been composed yet.")
+    })?;
     let (message, error) = match built {
         Ok(b) => (
             Some(MessageView {

@@ -776,8 +776,14 @@ fn reason_key(e: &CommandError) -> Option<&'static str> {
 fn refusals_carry_the_reason_the_window_words_in_both_languages() {
     let f = fixture(Duration::minutes(10));
     let now = OffsetDateTime::now_utc();
-    access::create_first_admin(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), ADMIN_PIN.into())
-        .unwrap();
+    access::create_first_admin(
+        &f.state,
+        now,
+        ADMIN.into(),
+        ADMIN_PIN.into(),
+        ADMIN_PIN.into(),
+    )
+    .unwrap();
     // Asking for the approval screen before any checklist run is a missing step, not
     // "not approved" (which the window used to hide).
     let e = flow::review(&f.state, now).unwrap_err();
@@ -819,8 +825,14 @@ fn refusals_carry_the_reason_the_window_words_in_both_languages() {
 fn an_admin_resets_a_pin_changes_roles_and_switches_people_on_in_the_window() {
     let f = fixture(Duration::minutes(10));
     let now = OffsetDateTime::now_utc();
-    access::create_first_admin(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), ADMIN_PIN.into())
-        .unwrap();
+    access::create_first_admin(
+        &f.state,
+        now,
+        ADMIN.into(),
+        ADMIN_PIN.into(),
+        ADMIN_PIN.into(),
+    )
+    .unwrap();
     access::add_operator(
         &f.state,
         now,
@@ -830,14 +842,32 @@ fn an_admin_resets_a_pin_changes_roles_and_switches_people_on_in_the_window() {
         APPROVER_PIN.into(),
     )
     .unwrap();
-    access::set_roles(&f.state, now, APPROVER.into(), vec!["approver".into(), "sender".into()])
-        .unwrap();
+    access::set_roles(
+        &f.state,
+        now,
+        APPROVER.into(),
+        vec!["approver".into(), "sender".into()],
+    )
+    .unwrap();
     let e = access::set_roles(&f.state, now, APPROVER.into(), vec![]).unwrap_err();
     assert_eq!(reason_key(&e), Some("no_role_chosen"));
-    let e = access::reset_pin(&f.state, now, APPROVER.into(), "864200".into(), "864201".into())
-        .unwrap_err();
+    let e = access::reset_pin(
+        &f.state,
+        now,
+        APPROVER.into(),
+        "864200".into(),
+        "864201".into(),
+    )
+    .unwrap_err();
     assert_eq!(reason_key(&e), Some("pins_differ"));
-    access::reset_pin(&f.state, now, APPROVER.into(), "864200".into(), "864200".into()).unwrap();
+    access::reset_pin(
+        &f.state,
+        now,
+        APPROVER.into(),
+        "864200".into(),
+        "864200".into(),
+    )
+    .unwrap();
     access::disable_operator(&f.state, now, APPROVER.into()).unwrap();
     access::enable_operator(&f.state, now, APPROVER.into()).unwrap();
     let ben = access::list_operators(&f.state, now)
@@ -863,8 +893,14 @@ fn an_admin_resets_a_pin_changes_roles_and_switches_people_on_in_the_window() {
     // Ben is no admin: he cannot change anyone's roles or reset a PIN.
     let e = access::set_roles(&f.state, now, ADMIN.into(), vec!["sender".into()]).unwrap_err();
     assert!(e.is_core(ErrorCode::Forbidden), "{e:?}");
-    let e = access::reset_pin(&f.state, now, ADMIN.into(), "111111".into(), "111111".into())
-        .unwrap_err();
+    let e = access::reset_pin(
+        &f.state,
+        now,
+        ADMIN.into(),
+        "111111".into(),
+        "111111".into(),
+    )
+    .unwrap_err();
     assert!(e.is_core(ErrorCode::Forbidden), "{e:?}");
 }
 
@@ -888,8 +924,14 @@ fn refusals_reach_the_diagnostics_file_without_names_pins_or_addresses() {
     let now = OffsetDateTime::now_utc();
     let logs = f._dir.path().join("logs");
     crate::logging::init(&logs).expect("the subscriber installs once per test process");
-    access::create_first_admin(&f.state, now, ADMIN.into(), ADMIN_PIN.into(), ADMIN_PIN.into())
-        .unwrap();
+    access::create_first_admin(
+        &f.state,
+        now,
+        ADMIN.into(),
+        ADMIN_PIN.into(),
+        ADMIN_PIN.into(),
+    )
+    .unwrap();
     access::sign_out(&f.state).unwrap();
     let e = access::sign_in(&f.state, now, "taro@example.jp".into(), "918273".into()).unwrap_err();
     // Crossing to the window is where a refusal is written down.
@@ -899,8 +941,14 @@ fn refusals_reach_the_diagnostics_file_without_names_pins_or_addresses() {
         .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
         .collect();
     assert!(text.contains("MergeGuard started"), "{text}");
-    assert!(text.contains("AuthFailed") && text.contains("wrong_pin"), "{text}");
+    assert!(
+        text.contains("AuthFailed") && text.contains("wrong_pin"),
+        "{text}"
+    );
     for secret in ["taro@example.jp", "918273", ADMIN_PIN] {
-        assert!(!text.contains(secret), "{secret} reached the diagnostics file");
+        assert!(
+            !text.contains(secret),
+            "{secret} reached the diagnostics file"
+        );
     }
 }

@@ -525,7 +525,10 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     accessibility_scan(&client, "checklist", &mut a11y).await;
     // Each check: a plain sentence first; the core's words (ids, records) on request.
     let english = core_english(&client).await;
-    assert!(!english.is_empty(), "the checks' details are on the page, behind the toggle");
+    assert!(
+        !english.is_empty(),
+        "the checks' details are on the page, behind the toggle"
+    );
     language(&client, "ja").await;
     no_core_english_in_japanese(&client, "the checklist", &english).await;
     screenshot(&client, &shots, "07-checklist-ja").await;
@@ -541,15 +544,23 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     type_into(&client, "approval-pin", APPROVER_PIN).await;
     click(&client, "approval-approve").await;
     let early = wait_for_text(&client, "#approval-error", "not been sent for approval").await;
-    assert!(early.contains("Submit for approval"), "says what to do: {early}");
+    assert!(
+        early.contains("Submit for approval"),
+        "says what to do: {early}"
+    );
     language(&client, "ja").await;
     // The sentence is the window's own; the core's English words stay behind Details.
     let ja = client
-        .execute("return document.getElementById('approval-error').innerText;", vec![])
+        .execute(
+            "return document.getElementById('approval-error').innerText;",
+            vec![],
+        )
         .await
         .unwrap();
     assert!(
-        !ja.as_str().unwrap_or_default().contains("was not submitted"),
+        !ja.as_str()
+            .unwrap_or_default()
+            .contains("was not submitted"),
         "Japanese approval error without the core's English: {ja}"
     );
     language(&client, "en").await;

@@ -443,12 +443,16 @@ impl Error {
     pub fn reason(&self) -> Option<Reason> {
         Some(match self {
             Error::NotSubmitted(_) => Reason::new("not_submitted"),
-            Error::ChecklistFailed(ids) => Reason::new("checklist_failed").with("checks", ids.as_str()),
+            Error::ChecklistFailed(ids) => {
+                Reason::new("checklist_failed").with("checks", ids.as_str())
+            }
             Error::FingerprintMismatch { .. } | Error::Changed => Reason::new("approval_changed"),
             Error::SamePerson => Reason::new("same_person"),
             Error::NotApprover(name) => Reason::new("not_approver").with("name", name.as_str()),
             Error::NotSender(name) => Reason::new("not_sender").with("name", name.as_str()),
-            Error::Unacknowledged(ids) => Reason::new("unacknowledged").with("checks", ids.as_str()),
+            Error::Unacknowledged(ids) => {
+                Reason::new("unacknowledged").with("checks", ids.as_str())
+            }
             Error::NotApproved(_) => Reason::new("no_approval"),
             Error::Expired(at) => Reason::new("approval_expired").with("at", at.as_str()),
             Error::Revoked(why) => Reason::new("approval_revoked").with("why", why.as_str()),

@@ -159,7 +159,9 @@ impl Session {
 pub enum Error {
     #[error("sign-in refused: wrong name or PIN")]
     WrongPin,
-    #[error("sign-in refused: wrong name or PIN ({tries_left} more wrong PINs lock {name} for a while)")]
+    #[error(
+        "sign-in refused: wrong name or PIN ({tries_left} more wrong PINs lock {name} for a while)"
+    )]
     WrongPinWarning { name: String, tries_left: u32 },
     #[error("sign-in refused: the operator {0} is disabled")]
     Disabled(String),
@@ -698,8 +700,7 @@ pub fn set_roles(
         return Err(Error::UnknownRole(String::new()));
     }
     admin_change(store, by, name, now, |tx, target| {
-        if target.op.has_role(Role::Admin) && !roles.contains(&Role::Admin) && !target.op.disabled
-        {
+        if target.op.has_role(Role::Admin) && !roles.contains(&Role::Admin) && !target.op.disabled {
             require_another_admin(tx)?;
         }
         update_sealed(
@@ -990,7 +991,10 @@ fn authenticate_inner(
         // From the third wrong PIN on, say how many tries are left before the lock.
         let tries_left = LOCKOUT_THRESHOLD - failures;
         if failures >= LOCKOUT_THRESHOLD.saturating_sub(2) {
-            return Ok(Some(Error::WrongPinWarning { name: name.clone(), tries_left }));
+            return Ok(Some(Error::WrongPinWarning {
+                name: name.clone(),
+                tries_left,
+            }));
         }
         Ok(Some(Error::WrongPin))
     })?;

@@ -116,11 +116,11 @@ pub fn import_snapshot_recipients(
 ) -> Result<RecipientList, UserError> {
     let options = campaign_import_options(&snapshot.campaign, suppressed)?;
     let file = snapshot.recipient_file();
-    recipients::import_bytes(file.bytes(), &options)
-        .map_err(|e| {
-            UserError::new(e.code(), format!("{}: {e}", file.path.display()))
-                .with_reason(Some(e.reason().with("file", file.path.display().to_string())))
-        })
+    recipients::import_bytes(file.bytes(), &options).map_err(|e| {
+        UserError::new(e.code(), format!("{}: {e}", file.path.display())).with_reason(Some(
+            e.reason().with("file", file.path.display().to_string()),
+        ))
+    })
 }
 
 /// Reads the campaign's recipient file with the options written in the campaign.
@@ -131,11 +131,10 @@ pub fn import_campaign_recipients(
     let options = campaign_import_options(campaign, suppressed)?;
     let src = &campaign.recipients;
     let path = campaign.resolve(&src.file);
-    recipients::import_path(&path, &options)
-        .map_err(|e| {
-            UserError::new(e.code(), format!("{}: {e}", path.display()))
-                .with_reason(Some(e.reason().with("file", path.display().to_string())))
-        })
+    recipients::import_path(&path, &options).map_err(|e| {
+        UserError::new(e.code(), format!("{}: {e}", path.display()))
+            .with_reason(Some(e.reason().with("file", path.display().to_string())))
+    })
 }
 
 /// What a checklist run saw besides its findings: the workflow builds the approval

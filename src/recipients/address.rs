@@ -254,13 +254,11 @@ fn check_address_fully(address: &str) -> Result<&str, Refusal> {
         Err(lettre::address::AddressError::InvalidUser) => {
             Err(invalid("addr_bad_local", "the part before @ is not valid"))
         }
-        Err(lettre::address::AddressError::InvalidDomain) => {
-            Err(invalid(
-                "addr_bad_domain",
-                format!("the domain \"{domain}\" is not valid"),
-            )
-            .map_detail(|d| d.with("domain", domain)))
-        }
+        Err(lettre::address::AddressError::InvalidDomain) => Err(invalid(
+            "addr_bad_domain",
+            format!("the domain \"{domain}\" is not valid"),
+        )
+        .map_detail(|d| d.with("domain", domain))),
         Err(other) => Err(invalid(
             "addr_invalid",
             format!("not a valid address ({other})"),
