@@ -392,7 +392,9 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     }
     screenshot(&client, &shots, "03-sender-domain").await;
     accessibility_scan(&client, "sender domain", &mut a11y).await;
+    let english = core_english(&client).await;
     language(&client, "ja").await;
+    no_core_english_in_japanese(&client, "the sender domain", &english).await;
     screenshot(&client, &shots, "03-sender-domain-ja").await;
     language(&client, "en").await;
 

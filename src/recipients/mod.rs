@@ -194,6 +194,11 @@ pub struct Rejection {
     pub detail: String,
     /// The same detail as a key and its parameters, for the window's languages.
     pub why: crate::error::Reason,
+    /// The row's first other non-empty cell (usually the name), so the person can tell
+    /// whom the row is about; empty when there is none.
+    pub label: String,
+    /// What the address cell held (trimmed, cut to 120 characters), to be corrected.
+    pub cell: String,
 }
 
 /// The result of importing one recipient file.

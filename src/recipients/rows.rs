@@ -308,7 +308,7 @@ impl Accounting<'_> {
             )
             .with("fields", n)
             .with("header", self.width);
-            return self.reject(row, RejectReason::MalformedRow, detail);
+            return self.reject(row, &record, RejectReason::MalformedRow, detail);
         }
         let cell = record.get(self.column).unwrap_or("");
         let address = match check_address(cell) {
@@ -319,7 +319,7 @@ impl Accounting<'_> {
                 {
                     detail = Detail::new("row_empty", "the row is empty");
                 }
-                return self.reject(row, reason, detail);
+                return self.reject(row, &record, reason, detail);
             }
         };
         if let Some(suppressed) = self.suppressed {
@@ -328,7 +328,7 @@ impl Accounting<'_> {
                     "row_suppressed",
                     "the address is on the suppression list (unsubscribed or bounced)",
                 );
-                return self.reject(row, RejectReason::Suppressed, detail);
+                return self.reject(row, &record, RejectReason::Suppressed, detail);
             }
         }
         let hash = key_hash(address);
@@ -340,7 +340,7 @@ impl Accounting<'_> {
             let first = recipients[first as usize].row;
             let detail = Detail::new("row_duplicate", format!("same address as row {first}"))
                 .with("row", first);
-            return self.reject(row, RejectReason::Duplicate, detail);
+            return self.reject(row, &record, RejectReason::Duplicate, detail);
         }
         let index = u32::try_from(self.recipients.len()).unwrap_or(u32::MAX);
         self.seen
@@ -378,12 +378,28 @@ impl Accounting<'_> {
         }
     }
 
-    fn reject(&mut self, row: u64, reason: RejectReason, detail: Detail) {
+    fn reject(&mut self, row: u64, record: &Row<'_>, reason: RejectReason, detail: Detail) {
+        // Who the row is about, as the person knows them: the first other cell with
+        // something in it (a name, a company, a customer number), cut to 80 characters.
+        let label = record
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != self.column)
+            .map(|(_, c)| c.trim())
+            .find(|c| !c.is_empty())
+            .map(|c| c.chars().take(80).collect())
+            .unwrap_or_default();
+        let cell = record
+            .get(self.column)
+            .map(|c| c.trim().chars().take(120).collect())
+            .unwrap_or_default();
         self.rejected.push(Rejection {
             row,
             reason,
             detail: detail.text,
             why: detail.why,
+            label,
+            cell,
         });
     }
 }

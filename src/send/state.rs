@@ -495,7 +495,11 @@ pub fn write_report_csv<W: std::io::Write>(rows: &[ReportRow], out: W) -> csv::R
             r.reply_code.map(|c| c.to_string()).unwrap_or_default(),
             r.reply_text.clone().unwrap_or_default(),
             r.queue_id.clone().unwrap_or_default(),
-            r.updated_at.to_string(),
+            // ISO 8601 with its offset (UTC), which a spreadsheet reads as a time.
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.updated_at) * 1_000_000)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_else(|| r.updated_at.to_string()),
         ];
         w.write_record(cells.iter().map(|c| escape_formula(c).into_owned()))?;
     }
@@ -672,6 +676,8 @@ mod tests {
             s.contains("'=cmd@x.test") && s.contains("'-bad user"),
             "{s}"
         );
+        // The time is ISO 8601 with its offset, not Unix milliseconds.
+        assert!(s.contains("1970-01-01T00:00:00.002Z"), "{s}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 import * as ipc from "../ipc.js";
 import { t, dnsRecordText, checkTitle, checkFix, checkSeen } from "../i18n.js";
-import { $, el, busy, showErrorAt, hideErrorAt, showStatus } from "../dom.js";
+import { $, el, busy, showErrorAt, hideErrorAt, showStatus, checkDetails } from "../dom.js";
 import * as store from "../store.js";
 
 let lastRecords = null;
@@ -87,9 +87,9 @@ function renderChecks(checks) {
         el("div", { class: "check-body" },
           el("div", { class: "check-title" }, checkTitle(c.id)),
           checkSeen(c.id, c.status) ? el("div", { class: "check-seen" }, checkSeen(c.id, c.status)) : "",
-          el("div", { class: "check-detail" }, c.detail),
-          c.status !== "pass" && (checkFix(c.id) || c.fix)
-            ? el("div", { class: "check-fix" }, el("strong", {}, t("fix_label") + " "), checkFix(c.id) || c.fix) : "")))));
+          c.status !== "pass" && checkFix(c.id, c.status)
+            ? el("div", { class: "check-fix" }, el("strong", {}, t("fix_label") + " "), checkFix(c.id, c.status)) : "",
+          checkDetails(c))))));
 }
 
 async function loadProfiles() {

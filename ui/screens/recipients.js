@@ -54,6 +54,8 @@ function renderRejected(rejected) {
     ...rejected.map((r) =>
       el("tr", { dataset: { reason: r.reason } },
         el("td", { class: "num" }, r.row),
+        el("td", {}, r.label || ""),
+        el("td", { class: "mono addr", title: r.cell || "" }, r.cell || ""),
         el("td", { class: "reason" }, reasonText(r.reason)),
         el("td", {}, whyText(r.why) || r.detail)),
     ),
