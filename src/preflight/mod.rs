@@ -8,6 +8,8 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dns;
 pub mod domain;
+pub mod jp_law;
+pub mod spamassassin;
 pub mod spf;
 pub mod tls;
 
