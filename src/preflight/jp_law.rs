@@ -417,7 +417,7 @@ impl JpLaw {
                     "{} of {n} messages show the opt-out address or URL without a statement right before or after it that the reader can refuse further mail, e.g. {} ({} body) ({LAW} 施行規則第9条第1号, placement 第7条).",
                     self.no_statement.rows.len(), rows(&self.no_statement.rows), part_of(&self.no_statement)
                 ),
-                "Put a sentence such as \"To stop receiving these e-mails: <URL>\" on the line right before or after the unsubscribe URL. / 配信停止のURLの直前か直後の行に「配信停止をご希望の方は次のURLから手続きできます」のような一文を書いてください。",
+                "Put a sentence such as \"If you no longer wish to receive this newsletter, unsubscribe here:\" on the line right before or after the unsubscribe URL. / 配信停止のURLの直前か直後の行に「配信停止をご希望の方は次のURLから手続きできます」のような一文を書いてください。",
             )
         } else {
             Check::pass(
@@ -660,7 +660,7 @@ mod tests {
         assert!(opt_out.detail.contains("without a statement"), "{opt_out:?}");
         // The same words on the line right before the URL pass.
         let mut law = JpLaw::new(&campaign(FULL), Some(Arc::default()));
-        let text = "株式会社ショップテスト\n東京都千代田区千代田1-1\n03-1234-5678\n\nTo stop receiving these e-mails (unsubscribe):\nhttps://shop.test/unsubscribe";
+        let text = "株式会社ショップテスト\n東京都千代田区千代田1-1\n03-1234-5678\n\nIf you no longer wish to receive this newsletter, unsubscribe here:\nhttps://shop.test/unsubscribe";
         law.observe(&[message(4, text, None)]);
         let out = law.finish(&list(&["consent", "consent", "consent"]));
         assert_eq!(status(&out, OPT_OUT), Status::Pass, "{out:#?}");
