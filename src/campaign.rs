@@ -777,3 +777,34 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
         }
     }
 }
+
+#[cfg(test)]
+mod relay_tests {
+    use super::*;
+
+    const BASE: &str = "[sender]\nname = \"s\"\naddress = \"a@shop.test\"\n[recipients]\nfile = \"r.csv\"\n[message]\nsubject = \"s\"\ntext = \"t.txt\"\n";
+
+    #[test]
+    fn relay_outbound_ips_are_read_and_refused_beside_a_profile() {
+        let c = Campaign::parse(
+            &format!("{BASE}[relay]\nhost = \"smtp.shop.test\"\nport = 587\nsecurity = \"starttls\"\nusername = \"u\"\noutbound_ips = [\"192.0.2.1\", \"2001:db8::1\"]\n"),
+            PathBuf::new(),
+        )
+        .unwrap();
+        let relay = c.relay.unwrap();
+        assert_eq!(relay.outbound_ips.len(), 2);
+        assert_eq!(relay.spf_include, None);
+        let e = Campaign::parse(
+            &format!("{BASE}[relay]\nprofile = \"Office\"\noutbound_ips = [\"192.0.2.1\"]\n"),
+            PathBuf::new(),
+        )
+        .unwrap_err();
+        assert!(e.contains("outbound_ips"), "{e}");
+        let e = Campaign::parse(
+            &format!("{BASE}[relay]\nhost = \"h\"\nport = 587\nsecurity = \"starttls\"\nusername = \"u\"\noutbound_ips = [\"smtp.shop.test\"]\n"),
+            PathBuf::new(),
+        )
+        .unwrap_err();
+        assert!(e.contains("line"), "a plain error with the line: {e}");
+    }
+}

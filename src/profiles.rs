@@ -1155,6 +1155,35 @@ mod tests {
     }
 
     #[test]
+    fn outbound_addresses_are_parsed_and_a_provider_names_its_spf_include() {
+        let mut i = input("G", "google");
+        i.outbound_ips = "192.0.2.1, 2001:db8::1 192.0.2.1".into();
+        let s = settings(&i).unwrap();
+        assert_eq!(s.outbound_ips.len(), 2, "duplicates dropped");
+        i.outbound_ips = "192.0.2.0/24".into();
+        let e = settings(&i).unwrap_err();
+        assert_eq!(e.field(), Some("outbound_ips"));
+        assert!(e.to_string().contains("not an IP address"), "{e}");
+        let profile = Profile {
+            name: "G".into(),
+            provider: Provider::Google,
+            host: "smtp.gmail.com".into(),
+            port: 587,
+            security: Security::Starttls,
+            username: "me@shop.test".into(),
+            auth: AuthMethod::Password,
+            ca: None,
+            rate: RatePreset::GoogleWorkspace,
+            outbound_ips: vec![],
+            updated_at: String::new(),
+            updated_by: String::new(),
+        };
+        let relay = to_relay(&profile).unwrap();
+        assert_eq!(relay.spf_include.as_deref(), Some("_spf.google.com"));
+        assert!(relay.outbound_ips.is_empty());
+    }
+
+    #[test]
     fn presets_fill_the_known_values() {
         let s = settings(&input("Office", "microsoft365")).unwrap();
         assert_eq!(
