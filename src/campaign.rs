@@ -157,7 +157,10 @@ impl ConsentBasis {
     /// The basis a cell or the campaign names, in Japanese or English; `None` for
     /// anything else.
     pub fn parse(raw: &str) -> Option<ConsentBasis> {
-        let t = raw.trim().to_lowercase().replace(['-', ' ', '\u{3000}'], "_");
+        let t = raw
+            .trim()
+            .to_lowercase()
+            .replace(['-', ' ', '\u{3000}'], "_");
         Some(match t.as_str() {
             "同意" | "同意あり" | "consent" | "opt_in" | "optin" | "opted_in" => {
                 ConsentBasis::Consent
@@ -168,7 +171,9 @@ impl ConsentBasis {
             "取引関係" | "取引" | "transaction" | "business_relationship" | "customer" => {
                 ConsentBasis::Transaction
             }
-            "公表アドレス" | "公表" | "published" | "published_address" => ConsentBasis::Published,
+            "公表アドレス" | "公表" | "published" | "published_address" => {
+                ConsentBasis::Published
+            }
             _ => return None,
         })
     }
@@ -444,9 +449,11 @@ impl Campaign {
         }
         if let Some(a) = &campaign.advertising {
             if a.consent.is_some() && a.consent_column.is_some() {
-                return Err("[advertising] has both consent and consent_column; keep one: \
+                return Err(
+                    "[advertising] has both consent and consent_column; keep one: \
                             the column (a basis per recipient) or one basis for all"
-                    .into());
+                        .into(),
+                );
             }
             if let Some(c) = &a.consent {
                 if ConsentBasis::parse(c).is_none() {

@@ -657,8 +657,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
         .parse::<RatePreset>()
         .map_err(|_| bad(9, "rate preset"))?;
     let outbound_ips: Option<String> = r.get(12)?;
-    let outbound_ips =
-        parse_outbound_ips(outbound_ips.as_deref().unwrap_or("")).map_err(|_| bad(12, "outbound address"))?;
+    let outbound_ips = parse_outbound_ips(outbound_ips.as_deref().unwrap_or(""))
+        .map_err(|_| bad(12, "outbound address"))?;
     Ok(Profile {
         name: text(0)?,
         provider,

@@ -864,7 +864,10 @@ fn declared_outbound_addresses_must_all_pass_spf() {
     let relay = status_of(&checks, "spf.relay");
     assert!(relay.detail.contains("192.0.2.1 gets fail"), "{relay:#?}");
     assert!(relay.fix.contains("ip4:192.0.2.1"), "{relay:#?}");
-    assert!(!relay.fix.contains("ip4:127.0.0.1"), "only the missing one: {relay:#?}");
+    assert!(
+        !relay.fix.contains("ip4:127.0.0.1"),
+        "only the missing one: {relay:#?}"
+    );
 }
 
 /// A provider relay (Microsoft 365, Google) without declared addresses: the record must
@@ -878,7 +881,9 @@ fn a_provider_relay_is_judged_by_its_include() {
     c.relay_host = Some("smtp.provider.test".into());
     let checks = run(&c, Resolver::At(dns_server()));
     assert_statuses(&checks, &[("spf.relay", Pass)]);
-    assert!(status_of(&checks, "spf.relay").detail.contains("includes x.diamondok.test"));
+    assert!(status_of(&checks, "spf.relay")
+        .detail
+        .contains("includes x.diamondok.test"));
 
     let mut c = DomainCheck::new("good.test");
     c.relay_spf_include = Some("_spf.google.com".into());
@@ -903,5 +908,7 @@ fn resolved_relay_addresses_name_the_host() {
     c.relay_host = Some("localhost".into());
     let checks = run(&c, Resolver::At(dns_server()));
     assert_statuses(&checks, &[("spf.relay", Fail)]);
-    assert!(status_of(&checks, "spf.relay").detail.contains("localhost resolves to"));
+    assert!(status_of(&checks, "spf.relay")
+        .detail
+        .contains("localhost resolves to"));
 }

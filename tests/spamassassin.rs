@@ -33,7 +33,7 @@ fn score(raw: &[u8]) -> Score {
 }
 
 fn signed(raw: &[u8], domain: &str) -> Vec<u8> {
-    let key = load_dkim_key(&root().join("tests/data/dkim/rsa2048.pem")).unwrap();
+    let key = load_dkim_key(root().join("tests/data/dkim/rsa2048.pem")).unwrap();
     let header = key.sign(raw, domain, "s1", SystemTime::now()).unwrap();
     let mut out = header.into_bytes();
     out.extend_from_slice(raw);
@@ -122,10 +122,9 @@ fn list_unsubscribe_without_list_id_hit_list_partial_short_msg() {
 fn a_message_spamassassin_calls_spam_fails_the_check() {
     let mut m = example_messages(1).remove(0);
     // GTUBE, the standard test string every SpamAssassin scores as spam.
-    m.raw = format!(
-        "From: news@shop.test\r\nTo: a@example.jp\r\nSubject: t\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <g@shop.test>\r\n\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
-    )
-    .into_bytes();
+    m.raw = "From: news@shop.test\r\nTo: a@example.jp\r\nSubject: t\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <g@shop.test>\r\n\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
+    .as_bytes()
+    .to_vec();
     let check = spamassassin::Pending::start(m.row, m.raw).finish();
     assert_eq!(check.status, Status::Fail, "{check:?}");
     assert!(check.detail.contains("GTUBE"), "{check:?}");
@@ -167,7 +166,10 @@ fn the_example_checklist_shows_the_score_and_passes_the_japanese_law() {
     )
     .unwrap();
     let report = run_checklist(&tmp.path().join("campaign.toml"));
-    let c = report.iter().find(|c| c.id == jp_law::POSTAL_ADDRESS).unwrap();
+    let c = report
+        .iter()
+        .find(|c| c.id == jp_law::POSTAL_ADDRESS)
+        .unwrap();
     assert_eq!(c.status, Status::Fail, "{c:?}");
     assert!(c.detail.contains("text body"), "{c:?}");
 }
@@ -184,7 +186,12 @@ fn run_checklist(path: &Path) -> Vec<mergeguard::preflight::Check> {
         .enable_all()
         .build()
         .unwrap()
-        .block_on(check_campaign(&campaign, &options, SystemTime::now(), &|_, _| {}))
+        .block_on(check_campaign(
+            &campaign,
+            &options,
+            SystemTime::now(),
+            &|_, _| {},
+        ))
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(60));
     report.checks

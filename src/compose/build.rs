@@ -306,7 +306,10 @@ pub(crate) fn list_id(from: &lettre::Address) -> String {
         .collect();
     let label = label.trim_matches('-');
     let label = if label.is_empty() { "list" } else { label };
-    format!("<{label}.{}>", from.domain().trim_end_matches('.').to_ascii_lowercase())
+    format!(
+        "<{label}.{}>",
+        from.domain().trim_end_matches('.').to_ascii_lowercase()
+    )
 }
 
 fn list_unsubscribe(draft: &Draft, email: &str) -> Option<String> {

@@ -85,7 +85,11 @@ const REFUSAL_WORDS: &[&str] = &[
 /// consent column), as `(address, basis)`; recipients without a valid basis are left
 /// out (`jp_law.consent` fails for them). Empty for a campaign that is not advertising.
 pub fn consent_bases(campaign: &Campaign, list: &RecipientList) -> Vec<(String, ConsentBasis)> {
-    let Some(a) = campaign.advertising.clone().filter(|_| campaign.is_advertising()) else {
+    let Some(a) = campaign
+        .advertising
+        .clone()
+        .filter(|_| campaign.is_advertising())
+    else {
         return Vec::new();
     };
     let all = a.consent.as_deref().and_then(ConsentBasis::parse);
@@ -571,7 +575,8 @@ mod tests {
     use super::*;
     use crate::preflight::Status;
 
-    const UNSUB: &str = "List-Unsubscribe: <mailto:stop@shop.test>, <https://shop.test/unsubscribe?t=1>";
+    const UNSUB: &str =
+        "List-Unsubscribe: <mailto:stop@shop.test>, <https://shop.test/unsubscribe?t=1>";
     const FOOTER: &str = "株式会社ショップテスト\n東京都千代田区千代田1-1\nお問い合わせ: 03-1234-5678\n配信停止をご希望の方は次のURLから手続きできます。\nhttps://shop.test/unsubscribe";
 
     fn campaign(advertising: &str) -> Campaign {
@@ -644,7 +649,10 @@ mod tests {
         let address = out.iter().find(|c| c.id == POSTAL_ADDRESS).unwrap();
         assert!(address.detail.contains("2 of 2"), "{address:?}");
         assert!(address.detail.contains("HTML"), "{address:?}");
-        assert!(address.fix.contains(" / "), "English and Japanese: {address:?}");
+        assert!(
+            address.fix.contains(" / "),
+            "English and Japanese: {address:?}"
+        );
         let opt_out = out.iter().find(|c| c.id == OPT_OUT).unwrap();
         assert!(opt_out.detail.contains("do not show"), "{opt_out:?}");
     }
@@ -657,7 +665,10 @@ mod tests {
         let out = law.finish(&list(&["同意", "同意", "同意"]));
         let opt_out = out.iter().find(|c| c.id == OPT_OUT).unwrap();
         assert_eq!(opt_out.status, Status::Fail, "{opt_out:?}");
-        assert!(opt_out.detail.contains("without a statement"), "{opt_out:?}");
+        assert!(
+            opt_out.detail.contains("without a statement"),
+            "{opt_out:?}"
+        );
         // The same words on the line right before the URL pass.
         let mut law = JpLaw::new(&campaign(FULL), Some(Arc::default()));
         let text = "株式会社ショップテスト\n東京都千代田区千代田1-1\n03-1234-5678\n\nIf you no longer wish to receive this newsletter, unsubscribe here:\nhttps://shop.test/unsubscribe";
@@ -672,7 +683,10 @@ mod tests {
         let out = law.finish(&list(&["名刺等", "", "maybe", "published", "公表アドレス"]));
         let c = out.iter().find(|c| c.id == CONSENT).unwrap();
         assert_eq!(c.status, Status::Fail);
-        assert!(c.detail.contains("2 of 5") && c.detail.contains("3, 4"), "{c:?}");
+        assert!(
+            c.detail.contains("2 of 5") && c.detail.contains("3, 4"),
+            "{c:?}"
+        );
 
         let other = FULL.replace("同意区分", "consent_basis");
         let out = JpLaw::new(&campaign(&other), None).finish(&list(&["同意"]));
@@ -716,19 +730,31 @@ mod tests {
         c.sender.name = "{{ shop }}".into();
         let mut law = JpLaw::new(&c, None);
         law.observe(&[message(2, FOOTER, None)]);
-        assert_eq!(status(&law.finish(&list(&["同意"])), SENDER_NAME), Status::Fail);
+        assert_eq!(
+            status(&law.finish(&list(&["同意"])), SENDER_NAME),
+            Status::Fail
+        );
     }
 
     #[test]
     fn bad_consent_settings_are_plain_errors() {
         let e = Campaign::parse(
-            &format!("{}", "[sender]\nname = \"s\"\naddress = \"a@shop.test\"\n[recipients]\nfile = \"r.csv\"\n[message]\nsubject = \"s\"\ntext = \"t.txt\"\n[advertising]\nconsent = \"sure\"\n"),
+            "[sender]\nname = \"s\"\naddress = \"a@shop.test\"\n[recipients]\nfile = \"r.csv\"\n[message]\nsubject = \"s\"\ntext = \"t.txt\"\n[advertising]\nconsent = \"sure\"\n",
             std::path::PathBuf::new(),
         )
         .unwrap_err();
         assert!(e.contains("not a consent basis"), "{e}");
-        assert_eq!(ConsentBasis::parse(" 名刺等 "), Some(ConsentBasis::BusinessCard));
-        assert_eq!(ConsentBasis::parse("Business Card"), Some(ConsentBasis::BusinessCard));
-        assert_eq!(ConsentBasis::parse("取引関係"), Some(ConsentBasis::Transaction));
+        assert_eq!(
+            ConsentBasis::parse(" 名刺等 "),
+            Some(ConsentBasis::BusinessCard)
+        );
+        assert_eq!(
+            ConsentBasis::parse("Business Card"),
+            Some(ConsentBasis::BusinessCard)
+        );
+        assert_eq!(
+            ConsentBasis::parse("取引関係"),
+            Some(ConsentBasis::Transaction)
+        );
     }
 }

@@ -199,13 +199,15 @@ impl Pending {
         let Some(program) = program() else {
             return Pending(None, Some(not_installed()));
         };
-        let handle = std::thread::spawn(move || match score(&program, &raw, TIMEOUT) {
+        let handle = std::thread::spawn(move || {
+            match score(&program, &raw, TIMEOUT) {
             Ok(s) => judge(row, &s),
             Err(why) => Check::skipped(
                 ID,
                 format!("Not checked: {why}."),
                 "Check that SpamAssassin works (spamassassin -L -t < message.eml), or set MERGEGUARD_SPAMASSASSIN=off. / SpamAssassin が動くか確認してください。",
             ),
+        }
         });
         Pending(Some(handle), None)
     }
@@ -226,7 +228,11 @@ impl Pending {
     pub fn finish(self) -> Check {
         match self {
             Pending(Some(h), _) => h.join().unwrap_or_else(|_| {
-                Check::skipped(ID, "Not checked: the scoring thread failed.", "Run the checklist again.")
+                Check::skipped(
+                    ID,
+                    "Not checked: the scoring thread failed.",
+                    "Run the checklist again.",
+                )
             }),
             Pending(None, Some(c)) => c,
             Pending(None, None) => not_installed(),
@@ -263,9 +269,16 @@ mod tests {
         );
         assert_eq!(judge(2, &s).status, Status::Warning);
         assert!(judge(2, &s).detail.contains("LIST_PARTIAL_SHORT_MSG +1.1"));
-        let spam = Score { score: 7.5, ..s.clone() };
+        let spam = Score {
+            score: 7.5,
+            ..s.clone()
+        };
         assert_eq!(judge(2, &spam).status, Status::Fail);
-        let ham = Score { score: -0.1, rules: vec![], ..s };
+        let ham = Score {
+            score: -0.1,
+            rules: vec![],
+            ..s
+        };
         assert_eq!(judge(2, &ham).status, Status::Pass);
         assert!(parse_output(b"From: a@b\n\nno header\n").is_err());
         assert!(parse_output(b"X-Spam-Mergeguard: x y\n\n").is_err());

@@ -656,9 +656,15 @@ mod tests {
         assert!(c.detail.contains("§5.2"));
         let c = relay_by_include("shop.test", "spf.protection.outlook.com.", &with);
         assert_eq!(c.status, Status::Fail, "{c:?}");
-        assert!(c.fix.contains("include:spf.protection.outlook.com"), "{c:?}");
+        assert!(
+            c.fix.contains("include:spf.protection.outlook.com"),
+            "{c:?}"
+        );
         assert_eq!(
-            relay_terms(None, &["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()]),
+            relay_terms(
+                None,
+                &["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()]
+            ),
             ["ip4:192.0.2.1", "ip6:2001:db8::1"]
         );
     }

@@ -593,7 +593,10 @@ mod tests {
     #[test]
     fn consent_bases_are_kept_and_cannot_be_deleted() {
         let c = db();
-        let bases = [("A@x.test".to_owned(), "consent"), ("b@x.test".to_owned(), "transaction")];
+        let bases = [
+            ("A@x.test".to_owned(), "consent"),
+            ("b@x.test".to_owned(), "transaction"),
+        ];
         assert_eq!(record_consent(&c, "c1", &bases, 1).unwrap(), 2);
         assert_eq!(record_consent(&c, "c1", &bases, 2).unwrap(), 0, "kept once");
         record_consent(&c, "c1", &[("a@x.test".to_owned(), "business_card")], 3).unwrap();

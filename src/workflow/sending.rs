@@ -277,7 +277,15 @@ pub fn send_with_hook(
         .map(|(address, basis)| (address, basis.as_str()))
         .collect();
     if !bases.is_empty() {
-        state::record_consent(&conn, cid, &bases, now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)).map_err(|e| {
+        state::record_consent(
+            &conn,
+            cid,
+            &bases,
+            now.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+        )
+        .map_err(|e| {
             UserError::new(
                 ErrorCode::Database,
                 format!("the consent records could not be written: {e}"),
