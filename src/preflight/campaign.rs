@@ -269,11 +269,14 @@ pub async fn check_snapshot(
     }
 
     let mut domain_check = DomainCheck::new(sender_domain.clone());
-    domain_check.relay_ips = relay_ips;
-    if let Some(relay) = &campaign.relay {
-        domain_check.relay_ips_declared = !relay.outbound_ips.is_empty();
-        domain_check.relay_host = Some(relay.host.clone());
-        domain_check.relay_spf_include = relay.spf_include.clone();
+    match &campaign.relay {
+        Some(relay) => domain_check.use_relay(
+            &relay.host,
+            &relay.outbound_ips,
+            relay.spf_include.as_deref(),
+            relay_ips,
+        ),
+        None => domain_check.relay_ips = relay_ips,
     }
     let mut domain_checks = Vec::new();
     if let Some(dkim) = &campaign.dkim {

@@ -51,6 +51,29 @@ impl DomainCheck {
     }
 }
 
+impl DomainCheck {
+    /// The relay side of the check: the relay's declared outbound addresses when it has
+    /// any (`spf.relay` then requires every one to pass), else `resolved` (the addresses
+    /// its host name resolves to; the caller resolves only when `outbound_ips` is
+    /// empty), and the SPF include of its provider's preset.
+    pub fn use_relay(
+        &mut self,
+        host: &str,
+        outbound_ips: &[IpAddr],
+        spf_include: Option<&str>,
+        resolved: Vec<IpAddr>,
+    ) {
+        self.relay_ips_declared = !outbound_ips.is_empty();
+        self.relay_ips = if self.relay_ips_declared {
+            outbound_ips.to_vec()
+        } else {
+            resolved
+        };
+        self.relay_host = Some(host.to_owned());
+        self.relay_spf_include = spf_include.map(str::to_owned);
+    }
+}
+
 /// Runs every sender-domain check and returns the findings in a stable order:
 /// `spf.*`, `dkim.*` (when a selector is given), `dmarc.*`, `dns.mx`, `dns.fcrdns`.
 /// Lookups for the independent checks run concurrently.

@@ -485,6 +485,9 @@ pub struct ReportRow {
     pub queue_id: Option<String>,
     /// Unix milliseconds of the last change.
     pub updated_at: i64,
+    /// The 特定電子メール法 consent basis (or bases, space-separated) recorded for the
+    /// person ([`record_consent`]); `None` for a campaign that is not advertising.
+    pub consent_basis: Option<String>,
 }
 
 /// The final report: every person of the campaign, those in the current recipient file
@@ -492,8 +495,12 @@ pub struct ReportRow {
 /// and state belong to the same person, whatever order the file was exported in.
 pub fn report(conn: &Connection, campaign_id: &str) -> rusqlite::Result<Vec<ReportRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT row, email, state, message_id, attempts, reply_code, reply_text, queue_id, updated_at
-         FROM deliveries WHERE campaign_id = ?1 ORDER BY row IS NULL, row, address",
+        "SELECT row, email, state, message_id, attempts, reply_code, reply_text, queue_id, updated_at,
+                (SELECT group_concat(basis, ' ') FROM
+                    (SELECT basis FROM consent_records c
+                     WHERE c.campaign_id = d.campaign_id AND c.address = d.address
+                     ORDER BY basis))
+         FROM deliveries d WHERE campaign_id = ?1 ORDER BY row IS NULL, row, address",
     )?;
     let rows = stmt.query_map(params![campaign_id], |r| {
         let state: String = r.get(2)?;
@@ -507,6 +514,7 @@ pub fn report(conn: &Connection, campaign_id: &str) -> rusqlite::Result<Vec<Repo
             reply_text: r.get(6)?,
             queue_id: r.get(7)?,
             updated_at: r.get(8)?,
+            consent_basis: r.get(9)?,
         })
     })?;
     rows.collect()
@@ -527,6 +535,7 @@ pub fn write_report_csv<W: std::io::Write>(rows: &[ReportRow], out: W) -> csv::R
         "reply_text",
         "queue_id",
         "updated_at",
+        "consent_basis",
     ])?;
     for r in rows {
         let cells = [
@@ -539,6 +548,7 @@ pub fn write_report_csv<W: std::io::Write>(rows: &[ReportRow], out: W) -> csv::R
             r.reply_text.clone().unwrap_or_default(),
             r.queue_id.clone().unwrap_or_default(),
             r.updated_at.to_string(),
+            r.consent_basis.clone().unwrap_or_default(),
         ];
         w.write_record(cells.iter().map(|c| escape_formula(c).into_owned()))?;
     }
@@ -608,6 +618,20 @@ mod tests {
                 ("b@x.test".to_owned(), "transaction".to_owned()),
             ]
         );
+        enqueue(
+            &c,
+            "c1",
+            &[(1, "a@x.test".into()), (2, "z@x.test".into())],
+            0,
+        )
+        .unwrap();
+        let lines = report(&c, "c1").unwrap();
+        assert_eq!(
+            lines[0].consent_basis.as_deref(),
+            Some("business_card consent"),
+            "the delivery record shows the basis"
+        );
+        assert_eq!(lines[1].consent_basis, None);
         let e = c.execute("DELETE FROM consent_records", []).unwrap_err();
         assert!(e.to_string().contains("kept"), "{e}");
         assert!(record_consent(&c, "c1", &[("c@x.test".to_owned(), "maybe")], 4).is_err());
