@@ -229,6 +229,22 @@ pub struct Relay {
     pub spf_include: Option<String>,
 }
 
+impl Relay {
+    /// A relay written out with the host of a provider preset (smtp.office365.com,
+    /// smtp.gmail.com) is that provider's: `spf.relay` then looks for its SPF include.
+    fn with_preset_include(mut self) -> Relay {
+        self.spf_include = crate::profiles::Provider::ALL
+            .iter()
+            .map(|p| p.preset())
+            .find(|p| {
+                p.host
+                    .is_some_and(|h| h.eq_ignore_ascii_case(self.host.trim()))
+            })
+            .and_then(|p| p.spf_include.map(str::to_owned));
+        self
+    }
+}
+
 /// `[relay]` as written: either `profile` alone, or host, port, security and user name
 /// (and optionally a CA file).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -290,15 +306,18 @@ impl RelaySection {
             ));
         }
         Ok((
-            Some(Relay {
-                host: self.host.unwrap_or_default(),
-                port: self.port.unwrap_or_default(),
-                security: self.security.unwrap_or(Security::Starttls),
-                username: self.username.unwrap_or_default(),
-                ca: self.ca,
-                outbound_ips: self.outbound_ips.unwrap_or_default(),
-                spf_include: None,
-            }),
+            Some(
+                Relay {
+                    host: self.host.unwrap_or_default(),
+                    port: self.port.unwrap_or_default(),
+                    security: self.security.unwrap_or(Security::Starttls),
+                    username: self.username.unwrap_or_default(),
+                    ca: self.ca,
+                    outbound_ips: self.outbound_ips.unwrap_or_default(),
+                    spf_include: None,
+                }
+                .with_preset_include(),
+            ),
             None,
         ))
     }
@@ -801,6 +820,16 @@ mod relay_tests {
         let relay = c.relay.unwrap();
         assert_eq!(relay.outbound_ips.len(), 2);
         assert_eq!(relay.spf_include, None);
+        let m365 = Campaign::parse(
+            &format!("{BASE}[relay]\nhost = \"SMTP.office365.com\"\nport = 587\nsecurity = \"starttls\"\nusername = \"u\"\n"),
+            PathBuf::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            m365.relay.unwrap().spf_include.as_deref(),
+            Some("spf.protection.outlook.com"),
+            "a written-out relay at a preset's host is that provider's"
+        );
         let e = Campaign::parse(
             &format!("{BASE}[relay]\nprofile = \"Office\"\noutbound_ips = [\"192.0.2.1\"]\n"),
             PathBuf::new(),
