@@ -21,7 +21,7 @@ APP_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev fonts-noto-cjk)
 TEST_PACKAGES=(xvfb xauth imagemagick webkit2gtk-driver xdotool
   postfix sasl2-bin libsasl2-modules knot bind9-dnsutils
   gnome-keyring dbus dbus-x11 opendkim-tools python3-venv openssl ca-certificates
-  desktop-file-utils binutils)
+  desktop-file-utils binutils spamassassin)
 
 wanted=("${APP_PACKAGES[@]}")
 if [ "${1:-}" = "--with-tests" ]; then wanted+=("${TEST_PACKAGES[@]}"); fi

@@ -20,6 +20,10 @@ pub struct Campaign {
     pub message: MessageSpec,
     #[serde(default)]
     pub unsubscribe: Option<Unsubscribe>,
+    /// `[advertising]`: the campaign is advertising mail under 特定電子メール法 (see
+    /// [`Campaign::is_advertising`] for the default) and what its messages must show.
+    #[serde(default)]
+    pub advertising: Option<Advertising>,
     /// The relay written out in `[relay]`, or the one `[relay] profile` names once
     /// [`Campaign::use_profiles`] has looked it up.
     #[serde(skip)]
@@ -103,6 +107,98 @@ pub struct Unsubscribe {
     pub url: Option<String>,
 }
 
+/// `[advertising]`: Japan's Act on Regulation of Transmission of Specified Electronic
+/// Mail (特定電子メールの送信の適正化等に関する法律) applies to advertising mail. What
+/// each message must show (法第4条, 施行規則第9条) and on which basis each recipient
+/// may be mailed (法第3条第1項) is checked by `preflight::jp_law`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Advertising {
+    /// Whether the campaign is advertising. Absent: yes for a newsletter, which is a
+    /// campaign with `[unsubscribe]` (mail to a list people can leave), and yes when the
+    /// `[advertising]` section is written at all; no otherwise.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The sender's name as the body shows it (送信者の氏名又は名称); default: `[sender]
+    /// name` when it is not a template.
+    #[serde(default)]
+    pub sender_name: Option<String>,
+    /// The sender's postal address (住所), as the body shows it.
+    #[serde(default)]
+    pub postal_address: Option<String>,
+    /// Where complaints and questions go (苦情・問合せ先): a telephone number, e-mail
+    /// address or URL, as the body shows it.
+    #[serde(default)]
+    pub contact: Option<String>,
+    /// One consent basis for every recipient (`同意`, `名刺等`, `取引関係`,
+    /// `公表アドレス`, or `consent`, `business_card`, `transaction`, `published`).
+    #[serde(default)]
+    pub consent: Option<String>,
+    /// The recipient column holding each recipient's consent basis.
+    #[serde(default)]
+    pub consent_column: Option<String>,
+}
+
+/// On which basis a recipient may be sent advertising mail: 法第3条第1項 第1号 to 第4号.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentBasis {
+    /// 同意: the recipient asked for or agreed to the mail (第1号).
+    Consent,
+    /// 名刺等: the recipient gave their address in writing, e.g. a business card (第2号).
+    BusinessCard,
+    /// 取引関係: an existing business relationship (第3号).
+    Transaction,
+    /// 公表アドレス: an address a business or organisation publishes (第4号).
+    Published,
+}
+
+impl ConsentBasis {
+    /// The basis a cell or the campaign names, in Japanese or English; `None` for
+    /// anything else.
+    pub fn parse(raw: &str) -> Option<ConsentBasis> {
+        let t = raw
+            .trim()
+            .to_lowercase()
+            .replace(['-', ' ', '\u{3000}'], "_");
+        Some(match t.as_str() {
+            "同意" | "同意あり" | "consent" | "opt_in" | "optin" | "opted_in" => {
+                ConsentBasis::Consent
+            }
+            "名刺等" | "名刺" | "business_card" | "card" | "written_notice" => {
+                ConsentBasis::BusinessCard
+            }
+            "取引関係" | "取引" | "transaction" | "business_relationship" | "customer" => {
+                ConsentBasis::Transaction
+            }
+            "公表アドレス" | "公表" | "published" | "published_address" => {
+                ConsentBasis::Published
+            }
+            _ => return None,
+        })
+    }
+
+    /// The word the delivery record keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentBasis::Consent => "consent",
+            ConsentBasis::BusinessCard => "business_card",
+            ConsentBasis::Transaction => "transaction",
+            ConsentBasis::Published => "published",
+        }
+    }
+
+    /// The item of 法第3条第1項 it is.
+    pub fn article(self) -> &'static str {
+        match self {
+            ConsentBasis::Consent => "法第3条第1項第1号",
+            ConsentBasis::BusinessCard => "法第3条第1項第2号",
+            ConsentBasis::Transaction => "法第3条第1項第3号",
+            ConsentBasis::Published => "法第3条第1項第4号",
+        }
+    }
+}
+
 /// How the relay is secured. Plain text is deliberately not representable here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -121,6 +217,32 @@ pub struct Relay {
     /// PEM file of a company CA to trust in addition to the system roots.
     #[serde(default)]
     pub ca: Option<PathBuf>,
+    /// The addresses the relay's mail leaves from, as declared (`[relay] outbound_ips`
+    /// or the relay profile): `spf.relay` evaluates these instead of resolving `host`,
+    /// whose addresses are often only the submission front end.
+    #[serde(default)]
+    pub outbound_ips: Vec<std::net::IpAddr>,
+    /// The `include:` the relay's provider publishes for SPF (Microsoft 365, Google),
+    /// from the relay profile's preset; `spf.relay` looks for it in the record when no
+    /// outbound address is declared.
+    #[serde(skip)]
+    pub spf_include: Option<String>,
+}
+
+impl Relay {
+    /// A relay written out with the host of a provider preset (smtp.office365.com,
+    /// smtp.gmail.com) is that provider's: `spf.relay` then looks for its SPF include.
+    fn with_preset_include(mut self) -> Relay {
+        self.spf_include = crate::profiles::Provider::ALL
+            .iter()
+            .map(|p| p.preset())
+            .find(|p| {
+                p.host
+                    .is_some_and(|h| h.eq_ignore_ascii_case(self.host.trim()))
+            })
+            .and_then(|p| p.spf_include.map(str::to_owned));
+        self
+    }
 }
 
 /// `[relay]` as written: either `profile` alone, or host, port, security and user name
@@ -140,6 +262,8 @@ struct RelaySection {
     username: Option<String>,
     #[serde(default)]
     ca: Option<PathBuf>,
+    #[serde(default)]
+    outbound_ips: Option<Vec<std::net::IpAddr>>,
 }
 
 impl RelaySection {
@@ -155,10 +279,12 @@ impl RelaySection {
                 || self.security.is_some()
                 || self.username.is_some()
                 || self.ca.is_some()
+                || self.outbound_ips.is_some()
             {
                 return Err(format!(
                     "[relay] names the profile \"{name}\" and also host, port, security, \
-                     username or ca; keep either the profile or the written-out relay"
+                     username, ca or outbound_ips; keep either the profile or the \
+                     written-out relay (a profile declares its outbound addresses itself)"
                 ));
             }
             return Ok((None, Some(name)));
@@ -180,13 +306,18 @@ impl RelaySection {
             ));
         }
         Ok((
-            Some(Relay {
-                host: self.host.unwrap_or_default(),
-                port: self.port.unwrap_or_default(),
-                security: self.security.unwrap_or(Security::Starttls),
-                username: self.username.unwrap_or_default(),
-                ca: self.ca,
-            }),
+            Some(
+                Relay {
+                    host: self.host.unwrap_or_default(),
+                    port: self.port.unwrap_or_default(),
+                    security: self.security.unwrap_or(Security::Starttls),
+                    username: self.username.unwrap_or_default(),
+                    ca: self.ca,
+                    outbound_ips: self.outbound_ips.unwrap_or_default(),
+                    spf_include: None,
+                }
+                .with_preset_include(),
+            ),
             None,
         ))
     }
@@ -209,6 +340,16 @@ pub struct Dkim {
 }
 
 impl Campaign {
+    /// True when the campaign is advertising mail (特定電子メール): `[advertising]
+    /// enabled` when written; otherwise a newsletter (a campaign with `[unsubscribe]`)
+    /// or a campaign with an `[advertising]` section is, anything else is not.
+    pub fn is_advertising(&self) -> bool {
+        match self.advertising.as_ref().and_then(|a| a.enabled) {
+            Some(on) => on,
+            None => self.unsubscribe.is_some() || self.advertising.is_some(),
+        }
+    }
+
     /// The DKIM signing domain: `[dkim] domain`, else the sender's domain.
     pub fn dkim_domain(&self) -> Option<String> {
         let d = self.dkim.as_ref()?;
@@ -338,6 +479,24 @@ impl Campaign {
                 return Err(
                     "[dkim] needs exactly one of private_key (a file) or keychain = true".into(),
                 );
+            }
+        }
+        if let Some(a) = &campaign.advertising {
+            if a.consent.is_some() && a.consent_column.is_some() {
+                return Err(
+                    "[advertising] has both consent and consent_column; keep one: \
+                            the column (a basis per recipient) or one basis for all"
+                        .into(),
+                );
+            }
+            if let Some(c) = &a.consent {
+                if ConsentBasis::parse(c).is_none() {
+                    return Err(format!(
+                        "[advertising] consent = \"{c}\" is not a consent basis: use 同意 \
+                         (consent), 名刺等 (business_card), 取引関係 (transaction) or \
+                         公表アドレス (published)"
+                    ));
+                }
             }
         }
         if campaign.message.attachment_column.is_some() && campaign.message.attachment_dir.is_none()
@@ -657,5 +816,46 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod relay_tests {
+    use super::*;
+
+    const BASE: &str = "[sender]\nname = \"s\"\naddress = \"a@shop.test\"\n[recipients]\nfile = \"r.csv\"\n[message]\nsubject = \"s\"\ntext = \"t.txt\"\n";
+
+    #[test]
+    fn relay_outbound_ips_are_read_and_refused_beside_a_profile() {
+        let c = Campaign::parse(
+            &format!("{BASE}[relay]\nhost = \"smtp.shop.test\"\nport = 587\nsecurity = \"starttls\"\nusername = \"u\"\noutbound_ips = [\"192.0.2.1\", \"2001:db8::1\"]\n"),
+            PathBuf::new(),
+        )
+        .unwrap();
+        let relay = c.relay.unwrap();
+        assert_eq!(relay.outbound_ips.len(), 2);
+        assert_eq!(relay.spf_include, None);
+        let m365 = Campaign::parse(
+            &format!("{BASE}[relay]\nhost = \"SMTP.office365.com\"\nport = 587\nsecurity = \"starttls\"\nusername = \"u\"\n"),
+            PathBuf::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            m365.relay.unwrap().spf_include.as_deref(),
+            Some("spf.protection.outlook.com"),
+            "a written-out relay at a preset's host is that provider's"
+        );
+        let e = Campaign::parse(
+            &format!("{BASE}[relay]\nprofile = \"Office\"\noutbound_ips = [\"192.0.2.1\"]\n"),
+            PathBuf::new(),
+        )
+        .unwrap_err();
+        assert!(e.contains("outbound_ips"), "{e}");
+        let e = Campaign::parse(
+            &format!("{BASE}[relay]\nhost = \"h\"\nport = 587\nsecurity = \"starttls\"\nusername = \"u\"\noutbound_ips = [\"smtp.shop.test\"]\n"),
+            PathBuf::new(),
+        )
+        .unwrap_err();
+        assert!(e.contains("line"), "a plain error with the line: {e}");
     }
 }

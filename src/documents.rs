@@ -101,6 +101,21 @@ pub struct CampaignForm {
     pub dkim_domain: String,
     /// A key file instead of the keychain (files written by hand); empty: keychain.
     pub dkim_private_key: String,
+    /// The campaign is advertising mail (特定電子メール): as loaded, the effective value
+    /// ([`Campaign::is_advertising`]: a newsletter is, unless the file says otherwise).
+    pub advertising: bool,
+    /// `[advertising] sender_name`; empty: the From name.
+    pub advertising_sender_name: String,
+    /// `[advertising] postal_address`.
+    pub advertising_postal_address: String,
+    /// `[advertising] contact` (telephone, e-mail or URL for complaints).
+    pub advertising_contact: String,
+    /// One consent basis for everyone: `consent`, `business_card`, `transaction`,
+    /// `published`; empty: none (or the column below).
+    pub advertising_consent: String,
+    /// The recipient column with each person's basis; used instead of
+    /// `advertising_consent` when not empty.
+    pub advertising_consent_column: String,
 }
 
 fn or_empty(o: &Option<String>) -> String {
@@ -156,6 +171,7 @@ impl CampaignForm {
         };
         let u = campaign.unsubscribe.clone().unwrap_or_default();
         let d = campaign.dkim.as_ref();
+        let a = campaign.advertising.clone().unwrap_or_default();
         Ok(CampaignForm {
             id: campaign.effective_id(),
             from_name: campaign.sender.name.clone(),
@@ -194,6 +210,17 @@ impl CampaignForm {
             dkim_private_key: d
                 .and_then(|d| d.private_key.as_deref().map(path_text))
                 .unwrap_or_default(),
+            advertising: campaign.is_advertising(),
+            advertising_sender_name: or_empty(&a.sender_name),
+            advertising_postal_address: or_empty(&a.postal_address),
+            advertising_contact: or_empty(&a.contact),
+            advertising_consent: a
+                .consent
+                .as_deref()
+                .and_then(crate::campaign::ConsentBasis::parse)
+                .map(|b| b.as_str().to_owned())
+                .unwrap_or_default(),
+            advertising_consent_column: or_empty(&a.consent_column),
         })
     }
 
@@ -319,6 +346,8 @@ struct CampaignFile<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     unsubscribe: Option<UnsubscribeOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    advertising: Option<AdvertisingOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     relay: Option<RelayOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     outbox: Option<OutboxOut>,
@@ -367,6 +396,21 @@ struct UnsubscribeOut {
     mailto: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AdvertisingOut {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sender_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    postal_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consent_column: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -448,6 +492,29 @@ impl<'a> CampaignFile<'a> {
             (None, None) => None,
             (mailto, url) => Some(UnsubscribeOut { mailto, url }),
         };
+        // `[advertising]` is written when it says anything: the campaign is advertising,
+        // it is a newsletter that is not (enabled = false), or a detail is filled in.
+        let newsletter = unsubscribe.is_some();
+        let column = some(&f.advertising_consent_column);
+        let advertising = AdvertisingOut {
+            enabled: f.advertising,
+            sender_name: some(&f.advertising_sender_name),
+            postal_address: some(&f.advertising_postal_address),
+            contact: some(&f.advertising_contact),
+            consent: column
+                .is_none()
+                .then(|| some(&f.advertising_consent))
+                .flatten(),
+            consent_column: column,
+        };
+        let says_something = f.advertising
+            || newsletter
+            || advertising.sender_name.is_some()
+            || advertising.postal_address.is_some()
+            || advertising.contact.is_some()
+            || advertising.consent.is_some()
+            || advertising.consent_column.is_some();
+        let advertising = says_something.then_some(advertising);
         let dkim = some(&f.dkim_selector).map(|selector| {
             let private_key = some(&f.dkim_private_key);
             DkimOut {
@@ -487,6 +554,7 @@ impl<'a> CampaignFile<'a> {
                 max_addresses_per_attachment: f.max_addresses_per_attachment,
             },
             unsubscribe,
+            advertising,
             relay,
             outbox,
             dkim,
@@ -1085,6 +1153,63 @@ mod tests {
         // A quoted field name inside a tag is not escaped.
         let html = html_from_text("{{ fields[\"会社名 (旧)\"] }}");
         assert!(html.contains("{{ fields[\"会社名 (旧)\"] }}"), "{html}");
+    }
+
+    fn form() -> CampaignForm {
+        CampaignForm {
+            id: "c1".into(),
+            from_name: "Shop".into(),
+            from_address: "news@shop.test".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            recipients_file: "r.csv".into(),
+            ..CampaignForm::default()
+        }
+    }
+
+    fn round_trip(f: &CampaignForm) -> (String, Campaign) {
+        let text = f.to_toml(Path::new("/tmp")).unwrap();
+        let c = Campaign::parse(&text, PathBuf::from("/tmp")).unwrap();
+        (text, c)
+    }
+
+    #[test]
+    fn the_advertising_settings_are_written_as_the_command_line_reads_them() {
+        // A notice without unsubscribe and without the box ticked: no section at all.
+        let (text, c) = round_trip(&form());
+        assert!(!text.contains("[advertising]"), "{text}");
+        assert!(!c.is_advertising());
+
+        let mut f = form();
+        f.unsubscribe_url = "https://shop.test/u?t={token}".into();
+        f.advertising = true;
+        f.advertising_postal_address = "東京都港区芝公園0-0-0".into();
+        f.advertising_contact = "03-0000-0000".into();
+        f.advertising_consent = "business_card".into();
+        let (text, c) = round_trip(&f);
+        assert!(c.is_advertising(), "{text}");
+        let a = c.advertising.clone().unwrap();
+        assert_eq!(a.consent.as_deref(), Some("business_card"));
+        assert_eq!(a.postal_address.as_deref(), Some("東京都港区芝公園0-0-0"));
+
+        // A column wins over one basis for all; the file names only the column.
+        f.advertising_consent_column = "同意区分".into();
+        let (text, c) = round_trip(&f);
+        let a = c.advertising.unwrap();
+        assert_eq!(a.consent_column.as_deref(), Some("同意区分"));
+        assert_eq!(a.consent, None, "{text}");
+
+        // A newsletter whose box is unticked says so explicitly.
+        f.advertising = false;
+        let (text, c) = round_trip(&f);
+        assert!(text.contains("enabled = false"), "{text}");
+        assert!(!c.is_advertising());
+
+        // A basis the law does not know is refused by the command line's own parser.
+        f.advertising_consent_column.clear();
+        f.advertising_consent = "maybe".into();
+        let e = f.to_toml(Path::new("/tmp")).unwrap_err();
+        assert!(e.message.contains("not a consent basis"), "{e:?}");
     }
 
     #[test]

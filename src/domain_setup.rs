@@ -325,16 +325,12 @@ pub fn spf_record(
     provider: Provider,
     relay_ips: &[IpAddr],
 ) -> Result<DnsRecord, Error> {
+    // The same terms `spf.relay` asks for when it fails (one list of terms, not two).
     let mut terms = vec!["v=spf1".to_owned()];
     if let Some(include) = provider.preset().spf_include {
-        terms.push(format!("include:{include}"));
+        terms.extend(crate::preflight::spf::relay_terms(Some(include), &[]));
     }
-    for ip in relay_ips {
-        terms.push(match ip {
-            IpAddr::V4(v4) => format!("ip4:{v4}"),
-            IpAddr::V6(v6) => format!("ip6:{v6}"),
-        });
-    }
+    terms.extend(crate::preflight::spf::relay_terms(None, relay_ips));
     if terms.len() == 1 {
         return Err(Error::invalid(
             "relay_ips",

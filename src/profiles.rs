@@ -200,6 +200,9 @@ pub struct Profile {
     pub auth: AuthMethod,
     pub ca: Option<CaFile>,
     pub rate: RatePreset,
+    /// The addresses the relay's mail leaves from, as the admin declared them (ask the
+    /// relay's operator); `spf.relay` evaluates these. Empty: none declared.
+    pub outbound_ips: Vec<IpAddr>,
     /// RFC 3339 time of the last change, and who made it.
     pub updated_at: String,
     pub updated_by: String,
@@ -238,6 +241,8 @@ pub struct ProfileInput {
     pub ca_file: Option<PathBuf>,
     /// `microsoft365`, `google-workspace` or `generic`; empty takes the provider's.
     pub rate: String,
+    /// The relay's outbound IP addresses, separated by commas or spaces; empty: none.
+    pub outbound_ips: String,
 }
 
 /// A profile could not be saved, found or used. The message is one plain sentence;
@@ -319,6 +324,34 @@ struct Settings {
     auth: AuthMethod,
     ca: Option<CaFile>,
     rate: RatePreset,
+    outbound_ips: Vec<IpAddr>,
+}
+
+/// The outbound addresses typed into the form: IPv4 or IPv6, separated by commas,
+/// semicolons or spaces; duplicates dropped.
+fn parse_outbound_ips(raw: &str) -> Result<Vec<IpAddr>, Error> {
+    let mut ips = Vec::new();
+    for part in raw.split([',', ';', ' ', '\n', '\t']).map(str::trim) {
+        if part.is_empty() {
+            continue;
+        }
+        let ip: IpAddr = part.parse().map_err(|_| {
+            Error::invalid(
+                "outbound_ips",
+                format!("\"{part}\" is not an IP address: list the addresses the relay sends from, e.g. 192.0.2.10, 2001:db8::10 (no networks, no host names)"),
+            )
+        })?;
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    if ips.len() > 64 {
+        return Err(Error::invalid(
+            "outbound_ips",
+            "more than 64 outbound addresses: for a provider with many, leave this empty and let the SPF include cover them",
+        ));
+    }
+    Ok(ips)
 }
 
 /// Checks a form without saving it: `Ok` or the first field that is wrong, in plain
@@ -401,6 +434,7 @@ fn settings(input: &ProfileInput) -> Result<Settings, Error> {
             .parse::<RatePreset>()
             .map_err(|m| Error::invalid("rate", m))?,
     };
+    let outbound_ips = parse_outbound_ips(&input.outbound_ips)?;
     Ok(Settings {
         name,
         provider,
@@ -411,6 +445,7 @@ fn settings(input: &ProfileInput) -> Result<Settings, Error> {
         auth,
         ca,
         rate,
+        outbound_ips,
     })
 }
 
@@ -588,7 +623,7 @@ pub fn stored_password(profile: &Profile) -> Result<Option<Secret>, secrets::Err
 }
 
 const COLUMNS: &str =
-    "name, provider, host, port, security, username, auth, ca_path, ca_sha256, rate_preset, updated_at, updated_by";
+    "name, provider, host, port, security, username, auth, ca_path, ca_sha256, rate_preset, updated_at, updated_by, outbound_ips";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -621,6 +656,9 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
     let rate = text(9)?
         .parse::<RatePreset>()
         .map_err(|_| bad(9, "rate preset"))?;
+    let outbound_ips: Option<String> = r.get(12)?;
+    let outbound_ips = parse_outbound_ips(outbound_ips.as_deref().unwrap_or(""))
+        .map_err(|_| bad(12, "outbound address"))?;
     Ok(Profile {
         name: text(0)?,
         provider,
@@ -631,6 +669,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
         auth,
         ca,
         rate,
+        outbound_ips,
         updated_at: text(10)?,
         updated_by: text(11)?,
     })
@@ -682,6 +721,7 @@ fn log_details(p: &Profile, action: &str, password_saved: bool) -> serde_json::V
         "auth": p.auth.as_str(),
         "ca_sha256": p.ca.as_ref().map(|c| c.sha256.clone()),
         "rate": rate_name(p.rate),
+        "outbound_ips": p.outbound_ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>(),
         "password_saved": password_saved,
     })
 }
@@ -697,6 +737,7 @@ fn profile_of(s: Settings, by: &Session, now: OffsetDateTime) -> Result<Profile,
         auth: s.auth,
         ca: s.ca,
         rate: s.rate,
+        outbound_ips: s.outbound_ips,
         updated_at: audit::format_time(now)?,
         updated_by: by.operator().to_owned(),
     })
@@ -708,7 +749,7 @@ fn write_row(
     created_at: &str,
 ) -> rusqlite::Result<usize> {
     tx.execute(
-        &format!("INSERT INTO relay_profiles ({COLUMNS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+        &format!("INSERT INTO relay_profiles ({COLUMNS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
         rusqlite::params![
             p.name,
             p.provider.as_str(),
@@ -722,6 +763,9 @@ fn write_row(
             rate_name(p.rate),
             p.updated_at,
             p.updated_by,
+            (!p.outbound_ips.is_empty()).then(|| {
+                p.outbound_ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(",")
+            }),
             created_at,
         ],
     )
@@ -905,6 +949,8 @@ pub fn to_relay(profile: &Profile) -> Result<Relay, Error> {
         security: profile.security,
         username: profile.username.clone(),
         ca: profile.ca.as_ref().map(|c| c.path.clone()),
+        outbound_ips: profile.outbound_ips.clone(),
+        spf_include: profile.provider.preset().spf_include.map(str::to_owned),
     })
 }
 
@@ -1106,6 +1152,35 @@ mod tests {
             username: "me@shop.test".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn outbound_addresses_are_parsed_and_a_provider_names_its_spf_include() {
+        let mut i = input("G", "google");
+        i.outbound_ips = "192.0.2.1, 2001:db8::1 192.0.2.1".into();
+        let s = settings(&i).unwrap();
+        assert_eq!(s.outbound_ips.len(), 2, "duplicates dropped");
+        i.outbound_ips = "192.0.2.0/24".into();
+        let e = settings(&i).unwrap_err();
+        assert_eq!(e.field(), Some("outbound_ips"));
+        assert!(e.to_string().contains("not an IP address"), "{e}");
+        let profile = Profile {
+            name: "G".into(),
+            provider: Provider::Google,
+            host: "smtp.gmail.com".into(),
+            port: 587,
+            security: Security::Starttls,
+            username: "me@shop.test".into(),
+            auth: AuthMethod::Password,
+            ca: None,
+            rate: RatePreset::GoogleWorkspace,
+            outbound_ips: vec![],
+            updated_at: String::new(),
+            updated_by: String::new(),
+        };
+        let relay = to_relay(&profile).unwrap();
+        assert_eq!(relay.spf_include.as_deref(), Some("_spf.google.com"));
+        assert!(relay.outbound_ips.is_empty());
     }
 
     #[test]

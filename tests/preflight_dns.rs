@@ -382,6 +382,7 @@ fn subdomain_signer(org: &str) -> Vec<Check> {
         dkim_key: Some(key("rsa2048.pem")),
         relay_ips: vec![LOOPBACK],
         from_domain: org.into(),
+        ..DomainCheck::default()
     };
     run(&c, Resolver::At(dns_server()))
 }
@@ -419,6 +420,7 @@ fn dmarc_falls_back_to_organisational_domain() {
         dkim_key: Some(key("rsa2048.pem")),
         relay_ips: vec![LOOPBACK],
         from_domain: "news.good.test".into(),
+        ..DomainCheck::default()
     };
     let checks = run(&c, Resolver::At(dns_server()));
     assert_statuses(
@@ -841,4 +843,72 @@ fn every_domain_verdict_names_its_rfc_section() {
             c.detail
         );
     }
+}
+
+// --- relay-aware SPF (issue 13 item 5) ---------------------------------------------------
+
+/// `spf.relay` with declared outbound addresses: every one must pass, and the finding
+/// says the addresses were declared rather than resolved.
+#[test]
+fn declared_outbound_addresses_must_all_pass_spf() {
+    let mut c = DomainCheck::new("good.test");
+    c.relay_ips = vec![LOOPBACK];
+    c.relay_ips_declared = true;
+    let checks = run(&c, Resolver::At(dns_server()));
+    assert_statuses(&checks, &[("spf.relay", Pass)]);
+    assert!(status_of(&checks, "spf.relay").detail.contains("declared"));
+
+    c.relay_ips = vec![LOOPBACK, "192.0.2.1".parse().unwrap()];
+    let checks = run(&c, Resolver::At(dns_server()));
+    assert_statuses(&checks, &[("spf.relay", Fail)]);
+    let relay = status_of(&checks, "spf.relay");
+    assert!(relay.detail.contains("192.0.2.1 gets fail"), "{relay:#?}");
+    assert!(relay.fix.contains("ip4:192.0.2.1"), "{relay:#?}");
+    assert!(
+        !relay.fix.contains("ip4:127.0.0.1"),
+        "only the missing one: {relay:#?}"
+    );
+}
+
+/// A provider relay (Microsoft 365, Google) without declared addresses: the record must
+/// include the provider's SPF name; declared addresses, when given, decide instead.
+#[test]
+fn a_provider_relay_is_judged_by_its_include() {
+    // diamondok.test includes x.diamondok.test (a name that resolves in the test zone).
+    let mut c = DomainCheck::new("diamondok.test");
+    c.relay_spf_include = Some("x.diamondok.test".into());
+    c.relay_ips = vec!["192.0.2.99".parse().unwrap()]; // the submission host: not judged
+    c.relay_host = Some("smtp.provider.test".into());
+    let checks = run(&c, Resolver::At(dns_server()));
+    assert_statuses(&checks, &[("spf.relay", Pass)]);
+    assert!(status_of(&checks, "spf.relay")
+        .detail
+        .contains("includes x.diamondok.test"));
+
+    let mut c = DomainCheck::new("good.test");
+    c.relay_spf_include = Some("_spf.google.com".into());
+    let checks = run(&c, Resolver::At(dns_server()));
+    assert_statuses(&checks, &[("spf.relay", Fail)]);
+    assert!(status_of(&checks, "spf.relay")
+        .fix
+        .contains("include:_spf.google.com"));
+
+    c.relay_ips = vec![LOOPBACK];
+    c.relay_ips_declared = true;
+    let checks = run(&c, Resolver::At(dns_server()));
+    assert_statuses(&checks, &[("spf.relay", Pass)]);
+}
+
+/// Without declared addresses or a provider, the host's resolved addresses are used,
+/// and the finding names the host.
+#[test]
+fn resolved_relay_addresses_name_the_host() {
+    let mut c = DomainCheck::new("norelay.test");
+    c.relay_ips = vec![LOOPBACK];
+    c.relay_host = Some("localhost".into());
+    let checks = run(&c, Resolver::At(dns_server()));
+    assert_statuses(&checks, &[("spf.relay", Fail)]);
+    assert!(status_of(&checks, "spf.relay")
+        .detail
+        .contains("localhost resolves to"));
 }

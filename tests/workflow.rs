@@ -218,6 +218,7 @@ fn relay_campaign(dir: &Path, id: &str) -> PathBuf {
             "id = \"{id}\"\n[sender]\nname = \"Good Shop\"\naddress = \"news@good.test\"\n\
              [recipients]\nfile = \"r.csv\"\n[message]\nsubject = \"Hello {{{{ name }}}}\"\ntext = \"t.txt\"\n\
              [unsubscribe]\nmailto = \"unsubscribe@good.test?subject=u-{{token}}\"\n\
+             [advertising]\nenabled = false\n\
              [relay]\nhost = \"{host}\"\nport = {port}\nsecurity = \"starttls\"\nusername = \"{user}\"\nca = \"{ca}\"\n\
              [dkim]\nselector = \"sel1\"\nprivate_key = \"dkim.pem\"\n",
             user = env("MG_TEST_SMTP_USER", "mailer"),

@@ -457,6 +457,20 @@ const STRINGS = {
     domain_checks_title: "What receivers see now",
     domain_checks_ok: "No problem found: receivers can verify your mail.",
     domain_checks_failed: "{count} record(s) are not right yet. Changes to DNS can take up to an hour to show.",
+    advertising_title: "Advertising e-mail (Japan)",
+    advertising_enabled: "This is advertising (特定電子メール)",
+    advertising_hint: "Newsletters are advertising unless you untick this. Every message must then show the sender's name, postal address, a contact for complaints, and the unsubscribe link with a sentence next to it.",
+    advertising_sender_name: "Sender's name as shown in the message",
+    advertising_postal_address: "Sender's postal address",
+    advertising_contact: "Contact for complaints and questions (phone, e-mail or URL)",
+    advertising_consent: "On what basis may these people be mailed?",
+    advertising_consent_column: "A column of the recipient file says, per person",
+    advertising_consent_consent: "They agreed (同意)",
+    advertising_consent_business_card: "They gave their address in writing, e.g. a business card (名刺等)",
+    advertising_consent_transaction: "Existing business relationship (取引関係)",
+    advertising_consent_published: "Address published by a business (公表アドレス)",
+    advertising_consent_column_name: "Column with each person's basis (同意 / 名刺等 / 取引関係 / 公表アドレス)",
+    advertising_consent_none: "Not chosen yet",
   },
   ja: {
     language: "言語",
@@ -912,6 +926,20 @@ const STRINGS = {
     domain_checks_title: "現在の受信側からの見え方",
     domain_checks_ok: "問題はありません。受信側はあなたのメールを確認できます。",
     domain_checks_failed: "{count} 件のレコードがまだ正しくありません。DNS の変更が反映されるまで最大 1 時間ほどかかります。",
+    advertising_title: "広告・宣伝メール（特定電子メール法）",
+    advertising_enabled: "広告・宣伝メール（特定電子メール）です",
+    advertising_hint: "メールマガジンはチェックを外さない限り広告・宣伝メールとして扱います。各メールに送信者の名称・住所・苦情の問い合わせ先と、配信停止のリンクおよびその旨の一文が必要です。",
+    advertising_sender_name: "本文に表示する送信者の名称",
+    advertising_postal_address: "送信者の住所",
+    advertising_contact: "苦情・問い合わせ先（電話番号、メールアドレスまたは URL）",
+    advertising_consent: "送信してよい根拠（同意区分）",
+    advertising_consent_column: "受信者ファイルの列で一人ずつ指定",
+    advertising_consent_consent: "本人の同意がある（同意）",
+    advertising_consent_business_card: "名刺などの書面でアドレスを受け取った（名刺等）",
+    advertising_consent_transaction: "取引関係にある（取引関係）",
+    advertising_consent_published: "事業者が公表しているアドレス（公表アドレス）",
+    advertising_consent_column_name: "同意区分の列（同意・名刺等・取引関係・公表アドレス）",
+    advertising_consent_none: "未選択",
   },
 };
 
@@ -1024,6 +1052,13 @@ const CHECKS = {
   "bulk.free_mail_from": ["From is not a free mailbox domain", "差出人がフリーメールのドメインでない", "自社ドメインのアドレスから、SPF・DKIM・DMARC を設定して送信してください。"],
   "bulk.message_format": ["Message-ID and Date present (RFC 5322)", "Message-ID と Date がある（RFC 5322）", "すべてのメッセージに Message-ID と Date が必要です。MergeGuard の不具合として報告してください。"],
   "outbox.nothing_sent": ["Outbox folder: nothing is sent", "送信トレイフォルダー：実際には送信しない", "本当に送信するには、キャンペーンの送信先に送信トレイフォルダーではなく送信サーバーを選んでください。"],
+  "jp_law.sender_name": ["特定電子メール法: the sender is named", "特定電子メール法：送信者の氏名・名称を表示", "会社名・店名を「送信者の名称」に入れ、本文（テキストと HTML）にも書いてください（法第4条第1号）。"],
+  "jp_law.opt_out": ["特定電子メール法: opt-out address or URL with its statement", "特定電子メール法：配信停止の受付先とその旨の表示", "配信停止の URL かメールアドレスを本文に書き、その直前か直後に「配信停止をご希望の方は…」と一文添えてください（法第4条第2号、施行規則第7条・第9条第1号）。"],
+  "jp_law.postal_address": ["特定電子メール法: the sender's postal address", "特定電子メール法：送信者の住所を表示", "送信者の住所を設定し、本文（テキストと HTML）にも書いてください（施行規則第9条第2号）。"],
+  "jp_law.contact": ["特定電子メール法: a contact for complaints and questions", "特定電子メール法：苦情・問い合わせ先を表示", "苦情・問い合わせ先（電話番号、メールアドレスまたは URL）を設定し、本文にも書いてください（施行規則第9条第3号）。"],
+  "jp_law.consent": ["特定電子メール法: every recipient has a consent basis", "特定電子メール法：全員に同意区分がある", "受信者ファイルに同意区分の列（同意・名刺等・取引関係・公表アドレス）を作って指定するか、全員に共通の区分を選んでください（法第3条第1項）。"],
+  "jp_law.opt_out_wins": ["特定電子メール法: opt-outs win over consent", "特定電子メール法：配信停止は同意より優先", "配信停止リスト（Do not mail）の人にはメールを作りません。失敗した場合は MergeGuard の不具合として報告してください（法第3条第3項）。"],
+  "content.spamassassin": ["SpamAssassin score of a sample message", "SpamAssassin による見本メールの点数", "点数がプラスのルールを確認し、本文やヘッダー（DKIM 署名など）の原因を直してください。SpamAssassin がない場合は apt install spamassassin で入れられます。"],
 };
 
 // Per check id, in Japanese: what a warning or failure of that check means. Shown above
@@ -1082,15 +1117,24 @@ const CHECK_SEEN_JA = {
   "bulk.free_mail_from": "差出人がフリーメールのドメインです。そのドメインの DMARC により、他のリレーから送ると不合格になります。",
   "bulk.message_format": "Message-ID または Date がないメッセージがあります（RFC 5322 §3.6）。",
   "outbox.nothing_sent": "送信トレイフォルダーに .eml ファイルとして書き出します。実際には何も送信されません。",
+  "jp_law.sender_name": "本文に送信者の氏名・名称が見当たらないメッセージがあります。広告・宣伝メールには送信者の表示が必要です（特定電子メール法 第4条）。",
+  "jp_law.opt_out": "配信停止の受付先（URL かアドレス）や、その直前・直後の「配信停止できる旨」の一文が見当たらないメッセージがあります。",
+  "jp_law.postal_address": "本文に送信者の住所が見当たらないメッセージがあります（施行規則第9条第2号）。",
+  "jp_law.contact": "本文に苦情・問い合わせ先（電話番号、メールアドレスまたは URL）が見当たらないメッセージがあります（施行規則第9条第3号）。",
+  "jp_law.consent": "同意区分（同意・名刺等・取引関係・公表アドレス）がない、または読めない受信者がいます。同意などのない人に広告メールは送れません（法第3条第1項）。",
+  "jp_law.opt_out_wins": "配信停止リストに載っている人あてのメールが作られています。配信停止は同意より優先されます（法第3条第3項）。",
+  "content.spamassassin": "SpamAssassin（ローカルのルールのみ）が見本のメールにプラスの点数を付けました。5 点以上なら迷惑メールと判定されます。",
 };
 
 const AREA_NAMES = {
   en: { addressing: "Individual addressing", attachments: "Attachments", merge: "Merge completeness", content: "Content",
     spf: "SPF", dkim: "DKIM", dmarc: "DMARC", tls: "Transport security (TLS)", dns: "DNS", outbox: "Outbox folder",
-    bulk: "Gmail / Yahoo / Outlook.com sender rules" },
+    bulk: "Gmail / Yahoo / Outlook.com sender rules",
+    jp_law: "Japan's law on advertising e-mail (特定電子メール法)" },
   ja: { addressing: "個別宛て", attachments: "添付ファイル", merge: "差し込み", content: "内容",
     spf: "SPF", dkim: "DKIM", dmarc: "DMARC", tls: "通信の暗号化（TLS）", dns: "DNS", outbox: "送信トレイフォルダー",
-    bulk: "Gmail・Yahoo・Outlook.com の送信者要件" },
+    bulk: "Gmail・Yahoo・Outlook.com の送信者要件",
+    jp_law: "特定電子メール法（広告・宣伝メール）" },
 };
 
 const KIND_NAMES = {
@@ -1448,6 +1492,13 @@ const CHECK_SEEN_EN = {
   "bulk.free_mail_from": "The sender address is at a free mail service, whose DMARC fails mail sent from other servers.",
   "bulk.message_format": "A message lacks a Message-ID or a Date.",
   "outbox.nothing_sent": "Messages are written as files into the Outbox folder; nothing is sent.",
+  "jp_law.sender_name": "The message does not name the sender (company or shop name), which Japan's law on advertising e-mail requires.",
+  "jp_law.opt_out": "The message lacks an unsubscribe address or page with a sentence next to it saying the recipient can refuse further mail.",
+  "jp_law.postal_address": "The message does not show the sender's postal address.",
+  "jp_law.contact": "The message does not show a contact for complaints and questions.",
+  "jp_law.consent": "Some recipients have no recorded basis for receiving advertising (consent, business card, customer relationship, published address).",
+  "jp_law.opt_out_wins": "A person on the Do not mail list would still be mailed because of their consent.",
+  "content.spamassassin": "SpamAssassin, a spam filter many receivers use, scores a sample message above zero.",
 };
 
 const CHECK_FIX_EN = {
@@ -1504,6 +1555,13 @@ const CHECK_FIX_EN = {
   "bulk.free_mail_from": "Send from your company's own domain, set up with SPF, DKIM and DMARC.",
   "bulk.message_format": "Every message needs a Message-ID and a Date; report this as a fault in MergeGuard.",
   "outbox.nothing_sent": "To send for real, choose a mail server for the campaign instead of the Outbox folder.",
+  "jp_law.sender_name": "Enter the company or shop name as the sender's name on the Compose screen, and write it in the message.",
+  "jp_law.opt_out": "Write the unsubscribe address or page in the message, with a sentence right before or after it such as \"To stop receiving these newsletters, …\".",
+  "jp_law.postal_address": "Enter the sender's postal address on the Compose screen and write it in the message.",
+  "jp_law.contact": "Enter a contact for complaints (phone, e-mail or web page) on the Compose screen and write it in the message.",
+  "jp_law.consent": "Add a consent column to the recipient file (consent, business card, transaction, published) and choose it, or choose one basis for everyone.",
+  "jp_law.opt_out_wins": "MergeGuard never builds mail for people on the Do not mail list; if this fails, report it as a fault.",
+  "content.spamassassin": "Look at the rules with a positive score under Details and fix their cause in the text or the headers.",
 };
 
 // ---------- operation log details ----------

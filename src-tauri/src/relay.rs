@@ -110,7 +110,11 @@ async fn with_profile(
     let profile = profiles::get(&*state.store()?, name)?;
     request.provider = profile.provider.as_str().to_owned();
     if request.relay_ips.is_empty() && profile.provider == profiles::Provider::Other {
-        request.relay_ips = relay_ips(&profile).await?;
+        request.relay_ips = if profile.outbound_ips.is_empty() {
+            relay_ips(&profile).await?
+        } else {
+            profile.outbound_ips.clone()
+        };
     }
     Ok(request)
 }
@@ -187,7 +191,19 @@ pub async fn check(
         .filter(|n| !n.is_empty())
     {
         let profile = profiles::get(&*state.store()?, name)?;
-        check.relay_ips = relay_ips(&profile).await?;
+        // Declared outbound addresses (or the provider's SPF include) decide spf.relay;
+        // the host is resolved only when the profile declares none.
+        let resolved = if profile.outbound_ips.is_empty() {
+            relay_ips(&profile).await?
+        } else {
+            Vec::new()
+        };
+        check.use_relay(
+            &profile.host,
+            &profile.outbound_ips,
+            profile.provider.preset().spf_include,
+            resolved,
+        );
     }
     Ok(check_domain(&check, &state.resolver(), SystemTime::now()).await)
 }

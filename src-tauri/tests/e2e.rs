@@ -460,6 +460,31 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
         &format!("unsubscribe@{domain}"),
     )
     .await;
+    // A sale is advertising (特定電子メール法): the unsubscribe address ticked the box,
+    // and the message shows what the law asks for.
+    wait_for(&client, "#compose-advertising-enabled:checked").await;
+    type_into(
+        &client,
+        "compose-text",
+        &format!(
+            "\nSpring Shop\n1-2-3 Shibakoen, Minato-ku, Tokyo\nQuestions: support@{domain}\n\n\
+             If you no longer wish to receive this newsletter, write to:\nunsubscribe@{domain}\n"
+        ),
+    )
+    .await;
+    type_into(
+        &client,
+        "compose-advertising-postal-address",
+        "1-2-3 Shibakoen, Minato-ku, Tokyo",
+    )
+    .await;
+    type_into(
+        &client,
+        "compose-advertising-contact",
+        &format!("support@{domain}"),
+    )
+    .await;
+    select(&client, "compose-advertising-consent", "consent").await;
     select(&client, "compose-destination", "profile:Test relay").await;
     type_into(&client, "compose-dkim-selector", "mg2026").await;
     wait_for(&client, "#campaign-bar-unsaved:not([hidden])").await;

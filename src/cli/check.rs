@@ -31,6 +31,14 @@ pub struct CheckDomainArgs {
     /// The relay as HOST:PORT: its IPs must be authorised by SPF, and its TLS is probed.
     #[arg(long)]
     pub relay: Option<String>,
+    /// An address the relay's mail leaves from (repeat for each): SPF is evaluated for
+    /// these instead of the addresses --relay resolves to.
+    #[arg(long = "relay-ip", value_name = "IP")]
+    pub relay_ip: Vec<std::net::IpAddr>,
+    /// The relay's provider, microsoft365 or google: without --relay-ip, SPF must
+    /// include the provider's SPF name (spf.protection.outlook.com, _spf.google.com).
+    #[arg(long, value_name = "PROVIDER")]
+    pub provider: Option<String>,
     /// Relay security: starttls (default) or tls (implicit TLS, port 465).
     #[arg(long, default_value = "starttls")]
     pub security: String,
@@ -93,10 +101,23 @@ pub fn run_check_domain(args: CheckDomainArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return super::fail(e),
     };
+    if let Some(p) = &args.provider {
+        match mergeguard::profiles::Provider::parse(p) {
+            Ok(p) => check.relay_spf_include = p.preset().spf_include.map(str::to_owned),
+            Err(e) => return super::fail(e.to_string()),
+        }
+    }
+    if !args.relay_ip.is_empty() {
+        check.relay_ips = args.relay_ip.clone();
+        check.relay_ips_declared = true;
+    }
     let rt = runtime();
     let mut report = Report::default();
     if let Some((host, port)) = &relay {
-        check.relay_ips = resolve_host(host, *port);
+        if !check.relay_ips_declared {
+            check.relay_ips = resolve_host(host, *port);
+            check.relay_host = Some(host.clone());
+        }
         let credentials = args.user.as_ref().and_then(|user| {
             secrets::relay_password(&format!("{host}:{port}"), user)
                 .ok()

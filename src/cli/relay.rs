@@ -46,6 +46,10 @@ pub enum RelayCommand {
         /// Sending speed: microsoft365, google-workspace or generic (default: the preset's).
         #[arg(long, value_name = "RATE")]
         rate: Option<String>,
+        /// An address the relay's mail leaves from (repeat for each; ask the relay's
+        /// operator). The SPF check evaluates these instead of the host's addresses.
+        #[arg(long = "outbound-ip", value_name = "IP")]
+        outbound_ip: Vec<String>,
         /// The admin who adds it.
         #[arg(long, value_name = "NAME")]
         operator: String,
@@ -128,6 +132,7 @@ fn run_inner(args: RelayArgs) -> Result<ExitCode, String> {
             user,
             ca,
             rate,
+            outbound_ip,
             operator,
             pin_stdin,
             password_stdin,
@@ -144,6 +149,7 @@ fn run_inner(args: RelayArgs) -> Result<ExitCode, String> {
                 auth: String::new(),
                 ca_file: ca,
                 rate: rate.unwrap_or_default(),
+                outbound_ips: outbound_ip.join(","),
             };
             // Refuse a wrong form before asking for PIN and password.
             profiles::validate(&input).map_err(|e| e.to_string())?;

@@ -74,7 +74,7 @@ pub struct BulkRules {
 /// Rows listed in a finding; the count says how many there were in all.
 const SHOWN_ROWS: usize = 5;
 
-fn rows(rows: &[u64]) -> String {
+pub(crate) fn rows(rows: &[u64]) -> String {
     let shown: Vec<String> = rows
         .iter()
         .take(SHOWN_ROWS)
@@ -89,7 +89,7 @@ fn rows(rows: &[u64]) -> String {
 }
 
 /// The header fields of `raw` (unfolded, names as written), up to the blank line.
-fn header_fields(raw: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn header_fields(raw: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(raw);
     let head = text.split("\r\n\r\n").next().unwrap_or_default();
     let mut fields: Vec<(String, String)> = Vec::new();
@@ -106,7 +106,7 @@ fn header_fields(raw: &[u8]) -> Vec<(String, String)> {
     fields
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -114,7 +114,7 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// The `<...>` targets of a List-Unsubscribe value (RFC 2369 §2).
-fn unsubscribe_targets(value: &str) -> Vec<&str> {
+pub(crate) fn unsubscribe_targets(value: &str) -> Vec<&str> {
     value
         .split('<')
         .skip(1)
@@ -124,7 +124,7 @@ fn unsubscribe_targets(value: &str) -> Vec<&str> {
 
 /// What a reader would see of a target in a body: an https URL without its query (the
 /// visible link often omits the per-recipient token), or a mailto's bare address.
-fn visible_form(target: &str) -> Option<String> {
+pub(crate) fn visible_form(target: &str) -> Option<String> {
     let lower = target.to_ascii_lowercase();
     if let Some(rest) = lower.strip_prefix("mailto:") {
         let address = rest.split('?').next().unwrap_or(rest);

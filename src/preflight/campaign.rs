@@ -233,7 +233,13 @@ pub async fn check_snapshot(
     let mut size_limit = None;
     let mut relay_ips = Vec::new();
     if let Some(relay) = &campaign.relay {
-        relay_ips = resolve_host(&relay.host, relay.port);
+        // Declared outbound addresses first: the host name is often only the submission
+        // front end, not where the relay's mail leaves from.
+        relay_ips = if relay.outbound_ips.is_empty() {
+            resolve_host(&relay.host, relay.port)
+        } else {
+            relay.outbound_ips.clone()
+        };
         let probe = RelayProbe {
             host: relay.host.clone(),
             port: relay.port,
@@ -268,7 +274,15 @@ pub async fn check_snapshot(
     }
 
     let mut domain_check = DomainCheck::new(sender_domain.clone());
-    domain_check.relay_ips = relay_ips;
+    match &campaign.relay {
+        Some(relay) => domain_check.use_relay(
+            &relay.host,
+            &relay.outbound_ips,
+            relay.spf_include.as_deref(),
+            relay_ips,
+        ),
+        None => domain_check.relay_ips = relay_ips,
+    }
     let mut domain_checks = Vec::new();
     if let Some(dkim) = &campaign.dkim {
         if let Some(d) = &dkim.domain {
@@ -313,6 +327,10 @@ pub async fn check_snapshot(
     }
     let mut checker = MessageChecker::new(&input);
     let mut bulk = super::bulk::BulkRules::new();
+    let mut jp_law = super::jp_law::JpLaw::new(campaign, options.suppressed.clone());
+    // SpamAssassin scores the first message built, on its own thread, while the rest
+    // are built and checked.
+    let mut spam_score: Option<super::spamassassin::Pending> = None;
     let total = list.recipients.len();
     let mut render_errors = Vec::new();
     let mut attachments: Vec<AttachmentSummary> = Vec::new();
@@ -341,7 +359,16 @@ pub async fn check_snapshot(
         }
         let room = SAMPLE_MESSAGES.saturating_sub(samples.len());
         samples.extend(messages.iter().take(room).cloned());
+        if spam_score.is_none() {
+            if let Some(first) = messages.first() {
+                spam_score = Some(super::spamassassin::Pending::start(
+                    first.row,
+                    first.raw.clone(),
+                ));
+            }
+        }
         bulk.observe(&messages);
+        jp_law.observe(&messages);
         checker.check(&messages, total, progress);
     }
     progress(total, total);
@@ -352,6 +379,12 @@ pub async fn check_snapshot(
     // The providers' bulk-sender rules restate the verdicts above, so they run last.
     let bulk_checks = bulk.finish(&checks, &campaign.sender.address, total);
     checks.extend(bulk_checks);
+    checks.extend(jp_law.finish(&list));
+    checks.push(
+        spam_score
+            .unwrap_or_else(super::spamassassin::Pending::nothing)
+            .finish(),
+    );
 
     let mut report = Report { checks };
     report.sort();

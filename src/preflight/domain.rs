@@ -27,6 +27,14 @@ pub struct DomainCheck {
     pub dkim_key: Option<DkimKey>,
     /// The relay's sending IP addresses (what receivers see as the connecting client).
     pub relay_ips: Vec<IpAddr>,
+    /// True when `relay_ips` are the relay's declared outbound addresses (relay profile
+    /// or `[relay] outbound_ips`), false when they were resolved from its host name.
+    pub relay_ips_declared: bool,
+    /// The relay's host name, named in `spf.relay` when its addresses were resolved.
+    pub relay_host: Option<String>,
+    /// The SPF `include:` of the relay's provider (Microsoft 365, Google): without
+    /// declared addresses `spf.relay` looks for it instead of resolving the host.
+    pub relay_spf_include: Option<String>,
     /// The domain of the From header, usually equal to `domain`.
     pub from_domain: String,
 }
@@ -40,6 +48,29 @@ impl DomainCheck {
             domain,
             ..DomainCheck::default()
         }
+    }
+}
+
+impl DomainCheck {
+    /// The relay side of the check: the relay's declared outbound addresses when it has
+    /// any (`spf.relay` then requires every one to pass), else `resolved` (the addresses
+    /// its host name resolves to; the caller resolves only when `outbound_ips` is
+    /// empty), and the SPF include of its provider's preset.
+    pub fn use_relay(
+        &mut self,
+        host: &str,
+        outbound_ips: &[IpAddr],
+        spf_include: Option<&str>,
+        resolved: Vec<IpAddr>,
+    ) {
+        self.relay_ips_declared = !outbound_ips.is_empty();
+        self.relay_ips = if self.relay_ips_declared {
+            outbound_ips.to_vec()
+        } else {
+            resolved
+        };
+        self.relay_host = Some(host.to_owned());
+        self.relay_spf_include = spf_include.map(str::to_owned);
     }
 }
 
@@ -88,8 +119,14 @@ pub async fn check_domain(check: &DomainCheck, resolver: &Resolver, now: SystemT
             _ => (Vec::new(), dkim::DkimOutcome::default()),
         }
     };
+    let relay = spf::RelaySpf {
+        ips: &check.relay_ips,
+        declared: check.relay_ips_declared,
+        host: check.relay_host.as_deref(),
+        include: check.relay_spf_include.as_deref(),
+    };
     let ((spf_checks, spf_outcome), (dkim_checks, dkim_outcome), mx, fcrdns) = tokio::join!(
-        spf::check_spf(&auth, &domain, &check.relay_ips),
+        spf::check_spf(&auth, &domain, &relay),
         dkim_future,
         check_mx(&auth, &from_domain),
         check_fcrdns(&auth, &check.relay_ips),

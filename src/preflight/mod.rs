@@ -8,6 +8,8 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dns;
 pub mod domain;
+pub mod jp_law;
+pub mod spamassassin;
 pub mod spf;
 pub mod tls;
 
@@ -103,6 +105,13 @@ pub const CHECK_IDS: &[&str] = &[
     "bulk.free_mail_from",
     "bulk.message_format",
     "outbox.nothing_sent",
+    "jp_law.sender_name",
+    "jp_law.opt_out",
+    "jp_law.postal_address",
+    "jp_law.contact",
+    "jp_law.consent",
+    "jp_law.opt_out_wins",
+    "content.spamassassin",
 ];
 
 fn known(id: &str) -> bool {
@@ -206,6 +215,13 @@ mod status_tests {
         assert!(Check::warning("dns.mx", "none", "x").needs_acknowledgement());
         assert!(!Check::pass("spf.relay", "ok").needs_acknowledgement());
         assert!(!Check::fail("spf.relay", "no", "x").needs_acknowledgement());
+    }
+
+    #[test]
+    fn every_group_registers_its_check_ids() {
+        for id in jp_law::IDS.iter().chain(spamassassin::IDS) {
+            assert!(CHECK_IDS.contains(id), "{id} is missing from CHECK_IDS");
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ fn is_spf1(txt: &str) -> bool {
 pub(crate) async fn check_spf(
     auth: &MessageAuthenticator,
     domain: &str,
-    relay_ips: &[IpAddr],
+    relay: &RelaySpf<'_>,
 ) -> (Vec<Check>, SpfOutcome) {
     let mut checks = Vec::new();
     let mut outcome = SpfOutcome::default();
@@ -108,7 +108,7 @@ pub(crate) async fn check_spf(
     checks.push(check_lookups(&walked));
     checks.push(check_ptr(&walked));
     checks.push(check_all(domain, &spf, &walked.records));
-    let relay = check_relay(auth, domain, relay_ips).await;
+    let relay = check_relay(auth, domain, relay, &walked.includes).await;
     outcome.relay_passes = relay.status == super::Status::Pass;
     outcome.relay_unknown = relay.status == super::Status::Skipped;
     checks.push(relay);
@@ -152,6 +152,9 @@ struct Walk {
     ptr: Vec<String>,
     /// Every record fetched, by domain, for following `redirect=` in `spf.all`.
     records: HashMap<String, Spf>,
+    /// Every domain an `include:` of the tree names (literal names only), whether or not
+    /// its record could be fetched: `spf.relay` looks for the provider's include here.
+    includes: std::collections::HashSet<String>,
 }
 
 /// Walks `root` (the record of `domain`) depth-first through include and redirect,
@@ -166,6 +169,7 @@ async fn walk(auth: &MessageAuthenticator, domain: &str, root: &Spf) -> Walk {
         problems: Vec::new(),
         ptr: Vec::new(),
         records: HashMap::from([(domain.to_string(), root.clone())]),
+        includes: Default::default(),
     };
     // Fetched records (or why there is none), so a second visit asks the DNS no more.
     let mut fetched: HashMap<String, Result<Spf, String>> = HashMap::new();
@@ -187,7 +191,11 @@ async fn walk(auth: &MessageAuthenticator, domain: &str, root: &Spf) -> Walk {
             let (kind, macro_string) = match &directive.mechanism {
                 Mechanism::Include { macro_string } => {
                     here += 1;
-                    follow.push((target(&name, macro_string), "include"));
+                    let t = target(&name, macro_string);
+                    if let Some(t) = &t {
+                        w.includes.insert(t.clone());
+                    }
+                    follow.push((t, "include"));
                     continue;
                 }
                 Mechanism::Ptr { .. } => {
@@ -468,19 +476,69 @@ fn spf_result_name(r: SpfResult) -> &'static str {
     }
 }
 
-/// `spf.relay`: each relay IP evaluated by mail-auth for a MAIL FROM in `domain`.
-async fn check_relay(auth: &MessageAuthenticator, domain: &str, relay_ips: &[IpAddr]) -> Check {
+/// What `spf.relay` knows of the relay: its sending addresses, whether they were
+/// declared (relay profile, `[relay] outbound_ips`) or resolved from its host name, and
+/// the `include:` its provider publishes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RelaySpf<'a> {
+    pub ips: &'a [IpAddr],
+    /// True when `ips` are the relay's declared outbound addresses.
+    pub declared: bool,
+    /// The relay's host name, when `ips` were resolved from it.
+    pub host: Option<&'a str>,
+    /// The provider's SPF include (`spf.protection.outlook.com`, `_spf.google.com`).
+    pub include: Option<&'a str>,
+}
+
+/// The SPF terms that authorise a relay: its provider's `include:`, else its addresses
+/// as `ip4:`/`ip6:` — the same terms `domain_setup::spf_record` suggests.
+pub fn relay_terms(include: Option<&str>, ips: &[IpAddr]) -> Vec<String> {
+    match include {
+        Some(i) => vec![format!("include:{i}")],
+        None => ips
+            .iter()
+            .map(|ip| match ip {
+                IpAddr::V4(v4) => format!("ip4:{v4}"),
+                IpAddr::V6(v6) => format!("ip6:{v6}"),
+            })
+            .collect(),
+    }
+}
+
+/// `spf.relay`: the relay's declared outbound addresses, each evaluated by mail-auth for
+/// a MAIL FROM in `domain` (all must pass); without declared addresses, the provider's
+/// `include:` found in the record (Microsoft 365 and Google send from far more
+/// addresses than their submission host resolves to); else the addresses the host name
+/// resolves to.
+async fn check_relay(
+    auth: &MessageAuthenticator,
+    domain: &str,
+    relay: &RelaySpf<'_>,
+    includes: &std::collections::HashSet<String>,
+) -> Check {
     const ID: &str = "spf.relay";
+    if !relay.declared {
+        if let Some(include) = relay.include {
+            return relay_by_include(domain, include, includes);
+        }
+    }
+    let relay_ips = relay.ips;
     if relay_ips.is_empty() {
         return Check::skipped(
             ID,
             "Not checked: no relay address was given, so it is unknown whether the SPF record authorises the relay (RFC 7208 §4 evaluates a client IP).",
-            "Give the relay (check-domain --relay HOST:PORT, or [relay] in the campaign) so SPF can be evaluated for its addresses.",
+            "Give the relay (check-domain --relay HOST:PORT or --relay-ip IP, [relay] in the campaign, or the outbound addresses in the relay profile) so SPF can be evaluated for its addresses.",
         );
     }
+    let source = match (relay.declared, relay.host) {
+        (true, _) => "the relay's declared outbound address(es)".to_owned(),
+        (false, Some(h)) => format!("the address(es) {h} resolves to (no outbound addresses declared; if the relay's mail leaves from other servers, declare them in the relay profile)"),
+        (false, None) => "the relay address(es) given".to_owned(),
+    };
     let sender = format!("mergeguard-preflight@{domain}");
     let mut passed = Vec::new();
     let mut failed = Vec::new();
+    let mut missing = Vec::new();
     for &ip in relay_ips {
         let out = auth
             .verify_spf(SpfParameters::verify_mail_from(
@@ -492,24 +550,54 @@ async fn check_relay(auth: &MessageAuthenticator, domain: &str, relay_ips: &[IpA
             .await;
         match out.result() {
             SpfResult::Pass => passed.push(ip.to_string()),
-            other => failed.push(format!("{ip} gets {}", spf_result_name(other))),
+            other => {
+                failed.push(format!("{ip} gets {}", spf_result_name(other)));
+                missing.push(ip);
+            }
         }
     }
     if failed.is_empty() {
         Check::pass(
             ID,
             format!(
-                "SPF passes for the relay address(es) {} (RFC 7208 §4.6, §2.6.3).",
+                "SPF passes for {source}: {} (RFC 7208 §4.6, §2.6.3).",
                 passed.join(", ")
             ),
         )
     } else {
         Check::fail(
             ID,
-            format!("The SPF record of {domain} does not authorise the relay: {} (RFC 7208 §2.6).", failed.join("; ")),
+            format!("The SPF record of {domain} does not authorise every address of {source}: {} (RFC 7208 §2.6; all must pass, since the relay may send from any of them).", failed.join("; ")),
             format!(
-                "Add the relay to the SPF record of {domain}, e.g. ip4:{} (or the include: your mail provider documents).",
-                relay_ips.first().map(|i| i.to_string()).unwrap_or_default()
+                "Add {} to the SPF record of {domain} (or the include: your mail provider documents).",
+                relay_terms(None, &missing).join(" ")
+            ),
+        )
+    }
+}
+
+/// `spf.relay` for a provider relay without declared addresses: passes when the record
+/// (through its includes and redirects) includes the provider's SPF name.
+fn relay_by_include(
+    domain: &str,
+    include: &str,
+    includes: &std::collections::HashSet<String>,
+) -> Check {
+    const ID: &str = "spf.relay";
+    let wanted = include.trim_end_matches('.').to_ascii_lowercase();
+    if includes.contains(&wanted) {
+        Check::pass(
+            ID,
+            format!("The SPF record of {domain} includes {wanted}, which the relay's provider publishes for all the servers its mail leaves from (RFC 7208 §5.2; no outbound addresses declared, and the provider's submission host is not where its mail leaves from)."),
+        )
+    } else {
+        Check::fail(
+            ID,
+            format!("The SPF record of {domain} does not include {wanted}, the SPF name the relay's provider publishes for its outbound servers, so receivers see SPF fail or softfail for its mail (RFC 7208 §5.2)."),
+            format!(
+                "Add {} to the SPF record of {domain}, e.g. \"v=spf1 {} ~all\".",
+                relay_terms(Some(&wanted), &[]).join(" "),
+                relay_terms(Some(&wanted), &[]).join(" ")
             ),
         )
     }
@@ -530,6 +618,7 @@ mod tests {
             problems: problems.iter().map(|p| p.to_string()).collect(),
             ptr: ptr.iter().map(|p| p.to_string()).collect(),
             records: HashMap::new(),
+            includes: Default::default(),
         }
     }
 
@@ -556,6 +645,28 @@ mod tests {
         ));
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("§5.2"), "{c:?}");
+    }
+
+    #[test]
+    fn provider_relay_passes_by_its_include_and_fails_without_it() {
+        let with: std::collections::HashSet<String> =
+            ["_spf.google.com".to_owned(), "other.test".to_owned()].into();
+        let c = relay_by_include("shop.test", "_spf.google.com", &with);
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert!(c.detail.contains("§5.2"));
+        let c = relay_by_include("shop.test", "spf.protection.outlook.com.", &with);
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(
+            c.fix.contains("include:spf.protection.outlook.com"),
+            "{c:?}"
+        );
+        assert_eq!(
+            relay_terms(
+                None,
+                &["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()]
+            ),
+            ["ip4:192.0.2.1", "ip6:2001:db8::1"]
+        );
     }
 
     #[test]

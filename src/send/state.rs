@@ -148,6 +148,49 @@ pub fn enqueue(
     Ok(added)
 }
 
+/// Keeps each recipient's consent basis with the campaign's delivery records
+/// (`consent_records`, keyed by campaign and normalised address like `deliveries`): the
+/// record 特定電子メール法 法第3条第2項 asks for, kept until at least one month after the
+/// last mail (施行規則第4条第2項). A basis already recorded keeps its first time; a new
+/// basis for the same person adds a row. Returns how many rows were added.
+pub fn record_consent(
+    conn: &Connection,
+    campaign_id: &str,
+    bases: &[(String, &str)],
+    now: i64,
+) -> rusqlite::Result<usize> {
+    let tx = conn.unchecked_transaction()?;
+    let mut added = 0;
+    {
+        let mut add = tx.prepare_cached(
+            "INSERT INTO consent_records (campaign_id, address, basis, recorded_at)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        )?;
+        for (address, basis) in bases {
+            added += add.execute(params![
+                campaign_id,
+                crate::recipients::address_key(address),
+                basis,
+                now
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(added)
+}
+
+/// The consent bases recorded for `campaign_id`, as `(address, basis)` by address.
+pub fn consent_records(
+    conn: &Connection,
+    campaign_id: &str,
+) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT address, basis FROM consent_records WHERE campaign_id = ?1 ORDER BY address, basis",
+    )?;
+    let rows = stmt.query_map(params![campaign_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 /// Moves every row left in `sending` by a crash to `unknown` (see the module docs for
 /// why not `queued`). Returns how many rows were moved.
 pub fn recover_interrupted(
@@ -442,6 +485,9 @@ pub struct ReportRow {
     pub queue_id: Option<String>,
     /// Unix milliseconds of the last change.
     pub updated_at: i64,
+    /// The 特定電子メール法 consent basis (or bases, space-separated) recorded for the
+    /// person ([`record_consent`]); `None` for a campaign that is not advertising.
+    pub consent_basis: Option<String>,
 }
 
 /// The final report: every person of the campaign, those in the current recipient file
@@ -449,8 +495,12 @@ pub struct ReportRow {
 /// and state belong to the same person, whatever order the file was exported in.
 pub fn report(conn: &Connection, campaign_id: &str) -> rusqlite::Result<Vec<ReportRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT row, email, state, message_id, attempts, reply_code, reply_text, queue_id, updated_at
-         FROM deliveries WHERE campaign_id = ?1 ORDER BY row IS NULL, row, address",
+        "SELECT row, email, state, message_id, attempts, reply_code, reply_text, queue_id, updated_at,
+                (SELECT group_concat(basis, ' ') FROM
+                    (SELECT basis FROM consent_records c
+                     WHERE c.campaign_id = d.campaign_id AND c.address = d.address
+                     ORDER BY basis))
+         FROM deliveries d WHERE campaign_id = ?1 ORDER BY row IS NULL, row, address",
     )?;
     let rows = stmt.query_map(params![campaign_id], |r| {
         let state: String = r.get(2)?;
@@ -464,6 +514,7 @@ pub fn report(conn: &Connection, campaign_id: &str) -> rusqlite::Result<Vec<Repo
             reply_text: r.get(6)?,
             queue_id: r.get(7)?,
             updated_at: r.get(8)?,
+            consent_basis: r.get(9)?,
         })
     })?;
     rows.collect()
@@ -484,6 +535,7 @@ pub fn write_report_csv<W: std::io::Write>(rows: &[ReportRow], out: W) -> csv::R
         "reply_text",
         "queue_id",
         "updated_at",
+        "consent_basis",
     ])?;
     for r in rows {
         let cells = [
@@ -500,6 +552,7 @@ pub fn write_report_csv<W: std::io::Write>(rows: &[ReportRow], out: W) -> csv::R
                 .ok()
                 .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
                 .unwrap_or_else(|| r.updated_at.to_string()),
+            r.consent_basis.clone().unwrap_or_default(),
         ];
         w.write_record(cells.iter().map(|c| escape_formula(c).into_owned()))?;
     }
@@ -549,6 +602,43 @@ mod tests {
         let c = Connection::open_in_memory().unwrap();
         migrate(&c).unwrap();
         c
+    }
+
+    #[test]
+    fn consent_bases_are_kept_and_cannot_be_deleted() {
+        let c = db();
+        let bases = [
+            ("A@x.test".to_owned(), "consent"),
+            ("b@x.test".to_owned(), "transaction"),
+        ];
+        assert_eq!(record_consent(&c, "c1", &bases, 1).unwrap(), 2);
+        assert_eq!(record_consent(&c, "c1", &bases, 2).unwrap(), 0, "kept once");
+        record_consent(&c, "c1", &[("a@x.test".to_owned(), "business_card")], 3).unwrap();
+        assert_eq!(
+            consent_records(&c, "c1").unwrap(),
+            [
+                ("a@x.test".to_owned(), "business_card".to_owned()),
+                ("a@x.test".to_owned(), "consent".to_owned()),
+                ("b@x.test".to_owned(), "transaction".to_owned()),
+            ]
+        );
+        enqueue(
+            &c,
+            "c1",
+            &[(1, "a@x.test".into()), (2, "z@x.test".into())],
+            0,
+        )
+        .unwrap();
+        let lines = report(&c, "c1").unwrap();
+        assert_eq!(
+            lines[0].consent_basis.as_deref(),
+            Some("business_card consent"),
+            "the delivery record shows the basis"
+        );
+        assert_eq!(lines[1].consent_basis, None);
+        let e = c.execute("DELETE FROM consent_records", []).unwrap_err();
+        assert!(e.to_string().contains("kept"), "{e}");
+        assert!(record_consent(&c, "c1", &[("c@x.test".to_owned(), "maybe")], 4).is_err());
     }
 
     #[test]
@@ -692,7 +782,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(versions.last().copied(), Some(crate::store::SCHEMA_VERSION));
-        assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
         // A file prepared here is one the store opens without re-applying anything.
         let dir = tempfile::tempdir().unwrap();
         {
@@ -703,7 +793,7 @@ mod tests {
         let store =
             crate::store::Store::open_with(dir.path(), &crate::secrets::install::MemoryKeys::new())
                 .unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[test]

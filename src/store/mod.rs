@@ -56,6 +56,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "integrity",
         include_str!("migrations/0006_integrity.sql"),
     ),
+    (
+        7,
+        "consent_and_outbound_ips",
+        include_str!("migrations/0007_consent_and_outbound_ips.sql"),
+    ),
 ];
 
 /// The schema version this build writes (the last of [`MIGRATIONS`]).
@@ -472,7 +477,7 @@ mod tests {
     fn fresh_store_has_the_send_tables() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), &MemoryKeys::new()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
         let conn = store.read();
         assert!(table_exists(&conn, "deliveries"));
         assert!(table_exists(&conn, "send_quota"));
@@ -501,14 +506,14 @@ mod tests {
         }
         let keys = MemoryKeys::new();
         let store = open(dir.path(), &keys).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
         assert!(table_exists(&store.read(), "deliveries"));
         // The old row was sealed by the one-time re-keying, so it is trusted.
         assert_eq!(store.setting("k").unwrap().as_deref(), Some("v"));
         drop(store);
         // Opening again applies nothing twice.
         let store = open(dir.path(), &keys).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[test]
@@ -536,7 +541,7 @@ mod tests {
             .unwrap();
         }
         let store = open(dir.path(), &MemoryKeys::new()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
         let n: i64 = store
             .read()
             .query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0))
@@ -629,7 +634,8 @@ mod tests {
         {
             let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
             c.execute_batch(
-                "DROP TABLE install; DELETE FROM schema_migrations WHERE version = 6;
+                "DROP TABLE install; DELETE FROM schema_migrations WHERE version >= 6;
+                 DROP TABLE consent_records; ALTER TABLE relay_profiles DROP COLUMN outbound_ips;
                  ALTER TABLE operators DROP COLUMN mac; ALTER TABLE operators DROP COLUMN pin_peppered;
                  ALTER TABLE settings DROP COLUMN mac; ALTER TABLE submissions DROP COLUMN mac;
                  ALTER TABLE approvals DROP COLUMN mac;",

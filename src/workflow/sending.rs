@@ -275,6 +275,28 @@ pub fn send_with_hook(
         })?;
     let operator = request.operator.as_str();
     let cid = current.campaign_id.as_str();
+    // 特定電子メール法: each recipient's basis is kept with the delivery record before
+    // anything is sent (法第3条第2項).
+    let bases: Vec<(String, &str)> = crate::preflight::jp_law::consent_bases(campaign, list)
+        .into_iter()
+        .map(|(address, basis)| (address, basis.as_str()))
+        .collect();
+    if !bases.is_empty() {
+        state::record_consent(
+            &conn,
+            cid,
+            &bases,
+            now.duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+        )
+        .map_err(|e| {
+            UserError::new(
+                ErrorCode::Database,
+                format!("the consent records could not be written: {e}"),
+            )
+        })?;
+    }
     log(
         store,
         operator,

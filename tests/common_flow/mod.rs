@@ -85,6 +85,7 @@ pub fn relay_campaign(dir: &Path, id: &str, csv: &str, extra: &str) -> PathBuf {
              [recipients]\nfile = \"r.csv\"\n[message]\nsubject = \"Hello {{{{ name }}}}\"\n\
              text = \"t.txt\"\n{extra}\n\
              [unsubscribe]\nmailto = \"unsubscribe@good.test?subject=u-{{token}}\"\n\
+             [advertising]\nenabled = false\n\
              [relay]\nhost = \"{host}\"\nport = {port}\nsecurity = \"starttls\"\n\
              username = \"{user}\"\nca = \"{ca}\"\n\
              [dkim]\nselector = \"sel1\"\nprivate_key = \"dkim.pem\"\n",

@@ -7,7 +7,7 @@ import { $, el, showStatus, showError, busy, dlItem, destinationBanner, checkDet
 import * as store from "../store.js";
 import { renderBar } from "../campaign.js";
 
-const AREAS = ["addressing", "attachments", "merge", "content", "spf", "dkim", "dmarc", "tls", "dns", "bulk", "outbox"];
+const AREAS = ["addressing", "attachments", "merge", "content", "spf", "dkim", "dmarc", "tls", "dns", "bulk", "jp_law", "outbox"];
 const STATUS_RANK = { fail: 0, warning: 1, skipped: 2, pass: 3 };
 
 function statusBadge(status) {

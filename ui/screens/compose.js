@@ -19,6 +19,76 @@ const TEXT_FIELDS = ["from_name", "from_address", "reply_to", "subject", "text",
 
 const input = (field) => document.querySelector(`#compose-form [data-field="${field}"]`);
 
+// 特定電子メール法: whether the campaign is advertising, and what its messages must show.
+// Built here (after the unsubscribe fields) so the page's HTML stays as it is.
+const ADVERTISING_TEXT = ["advertising_sender_name", "advertising_postal_address", "advertising_contact",
+  "advertising_consent_column"];
+const CONSENT_CHOICES = ["", "consent", "business_card", "transaction", "published", "column"];
+let advertisingTouched = false; // the person set the box themselves: never tick it for them
+
+function buildAdvertising() {
+  if ($("compose-advertising")) return;
+  const label = (key) => el("span", { "data-i18n": key }, t(key));
+  const text = (key, wide) => el("div", { class: "field" + (wide ? " wide" : "") },
+    el("label", { for: "compose-" + key.replaceAll("_", "-"), "data-i18n": key }, t(key)),
+    el("input", { id: "compose-" + key.replaceAll("_", "-"), type: "text", spellcheck: "false", "data-field": key }));
+  const choice = el("select", { id: "compose-advertising-consent", "data-field": "advertising_consent" },
+    ...CONSENT_CHOICES.map((v) => {
+      const key = v === "" ? "advertising_consent_none" : v === "column" ? "advertising_consent_column" : "advertising_consent_" + v;
+      return el("option", { value: v, "data-i18n": key }, t(key));
+    }));
+  const column = text("advertising_consent_column_name");
+  column.id = "compose-advertising-column-field";
+  column.querySelector("input").dataset.field = "advertising_consent_column";
+  const details = el("div", { id: "compose-advertising-details", class: "grid-2" },
+    text("advertising_sender_name"), text("advertising_postal_address"), text("advertising_contact"),
+    el("div", { class: "field" },
+      el("label", { for: "compose-advertising-consent", "data-i18n": "advertising_consent" }, t("advertising_consent")),
+      choice),
+    column);
+  const section = el("div", { id: "compose-advertising" },
+    el("h2", { "data-i18n": "advertising_title" }, t("advertising_title")),
+    el("div", { class: "field" },
+      el("label", {},
+        el("input", { id: "compose-advertising-enabled", type: "checkbox", "data-field": "advertising",
+          onclick: () => { advertisingTouched = true; } }),
+        " ", label("advertising_enabled")),
+      el("p", { class: "hint", "data-i18n": "advertising_hint" }, t("advertising_hint"))),
+    details);
+  $("compose-unsubscribe-url").closest(".grid-2").after(section);
+}
+
+function showAdvertising() {
+  $("compose-advertising-details").hidden = !$("compose-advertising-enabled").checked;
+  $("compose-advertising-column-field").hidden = $("compose-advertising-consent").value !== "column";
+}
+
+function advertisingFromScreen(form) {
+  form.advertising = $("compose-advertising-enabled").checked;
+  for (const f of ADVERTISING_TEXT) form[f] = input(f).value;
+  const basis = $("compose-advertising-consent").value;
+  form.advertising_consent = basis === "column" ? "" : basis;
+  if (basis !== "column") form.advertising_consent_column = "";
+}
+
+function fillAdvertising(form) {
+  advertisingTouched = false;
+  $("compose-advertising-enabled").checked = !!form.advertising;
+  for (const f of ADVERTISING_TEXT) input(f).value = form[f] ?? "";
+  $("compose-advertising-consent").value = form.advertising_consent_column ? "column" : (form.advertising_consent || "");
+  showAdvertising();
+}
+
+// A newsletter is advertising by default: typing an unsubscribe address ticks the box,
+// unless the person decided otherwise.
+function tickForNewsletter() {
+  const newsletter = input("unsubscribe_mailto").value.trim() || input("unsubscribe_url").value.trim();
+  if (newsletter && !advertisingTouched && !$("compose-advertising-enabled").checked) {
+    $("compose-advertising-enabled").checked = true;
+    showAdvertising();
+  }
+}
+
 function insertField(field) {
   const target = lastTextTarget || $("compose-text");
   const token = `{{ ${field} }}`;
@@ -88,6 +158,7 @@ function formFromScreen() {
   form.html_from_text = mode === "made";
   if (mode === "none") form.html = "";
   form.attachments = [...attachments];
+  advertisingFromScreen(form);
   const dest = $("compose-destination").value;
   if (dest.startsWith("profile:")) {
     form.destination = "profile";
@@ -104,6 +175,7 @@ function fill(form) {
   attachments = [...(form.attachments || [])];
   renderAttachments();
   renderDestinations(form);
+  fillAdvertising(form);
 }
 
 function same(a, b) {
@@ -216,6 +288,7 @@ async function save(button, saveAs) {
 }
 
 export function wire() {
+  buildAdvertising();
   store.on("recipients-loaded", (summary) => renderChips(summary.fields));
   store.on("campaign-opened", renderOpened);
   store.on("campaign-closed", () => renderOpened(null));
@@ -223,12 +296,16 @@ export function wire() {
   for (const id of ["compose-subject", "compose-text", "compose-html"]) {
     $(id).addEventListener("focus", () => { lastTextTarget = $(id); });
   }
-  $("compose-form").addEventListener("input", changed);
+  $("compose-form").addEventListener("input", (e) => {
+    if (e.target.dataset.field === "unsubscribe_mailto" || e.target.dataset.field === "unsubscribe_url") tickForNewsletter();
+    changed();
+  });
   $("compose-form").addEventListener("change", (e) => {
     if (e.target.name === "compose-html-mode") {
       // Switching to "write it myself" starts from what would have been made.
       setHtmlMode(e.target.value);
     }
+    if (e.target.id === "compose-advertising-enabled" || e.target.id === "compose-advertising-consent") showAdvertising();
     changed();
   });
   $("compose-form").addEventListener("submit", (e) => {
