@@ -3,7 +3,7 @@
 
 import * as ipc from "../ipc.js";
 import { t, errorText } from "../i18n.js";
-import { $, el, showStatus, clearStatus, showError, busy, screenShown, errorDetail } from "../dom.js";
+import { $, el, showStatus, clearStatus, showError, busy, screenShown, errorDetail, showErrorAt, hideErrorAt } from "../dom.js";
 import * as store from "../store.js";
 
 // The HTML part runs in a frame with `sandbox=""` (no scripts, a unique origin) and its
@@ -83,12 +83,13 @@ export function wire() {
   $("test-send-form").addEventListener("submit", (e) => {
     e.preventDefault();
     busy($("test-send-go"), async () => {
+      hideErrorAt("test-send-error");
       try {
         const row = Number($("preview-row").textContent);
         const sent = await ipc.testSend(row, $("test-send-to").value.trim());
         showStatus("ok", t("test_send_done", { row: sent.row, to: sent.to, reply: sent.reply }));
       } catch (err) {
-        showError(err);
+        showErrorAt("test-send-error", err);
       }
     });
   });
