@@ -361,9 +361,9 @@ impl JpLaw {
                 .collect();
         };
         let n = self.messages;
-        let none_built = || {
+        let none_built = |id: &str| {
             Check::skipped(
-                "",
+                id,
                 "Not checked: no message could be built.",
                 "Fix the merge findings so messages can be built. / 差し込みの問題を直して、メールを作れるようにしてください。",
             )
@@ -373,7 +373,7 @@ impl JpLaw {
 
         // 送信者の氏名又は名称 (法第4条第1号).
         out.push(match (&wanted.sender_name, n) {
-            (_, 0) => Check { id: SENDER_NAME.into(), ..none_built() },
+            (_, 0) => none_built(SENDER_NAME),
             (None, _) => Check::fail(
                 SENDER_NAME,
                 format!("The sender's name cannot be looked for: [sender] name is a template and [advertising] sender_name is not set; advertising mail must name its sender ({LAW} 法第4条第1号)."),
@@ -395,7 +395,7 @@ impl JpLaw {
 
         // 受信拒否の通知先 and the statement next to it (法第4条第2号, 施行規則第7条・第9条第1号).
         out.push(if n == 0 {
-            Check { id: OPT_OUT.into(), ..none_built() }
+            none_built(OPT_OUT)
         } else if !self.no_header.is_empty() {
             Check::fail(
                 OPT_OUT,
@@ -432,7 +432,7 @@ impl JpLaw {
 
         // 住所 (施行規則第9条第2号).
         out.push(match (&wanted.postal_address, n) {
-            (_, 0) => Check { id: POSTAL_ADDRESS.into(), ..none_built() },
+            (_, 0) => none_built(POSTAL_ADDRESS),
             (None, _) => Check::fail(
                 POSTAL_ADDRESS,
                 format!("No postal address is set: advertising mail must show the sender's postal address ({LAW} 施行規則第9条第2号)."),
@@ -454,7 +454,7 @@ impl JpLaw {
 
         // 苦情・問合せ先 (施行規則第9条第3号).
         out.push(match (wanted.contact.is_empty(), n) {
-            (_, 0) => Check { id: CONTACT.into(), ..none_built() },
+            (_, 0) => none_built(CONTACT),
             (true, _) => Check::fail(
                 CONTACT,
                 format!("No contact for complaints and questions is set: advertising mail must show a telephone number, e-mail address or URL for them ({LAW} 施行規則第9条第3号)."),
