@@ -24,4 +24,5 @@ pub mod send;
 pub mod store;
 pub mod suppression;
 pub mod trust;
+pub mod unsubscribe;
 pub mod workflow;

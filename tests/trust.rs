@@ -55,11 +55,17 @@ fn fill_log(store: &Store, n: usize) {
 fn migrations_apply_once_and_reopen_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.applied_migrations().unwrap(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        store.applied_migrations().unwrap(),
+        vec![1, 2, 3, 4, 5, 6, 7]
+    );
     assert_eq!(store.journal_mode().unwrap(), "wal");
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.applied_migrations().unwrap(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        store.applied_migrations().unwrap(),
+        vec![1, 2, 3, 4, 5, 6, 7]
+    );
     let c = Connection::open(store.path()).unwrap();
     let n: i64 = c
         .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))

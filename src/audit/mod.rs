@@ -83,6 +83,11 @@ kinds! {
     DataFolder => "data_folder",
     IntegrityFailure => "integrity_failure",
     PinChanged => "pin_changed",
+    UnsubscribeReceived => "unsubscribe_received",
+    UnsubscribeRefused => "unsubscribe_refused",
+    BounceReceived => "bounce_received",
+    DmarcReportImported => "dmarc_report_imported",
+    MailboxSynced => "mailbox_synced",
 }
 
 impl std::fmt::Display for Kind {
@@ -651,6 +656,6 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(*k));
         }
-        assert_eq!(Kind::ALL.len(), 31);
+        assert_eq!(Kind::ALL.len(), 36);
     }
 }

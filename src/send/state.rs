@@ -686,7 +686,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(versions.last().copied(), Some(crate::store::SCHEMA_VERSION));
-        assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
         // A file prepared here is one the store opens without re-applying anything.
         let dir = tempfile::tempdir().unwrap();
         {
@@ -697,7 +697,7 @@ mod tests {
         let store =
             crate::store::Store::open_with(dir.path(), &crate::secrets::install::MemoryKeys::new())
                 .unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[test]

@@ -56,6 +56,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "integrity",
         include_str!("migrations/0006_integrity.sql"),
     ),
+    (7, "mailbox", include_str!("migrations/0007_mailbox.sql")),
 ];
 
 /// The schema version this build writes (the last of [`MIGRATIONS`]).
@@ -472,7 +473,7 @@ mod tests {
     fn fresh_store_has_the_send_tables() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), &MemoryKeys::new()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
         let conn = store.read();
         assert!(table_exists(&conn, "deliveries"));
         assert!(table_exists(&conn, "send_quota"));
@@ -501,14 +502,14 @@ mod tests {
         }
         let keys = MemoryKeys::new();
         let store = open(dir.path(), &keys).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
         assert!(table_exists(&store.read(), "deliveries"));
         // The old row was sealed by the one-time re-keying, so it is trusted.
         assert_eq!(store.setting("k").unwrap().as_deref(), Some("v"));
         drop(store);
         // Opening again applies nothing twice.
         let store = open(dir.path(), &keys).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[test]
@@ -536,7 +537,7 @@ mod tests {
             .unwrap();
         }
         let store = open(dir.path(), &MemoryKeys::new()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
         let n: i64 = store
             .read()
             .query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0))
@@ -629,7 +630,19 @@ mod tests {
         {
             let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
             c.execute_batch(
-                "DROP TABLE install; DELETE FROM schema_migrations WHERE version = 6;
+                "DROP TABLE install; DELETE FROM schema_migrations WHERE version >= 6;
+                 DROP TABLE dmarc_records; DROP TABLE dmarc_reports; DROP TABLE mailbox_sync;
+                 DROP TABLE soft_bounces; DROP INDEX deliveries_by_message_id;
+                 ALTER TABLE deliveries DROP COLUMN bounce_status;
+                 ALTER TABLE deliveries DROP COLUMN bounced_at;
+                 ALTER TABLE relay_profiles DROP COLUMN imap_host;
+                 ALTER TABLE relay_profiles DROP COLUMN imap_port;
+                 ALTER TABLE relay_profiles DROP COLUMN imap_security;
+                 ALTER TABLE relay_profiles DROP COLUMN imap_folder;
+                 ALTER TABLE relay_profiles DROP COLUMN oauth_provider;
+                 ALTER TABLE relay_profiles DROP COLUMN oauth_client_id;
+                 ALTER TABLE relay_profiles DROP COLUMN oauth_tenant;
+                 ALTER TABLE relay_profiles DROP COLUMN oauth_authority;
                  ALTER TABLE operators DROP COLUMN mac; ALTER TABLE operators DROP COLUMN pin_peppered;
                  ALTER TABLE settings DROP COLUMN mac; ALTER TABLE submissions DROP COLUMN mac;
                  ALTER TABLE approvals DROP COLUMN mac;",

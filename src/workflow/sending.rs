@@ -210,7 +210,9 @@ pub fn send_with_hook(
     // and fingerprinted; nothing is read from disk but the per-recipient attachments.
     let campaign = &current.campaign;
     let snapshot = &current.snapshot;
-    let draft = snapshot_draft(snapshot)?;
+    let mut draft = snapshot_draft(snapshot)?;
+    // Real tokens only here (and in a test copy): keyed with this install's key.
+    draft.unsubscribe_key = Some(crate::unsubscribe::UnsubscribeKey::of(store));
     let composer = Composer::new(draft)
         .map_err(|e| UserError::new(e.code, e.message))?
         .with_date(now);

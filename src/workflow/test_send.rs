@@ -238,6 +238,7 @@ pub fn test_send(
     let copy = crate::recipients::Recipient::new(row, to, values);
     let mut draft = snapshot_draft(&prepared.snapshot)?;
     draft.subject = format!("[TEST] {}", draft.subject);
+    draft.unsubscribe_key = Some(crate::unsubscribe::UnsubscribeKey::of(store));
     let now = SystemTime::now();
     let built = Composer::new(draft)
         .map_err(|e| UserError::new(e.code, e.message))?
