@@ -9,6 +9,7 @@ pub mod approval;
 pub mod audit;
 pub mod campaign;
 pub mod compose;
+pub mod dmarc_report;
 pub mod documents;
 pub mod domain_setup;
 pub mod duration_input;

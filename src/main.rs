@@ -51,6 +51,8 @@ enum Command {
     Credential(cli::credential::CredentialArgs),
     /// Relay profiles: add, list, remove, test the connection.
     Relay(cli::relay::RelayArgs),
+    /// DMARC aggregate reports: import report files, summarise the stored ones.
+    DmarcReport(cli::dmarc_report::DmarcReportArgs),
     /// Generate a DKIM key into the OS keychain and print the DNS records to publish.
     Dkim(cli::dkim::DkimArgs),
     /// The DNS records (DKIM, SPF, DMARC) to publish for a sender domain.
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => cli::audit::run(args),
         Command::Send(args) => cli::send::run(args),
         Command::Relay(args) => cli::relay::run(args),
+        Command::DmarcReport(args) => cli::dmarc_report::run(args),
         Command::Dkim(args) => cli::dkim::run_dkim(args),
         Command::Domain(args) => cli::dkim::run_domain(args),
     }

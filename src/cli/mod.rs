@@ -8,6 +8,7 @@ pub mod audit;
 pub mod check;
 pub mod credential;
 pub mod dkim;
+pub mod dmarc_report;
 pub mod flow;
 pub mod import;
 pub mod operator;
