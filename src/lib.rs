@@ -16,6 +16,7 @@ pub mod duration_input;
 pub mod error;
 pub mod example;
 pub mod export;
+pub mod mailbox;
 pub mod operators;
 pub mod preflight;
 pub mod profiles;

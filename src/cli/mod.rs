@@ -11,6 +11,7 @@ pub mod dkim;
 pub mod dmarc_report;
 pub mod flow;
 pub mod import;
+pub mod mailbox;
 pub mod operator;
 pub mod preview;
 pub mod relay;
