@@ -53,6 +53,9 @@ pub enum ErrorCode {
     /// A value given by the person is not acceptable (weak PIN, name taken, a setting
     /// out of range); the message says which.
     InvalidInput,
+    /// An OAuth2 sign-in (Microsoft 365, Google) expired or was withdrawn: the person
+    /// signs in again; nothing was sent.
+    SignInRequired,
     /// Something unexpected; the message says what.
     Internal,
 }

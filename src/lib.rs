@@ -17,6 +17,7 @@ pub mod error;
 pub mod example;
 pub mod export;
 pub mod mailbox;
+pub mod oauth;
 pub mod operators;
 pub mod preflight;
 pub mod profiles;

@@ -88,6 +88,8 @@ kinds! {
     BounceReceived => "bounce_received",
     DmarcReportImported => "dmarc_report_imported",
     MailboxSynced => "mailbox_synced",
+    OauthSignedIn => "oauth_signed_in",
+    OauthSignedOut => "oauth_signed_out",
 }
 
 impl std::fmt::Display for Kind {
@@ -656,6 +658,6 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(*k));
         }
-        assert_eq!(Kind::ALL.len(), 36);
+        assert_eq!(Kind::ALL.len(), 38);
     }
 }

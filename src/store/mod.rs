@@ -643,6 +643,7 @@ mod tests {
                  ALTER TABLE relay_profiles DROP COLUMN oauth_client_id;
                  ALTER TABLE relay_profiles DROP COLUMN oauth_tenant;
                  ALTER TABLE relay_profiles DROP COLUMN oauth_authority;
+                 ALTER TABLE relay_profiles DROP COLUMN oauth_scopes;
                  ALTER TABLE operators DROP COLUMN mac; ALTER TABLE operators DROP COLUMN pin_peppered;
                  ALTER TABLE settings DROP COLUMN mac; ALTER TABLE submissions DROP COLUMN mac;
                  ALTER TABLE approvals DROP COLUMN mac;",

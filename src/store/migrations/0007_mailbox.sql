@@ -68,3 +68,4 @@ ALTER TABLE relay_profiles ADD COLUMN oauth_provider TEXT;
 ALTER TABLE relay_profiles ADD COLUMN oauth_client_id TEXT;
 ALTER TABLE relay_profiles ADD COLUMN oauth_tenant TEXT;
 ALTER TABLE relay_profiles ADD COLUMN oauth_authority TEXT;
+ALTER TABLE relay_profiles ADD COLUMN oauth_scopes TEXT;
