@@ -96,7 +96,12 @@ impl OAuthSettings {
     /// and IMAP; Google: its device and token endpoints, scope `https://mail.google.com/`).
     pub fn endpoints(&self) -> Endpoints {
         let scopes = |preset: &[&str]| -> Vec<String> {
-            match self.scopes.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            match self
+                .scopes
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
                 Some(s) => s.split_whitespace().map(str::to_owned).collect(),
                 None => preset.iter().map(|s| (*s).to_owned()).collect(),
             }
@@ -122,7 +127,11 @@ impl OAuthSettings {
                 scopes: scopes(&["https://mail.google.com/"]),
             },
             Provider::Generic => {
-                let i = self.issuer.as_deref().unwrap_or_default().trim_end_matches('/');
+                let i = self
+                    .issuer
+                    .as_deref()
+                    .unwrap_or_default()
+                    .trim_end_matches('/');
                 Endpoints {
                     device: format!("{i}/device/auth"),
                     token: format!("{i}/token"),
@@ -149,7 +158,9 @@ pub struct OAuthInput {
 #[non_exhaustive]
 pub enum Error {
     /// The refresh token is missing, expired or revoked: the person signs in again.
-    #[error("the sign-in for the relay profile \"{0}\" has expired or was withdrawn: sign in again")]
+    #[error(
+        "the sign-in for the relay profile \"{0}\" has expired or was withdrawn: sign in again"
+    )]
     SignInAgain(String),
     #[error("{0}")]
     Invalid(String),
@@ -185,7 +196,14 @@ fn db(e: rusqlite::Error) -> Error {
 
 /// The profile's OAuth2 settings; `None` when it signs in with a password.
 pub fn settings(store: &Store, profile: &str) -> Result<Option<OAuthSettings>, Error> {
-    type Row = (String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
     let row: Option<Row> = store
         .read()
         .query_row(
@@ -197,7 +215,9 @@ pub fn settings(store: &Store, profile: &str) -> Result<Option<OAuthSettings>, E
         .optional()
         .map_err(db)?;
     let Some((auth, provider, client_id, tenant, issuer, scopes)) = row else {
-        return Err(Error::Invalid(format!("there is no relay profile \"{profile}\"")));
+        return Err(Error::Invalid(format!(
+            "there is no relay profile \"{profile}\""
+        )));
     };
     if auth != "oauth2" {
         return Ok(None);
@@ -225,28 +245,48 @@ fn validate(input: &OAuthInput) -> Result<OAuthSettings, Error> {
         ))
     })?;
     let client_id = input.client_id.trim();
-    if client_id.is_empty() || client_id.len() > 200 || client_id.contains(|c: char| c.is_whitespace() || c.is_control()) {
+    if client_id.is_empty()
+        || client_id.len() > 200
+        || client_id.contains(|c: char| c.is_whitespace() || c.is_control())
+    {
         return Err(Error::Invalid(
             "enter the application (client) ID registered with the provider, without spaces".into(),
         ));
     }
     let opt = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let tenant = opt(&input.tenant);
-    if tenant.as_deref().is_some_and(|t| !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')) {
-        return Err(Error::Invalid("the tenant is an ID or a domain name (letters, digits, - and .)".into()));
+    if tenant.as_deref().is_some_and(|t| {
+        !t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    }) {
+        return Err(Error::Invalid(
+            "the tenant is an ID or a domain name (letters, digits, - and .)".into(),
+        ));
     }
     let issuer = opt(&input.issuer);
     if provider == Provider::Generic {
         match &issuer {
             Some(i) if i.starts_with("https://") && !i.contains(char::is_whitespace) => {}
-            _ => return Err(Error::Invalid("a generic provider needs its issuer URL, starting with https://".into())),
+            _ => {
+                return Err(Error::Invalid(
+                    "a generic provider needs its issuer URL, starting with https://".into(),
+                ))
+            }
         }
     }
     Ok(OAuthSettings {
         provider,
         client_id: client_id.to_owned(),
-        tenant: if provider == Provider::Microsoft365 { tenant } else { None },
-        issuer: if provider == Provider::Generic { issuer } else { None },
+        tenant: if provider == Provider::Microsoft365 {
+            tenant
+        } else {
+            None
+        },
+        issuer: if provider == Provider::Generic {
+            issuer
+        } else {
+            None
+        },
         scopes: opt(&input.scopes),
     })
 }
@@ -261,12 +301,7 @@ pub fn configure(
     now: OffsetDateTime,
 ) -> Result<Option<OAuthSettings>, Error> {
     let s = input.map(validate).transpose()?;
-    crate::operators::authorize(store, by, Role::Admin, now).map_err(|e| {
-        Error::Other(UserError::new(
-            e.code(),
-            format!("{} cannot change how a relay profile signs in: {e}", by.operator()),
-        ))
-    })?;
+    require_admin(store, by, now)?;
     store
         .transaction(|tx| {
             tx.execute(
@@ -296,6 +331,22 @@ pub fn configure(
     forget(profile);
     let _ = remove_refresh_token(profile);
     Ok(s)
+}
+
+/// Signing a profile in or out, and its sign-in settings, are an admin's (like the
+/// profile's password).
+fn require_admin(store: &Store, by: &Session, now: OffsetDateTime) -> Result<(), Error> {
+    crate::operators::authorize(store, by, Role::Admin, now)
+        .map(|_| ())
+        .map_err(|e| {
+            Error::Other(UserError::new(
+                e.code(),
+                format!(
+                    "{} cannot change how a relay profile signs in: {e}",
+                    by.operator()
+                ),
+            ))
+        })
 }
 
 // ---- keychain and memory ----
@@ -431,7 +482,10 @@ pub async fn start_device_sign_in(
 ) -> Result<DeviceSignIn, Error> {
     let ep = settings.endpoints();
     let client = BasicClient::new(ClientId::new(settings.client_id.clone()))
-        .set_device_authorization_url(DeviceAuthorizationUrl::new(ep.device.clone()).map_err(|e| url_err("device sign-in", e))?);
+        .set_device_authorization_url(
+            DeviceAuthorizationUrl::new(ep.device.clone())
+                .map_err(|e| url_err("device sign-in", e))?,
+        );
     let http = http(trust)?;
     let details: StandardDeviceAuthorizationResponse = client
         .exchange_device_code()
@@ -459,9 +513,10 @@ pub async fn finish_device_sign_in(
     profile: &Profile,
     sign_in: &DeviceSignIn,
     trust: &Trust,
-    by: &str,
+    by: &Session,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
+    require_admin(store, by, now)?;
     let details = sign_in
         .pending
         .as_ref()
@@ -478,20 +533,22 @@ pub async fn finish_device_sign_in(
             Error::Refused(code) if code == "access_denied" => {
                 Error::Refused("the sign-in was declined in the browser".into())
             }
-            Error::Refused(code) if code == "expired_token" => {
-                Error::Refused("the code expired before the sign-in was finished: start again".into())
-            }
+            Error::Refused(code) if code == "expired_token" => Error::Refused(
+                "the code expired before the sign-in was finished: start again".into(),
+            ),
             other => other,
         })?;
     let refresh = token.refresh_token().ok_or_else(|| {
-        Error::Refused("the server gave no refresh token (is offline_access among the scopes?)".into())
+        Error::Refused(
+            "the server gave no refresh token (is offline_access among the scopes?)".into(),
+        )
     })?;
     save_refresh_token(profile, refresh.secret())?;
     remember(profile, token.access_token().secret(), token.expires_in());
     audit::append(
         store,
         now,
-        by,
+        by.operator(),
         Kind::OauthSignedIn,
         None,
         serde_json::json!({"profile": profile.name, "provider": settings.provider.as_str()}),
@@ -504,7 +561,11 @@ pub async fn finish_device_sign_in(
 /// [`REFRESH_MARGIN`] left, else a new one from the refresh token (whose replacement is
 /// stored). Refused or missing consent: [`Error::SignInAgain`], and the stored token is
 /// removed so the app shows "sign in again".
-pub async fn access_token(settings: &OAuthSettings, profile: &Profile, trust: &Trust) -> Result<Secret, Error> {
+pub async fn access_token(
+    settings: &OAuthSettings,
+    profile: &Profile,
+    trust: &Trust,
+) -> Result<Secret, Error> {
     if let Some((token, until)) = cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -522,11 +583,17 @@ pub async fn access_token(settings: &OAuthSettings, profile: &Profile, trust: &T
         .set_token_uri(TokenUrl::new(ep.token.clone()).map_err(|e| url_err("token", e))?);
     let http = http(trust)?;
     let refresh = RefreshToken::new(refresh.expose().to_owned());
-    let token = match client.exchange_refresh_token(&refresh).request_async(&http).await {
+    let token = match client
+        .exchange_refresh_token(&refresh)
+        .request_async(&http)
+        .await
+    {
         Ok(t) => t,
         Err(e) => {
             return Err(match request_error(e) {
-                Error::Refused(code) if code == "invalid_grant" || code == "unauthorized_client" => {
+                Error::Refused(code)
+                    if code == "invalid_grant" || code == "unauthorized_client" =>
+                {
                     forget(profile);
                     let _ = remove_refresh_token(profile);
                     Error::SignInAgain(profile.name.clone())
@@ -549,9 +616,10 @@ pub async fn sign_out(
     settings: &OAuthSettings,
     profile: &Profile,
     trust: &Trust,
-    by: &str,
+    by: &Session,
     now: OffsetDateTime,
 ) -> Result<(), Error> {
+    require_admin(store, by, now)?;
     if let (Some(refresh), Some(url)) = (refresh_token(profile)?, settings.endpoints().revocation) {
         let client = BasicClient::new(ClientId::new(settings.client_id.clone()))
             .set_revocation_url(RevocationUrl::new(url).map_err(|e| url_err("revocation", e))?);
@@ -568,7 +636,7 @@ pub async fn sign_out(
     audit::append(
         store,
         now,
-        by,
+        by.operator(),
         Kind::OauthSignedOut,
         None,
         serde_json::json!({"profile": profile.name}),

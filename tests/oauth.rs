@@ -31,8 +31,15 @@ fn require_session() {
 }
 
 fn browser(args: &[&str]) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/mailbox/browser.py");
-    let out = Command::new("python3").arg(script).args(args).output().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/servers/mailbox/browser.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "browser.py {}: {}",
@@ -94,24 +101,36 @@ async fn device_sign_in_send_with_xoauth2_refresh_and_withdrawn_consent() {
     .unwrap();
     let profile = profiles::get(&store, &name).unwrap();
     assert_eq!(profile.auth, AuthMethod::OAuth2);
-    assert_eq!(oauth::settings(&store, &name).unwrap(), Some(settings.clone()));
+    assert_eq!(
+        oauth::settings(&store, &name).unwrap(),
+        Some(settings.clone())
+    );
     let trust = oauth::trust_for(&profile).unwrap();
     // Not signed in yet: one plain error, before any network use.
-    let err = oauth::access_token(&settings, &profile, &trust).await.unwrap_err();
+    let err = oauth::access_token(&settings, &profile, &trust)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::SignInRequired);
     assert!(err.to_string().contains("sign in again"), "{err}");
 
     // Device sign-in: the app shows the code; the person approves it in a browser.
-    let pending = oauth::start_device_sign_in(&settings, &profile, &trust).await.unwrap();
+    let pending = oauth::start_device_sign_in(&settings, &profile, &trust)
+        .await
+        .unwrap();
     assert!(!pending.user_code.is_empty());
-    assert!(pending.verification_uri.starts_with(&e["OAUTH_MAILBOX_ISSUER"]));
+    assert!(pending
+        .verification_uri
+        .starts_with(&e["OAUTH_MAILBOX_ISSUER"]));
     let shown = serde_json::to_value(&pending).unwrap();
-    assert!(shown.get("pending").is_none(), "the device code never reaches the UI: {shown}");
+    assert!(
+        shown.get("pending").is_none(),
+        "the device code never reaches the UI: {shown}"
+    );
     let (uri, code) = (pending.verification_uri.clone(), pending.user_code.clone());
     let password = e["OAUTH_MAILBOX_PASSWORD"].clone();
     let login = user.clone();
     let person = std::thread::spawn(move || browser(&["approve", &uri, &code, &login, &password]));
-    oauth::finish_device_sign_in(&store, &settings, &profile, &pending, &trust, "admin", now)
+    oauth::finish_device_sign_in(&store, &settings, &profile, &pending, &trust, &admin, now)
         .await
         .unwrap();
     person.join().unwrap();
@@ -122,7 +141,9 @@ async fn device_sign_in_send_with_xoauth2_refresh_and_withdrawn_consent() {
     // A send through Postfix with SASL XOAUTH2 (our relay, as the send path builds it).
     // The IdP's tokens live 60 s, under the refresh margin: every use refreshes, and the
     // rotated refresh token replaces the old one in the keychain.
-    let token = oauth::access_token(&settings, &profile, &trust).await.unwrap();
+    let token = oauth::access_token(&settings, &profile, &trust)
+        .await
+        .unwrap();
     let second_refresh = stored_refresh_token(&account).unwrap();
     assert_ne!(first_refresh, second_refresh, "refresh tokens rotate");
     let mut smtp = SmtpSettings::new("127.0.0.1", 3125, Security::StartTls);
@@ -149,12 +170,21 @@ async fn device_sign_in_send_with_xoauth2_refresh_and_withdrawn_consent() {
             },
         )
         .await;
-    assert!(matches!(delivery, Delivery::Accepted { .. }), "{delivery:?}");
+    assert!(
+        matches!(delivery, Delivery::Accepted { .. }),
+        "{delivery:?}"
+    );
     SmtpRelay::close(session).await;
 
     // IMAP with XOAUTH2: the mailbox sync of an OAuth2 profile signs in with a token.
-    let token_again = oauth::access_token(&settings, &profile, &trust).await.unwrap();
-    assert_ne!(token.expose(), token_again.expose(), "a new access token after refresh");
+    let token_again = oauth::access_token(&settings, &profile, &trust)
+        .await
+        .unwrap();
+    assert_ne!(
+        token.expose(),
+        token_again.expose(),
+        "a new access token after refresh"
+    );
     let imap = mergeguard::mailbox::MailboxSettings {
         host: "127.0.0.2".into(),
         port: 3143,
@@ -181,7 +211,9 @@ async fn device_sign_in_send_with_xoauth2_refresh_and_withdrawn_consent() {
     // The person withdraws consent at the provider: the next use is "sign in again",
     // and the dead refresh token leaves the keychain.
     browser(&["revoke", &stored_refresh_token(&account).unwrap()]);
-    let err = oauth::access_token(&settings, &profile, &trust).await.unwrap_err();
+    let err = oauth::access_token(&settings, &profile, &trust)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::SignInRequired, "{err}");
     assert!(stored_refresh_token(&account).is_none());
     assert!(!oauth::is_signed_in(&profile).unwrap());
@@ -215,7 +247,9 @@ fn presets_name_the_providers_endpoints() {
         m.token,
         "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
     );
-    assert!(m.scopes.contains(&"https://outlook.office.com/SMTP.Send".to_owned()));
+    assert!(m
+        .scopes
+        .contains(&"https://outlook.office.com/SMTP.Send".to_owned()));
     assert!(m.scopes.contains(&"offline_access".to_owned()));
     let g = oauth::OAuthSettings {
         provider: oauth::Provider::Google,

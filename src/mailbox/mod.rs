@@ -597,8 +597,27 @@ pub fn stored_credentials(profile: &Profile) -> Result<Credentials, Error> {
     }
 }
 
+/// "Check the mailbox" from the app: a signed-in sender or admin (the sync adds to the
+/// suppression list, as they may), then [`sync_profile`].
+pub async fn check_mailbox(
+    store: &Store,
+    by: &Session,
+    profile_name: &str,
+    options: &SyncOptions,
+    now: OffsetDateTime,
+) -> Result<SyncReport, Error> {
+    crate::operators::authorize_any(store, by, &[Role::Sender, Role::Admin], now).map_err(|e| {
+        Error::Refused(UserError::new(
+            e.code(),
+            format!("{} cannot check the mailbox: {e}", by.operator()),
+        ))
+    })?;
+    sync_profile(store, profile_name, options, now).await
+}
+
 /// "Check the mailbox": the profile, its mailbox and its stored credentials, then
-/// [`sync`]. What the app and `mergeguard mailbox sync` call.
+/// [`sync`]. What `mergeguard mailbox sync` calls (the command line runs as the OS user
+/// who owns the data folder, as `dmarc-report import` does).
 pub async fn sync_profile(
     store: &Store,
     profile_name: &str,
@@ -609,6 +628,28 @@ pub async fn sync_profile(
         .map_err(|e| Error::Refused(UserError::new(e.code(), e.to_string())))?;
     let settings =
         settings(store, &profile.name)?.ok_or_else(|| Error::NoMailbox(profile.name.clone()))?;
-    let credentials = stored_credentials(&profile)?;
+    let credentials = match profile.auth {
+        crate::profiles::AuthMethod::OAuth2 => {
+            // OAuth2: a fresh access token (refreshed if need be) for SASL XOAUTH2;
+            // an expired or withdrawn sign-in is "sign in again", before connecting.
+            let oauth_error = |e: crate::oauth::Error| Error::Refused(UserError::from(e));
+            let oauth = crate::oauth::settings(store, &profile.name)
+                .map_err(oauth_error)?
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "the relay profile \"{}\" has no sign-in settings",
+                        profile.name
+                    ))
+                })?;
+            let trust = crate::oauth::trust_for(&profile).map_err(oauth_error)?;
+            Credentials::AccessToken {
+                user: profile.username.clone(),
+                token: crate::oauth::access_token(&oauth, &profile, &trust)
+                    .await
+                    .map_err(oauth_error)?,
+            }
+        }
+        crate::profiles::AuthMethod::Password => stored_credentials(&profile)?,
+    };
     sync(store, &profile, &settings, &credentials, options, now).await
 }

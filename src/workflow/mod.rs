@@ -253,15 +253,21 @@ pub(crate) async fn oauth_relay_token(
     let Some(name) = &campaign.relay_profile else {
         return Ok(None);
     };
-    let profile = crate::profiles::get(store, name).map_err(|e| UserError::new(e.code(), e.to_string()))?;
+    let profile =
+        crate::profiles::get(store, name).map_err(|e| UserError::new(e.code(), e.to_string()))?;
     if profile.auth != crate::profiles::AuthMethod::OAuth2 {
         return Ok(None);
     }
     let settings = crate::oauth::settings(store, &profile.name)?.ok_or_else(|| {
-        UserError::new(ErrorCode::SignInRequired, format!("the relay profile \"{name}\" has no sign-in settings"))
+        UserError::new(
+            ErrorCode::SignInRequired,
+            format!("the relay profile \"{name}\" has no sign-in settings"),
+        )
     })?;
     let trust = crate::oauth::trust_for(&profile)?;
-    Ok(Some(crate::oauth::access_token(&settings, &profile, &trust).await?))
+    Ok(Some(
+        crate::oauth::access_token(&settings, &profile, &trust).await?,
+    ))
 }
 
 /// The campaign's relay, trusting the system roots plus the CA bytes in the snapshot
