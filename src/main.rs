@@ -55,6 +55,8 @@ enum Command {
     DmarcReport(cli::dmarc_report::DmarcReportArgs),
     /// The IMAP mailbox of a relay profile: set it, and read what came back.
     Mailbox(cli::mailbox::MailboxArgs),
+    /// OAuth2 sign-in (Microsoft 365, Google) for a relay profile.
+    Oauth(cli::oauth::OauthArgs),
     /// Generate a DKIM key into the OS keychain and print the DNS records to publish.
     Dkim(cli::dkim::DkimArgs),
     /// The DNS records (DKIM, SPF, DMARC) to publish for a sender domain.
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
         Command::Relay(args) => cli::relay::run(args),
         Command::DmarcReport(args) => cli::dmarc_report::run(args),
         Command::Mailbox(args) => cli::mailbox::run(args),
+        Command::Oauth(args) => cli::oauth::run(args),
         Command::Dkim(args) => cli::dkim::run_dkim(args),
         Command::Domain(args) => cli::dkim::run_domain(args),
     }

@@ -12,6 +12,7 @@ pub mod dmarc_report;
 pub mod flow;
 pub mod import;
 pub mod mailbox;
+pub mod oauth;
 pub mod operator;
 pub mod preview;
 pub mod relay;

@@ -112,12 +112,12 @@ fn bounce(m: &Message<'_>) -> Option<Bounce> {
             if ctype == "message" && (sub == "delivery-status" || sub == "global-delivery-status") {
                 let text = String::from_utf8_lossy(part.contents());
                 // Per-recipient fields follow the per-message ones; one recipient per
-                // message is all MergeGuard sends, so the first failed one is it.
+                // message is all MergeGuard sends, so the first one is it. "delayed" is
+                // a warning that delivery is still being tried, not a bounce.
                 let action = field(&text, "Action").map(str::to_ascii_lowercase);
-                if action
-                    .as_deref()
-                    .is_some_and(|a| a == "delivered" || a == "relayed" || a == "expanded")
-                {
+                if action.as_deref().is_some_and(|a| {
+                    a == "delivered" || a == "relayed" || a == "expanded" || a == "delayed"
+                }) {
                     return None;
                 }
                 status = field(&text, "Status").and_then(enhanced_status);

@@ -392,6 +392,19 @@ pub async fn sync(
             break;
         }
     }
+    if report.read == 0 {
+        // Nothing new: still record when the folder was last checked.
+        let at = audit::format_time(now)?;
+        store.transaction(|tx| {
+            tx.execute(
+                "INSERT INTO mailbox_sync (profile, folder, uidvalidity, last_uid, synced_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (profile, folder) DO UPDATE SET uidvalidity = ?3, last_uid = ?4,
+                     synced_at = ?5",
+                params![profile.name, settings.folder, validity, last, at],
+            )
+        })?;
+    }
     let _ = tokio::time::timeout(options.timeout, session.logout()).await;
     audit::append(
         store,
