@@ -8,7 +8,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
-# Keep apt from starting Postfix/Knot on their default ports: the tests run private
+# Keep apt from starting Postfix/Knot/Dovecot on their default ports: the tests run private
 # instances on loopback ports of their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
@@ -21,7 +21,8 @@ APP_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev fonts-noto-cjk)
 TEST_PACKAGES=(xvfb xauth imagemagick webkit2gtk-driver xdotool
   postfix sasl2-bin libsasl2-modules knot bind9-dnsutils
   gnome-keyring dbus dbus-x11 opendkim-tools python3-venv openssl ca-certificates
-  desktop-file-utils binutils spamassassin)
+  desktop-file-utils binutils spamassassin
+  dovecot-core dovecot-imapd dovecot-lmtpd)
 
 wanted=("${APP_PACKAGES[@]}")
 if [ "${1:-}" = "--with-tests" ]; then wanted+=("${TEST_PACKAGES[@]}"); fi

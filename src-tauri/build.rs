@@ -54,6 +54,15 @@ const COMMANDS: &[&str] = &[
     "suppression_add",
     "suppression_remove",
     "test_send",
+    "mailbox_view",
+    "save_mailbox",
+    "check_mailbox",
+    "import_dmarc_reports",
+    "dmarc_summary",
+    "configure_relay_oauth",
+    "start_relay_sign_in",
+    "finish_relay_sign_in",
+    "relay_sign_out",
 ];
 
 fn main() {

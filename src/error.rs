@@ -53,6 +53,9 @@ pub enum ErrorCode {
     /// A value given by the person is not acceptable (weak PIN, name taken, a setting
     /// out of range); the message says which.
     InvalidInput,
+    /// An OAuth2 sign-in (Microsoft 365, Google) expired or was withdrawn: the person
+    /// signs in again; nothing was sent.
+    SignInRequired,
     /// Something unexpected; the message says what.
     Internal,
 }
@@ -221,7 +224,50 @@ impl ErrorCode {
         ErrorCode::Send,
         ErrorCode::InvalidInput,
         ErrorCode::Internal,
+        ErrorCode::SignInRequired,
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    /// A match without a wildcard: a new code does not compile until it is numbered
+    /// here, and the test below then fails until it is also in [`ErrorCode::ALL`].
+    fn number(c: ErrorCode) -> usize {
+        use ErrorCode::*;
+        match c {
+            Io => 0,
+            InvalidCsv => 1,
+            InvalidCampaign => 2,
+            TemplateSyntax => 3,
+            MissingField => 4,
+            HeaderInjection => 5,
+            InvalidMessage => 6,
+            InvalidAddress => 7,
+            CheckFailed => 8,
+            AuthFailed => 9,
+            LockedOut => 10,
+            Forbidden => 11,
+            NotApproved => 12,
+            Keychain => 13,
+            Database => 14,
+            AuditBroken => 15,
+            Tampered => 16,
+            PinChangeRequired => 17,
+            Send => 18,
+            InvalidInput => 19,
+            Internal => 20,
+            SignInRequired => 21,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_code_once() {
+        let mut seen: Vec<usize> = ErrorCode::ALL.iter().map(|c| number(*c)).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..=21).collect::<Vec<_>>());
+    }
 }
 
 impl std::fmt::Display for UserError {

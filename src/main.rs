@@ -51,6 +51,12 @@ enum Command {
     Credential(cli::credential::CredentialArgs),
     /// Relay profiles: add, list, remove, test the connection.
     Relay(cli::relay::RelayArgs),
+    /// DMARC aggregate reports: import report files, summarise the stored ones.
+    DmarcReport(cli::dmarc_report::DmarcReportArgs),
+    /// The IMAP mailbox of a relay profile: set it, and read what came back.
+    Mailbox(cli::mailbox::MailboxArgs),
+    /// OAuth2 sign-in (Microsoft 365, Google) for a relay profile.
+    Oauth(cli::oauth::OauthArgs),
     /// Generate a DKIM key into the OS keychain and print the DNS records to publish.
     Dkim(cli::dkim::DkimArgs),
     /// The DNS records (DKIM, SPF, DMARC) to publish for a sender domain.
@@ -85,6 +91,9 @@ fn main() -> ExitCode {
         Command::Audit(args) => cli::audit::run(args),
         Command::Send(args) => cli::send::run(args),
         Command::Relay(args) => cli::relay::run(args),
+        Command::DmarcReport(args) => cli::dmarc_report::run(args),
+        Command::Mailbox(args) => cli::mailbox::run(args),
+        Command::Oauth(args) => cli::oauth::run(args),
         Command::Dkim(args) => cli::dkim::run_dkim(args),
         Command::Domain(args) => cli::dkim::run_domain(args),
     }

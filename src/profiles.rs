@@ -153,12 +153,17 @@ pub fn presets() -> Vec<Preset> {
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
     Password,
+    /// Sign-in with Microsoft 365, Google or another OAuth2 server (`crate::oauth`);
+    /// set with `oauth::configure`, not through the profile form.
+    #[serde(rename = "oauth2")]
+    OAuth2,
 }
 
 impl AuthMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::Password => "password",
+            AuthMethod::OAuth2 => "oauth2",
         }
     }
 
@@ -642,6 +647,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
     };
     let auth = match text(6)?.as_str() {
         "password" => AuthMethod::Password,
+        "oauth2" => AuthMethod::OAuth2,
         _ => return Err(bad(6, "sign-in method")),
     };
     let ca_path: Option<String> = r.get(7)?;

@@ -170,27 +170,7 @@ fn insert(
             if let Some((by, roles)) = who {
                 operators::authorize_in(tx, by, roles).map_err(ChangeError::Access)?;
             }
-            let mut added = 0;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO suppressions (address, reason, added_at, added_by, campaign)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for key in keys {
-                    added += stmt.execute(params![key, reason.as_str(), at, added_by, campaign])?;
-                }
-            }
-            if added > 0 {
-                audit::append_in(
-                    tx,
-                    now,
-                    added_by,
-                    Kind::SuppressionAdded,
-                    campaign,
-                    &json!({"reason": reason.as_str(), "count": added}),
-                )?;
-            }
-            Ok::<_, ChangeError>(added)
+            Ok::<_, ChangeError>(insert_in(tx, keys, reason, added_by, campaign, &at, now)?)
         })
         .map_err(|e| match (e, who) {
             (ChangeError::Access(e), Some((by, _))) => {
@@ -199,6 +179,40 @@ fn insert(
             (ChangeError::Access(e), None) => UserError::new(e.code(), e.to_string()),
             (ChangeError::Log(e), _) => log_error(e),
         })
+}
+
+/// Inserts `keys` inside the caller's transaction and logs the count (never the
+/// addresses). No role check: the callers are the relay's and the mailbox's own answers.
+pub(crate) fn insert_in(
+    tx: &crate::store::Tx<'_>,
+    keys: &[String],
+    reason: Reason,
+    added_by: &str,
+    campaign: Option<&str>,
+    at: &str,
+    now: OffsetDateTime,
+) -> Result<usize, audit::Error> {
+    let mut added = 0;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR IGNORE INTO suppressions (address, reason, added_at, added_by, campaign)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for key in keys {
+            added += stmt.execute(params![key, reason.as_str(), at, added_by, campaign])?;
+        }
+    }
+    if added > 0 {
+        audit::append_in(
+            tx,
+            now,
+            added_by,
+            Kind::SuppressionAdded,
+            campaign,
+            &json!({"reason": reason.as_str(), "count": added}),
+        )?;
+    }
+    Ok(added)
 }
 
 /// Removes `addresses` from the list (admin only). Returns how many were listed.

@@ -1,9 +1,10 @@
 //! Compose: strict merging, escaping, header injection, the one-recipient invariant,
 //! stable Message-IDs, unsubscribe headers and attachments, on hand-built lists.
 
-use mergeguard::compose::{self, message_id, unsubscribe_token, Attachment, Composer, Draft};
+use mergeguard::compose::{self, message_id, Attachment, Composer, Draft};
 use mergeguard::error::ErrorCode;
 use mergeguard::recipients::{Recipient, RecipientList};
+use mergeguard::unsubscribe::{UnsubscribeKey, PREVIEW_TOKEN};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -267,11 +268,12 @@ fn list_unsubscribe_headers_carry_a_per_recipient_token() {
     let d = Draft {
         unsubscribe_mailto: Some("mailto:unsubscribe@shop.test?subject=unsubscribe".into()),
         unsubscribe_url: Some("https://shop.test/unsubscribe?t={token}".into()),
+        unsubscribe_key: Some(UnsubscribeKey::from_bytes([9; 32])),
         ..draft()
     };
     let l = customers();
-    let m = composer(d).render(&l, &l.recipients[0]).unwrap();
-    let token = unsubscribe_token("spring-2026", "taro@example.jp");
+    let m = composer(d.clone()).render(&l, &l.recipients[0]).unwrap();
+    let token = UnsubscribeKey::from_bytes([9; 32]).token("spring-2026", "taro@example.jp");
     assert_eq!(token.len(), 32);
     let h = headers(&m).replace("\r\n ", " ");
     assert!(
@@ -281,6 +283,15 @@ fn list_unsubscribe_headers_carry_a_per_recipient_token() {
         "{h}"
     );
     assert!(h.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+
+    // Without the install's key (preview, checklist) no real token is made.
+    let preview = Draft {
+        unsubscribe_key: None,
+        ..d
+    };
+    let h = headers(&composer(preview).render(&l, &l.recipients[0]).unwrap()).replace("\r\n ", " ");
+    assert!(h.contains(&format!("t={PREVIEW_TOKEN}>")), "{h}");
+    assert!(!h.contains(&token));
 
     // mailto only: no one-click header (RFC 8058 needs an HTTPS URL).
     let d = Draft {

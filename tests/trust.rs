@@ -57,14 +57,14 @@ fn migrations_apply_once_and_reopen_is_idempotent() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(
         store.applied_migrations().unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7]
+        vec![1, 2, 3, 4, 5, 6, 7, 8]
     );
     assert_eq!(store.journal_mode().unwrap(), "wal");
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(
         store.applied_migrations().unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7]
+        vec![1, 2, 3, 4, 5, 6, 7, 8]
     );
     let c = Connection::open(store.path()).unwrap();
     let n: i64 = c

@@ -19,6 +19,7 @@ mod commands;
 mod error;
 mod flow;
 mod logging;
+mod mailbox;
 mod oplog;
 mod preview;
 mod relay;
@@ -132,6 +133,15 @@ fn main() {
             commands::suppression_add,
             commands::suppression_remove,
             commands::test_send,
+            mailbox::mailbox_view,
+            mailbox::save_mailbox,
+            mailbox::check_mailbox,
+            mailbox::import_dmarc_reports,
+            mailbox::dmarc_summary,
+            mailbox::configure_relay_oauth,
+            mailbox::start_relay_sign_in,
+            mailbox::finish_relay_sign_in,
+            mailbox::relay_sign_out,
         ])
         .run(tauri::generate_context!());
     if let Err(error) = result {

@@ -951,4 +951,111 @@ fn refusals_reach_the_diagnostics_file_without_names_pins_or_addresses() {
             "{secret} reached the diagnostics file"
         );
     }
+
+#[test]
+fn mailbox_dmarc_and_sign_in_commands_keep_the_core_rules() {
+    use crate::mailbox;
+    if std::env::var("MG_TEST_KEYRING").as_deref() != Ok("1") {
+        panic!("run inside tests/servers/keyring-session.sh (a real Secret Service)");
+    }
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    prepared(&f, now);
+    let input = mergeguard::profiles::ProfileInput {
+        name: "Shop mail".into(),
+        provider: "other".into(),
+        host: "127.0.0.1".into(),
+        port: Some(2525),
+        security: "starttls".into(),
+        username: format!("mailbox-{}@good.test", std::process::id()),
+        ..Default::default()
+    };
+    relay::save(&f.state, now, None, input, None).expect("admin saves a profile");
+    // No mailbox yet: checking it is one plain refusal, nothing read.
+    let e = runtime()
+        .block_on(mailbox::check(&f.state, now, "Shop mail".into()))
+        .unwrap_err();
+    assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
+    // The admin names one; plain text cannot be chosen.
+    let plain = mergeguard::mailbox::MailboxInput {
+        host: "imap.good.test".into(),
+        security: "plain".into(),
+        ..Default::default()
+    };
+    let e = mailbox::save_settings(&f.state, now, "Shop mail".into(), Some(plain)).unwrap_err();
+    assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
+    let tls = mergeguard::mailbox::MailboxInput {
+        host: "imap.good.test".into(),
+        ..Default::default()
+    };
+    let saved = mailbox::save_settings(&f.state, now, "Shop mail".into(), Some(tls.clone()))
+        .unwrap()
+        .unwrap();
+    assert_eq!((saved.port, saved.folder.as_str()), (993, "INBOX"));
+    let view = mailbox::view(&f.state, now, "Shop mail".into()).unwrap();
+    assert_eq!(view.sign_in, "password");
+    assert!(view.last_sync.is_none());
+    // DMARC reports through the command layer: a bomb stores nothing, then a real one.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/dmarc");
+    let good = data.join("google.xml").display().to_string();
+    let bomb = data.join("bomb.xml").display().to_string();
+    let e = mailbox::import_reports(&f.state, now, vec![good.clone(), bomb]).unwrap_err();
+    assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
+    assert_eq!(
+        mailbox::summary(&f.state, now, None, None, vec![])
+            .unwrap()
+            .reports,
+        0
+    );
+    let imported = mailbox::import_reports(&f.state, now, vec![good]).unwrap();
+    assert_eq!(imported.new, 1);
+    let s = mailbox::summary(&f.state, now, None, None, vec!["192.0.2.10".into()]).unwrap();
+    assert!(s
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("Someone else is sending as shop.test")));
+    assert!(mailbox::summary(&f.state, now, None, None, vec!["not-an-ip".into()]).is_err());
+    // The approver may neither set a mailbox nor a sign-in, nor check the mailbox.
+    access::sign_out(&f.state).unwrap();
+    access::sign_in(&f.state, now, APPROVER.into(), APPROVER_PIN.into()).unwrap();
+    let e = mailbox::save_settings(&f.state, now, "Shop mail".into(), None).unwrap_err();
+    assert!(e.is_core(ErrorCode::Forbidden), "{e:?}");
+    let oauth = mergeguard::oauth::OAuthInput {
+        provider: "microsoft365".into(),
+        client_id: "00000000-0000-0000-0000-000000000000".into(),
+        ..Default::default()
+    };
+    let e = mailbox::configure_oauth(&f.state, now, "Shop mail".into(), Some(oauth.clone()))
+        .unwrap_err();
+    assert!(e.is_core(ErrorCode::Forbidden), "{e:?}");
+    let e = runtime()
+        .block_on(mailbox::check(&f.state, now, "Shop mail".into()))
+        .unwrap_err();
+    assert!(e.is_core(ErrorCode::Forbidden), "{e:?}");
+    // The admin switches the profile to Microsoft 365 sign-in; until signed in, the
+    // mailbox check says "sign in again" before connecting anywhere.
+    access::sign_out(&f.state).unwrap();
+    access::sign_in(&f.state, now, ADMIN.into(), ADMIN_PIN.into()).unwrap();
+    let s = mailbox::configure_oauth(&f.state, now, "Shop mail".into(), Some(oauth))
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.provider, mergeguard::oauth::Provider::Microsoft365);
+    let view = mailbox::view(&f.state, now, "Shop mail".into()).unwrap();
+    assert_eq!((view.sign_in, view.signed_in), ("oauth2", Some(false)));
+    let e = runtime()
+        .block_on(mailbox::check(&f.state, now, "Shop mail".into()))
+        .unwrap_err();
+    assert!(e.is_core(ErrorCode::SignInRequired), "{e:?}");
+    let e = runtime()
+        .block_on(mailbox::finish_sign_in(&f.state, now, "Shop mail".into()))
+        .unwrap_err();
+    assert!(
+        e.is_core(ErrorCode::InvalidInput),
+        "no sign-in was started: {e:?}"
+    );
+    // An idle session is locked here too.
+    let later = now + Duration::hours(2);
+    assert!(mailbox::view(&f.state, later, "Shop mail".into()).is_err());
+    access::sign_in(&f.state, later, ADMIN.into(), ADMIN_PIN.into()).unwrap();
+    relay::remove(&f.state, later, "Shop mail".into()).expect("admin removes");
 }

@@ -86,6 +86,13 @@ kinds! {
     PinReset => "pin_reset",
     RolesChanged => "roles_changed",
     OperatorEnabled => "operator_enabled",
+    UnsubscribeReceived => "unsubscribe_received",
+    UnsubscribeRefused => "unsubscribe_refused",
+    BounceReceived => "bounce_received",
+    DmarcReportImported => "dmarc_report_imported",
+    MailboxSynced => "mailbox_synced",
+    OauthSignedIn => "oauth_signed_in",
+    OauthSignedOut => "oauth_signed_out",
 }
 
 impl std::fmt::Display for Kind {
@@ -654,6 +661,6 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str()), Some(*k));
         }
-        assert_eq!(Kind::ALL.len(), 34);
+        assert_eq!(Kind::ALL.len(), 41);
     }
 }

@@ -35,21 +35,6 @@ pub fn message_id(campaign_id: &str, email: &str, sender_domain: &str) -> String
     )
 }
 
-/// The per-recipient unsubscribe token put in place of `{token}`: the first 32 hex
-/// digits of sha256(campaign_id NUL "unsubscribe" NUL lowercased email).
-///
-/// It identifies (campaign, recipient) without showing the address in the URL. It is
-/// not a secret-keyed MAC: anyone who knows the campaign id and an address can compute
-/// it, so the unsubscribe endpoint must only ever remove the address the token maps to.
-pub fn unsubscribe_token(campaign_id: &str, email: &str) -> String {
-    let h = hash_hex(&[
-        campaign_id.as_bytes(),
-        b"\0unsubscribe\0",
-        email.to_lowercase().as_bytes(),
-    ]);
-    h[..32].to_owned()
-}
-
 fn hash_hex(parts: &[&[u8]]) -> String {
     let mut hasher = Sha256::new();
     for p in parts {
@@ -316,7 +301,10 @@ fn list_unsubscribe(draft: &Draft, email: &str) -> Option<String> {
     let mut parts = Vec::new();
     let needs_token = |t: &Option<String>| t.as_deref().is_some_and(|t| t.contains("{token}"));
     let token = if needs_token(&draft.unsubscribe_mailto) || needs_token(&draft.unsubscribe_url) {
-        unsubscribe_token(&draft.campaign_id, email)
+        match &draft.unsubscribe_key {
+            Some(key) => key.token(&draft.campaign_id, email),
+            None => crate::unsubscribe::PREVIEW_TOKEN.to_owned(),
+        }
     } else {
         String::new()
     };

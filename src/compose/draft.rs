@@ -84,6 +84,7 @@ impl Draft {
             }),
             unsubscribe_mailto: unsubscribe.mailto,
             unsubscribe_url: unsubscribe.url,
+            unsubscribe_key: None,
         })
     }
 }

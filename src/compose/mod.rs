@@ -23,7 +23,7 @@ mod build;
 mod context;
 mod draft;
 
-pub use build::{message_id, unsubscribe_token};
+pub use build::message_id;
 
 /// One attachment: the same for all recipients, or taken from a per-recipient column.
 #[derive(Debug, Clone)]
@@ -90,8 +90,12 @@ pub struct Draft {
     pub attachment_dir: Option<std::path::PathBuf>,
     /// `mailto:` target (with or without the scheme); `{token}` is replaced per recipient.
     pub unsubscribe_mailto: Option<String>,
-    /// https URL; `{token}` is replaced by [`unsubscribe_token`] per recipient.
+    /// https URL; `{token}` is replaced by the recipient's keyed token
+    /// ([`crate::unsubscribe::UnsubscribeKey::token`]).
     pub unsubscribe_url: Option<String>,
+    /// The install's token key. Sending sets it; without it (preview, checklist) `{token}`
+    /// becomes [`crate::unsubscribe::PREVIEW_TOKEN`], which no check ever accepts.
+    pub unsubscribe_key: Option<crate::unsubscribe::UnsubscribeKey>,
 }
 
 /// A finished message and what the preview shows of it.

@@ -61,6 +61,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "consent_and_outbound_ips",
         include_str!("migrations/0007_consent_and_outbound_ips.sql"),
     ),
+    (8, "mailbox", include_str!("migrations/0008_mailbox.sql")),
 ];
 
 /// The schema version this build writes (the last of [`MIGRATIONS`]).
@@ -477,7 +478,7 @@ mod tests {
     fn fresh_store_has_the_send_tables() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), &MemoryKeys::new()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
         let conn = store.read();
         assert!(table_exists(&conn, "deliveries"));
         assert!(table_exists(&conn, "send_quota"));
@@ -506,14 +507,14 @@ mod tests {
         }
         let keys = MemoryKeys::new();
         let store = open(dir.path(), &keys).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
         assert!(table_exists(&store.read(), "deliveries"));
         // The old row was sealed by the one-time re-keying, so it is trusted.
         assert_eq!(store.setting("k").unwrap().as_deref(), Some("v"));
         drop(store);
         // Opening again applies nothing twice.
         let store = open(dir.path(), &keys).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
     }
 
     #[test]
@@ -541,7 +542,7 @@ mod tests {
             .unwrap();
         }
         let store = open(dir.path(), &MemoryKeys::new()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
         let n: i64 = store
             .read()
             .query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0))
@@ -636,6 +637,19 @@ mod tests {
             c.execute_batch(
                 "DROP TABLE install; DELETE FROM schema_migrations WHERE version >= 6;
                  DROP TABLE consent_records; ALTER TABLE relay_profiles DROP COLUMN outbound_ips;
+                 DROP TABLE dmarc_records; DROP TABLE dmarc_reports; DROP TABLE mailbox_sync;
+                 DROP TABLE soft_bounces; DROP INDEX deliveries_by_message_id;
+                 ALTER TABLE deliveries DROP COLUMN bounce_status;
+                 ALTER TABLE deliveries DROP COLUMN bounced_at;
+                 ALTER TABLE relay_profiles DROP COLUMN imap_host;
+                 ALTER TABLE relay_profiles DROP COLUMN imap_port;
+                 ALTER TABLE relay_profiles DROP COLUMN imap_security;
+                 ALTER TABLE relay_profiles DROP COLUMN imap_folder;
+                 ALTER TABLE relay_profiles DROP COLUMN oauth_provider;
+                 ALTER TABLE relay_profiles DROP COLUMN oauth_client_id;
+                 ALTER TABLE relay_profiles DROP COLUMN oauth_tenant;
+                 ALTER TABLE relay_profiles DROP COLUMN oauth_authority;
+                 ALTER TABLE relay_profiles DROP COLUMN oauth_scopes;
                  ALTER TABLE operators DROP COLUMN mac; ALTER TABLE operators DROP COLUMN pin_peppered;
                  ALTER TABLE settings DROP COLUMN mac; ALTER TABLE submissions DROP COLUMN mac;
                  ALTER TABLE approvals DROP COLUMN mac;",

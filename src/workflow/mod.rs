@@ -242,12 +242,42 @@ fn relay_password(campaign: &Campaign, given: Option<Secret>) -> Result<Secret, 
     }
 }
 
+/// For a campaign whose relay profile signs in with OAuth2: a valid access token, got
+/// (refreshed if need be) before anything is sent, so an expired or withdrawn sign-in
+/// stops the send before its first message with code `sign_in_required`. `None` for a
+/// password relay.
+pub(crate) async fn oauth_relay_token(
+    store: &Store,
+    campaign: &Campaign,
+) -> Result<Option<Secret>, UserError> {
+    let Some(name) = &campaign.relay_profile else {
+        return Ok(None);
+    };
+    let profile =
+        crate::profiles::get(store, name).map_err(|e| UserError::new(e.code(), e.to_string()))?;
+    if profile.auth != crate::profiles::AuthMethod::OAuth2 {
+        return Ok(None);
+    }
+    let settings = crate::oauth::settings(store, &profile.name)?.ok_or_else(|| {
+        UserError::new(
+            ErrorCode::SignInRequired,
+            format!("the relay profile \"{name}\" has no sign-in settings"),
+        )
+    })?;
+    let trust = crate::oauth::trust_for(&profile)?;
+    Ok(Some(
+        crate::oauth::access_token(&settings, &profile, &trust).await?,
+    ))
+}
+
 /// The campaign's relay, trusting the system roots plus the CA bytes in the snapshot
-/// (the `--ca` override or `[relay] ca`, as fingerprinted; never read again).
+/// (the `--ca` override or `[relay] ca`, as fingerprinted; never read again). With
+/// `oauth`, `password` is an access token and the only mechanism is XOAUTH2.
 fn smtp_relay(
     campaign: &Campaign,
     snapshot: &Snapshot,
     password: Secret,
+    oauth: bool,
 ) -> Result<SmtpRelay, UserError> {
     let relay = campaign
         .relay
@@ -260,6 +290,9 @@ fn smtp_relay(
     let mut settings = SmtpSettings::new(relay.host.clone(), relay.port, security);
     settings.username = Some(relay.username.clone());
     settings.password = Some(password);
+    if oauth {
+        settings.mechanisms = vec![lettre::transport::smtp::authentication::Mechanism::Xoauth2];
+    }
     settings.timeout = Duration::from_secs(30);
     settings.extra_ca_pem = snapshot.ca().map(|f| f.bytes().to_vec());
     SmtpRelay::new(settings).map_err(|e| UserError::new(e.code(), e.to_string()))

@@ -215,7 +215,9 @@ pub fn send_with_hook(
     // and fingerprinted; nothing is read from disk but the per-recipient attachments.
     let campaign = &current.campaign;
     let snapshot = &current.snapshot;
-    let draft = snapshot_draft(snapshot)?;
+    let mut draft = snapshot_draft(snapshot)?;
+    // Real tokens only here (and in a test copy): keyed with this install's key.
+    draft.unsubscribe_key = Some(crate::unsubscribe::UnsubscribeKey::of(store));
     let composer = Composer::new(draft)
         .map_err(|e| UserError::new(e.code, e.message))?
         .with_date(now);
@@ -265,6 +267,13 @@ pub fn send_with_hook(
         pending_void: Mutex::new(None),
     };
 
+    // An OAuth2 relay: the sign-in is checked (and the token refreshed) before the
+    // send starts; an expired or withdrawn consent stops here, nothing sent.
+    let oauth_token = if campaign.relay.is_some() {
+        runtime.block_on(super::oauth_relay_token(store, campaign))?
+    } else {
+        None
+    };
     let conn = rusqlite::Connection::open(store.path())
         .and_then(|c| state::migrate(&c).map(|_| c))
         .map_err(|e| {
@@ -327,8 +336,12 @@ pub fn send_with_hook(
         scope.spawn(|| runtime.block_on(log_controls(store, operator, cid, watched, done_rx)));
         let result = match (&campaign.relay, &campaign.outbox) {
             (Some(_), _) => {
-                let password = relay_password(campaign, request.password.clone());
-                match password.and_then(|p| smtp_relay(campaign, snapshot, p)) {
+                let oauth = oauth_token.is_some();
+                let password = match oauth_token.clone() {
+                    Some(token) => Ok(token),
+                    None => relay_password(campaign, request.password.clone()),
+                };
+                match password.and_then(|p| smtp_relay(campaign, snapshot, p, oauth)) {
                     Ok(inner) => {
                         let relay = Arc::new(Logged {
                             inner,

@@ -238,6 +238,7 @@ pub fn test_send(
     let copy = crate::recipients::Recipient::new(row, to, values);
     let mut draft = snapshot_draft(&prepared.snapshot)?;
     draft.subject = format!("[TEST] {}", draft.subject);
+    draft.unsubscribe_key = Some(crate::unsubscribe::UnsubscribeKey::of(store));
     let now = SystemTime::now();
     let built = Composer::new(draft)
         .map_err(|e| UserError::new(e.code, e.message))?
@@ -264,17 +265,19 @@ pub fn test_send(
         envelope_to: built.envelope_to,
         raw,
     };
-    let relay = smtp_relay(
-        campaign,
-        &prepared.snapshot,
-        relay_password(campaign, password)?,
-    )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| {
             UserError::new(ErrorCode::Internal, format!("cannot start the sender: {e}"))
         })?;
+    let oauth_token = runtime.block_on(super::oauth_relay_token(store, campaign))?;
+    let oauth = oauth_token.is_some();
+    let secret = match oauth_token {
+        Some(token) => token,
+        None => relay_password(campaign, password)?,
+    };
+    let relay = smtp_relay(campaign, &prepared.snapshot, secret, oauth)?;
     let delivery = runtime.block_on(async {
         let mut session = relay
             .open()

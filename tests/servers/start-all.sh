@@ -8,5 +8,6 @@ bash "$here/certs.sh"
 bash "$here/dns.sh" start
 bash "$here/postfix.sh" start
 bash "$here/faults.sh" start
+bash "$here/mailbox.sh" start
 bash "$here/oracle.sh"
 bash "$here/axe.sh"

@@ -1,0 +1,316 @@
+//! The mailbox loop, DMARC reports and OAuth2 sign-in in the window: thin commands over
+//! `mergeguard::mailbox`, `mergeguard::dmarc_report` and `mergeguard::oauth`. Who may do
+//! what (admins set mailboxes and sign-ins, senders and admins check the mailbox),
+//! what is logged, and where tokens go (the OS keychain and memory, never a response)
+//! are decided in the core; this layer adds the idle lock (`signed_in`) and keeps a
+//! started device sign-in between its two calls.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, OnceLock};
+
+use serde::Serialize;
+use tauri::State;
+use time::OffsetDateTime;
+
+use mergeguard::dmarc_report::{self, AggregateReport, Summary};
+use mergeguard::error::{ErrorCode, UserError};
+use mergeguard::mailbox::{self, MailboxInput, MailboxSettings, SyncOptions, SyncReport};
+use mergeguard::oauth::{self, DeviceSignIn, OAuthInput, OAuthSettings};
+use mergeguard::profiles::{self, AuthMethod};
+
+use crate::error::{CommandError, CommandResult};
+use crate::state::AppState;
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn user(e: impl Into<UserError>) -> CommandError {
+    CommandError::from(e.into())
+}
+
+/// When the profile's mailbox was last read.
+#[derive(Debug, Serialize)]
+pub struct LastSync {
+    pub folder: String,
+    pub uidvalidity: u32,
+    pub last_uid: u32,
+    pub synced_at: String,
+}
+
+/// A profile's mailbox and sign-in, as the settings screen shows them.
+#[derive(Debug, Serialize)]
+pub struct MailboxView {
+    pub profile: String,
+    pub mailbox: Option<MailboxSettings>,
+    pub last_sync: Option<LastSync>,
+    /// `password` or `oauth2`.
+    pub sign_in: &'static str,
+    pub oauth: Option<OAuthSettings>,
+    /// OAuth2 only: a refresh token is stored; `None` when the keychain could not be asked.
+    pub signed_in: Option<bool>,
+}
+
+pub fn view(state: &AppState, now: OffsetDateTime, profile: String) -> CommandResult<MailboxView> {
+    state.signed_in(now)?;
+    let store = state.store()?;
+    let p = profiles::get(&store, &profile)?;
+    let oauth = oauth::settings(&store, &p.name).map_err(user)?;
+    let last_sync =
+        mailbox::last_sync(&store, &p.name)?.map(|(folder, uidvalidity, last_uid, synced_at)| {
+            LastSync {
+                folder,
+                uidvalidity,
+                last_uid,
+                synced_at,
+            }
+        });
+    Ok(MailboxView {
+        mailbox: mailbox::settings(&store, &p.name).map_err(user)?,
+        last_sync,
+        sign_in: p.auth.as_str(),
+        signed_in: (p.auth == AuthMethod::OAuth2)
+            .then(|| oauth::is_signed_in(&p).ok())
+            .flatten(),
+        oauth,
+        profile: p.name,
+    })
+}
+
+pub fn save_settings(
+    state: &AppState,
+    now: OffsetDateTime,
+    profile: String,
+    input: Option<MailboxInput>,
+) -> CommandResult<Option<MailboxSettings>> {
+    let who = state.signed_in(now)?;
+    mailbox::set_settings(&*state.store()?, &who, &profile, input.as_ref(), now).map_err(user)
+}
+
+/// "Check the mailbox".
+pub async fn check(
+    state: &AppState,
+    now: OffsetDateTime,
+    profile: String,
+) -> CommandResult<SyncReport> {
+    let who = state.signed_in(now)?;
+    let store = state.store()?;
+    mailbox::check_mailbox(&store, &who, &profile, &SyncOptions::default(), now)
+        .await
+        .map_err(user)
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportedReports {
+    pub reports: Vec<AggregateReport>,
+    /// How many were new (the others were stored before).
+    pub new: usize,
+}
+
+/// Report files chosen in the open dialog; one malformed file stores none.
+pub fn import_reports(
+    state: &AppState,
+    now: OffsetDateTime,
+    files: Vec<String>,
+) -> CommandResult<ImportedReports> {
+    state.signed_in(now)?;
+    let store = state.store()?;
+    let paths: Vec<&std::path::Path> = files.iter().map(std::path::Path::new).collect();
+    match dmarc_report::import_files(&store, &paths, now) {
+        Ok((reports, new)) => Ok(ImportedReports { reports, new }),
+        Err((Some(file), e)) => Err(CommandError::new(
+            e.code(),
+            format!("{}: {e}", file.display()),
+        )),
+        Err((None, e)) => Err(user(e)),
+    }
+}
+
+/// The "Domain reports" screen: per day and per source, with warnings. `relay_ips`
+/// are the addresses of the user's own relays, as text.
+pub fn summary(
+    state: &AppState,
+    now: OffsetDateTime,
+    from: Option<i64>,
+    until: Option<i64>,
+    relay_ips: Vec<String>,
+) -> CommandResult<Summary> {
+    state.signed_in(now)?;
+    let ips = relay_ips
+        .iter()
+        .map(|s| {
+            s.trim().parse::<IpAddr>().map_err(|_| {
+                CommandError::new(
+                    ErrorCode::InvalidInput,
+                    format!("\"{s}\" is not an IP address"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(dmarc_report::summarize(
+        &*state.store()?,
+        from,
+        until,
+        &ips,
+        &|_| None,
+    )?)
+}
+
+pub fn configure_oauth(
+    state: &AppState,
+    now: OffsetDateTime,
+    profile: String,
+    input: Option<OAuthInput>,
+) -> CommandResult<Option<OAuthSettings>> {
+    let who = state.signed_in(now)?;
+    let store = state.store()?;
+    let p = profiles::get(&store, &profile)?;
+    oauth::configure(&store, &who, &p, input.as_ref(), now).map_err(user)
+}
+
+/// Started device sign-ins, by profile: the device code stays in this process.
+fn pending() -> &'static Mutex<HashMap<String, DeviceSignIn>> {
+    static PENDING: OnceLock<Mutex<HashMap<String, DeviceSignIn>>> = OnceLock::new();
+    PENDING.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn oauth_of(state: &AppState, profile: &str) -> CommandResult<(profiles::Profile, OAuthSettings)> {
+    let store = state.store()?;
+    let p = profiles::get(&store, profile)?;
+    let s = oauth::settings(&store, &p.name)
+        .map_err(user)?
+        .ok_or_else(|| {
+            CommandError::new(
+                ErrorCode::InvalidInput,
+                format!("the relay profile \"{}\" signs in with a password", p.name),
+            )
+        })?;
+    Ok((p, s))
+}
+
+/// Step 1 of "Sign in with Microsoft/Google": the code to show and the page to open.
+pub async fn start_sign_in(
+    state: &AppState,
+    now: OffsetDateTime,
+    profile: String,
+) -> CommandResult<DeviceSignIn> {
+    state.signed_in(now)?;
+    let (p, s) = oauth_of(state, &profile)?;
+    let trust = oauth::trust_for(&p).map_err(user)?;
+    let started = oauth::start_device_sign_in(&s, &p, &trust)
+        .await
+        .map_err(user)?;
+    pending()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(p.name.to_lowercase(), started.clone());
+    Ok(started)
+}
+
+/// Step 2: waits until the person has approved in the browser (or the code expired).
+pub async fn finish_sign_in(
+    state: &AppState,
+    now: OffsetDateTime,
+    profile: String,
+) -> CommandResult<()> {
+    let who = state.signed_in(now)?;
+    let (p, s) = oauth_of(state, &profile)?;
+    let started = pending()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&p.name.to_lowercase())
+        .ok_or_else(|| {
+            CommandError::new(
+                ErrorCode::InvalidInput,
+                "no sign-in was started for this profile: start again",
+            )
+        })?;
+    let trust = oauth::trust_for(&p).map_err(user)?;
+    let store = state.store()?;
+    oauth::finish_device_sign_in(&store, &s, &p, &started, &trust, &who, now)
+        .await
+        .map_err(user)
+}
+
+pub async fn sign_out(state: &AppState, now: OffsetDateTime, profile: String) -> CommandResult<()> {
+    let who = state.signed_in(now)?;
+    let (p, s) = oauth_of(state, &profile)?;
+    let trust = oauth::trust_for(&p).map_err(user)?;
+    let store = state.store()?;
+    oauth::sign_out(&store, &s, &p, &trust, &who, now)
+        .await
+        .map_err(user)
+}
+
+// ---------- the #[tauri::command] wrappers (registered in main.rs) ----------
+
+#[tauri::command]
+pub fn mailbox_view(state: State<'_, AppState>, profile: String) -> CommandResult<MailboxView> {
+    view(&state, now(), profile)
+}
+
+#[tauri::command]
+pub fn save_mailbox(
+    state: State<'_, AppState>,
+    profile: String,
+    input: Option<MailboxInput>,
+) -> CommandResult<Option<MailboxSettings>> {
+    save_settings(&state, now(), profile, input)
+}
+
+#[tauri::command]
+pub async fn check_mailbox(
+    state: State<'_, AppState>,
+    profile: String,
+) -> CommandResult<SyncReport> {
+    check(&state, now(), profile).await
+}
+
+#[tauri::command]
+pub fn import_dmarc_reports(
+    state: State<'_, AppState>,
+    files: Vec<String>,
+) -> CommandResult<ImportedReports> {
+    import_reports(&state, now(), files)
+}
+
+#[tauri::command]
+pub fn dmarc_summary(
+    state: State<'_, AppState>,
+    from: Option<i64>,
+    until: Option<i64>,
+    relay_ips: Vec<String>,
+) -> CommandResult<Summary> {
+    summary(&state, now(), from, until, relay_ips)
+}
+
+#[tauri::command]
+pub fn configure_relay_oauth(
+    state: State<'_, AppState>,
+    profile: String,
+    input: Option<OAuthInput>,
+) -> CommandResult<Option<OAuthSettings>> {
+    configure_oauth(&state, now(), profile, input)
+}
+
+#[tauri::command]
+pub async fn start_relay_sign_in(
+    state: State<'_, AppState>,
+    profile: String,
+) -> CommandResult<DeviceSignIn> {
+    start_sign_in(&state, now(), profile).await
+}
+
+#[tauri::command]
+pub async fn finish_relay_sign_in(
+    state: State<'_, AppState>,
+    profile: String,
+) -> CommandResult<()> {
+    finish_sign_in(&state, now(), profile).await
+}
+
+#[tauri::command]
+pub async fn relay_sign_out(state: State<'_, AppState>, profile: String) -> CommandResult<()> {
+    sign_out(&state, now(), profile).await
+}

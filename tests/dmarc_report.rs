@@ -1,0 +1,216 @@
+//! DMARC aggregate reports: import from xml, xml.gz and zip files, the refusals of
+//! malformed and hostile files (exit 2, one line, nothing stored, bounded memory), and
+//! the per-source summary with its plain-words warnings.
+//!
+//! The command-line tests that store a report need the keychain: run this file with
+//!   tests/servers/keyring-session.sh cargo test -p mergeguard --test dmarc_report
+
+mod common_cli;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use mergeguard::dmarc_report::{self, MAX_FILE_BYTES};
+use mergeguard::secrets::install::MemoryKeys;
+use mergeguard::store::Store;
+use time::OffsetDateTime;
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/dmarc")
+        .join(name)
+}
+
+fn now() -> OffsetDateTime {
+    time::macros::datetime!(2026-06-05 10:00 UTC)
+}
+
+fn memory_store(dir: &Path) -> Store {
+    Store::open_with(dir, &MemoryKeys::new()).unwrap()
+}
+
+fn reports_stored(store: &Store) -> u64 {
+    dmarc_report::summarize(store, None, None, &[], &|_| None)
+        .unwrap()
+        .reports
+}
+
+#[test]
+fn xml_gzip_and_zip_reports_are_read_with_every_record() {
+    let google =
+        dmarc_report::parse_file_bytes(&std::fs::read(data("google.xml")).unwrap()).unwrap();
+    assert_eq!(google.org, "google.com");
+    assert_eq!(google.report_id, "1780272000-google");
+    assert_eq!((google.begin, google.end), (1780272000, 1780358399));
+    assert_eq!(google.domain, "shop.test");
+    assert_eq!(google.policy, "none");
+    assert_eq!(google.records.len(), 3);
+    let spoof = &google.records[2];
+    assert_eq!(
+        (
+            spoof.source_ip.as_str(),
+            spoof.count,
+            spoof.disposition.as_str(),
+            spoof.dkim.as_str(),
+            spoof.spf.as_str()
+        ),
+        ("203.0.113.66", 5, "none", "fail", "fail")
+    );
+    let gz =
+        dmarc_report::parse_file_bytes(&std::fs::read(data("example.xml.gz")).unwrap()).unwrap();
+    assert_eq!((gz.org.as_str(), gz.records.len()), ("mail.example", 2));
+    let zip = dmarc_report::parse_file_bytes(&std::fs::read(data("outlook.zip")).unwrap()).unwrap();
+    assert_eq!(
+        (zip.org.as_str(), zip.records.len()),
+        ("outlook.example", 1)
+    );
+}
+
+#[test]
+fn hostile_and_damaged_files_are_refused_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = memory_store(dir.path());
+    for (file, says) in [
+        ("truncated.zip", "zip file is damaged"),
+        ("bomb.xml", "declares a DTD"),
+        ("zipbomb.zip", "more than 20 MB"),
+        ("gzipbomb.xml.gz", "more than 20 MB"),
+        ("not-a-report.xml", "not a DMARC aggregate report"),
+    ] {
+        let err = dmarc_report::import_file(&store, &data(file), now()).unwrap_err();
+        assert!(err.to_string().contains(says), "{file}: {err}");
+        assert_eq!(err.code(), mergeguard::error::ErrorCode::InvalidInput);
+    }
+    // A huge file is refused before it is read (sparse: no disk is used).
+    let huge = dir.path().join("huge.xml");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(MAX_FILE_BYTES + 1)
+        .unwrap();
+    let err = dmarc_report::import_file(&store, &huge, now()).unwrap_err();
+    assert!(err.to_string().contains("larger than 10 MB"), "{err}");
+    assert_eq!(reports_stored(&store), 0);
+}
+
+#[test]
+fn a_report_is_stored_once_and_summarised_per_source_with_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = memory_store(dir.path());
+    for f in ["google.xml", "example.xml.gz", "outlook.zip", "google.xml"] {
+        dmarc_report::import_file(&store, &data(f), now()).unwrap();
+    }
+    let relay: IpAddr = "192.0.2.10".parse().unwrap();
+    let s = dmarc_report::summarize(&store, None, None, &[relay], &|ip| {
+        (ip == relay).then(|| "relay.shop.test".to_owned())
+    })
+    .unwrap();
+    assert_eq!(s.reports, 3, "the second google.xml is the same report");
+    let by_ip = |ip: &str| s.sources.iter().find(|x| x.source_ip == ip).unwrap();
+    let ours = by_ip("192.0.2.10");
+    assert_eq!(ours.messages, 240);
+    assert_eq!(ours.ptr.as_deref(), Some("relay.shop.test"));
+    assert_eq!(
+        (ours.spf_pass, ours.dkim_pass, ours.dmarc_pass),
+        (1.0, 1.0, 1.0)
+    );
+    assert!(ours.warnings.is_empty(), "{:?}", ours.warnings);
+    let spoofer = by_ip("203.0.113.66");
+    assert_eq!((spoofer.messages, spoofer.dmarc_pass), (17, 0.0));
+    assert!(spoofer.warnings[0].starts_with("Someone else is sending as shop.test"));
+    let unlisted = by_ip("198.51.100.7");
+    assert_eq!((unlisted.spf_pass, unlisted.dkim_pass), (0.0, 1.0));
+    assert!(unlisted.warnings[0].starts_with("Your relay is not in SPF"));
+    // Per day: three days, the spoofer on two of them.
+    let days: std::collections::BTreeSet<_> = s.days.iter().map(|d| d.day.as_str()).collect();
+    assert_eq!(
+        days.into_iter().collect::<Vec<_>>(),
+        ["2026-06-01", "2026-06-02", "2026-06-03"]
+    );
+    assert_eq!(
+        s.days
+            .iter()
+            .filter(|d| d.source_ip == "203.0.113.66")
+            .count(),
+        2
+    );
+    assert_eq!(s.warnings.len(), 2);
+    // Each new report is logged (without addresses: there are none in a report).
+    let log = mergeguard::audit::entries(&store, &mergeguard::audit::Filter::default()).unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.kind == "dmarc_report_imported")
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn the_command_refuses_a_malformed_file_with_exit_2_and_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["truncated.zip", "bomb.xml", "zipbomb.zip"] {
+        let out = common_cli::mg(
+            dir.path(),
+            &[
+                "dmarc-report",
+                "import",
+                data("google.xml").to_str().unwrap(),
+                data(file).to_str().unwrap(),
+                "--json",
+            ],
+            "",
+        );
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: ") && err.contains(file), "{err}");
+        assert!(out.stdout.is_empty());
+        // Nothing stored: not even the good file named before it (no database was made).
+        assert!(!dir.path().join(mergeguard::store::DB_FILE).exists());
+    }
+}
+
+#[test]
+fn the_command_prints_the_reports_as_json() {
+    if std::env::var("MG_TEST_KEYRING").as_deref() != Ok("1") {
+        panic!(
+            "this test stores reports in a real data folder: run it with\n  \
+             tests/servers/keyring-session.sh cargo test -p mergeguard --test dmarc_report"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = common_cli::mg(
+        dir.path(),
+        &[
+            "dmarc-report",
+            "import",
+            data("google.xml").to_str().unwrap(),
+            data("outlook.zip").to_str().unwrap(),
+            "--json",
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reports = v["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(
+        reports[0],
+        serde_json::json!({
+            "org": "google.com", "report_id": "1780272000-google",
+            "begin": 1780272000u64, "end": 1780358399u64, "domain": "shop.test", "policy": "none",
+            "records": [
+                {"source_ip": "192.0.2.10", "count": 120, "disposition": "none", "dkim": "pass", "spf": "pass"},
+                {"source_ip": "198.51.100.7", "count": 30, "disposition": "none", "dkim": "pass", "spf": "fail"},
+                {"source_ip": "203.0.113.66", "count": 5, "disposition": "none", "dkim": "fail", "spf": "fail"}
+            ]
+        })
+    );
+    let out = common_cli::mg(dir.path(), &["dmarc-report", "summary", "--json"], "");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reports"], 2);
+}
