@@ -413,6 +413,8 @@ pub struct SourceDay {
     pub dmarc_pass: f64,
     /// Plain-words warnings about this source, empty when all is well.
     pub warnings: Vec<String>,
+    /// The same warnings as reason keys with their parameters, for the window's languages.
+    pub why: Vec<crate::error::Reason>,
 }
 
 /// One sending source over the whole period.
@@ -426,6 +428,7 @@ pub struct Source {
     pub dkim_pass: f64,
     pub dmarc_pass: f64,
     pub warnings: Vec<String>,
+    pub why: Vec<crate::error::Reason>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -435,6 +438,8 @@ pub struct Summary {
     pub sources: Vec<Source>,
     /// Every distinct warning, most messages first.
     pub warnings: Vec<String>,
+    /// The same, as reason keys with their parameters.
+    pub why: Vec<crate::error::Reason>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -457,22 +462,32 @@ impl Tally {
 
 /// The plain-words warnings about one source's tally. `ours`: the caller knows this
 /// address as one of its relays.
-fn warnings_for(domain: &str, ip: &str, t: &Tally, ours: bool) -> Vec<String> {
+fn warnings_for(
+    domain: &str,
+    ip: &str,
+    t: &Tally,
+    ours: bool,
+) -> Vec<(String, crate::error::Reason)> {
+    use crate::error::Reason;
     let mut w = Vec::new();
     let failed_dmarc = t.messages - t.dmarc;
+    let why = |key| Reason::new(key).with("domain", domain).with("ip", ip);
     if failed_dmarc > 0 && !ours && t.dkim == 0 {
-        w.push(format!(
-            "Someone else is sending as {domain}: {ip} sent {failed_dmarc} messages that failed SPF and DKIM."
+        w.push((
+            format!("Someone else is sending as {domain}: {ip} sent {failed_dmarc} messages that failed SPF and DKIM."),
+            why("dmarc_someone_else").with("count", failed_dmarc),
         ));
     }
     if t.spf < t.messages && (ours || t.dkim > 0) {
-        w.push(format!(
-            "Your relay is not in SPF: {ip} sends for {domain} (it signs with your DKIM key) but is not allowed by the SPF record."
+        w.push((
+            format!("Your relay is not in SPF: {ip} sends for {domain} (it signs with your DKIM key) but is not allowed by the SPF record."),
+            why("dmarc_relay_not_in_spf"),
         ));
     }
     if ours && t.dkim < t.messages {
-        w.push(format!(
-            "Your relay {ip} sent messages for {domain} without a valid DKIM signature."
+        w.push((
+            format!("Your relay {ip} sent messages for {domain} without a valid DKIM signature."),
+            why("dmarc_relay_unsigned"),
         ));
     }
     w
@@ -546,8 +561,12 @@ pub fn summarize(
         total.spf += t.spf;
         total.dkim += t.dkim;
         total.dmarc += t.dmarc;
+        let (warnings, why) = warnings_for(&domain, &ip, &t, ours(&ip))
+            .into_iter()
+            .unzip();
         days.push(SourceDay {
-            warnings: warnings_for(&domain, &ip, &t, ours(&ip)),
+            warnings,
+            why,
             ptr: name(&ip),
             spf_pass: t.share(t.spf),
             dkim_pass: t.share(t.dkim),
@@ -560,15 +579,21 @@ pub fn summarize(
     }
     let mut sources: Vec<Source> = totals
         .into_iter()
-        .map(|((domain, ip), t)| Source {
-            warnings: warnings_for(&domain, &ip, &t, ours(&ip)),
-            ptr: name(&ip),
-            spf_pass: t.share(t.spf),
-            dkim_pass: t.share(t.dkim),
-            dmarc_pass: t.share(t.dmarc),
-            messages: t.messages,
-            domain,
-            source_ip: ip,
+        .map(|((domain, ip), t)| {
+            let (warnings, why) = warnings_for(&domain, &ip, &t, ours(&ip))
+                .into_iter()
+                .unzip();
+            Source {
+                warnings,
+                why,
+                ptr: name(&ip),
+                spf_pass: t.share(t.spf),
+                dkim_pass: t.share(t.dkim),
+                dmarc_pass: t.share(t.dmarc),
+                messages: t.messages,
+                domain,
+                source_ip: ip,
+            }
         })
         .collect();
     sources.sort_by(|a, b| {
@@ -577,10 +602,12 @@ pub fn summarize(
             .then(a.source_ip.cmp(&b.source_ip))
     });
     let mut warnings = Vec::new();
+    let mut why = Vec::new();
     for s in &sources {
-        for w in &s.warnings {
+        for (w, r) in s.warnings.iter().zip(&s.why) {
             if !warnings.contains(w) {
                 warnings.push(w.clone());
+                why.push(r.clone());
             }
         }
     }
@@ -589,6 +616,7 @@ pub fn summarize(
         days,
         sources,
         warnings,
+        why,
     })
 }
 

@@ -174,6 +174,10 @@ pub const REASON_KEYS: &[&str] = &[
     "addr_bad_local",
     "addr_bad_domain",
     "addr_invalid",
+    // what the domain (DMARC) reports show
+    "dmarc_someone_else",
+    "dmarc_relay_not_in_spf",
+    "dmarc_relay_unsigned",
 ];
 
 /// A user-facing error: a code the UI branches on and a plain-language message.

@@ -749,6 +749,11 @@ fn profile_of(s: Settings, by: &Session, now: OffsetDateTime) -> Result<Profile,
     })
 }
 
+/// Columns a profile's form does not set (the mailbox, the OAuth2 sign-in): an update
+/// keeps them.
+const KEPT_COLUMNS: &str = "imap_host, imap_port, imap_security, imap_folder, oauth_provider, \
+     oauth_client_id, oauth_tenant, oauth_authority, oauth_scopes";
+
 fn write_row(
     tx: &rusqlite::Transaction<'_>,
     p: &Profile,
@@ -875,10 +880,39 @@ pub fn update(
         [&old.name],
         |r| r.get(0),
     )?;
+    // The form does not carry the mailbox or the OAuth2 sign-in (set on their own): they,
+    // and an OAuth2 profile's sign-in method, stay as they were.
+    let mut profile = profile;
+    if old.auth == AuthMethod::OAuth2 {
+        profile.auth = AuthMethod::OAuth2;
+    }
     let details = log_details(&profile, "changed", carried.is_some());
     store.transaction(|tx| {
+        let kept: Vec<rusqlite::types::Value> = tx.query_row(
+            &format!("SELECT {KEPT_COLUMNS} FROM relay_profiles WHERE name = ?1"),
+            [&old.name],
+            |r| {
+                (0..KEPT_COLUMNS.split(',').count())
+                    .map(|i| r.get(i))
+                    .collect()
+            },
+        )?;
         tx.execute("DELETE FROM relay_profiles WHERE name = ?1", [&old.name])?;
         write_row(tx, &profile, &created_at)?;
+        let sets: Vec<String> = KEPT_COLUMNS
+            .split(',')
+            .enumerate()
+            .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 2))
+            .collect();
+        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&profile.name];
+        params.extend(kept.iter().map(|v| v as &dyn rusqlite::ToSql));
+        tx.execute(
+            &format!(
+                "UPDATE relay_profiles SET {} WHERE name = ?1",
+                sets.join(", ")
+            ),
+            params.as_slice(),
+        )?;
         audit::append_in(
             tx,
             now,

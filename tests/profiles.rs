@@ -690,3 +690,46 @@ fn cli_relay_add_list_test_remove() {
     );
     assert!(out.status.success());
 }
+
+#[test]
+fn changing_a_profile_keeps_its_mailbox_and_its_sign_in() {
+    let f = fixture();
+    let (host, port) = server("MG_TEST_SMTP_STARTTLS", "127.0.0.1:2525");
+    let user = format!("{}@mail.test", unique("u"));
+    profiles::add(
+        &f.store,
+        &f.admin,
+        &input("Office", &host, port, &user, Some(&ca_path())),
+        Some(&Secret::new(&unique("pw"))),
+        NOW,
+    )
+    .unwrap();
+    let mailbox = mergeguard::mailbox::MailboxInput {
+        host: "imap.shop.test".into(),
+        port: Some(993),
+        security: "tls".into(),
+        folder: "INBOX".into(),
+    };
+    mergeguard::mailbox::set_settings(&f.store, &f.admin, "Office", Some(&mailbox), NOW).unwrap();
+    let p = profiles::get(&f.store, "Office").unwrap();
+    let oauth = mergeguard::oauth::OAuthInput {
+        provider: "microsoft365".into(),
+        client_id: "00000000-0000-0000-0000-000000000001".into(),
+        tenant: "organizations".into(),
+        ..Default::default()
+    };
+    mergeguard::oauth::configure(&f.store, &f.admin, &p, Some(&oauth), NOW).unwrap();
+    // An admin changes the rate on the Sending server screen, whose form knows neither.
+    let mut changed = input("Office", &host, port, &user, Some(&ca_path()));
+    changed.rate = "microsoft365".into();
+    let after = profiles::update(&f.store, &f.admin, "Office", &changed, None, NOW).unwrap();
+    assert_eq!(after.auth.as_str(), "oauth2", "the sign-in method stays");
+    let kept = mergeguard::mailbox::settings(&f.store, "Office")
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.host, "imap.shop.test");
+    let sign_in = mergeguard::oauth::settings(&f.store, "Office")
+        .unwrap()
+        .unwrap();
+    assert_eq!(sign_in.client_id, "00000000-0000-0000-0000-000000000001");
+}

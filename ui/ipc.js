@@ -43,6 +43,18 @@ export const saveRelayProfile = (original, input, password) =>
   guarded("save_relay_profile", { original, input, password });
 export const removeRelayProfile = (name) => guarded("remove_relay_profile", { name });
 export const testRelayProfile = (name) => guarded("test_relay_profile", { name });
+
+// ---------- what comes back: the mailbox, domain reports, OAuth2 sign-in ----------
+
+export const mailboxView = (profile) => guarded("mailbox_view", { profile });
+export const saveMailbox = (profile, input) => guarded("save_mailbox", { profile, input });
+export const checkMailbox = (profile) => guarded("check_mailbox", { profile });
+export const importDmarcReports = (files) => guarded("import_dmarc_reports", { files });
+export const dmarcSummary = (relayIps = []) => guarded("dmarc_summary", { from: null, until: null, relayIps });
+export const configureRelayOauth = (profile, input) => guarded("configure_relay_oauth", { profile, input });
+export const startRelaySignIn = (profile) => guarded("start_relay_sign_in", { profile });
+export const finishRelaySignIn = (profile) => guarded("finish_relay_sign_in", { profile });
+export const relaySignOut = (profile) => guarded("relay_sign_out", { profile });
 export const setUpDomain = (request, profile) => guarded("set_up_domain", { request, profile });
 export const domainRecords = (request, profile) => guarded("domain_records", { request, profile });
 export const checkDomain = (request) => guarded("check_domain", { request });

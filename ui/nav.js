@@ -15,10 +15,11 @@ import * as suppression from "./screens/suppression.js";
 import * as operators from "./screens/operators.js";
 import * as relay from "./screens/relay.js";
 import * as domain from "./screens/domain.js";
+import * as returns from "./screens/returns.js";
 
 // Screen name -> its module (`wire`, and `enter`/`rerender` where it has them), in menu
 // order. The name is also the id suffix of #screen-… and #nav-….
-export const SCREENS = { campaigns, recipients, compose, preview, checklist, approval, send, log, suppression, operators, relay, domain };
+export const SCREENS = { campaigns, recipients, compose, preview, checklist, approval, send, log, suppression, returns, operators, relay, domain };
 const NAMES = Object.keys(SCREENS);
 // Alt+1…9 reach the numbered steps, Alt+0 the campaign list.
 const NUMBERED = ["campaigns", "recipients", "compose", "preview", "checklist", "approval", "send", "log", "suppression", "operators"];

@@ -951,6 +951,7 @@ fn refusals_reach_the_diagnostics_file_without_names_pins_or_addresses() {
             "{secret} reached the diagnostics file"
         );
     }
+}
 
 #[test]
 fn mailbox_dmarc_and_sign_in_commands_keep_the_core_rules() {

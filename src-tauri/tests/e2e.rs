@@ -714,6 +714,44 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     screenshot(&client, &shots, "11-campaigns-ja").await;
     language(&client, "en").await;
 
+    // 10b. Replies and reports: a domain report file added by path shows its sending
+    // sources; a damaged one is refused next to its button and nothing is added.
+    click(&client, "nav-returns").await;
+    wait_for(&client, "#returns-profile option").await;
+    let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/dmarc");
+    type_into(
+        &client,
+        "returns-import-path",
+        reports.join("truncated.zip").to_str().unwrap(),
+    )
+    .await;
+    click(&client, "returns-import").await;
+    wait_for(&client, "#returns-import-error:not([hidden])").await;
+    client
+        .find(Locator::Id("returns-import-path"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    type_into(
+        &client,
+        "returns-import-path",
+        reports.join("google.xml").to_str().unwrap(),
+    )
+    .await;
+    click(&client, "returns-import").await;
+    let added = wait_for_text(&client, "#status", "domain report").await;
+    assert!(added.contains("1 new domain report"), "{added}");
+    wait_for(&client, "#returns-sources tbody tr").await;
+    screenshot(&client, &shots, "13-replies-and-reports").await;
+    accessibility_scan(&client, "replies and reports", &mut a11y).await;
+    language(&client, "ja").await;
+    screenshot(&client, &shots, "13-replies-and-reports-ja").await;
+    language(&client, "en").await;
+    click(&client, "nav-campaigns").await;
+    wait_for(&client, "#campaigns-table tr[data-title='Spring sale']").await;
+
     // 11. "Send again as a copy": a new draft with the same message and its own files.
     click_css(
         &client,

@@ -550,7 +550,10 @@ pub fn write_report_csv<W: std::io::Write>(rows: &[ReportRow], out: W) -> csv::R
             // ISO 8601 with its offset (UTC), which a spreadsheet reads as a time.
             time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.updated_at) * 1_000_000)
                 .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
                 .unwrap_or_else(|| r.updated_at.to_string()),
             r.consent_basis.clone().unwrap_or_default(),
         ];
@@ -782,7 +785,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(versions.last().copied(), Some(crate::store::SCHEMA_VERSION));
-        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
         // A file prepared here is one the store opens without re-applying anything.
         let dir = tempfile::tempdir().unwrap();
         {
@@ -793,7 +796,7 @@ mod tests {
         let store =
             crate::store::Store::open_with(dir.path(), &crate::secrets::install::MemoryKeys::new())
                 .unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
     }
 
     #[test]

@@ -478,7 +478,10 @@ mod tests {
     fn fresh_store_has_the_send_tables() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path(), &MemoryKeys::new()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            store.applied_migrations().unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        );
         let conn = store.read();
         assert!(table_exists(&conn, "deliveries"));
         assert!(table_exists(&conn, "send_quota"));
@@ -507,14 +510,20 @@ mod tests {
         }
         let keys = MemoryKeys::new();
         let store = open(dir.path(), &keys).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            store.applied_migrations().unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        );
         assert!(table_exists(&store.read(), "deliveries"));
         // The old row was sealed by the one-time re-keying, so it is trusted.
         assert_eq!(store.setting("k").unwrap().as_deref(), Some("v"));
         drop(store);
         // Opening again applies nothing twice.
         let store = open(dir.path(), &keys).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            store.applied_migrations().unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        );
     }
 
     #[test]
@@ -542,7 +551,10 @@ mod tests {
             .unwrap();
         }
         let store = open(dir.path(), &MemoryKeys::new()).unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            store.applied_migrations().unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        );
         let n: i64 = store
             .read()
             .query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0))

@@ -34,10 +34,15 @@ function applyPreset(provider, force) {
   }
 }
 
+// A profile being edited keeps its sign-in method (password, or the OAuth2 sign-in set on
+// the Replies and reports screen).
+let editingAuth = "password";
+
 function resetForm() {
+  editingAuth = "password";
   $("relay-original").value = "";
   $("relay-form-title").textContent = t("relay_add");
-  for (const id of ["relay-name", "relay-host", "relay-port", "relay-username", "relay-password", "relay-ca"]) $(id).value = "";
+  for (const id of ["relay-name", "relay-host", "relay-port", "relay-username", "relay-password", "relay-ca", "relay-outbound"]) $(id).value = "";
   $("relay-provider").value = "microsoft365";
   applyPreset("microsoft365", true);
   hideErrorAt("relay-error");
@@ -55,6 +60,8 @@ function edit(p) {
   $("relay-username").value = p.username;
   $("relay-password").value = "";
   $("relay-ca").value = p.ca ? p.ca.path : "";
+  $("relay-outbound").value = (p.outbound_ips || []).join(", ");
+  editingAuth = p.auth || "password";
   hideErrorAt("relay-error");
   $("relay-name").focus();
 }
@@ -165,8 +172,9 @@ export function wire() {
         port: Number.isInteger(port) && port > 0 ? port : null,
         security: $("relay-security").value,
         username: $("relay-username").value.trim(),
-        auth: "password",
+        auth: editingAuth,
         ca_file: $("relay-ca").value.trim() || null,
+        outbound_ips: $("relay-outbound").value.trim(),
         rate: $("relay-rate").value,
       };
       const password = $("relay-password").value;
