@@ -135,6 +135,7 @@ pub const REASON_KEYS: &[&str] = &[
     "no_campaign",
     "no_recipients",
     "no_message",
+    "bad_date",
     // files
     "file_not_found",
     "file_denied",
@@ -232,6 +233,25 @@ impl ErrorCode {
     ];
 }
 
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// A database failure inside a store transaction, in the words every entry point uses.
+impl From<rusqlite::Error> for UserError {
+    fn from(e: rusqlite::Error) -> Self {
+        UserError::new(
+            ErrorCode::Database,
+            format!("the local database failed: {e}"),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ErrorCode;
@@ -271,23 +291,5 @@ mod tests {
         let mut seen: Vec<usize> = ErrorCode::ALL.iter().map(|c| number(*c)).collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..=21).collect::<Vec<_>>());
-    }
-}
-
-impl std::fmt::Display for UserError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for UserError {}
-
-/// A database failure inside a store transaction, in the words every entry point uses.
-impl From<rusqlite::Error> for UserError {
-    fn from(e: rusqlite::Error) -> Self {
-        UserError::new(
-            ErrorCode::Database,
-            format!("the local database failed: {e}"),
-        )
     }
 }

@@ -700,7 +700,7 @@ fn changing_a_profile_keeps_its_mailbox_and_its_sign_in() {
         &f.store,
         &f.admin,
         &input("Office", &host, port, &user, Some(&ca_path())),
-        Some(&Secret::new(&unique("pw"))),
+        Some(&Secret::new(unique("pw"))),
         NOW,
     )
     .unwrap();

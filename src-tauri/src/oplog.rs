@@ -38,8 +38,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The most entries one viewer call returns (the newest); export writes them all.
 const VIEW_LIMIT: usize = 500;
 
-/// The viewer's filter form; empty fields match everything. Dates are `YYYY-MM-DD`
-/// (UTC), both ends inclusive.
+/// The viewer's filter form; empty fields match everything. Dates are `YYYY-MM-DD`, days
+/// of the window's own time zone (`utc_offset_minutes`, east positive; UTC when absent),
+/// both ends inclusive: the log shows local times, so its filter counts local days.
 #[derive(Debug, Default, Deserialize)]
 pub struct FilterForm {
     pub operator: Option<String>,
@@ -47,6 +48,7 @@ pub struct FilterForm {
     pub kind: Option<String>,
     pub from: Option<String>,
     pub until: Option<String>,
+    pub utc_offset_minutes: Option<i32>,
 }
 
 fn blank(v: &Option<String>) -> Option<String> {
@@ -56,17 +58,26 @@ fn blank(v: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn day(v: &Option<String>, what: &str) -> CommandResult<Option<OffsetDateTime>> {
+fn day(
+    v: &Option<String>,
+    what: &str,
+    offset_minutes: Option<i32>,
+) -> CommandResult<Option<OffsetDateTime>> {
     let Some(text) = blank(v) else {
         return Ok(None);
     };
+    // Whole minutes within ±18 hours, as `UtcOffset` allows; anything else is UTC.
+    let offset = offset_minutes
+        .and_then(|m| time::UtcOffset::from_whole_seconds(m.saturating_mul(60)).ok())
+        .unwrap_or(time::UtcOffset::UTC);
     Date::parse(&text, format_description!("[year]-[month]-[day]"))
-        .map(|d| Some(d.midnight().assume_utc()))
+        .map(|d| Some(d.midnight().assume_offset(offset)))
         .map_err(|_| {
             CommandError::shell(
                 ShellCode::InvalidInput,
                 format!("The {what} date {text:?} is not a date like 2026-11-28."),
             )
+            .because(mergeguard::error::Reason::new("bad_date").with("text", text.as_str()))
         })
 }
 
@@ -85,9 +96,10 @@ impl FilterForm {
             operator: blank(&self.operator),
             campaign: blank(&self.campaign),
             kinds,
-            from: day(&self.from, "from")?,
+            from: day(&self.from, "from", self.utc_offset_minutes)?,
             // The form's end day is inclusive; the core's bound is exclusive.
-            until: day(&self.until, "until")?.map(|d| d + Duration::days(1)),
+            until: day(&self.until, "until", self.utc_offset_minutes)?
+                .map(|d| d + Duration::days(1)),
         })
     }
 }
@@ -175,4 +187,31 @@ pub fn export_log(
         }
     }
     .map_err(audit_error)
+}
+
+#[cfg(test)]
+mod day_tests {
+    use super::day;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_filter_day_is_a_day_of_the_windows_time_zone() {
+        let text = Some("2026-12-01".to_owned());
+        // Tokyo (UTC+9): the day starts at 15:00 UTC the day before.
+        assert_eq!(
+            day(&text, "from", Some(540)).unwrap(),
+            Some(datetime!(2026-11-30 15:00 UTC))
+        );
+        assert_eq!(
+            day(&text, "from", None).unwrap(),
+            Some(datetime!(2026-12-01 00:00 UTC))
+        );
+        // An impossible offset counts as UTC; a word is refused with its reason.
+        assert_eq!(
+            day(&text, "from", Some(100_000)).unwrap(),
+            Some(datetime!(2026-12-01 00:00 UTC))
+        );
+        let e = day(&Some("tomorrow".into()), "from", Some(540)).unwrap_err();
+        assert_eq!(e.reason.map(|r| r.key), Some("bad_date"));
+    }
 }

@@ -796,7 +796,10 @@ mod tests {
         let store =
             crate::store::Store::open_with(dir.path(), &crate::secrets::install::MemoryKeys::new())
                 .unwrap();
-        assert_eq!(store.applied_migrations().unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            store.applied_migrations().unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        );
     }
 
     #[test]

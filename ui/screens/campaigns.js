@@ -4,7 +4,7 @@
 
 import * as ipc from "../ipc.js";
 import { t, language } from "../i18n.js";
-import { $, el, busy, showErrorAt, hideErrorAt, localTime, showStatus } from "../dom.js";
+import { $, el, busy, showErrorAt, hideErrorAt, localTime, showStatus, showError } from "../dom.js";
 import * as store from "../store.js";
 import { applyOpened, closed, openPath, stageText } from "../campaign.js";
 
@@ -150,7 +150,7 @@ export function wire() {
         closed();
         goTo("campaigns");
       } catch (err) {
-        showStatus("error", err.message || String(err));
+        showError(err);
       }
     }));
 }

@@ -5,13 +5,25 @@ import * as ipc from "../ipc.js";
 import { t, kindName, language, logDetailText } from "../i18n.js";
 import { $, el, showStatus, showError, screenShown, localTime } from "../dom.js";
 
+// Dates are typed as year, month, day in either language's usual way (2026-12-01 or
+// 2026/12/01, month and day with or without a leading zero), not through WebKit's date
+// picker, whose format follows the system locale (month/day/year on an English system,
+// whatever the window's language). Anything else is passed on for the core to refuse.
+function isoDate(text) {
+  const v = text.trim();
+  if (!v) return null;
+  const m = /^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$/.exec(v);
+  return m ? `${m[1]}-${m[2].padStart(2, "0")}-${m[3].padStart(2, "0")}` : v;
+}
+
 function logFilter() {
   return {
     operator: $("log-operator").value.trim() || null,
     campaign: $("log-campaign").value.trim() || null,
     kind: $("log-kind").value || null,
-    from: $("log-from").value || null,
-    until: $("log-until").value || null,
+    from: isoDate($("log-from").value),
+    until: isoDate($("log-until").value),
+    utc_offset_minutes: -new Date().getTimezoneOffset(),
   };
 }
 
