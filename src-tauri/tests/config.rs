@@ -32,15 +32,12 @@ fn invoke_handler_commands() -> BTreeSet<String> {
         .find("generate_handler![")
         .expect("generate_handler! in main.rs");
     let end = start + src[start..].find(']').expect("end of generate_handler!");
-    src[start..end]
-        .split("commands::")
-        .skip(1)
-        .map(|s| {
-            s.split(|c: char| c == ',' || c.is_whitespace())
-                .next()
-                .unwrap()
-                .to_owned()
-        })
+    // Entries are `module::name` (`commands::…`, `mailbox::…`): the name after the last `::`.
+    src[start + "generate_handler![".len()..end]
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.rsplit("::").next().unwrap().to_owned())
         .collect()
 }
 
