@@ -233,7 +233,6 @@ impl ErrorCode {
     ];
 }
 
-
 impl std::fmt::Display for UserError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)

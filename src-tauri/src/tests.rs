@@ -77,7 +77,8 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// First admin signs in, adds an approver, opens the campaign and runs the checklist.
-fn prepared(f: &Fixture, now: OffsetDateTime) {
+/// The admin (signed in) and the approver, as every flow test starts.
+fn admin_and_approver(f: &Fixture, now: OffsetDateTime) {
     access::create_first_admin(
         &f.state,
         now,
@@ -95,6 +96,10 @@ fn prepared(f: &Fixture, now: OffsetDateTime) {
         APPROVER_PIN.into(),
     )
     .expect("add approver");
+}
+
+fn prepared(f: &Fixture, now: OffsetDateTime) {
+    admin_and_approver(f, now);
     campaigns::open(&f.state, now, &f.campaign).expect("open campaign");
     let view = runtime()
         .block_on(flow::run_checklist(&f.state, now, &|_, _| {}))
@@ -825,23 +830,7 @@ fn refusals_carry_the_reason_the_window_words_in_both_languages() {
 fn an_admin_resets_a_pin_changes_roles_and_switches_people_on_in_the_window() {
     let f = fixture(Duration::minutes(10));
     let now = OffsetDateTime::now_utc();
-    access::create_first_admin(
-        &f.state,
-        now,
-        ADMIN.into(),
-        ADMIN_PIN.into(),
-        ADMIN_PIN.into(),
-    )
-    .unwrap();
-    access::add_operator(
-        &f.state,
-        now,
-        APPROVER.into(),
-        vec!["approver".into()],
-        APPROVER_PIN.into(),
-        APPROVER_PIN.into(),
-    )
-    .unwrap();
+    admin_and_approver(&f, now);
     access::set_roles(
         &f.state,
         now,

@@ -279,6 +279,15 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     click(&client, "op-add").await;
     let ops = wait_for_text(&client, "#operators-table", "Ben").await;
     assert!(ops.contains("Approver"), "Ben is an approver: {ops}");
+    // The admin's panel for one person: roles, a forgotten PIN, switching off.
+    click_css(&client, "#operators-table button[aria-label='Change Ben']").await;
+    wait_for(&client, "#op-edit:not([hidden])").await;
+    screenshot(&client, &shots, "01-operator-change").await;
+    accessibility_scan(&client, "operator change", &mut a11y).await;
+    language(&client, "ja").await;
+    screenshot(&client, &shots, "01-operator-change-ja").await;
+    language(&client, "en").await;
+    click(&client, "op-edit-close").await;
 
     // 2. The sending server: the test Postfix (STARTTLS + AUTH, the test CA), its
     // password into the keychain, then Test connection.

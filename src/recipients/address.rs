@@ -243,22 +243,22 @@ fn check_address_fully(address: &str) -> Result<&str, Refusal> {
         "IP-address domains are not accepted",
     )?;
     if !domain.contains('.') {
-        return Err(invalid(
+        return Err(invalid_in_domain(
             "addr_domain_no_dot",
             format!("the domain \"{domain}\" has no dot"),
-        )
-        .map_detail(|d| d.with("domain", domain)));
+            domain,
+        ));
     }
     match lettre::Address::from_str(address) {
         Ok(_) => Ok(address),
         Err(lettre::address::AddressError::InvalidUser) => {
             Err(invalid("addr_bad_local", "the part before @ is not valid"))
         }
-        Err(lettre::address::AddressError::InvalidDomain) => Err(invalid(
+        Err(lettre::address::AddressError::InvalidDomain) => Err(invalid_in_domain(
             "addr_bad_domain",
             format!("the domain \"{domain}\" is not valid"),
-        )
-        .map_detail(|d| d.with("domain", domain))),
+            domain,
+        )),
         Err(other) => Err(invalid(
             "addr_invalid",
             format!("not a valid address ({other})"),
@@ -270,22 +270,20 @@ fn invalid(key: &'static str, detail: impl Into<String>) -> Refusal {
     (RejectReason::InvalidAddress, Detail::new(key, detail))
 }
 
-trait MapDetail {
-    fn map_detail(self, f: impl FnOnce(Detail) -> Detail) -> Self;
-}
-
-impl MapDetail for Refusal {
-    fn map_detail(self, f: impl FnOnce(Detail) -> Detail) -> Self {
-        (self.0, f(self.1))
-    }
-}
-
 fn invalid_if(condition: bool, key: &'static str, detail: &str) -> Result<(), Refusal> {
     if condition {
         Err(invalid(key, detail))
     } else {
         Ok(())
     }
+}
+
+/// A refusal that names the domain part, so the window can repeat it.
+fn invalid_in_domain(key: &'static str, detail: String, domain: &str) -> Refusal {
+    (
+        RejectReason::InvalidAddress,
+        Detail::new(key, detail).with("domain", domain),
+    )
 }
 
 /// The duplicate key: the whole address, lower-cased, with an internationalised domain
