@@ -3,6 +3,7 @@
 // all data comes from the Rust side through ipc.js, and the rules live in the core.
 
 import { $, clearStatus, rerenderErrors } from "./dom.js";
+import * as ipc from "./ipc.js";
 import { setLanguage, language } from "./i18n.js";
 import * as nav from "./nav.js";
 import * as gate from "./screens/gate.js";
@@ -21,8 +22,10 @@ function wireLanguage() {
   });
 }
 
+// Ask who is signed in first, so the answer is on its way while the screens are wired.
+const status = ipc.appStatus();
 nav.wire();
 for (const screen of Object.values(nav.SCREENS)) screen.wire();
 gate.wire();
 wireLanguage();
-gate.start().finally(() => { document.body.dataset.ready = "true"; });
+gate.start(status).finally(() => { document.body.dataset.ready = "true"; });

@@ -33,8 +33,39 @@ mod tests;
 /// and quit. `scripts/bench-startup.sh` measures launch-to-page time with it. Set to
 /// `example`: also do what "Load example" does (copy the bundled example into the user's
 /// campaigns folder, open it) and print where it came from, where it went and how many
-/// recipients it holds: the package test checks an installed app this way.
+/// recipients it holds: the package test checks an installed app this way. Set to
+/// `trace`: keep running and print on stdout when each start-up step happened
+/// (`startup STEP MS`, milliseconds since the Unix epoch), for scripts/first-paint.py.
 const STARTUP_PROBE_ENV: &str = "MG_STARTUP_PROBE";
+
+/// Start-up steps for `MG_STARTUP_PROBE=trace`: where the time to the first paint goes.
+mod trace {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    static ON: AtomicBool = AtomicBool::new(false);
+    static IPC_SEEN: AtomicU32 = AtomicU32::new(0);
+
+    pub fn enable() {
+        ON.store(true, Ordering::Relaxed);
+    }
+
+    pub fn step(what: &str) {
+        if ON.load(Ordering::Relaxed) {
+            let at = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            println!("startup {what} {at}");
+        }
+    }
+
+    /// The first few commands the page calls, in order.
+    pub fn ipc(command: &str) {
+        if ON.load(Ordering::Relaxed) && IPC_SEEN.fetch_add(1, Ordering::Relaxed) < 4 {
+            step(&format!("ipc:{command}"));
+        }
+    }
+}
 
 /// WebKitGTK's accelerated compositing loads a GL stack (Mesa's llvmpipe where there is
 /// no GPU driver, as under Xvfb or in many virtual machines) into the web process: about
@@ -51,21 +82,115 @@ fn without_compositing() {
     }
 }
 
+/// Without a display GTK cannot start, and tao then panics with a backtrace: say it in
+/// one plain sentence instead.
+#[cfg(target_os = "linux")]
+fn require_display() {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty());
+    if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
+        eprintln!(
+            "MergeGuard needs a desktop session to show its window (no display found). \
+             The command-line tool is `mergeguard`."
+        );
+        std::process::exit(1);
+    }
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--version") {
+        println!("MergeGuard {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    require_display();
     #[cfg(target_os = "linux")]
     without_compositing();
     let probe_mode = std::env::var(STARTUP_PROBE_ENV).ok();
-    let probe = probe_mode.is_some();
+    if probe_mode.as_deref() == Some("trace") {
+        trace::enable();
+    }
+    trace::step("main");
+    let probe = probe_mode.is_some() && probe_mode.as_deref() != Some("trace");
     let probe_example = probe_mode.as_deref() == Some("example");
     let app_state = state::AppState::from_env();
-    if let Ok(store) = app_state.store() {
+    app_state.open_in_background(|store| {
+        trace::step("store-opened");
         if let Err(e) = logging::init(&store.dir().join("logs")) {
             eprintln!("MergeGuard: no diagnostics file ({e})");
         }
-    }
+    });
+    let handler: fn(tauri::ipc::Invoke) -> bool = tauri::generate_handler![
+        commands::app_status,
+        commands::create_first_admin,
+        commands::sign_in,
+        commands::sign_out,
+        commands::list_operators,
+        commands::add_operator,
+        commands::disable_operator,
+        commands::enable_operator,
+        commands::set_operator_roles,
+        commands::reset_operator_pin,
+        commands::change_pin,
+        commands::settings,
+        commands::save_settings,
+        commands::recipients_page,
+        commands::open_campaign,
+        commands::save_campaign,
+        commands::save_campaign_as,
+        commands::check_campaign_form,
+        commands::new_campaign,
+        commands::duplicate_campaign,
+        commands::close_campaign,
+        commands::list_campaigns,
+        commands::set_recipient_file,
+        commands::add_attachment,
+        commands::relay_profiles,
+        commands::save_relay_profile,
+        commands::remove_relay_profile,
+        commands::test_relay_profile,
+        commands::set_up_domain,
+        commands::domain_records,
+        commands::check_domain,
+        commands::preview_message,
+        commands::find_message,
+        commands::example_campaign_path,
+        commands::run_checklist,
+        commands::review,
+        commands::submit_for_approval,
+        commands::approve,
+        commands::start_send,
+        commands::control_send,
+        commands::requeue_unknown,
+        commands::save_relay_password,
+        commands::send_report,
+        commands::export_send_report,
+        commands::log_entries,
+        commands::export_log,
+        commands::suppression_list,
+        commands::suppression_add,
+        commands::suppression_remove,
+        commands::test_send,
+        mailbox::mailbox_view,
+        mailbox::save_mailbox,
+        mailbox::check_mailbox,
+        mailbox::import_dmarc_reports,
+        mailbox::dmarc_summary,
+        mailbox::configure_relay_oauth,
+        mailbox::start_relay_sign_in,
+        mailbox::finish_relay_sign_in,
+        mailbox::relay_sign_out,
+    ];
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .setup(|_| {
+            trace::step("setup");
+            Ok(())
+        })
         .on_page_load(move |webview, payload| {
+            trace::step(match payload.event() {
+                tauri::webview::PageLoadEvent::Started => "page-load-started",
+                tauri::webview::PageLoadEvent::Finished => "page-load-finished",
+            });
             if probe && payload.event() == tauri::webview::PageLoadEvent::Finished {
                 let at = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -82,68 +207,12 @@ fn main() {
             }
         })
         .manage(app_state)
-        .invoke_handler(tauri::generate_handler![
-            commands::app_status,
-            commands::create_first_admin,
-            commands::sign_in,
-            commands::sign_out,
-            commands::list_operators,
-            commands::add_operator,
-            commands::disable_operator,
-            commands::enable_operator,
-            commands::set_operator_roles,
-            commands::reset_operator_pin,
-            commands::change_pin,
-            commands::settings,
-            commands::save_settings,
-            commands::recipients_page,
-            commands::open_campaign,
-            commands::save_campaign,
-            commands::save_campaign_as,
-            commands::check_campaign_form,
-            commands::new_campaign,
-            commands::duplicate_campaign,
-            commands::close_campaign,
-            commands::list_campaigns,
-            commands::set_recipient_file,
-            commands::add_attachment,
-            commands::relay_profiles,
-            commands::save_relay_profile,
-            commands::remove_relay_profile,
-            commands::test_relay_profile,
-            commands::set_up_domain,
-            commands::domain_records,
-            commands::check_domain,
-            commands::preview_message,
-            commands::find_message,
-            commands::example_campaign_path,
-            commands::run_checklist,
-            commands::review,
-            commands::submit_for_approval,
-            commands::approve,
-            commands::start_send,
-            commands::control_send,
-            commands::requeue_unknown,
-            commands::save_relay_password,
-            commands::send_report,
-            commands::export_send_report,
-            commands::log_entries,
-            commands::export_log,
-            commands::suppression_list,
-            commands::suppression_add,
-            commands::suppression_remove,
-            commands::test_send,
-            mailbox::mailbox_view,
-            mailbox::save_mailbox,
-            mailbox::check_mailbox,
-            mailbox::import_dmarc_reports,
-            mailbox::dmarc_summary,
-            mailbox::configure_relay_oauth,
-            mailbox::start_relay_sign_in,
-            mailbox::finish_relay_sign_in,
-            mailbox::relay_sign_out,
-        ])
+        .invoke_handler(move |invoke| {
+            trace::ipc(invoke.message.command());
+            handler(invoke)
+        })
         .run(tauri::generate_context!());
+
     if let Err(error) = result {
         // Without a window there is nobody to show a dialog to: say it on stderr.
         eprintln!("MergeGuard could not start: {error}");

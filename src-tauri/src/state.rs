@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
@@ -33,7 +33,11 @@ pub const IDLE_ENV: &str = "MERGEGUARD_IDLE_SECS";
 pub struct AppState {
     pub session: Mutex<Session>,
     /// The store, or why it could not be opened (shown on every command that needs it).
-    store: Result<Arc<Store>, CommandError>,
+    /// Opened once, on first use or by [`AppState::open_in_background`] while the window
+    /// starts; a command that needs it meanwhile waits for that one opening.
+    store: Arc<OnceLock<Result<Arc<Store>, CommandError>>>,
+    /// Where the store is: the data folder, or why there is none.
+    data_dir: Result<PathBuf, CommandError>,
     /// Overrides the store's idle-time setting (tests, `MERGEGUARD_IDLE_SECS`).
     idle_override: Option<Duration>,
     access: Mutex<Access>,
@@ -86,14 +90,15 @@ pub fn lock<T>(m: &Mutex<T>) -> CommandResult<MutexGuard<'_, T>> {
 impl AppState {
     /// Opens the store in `data_dir` (or the default data folder when `None`, honouring
     /// `MERGEGUARD_DATA_DIR`). A store that cannot be opened is reported by each command.
+    /// Nothing is opened yet: the store opens on first use, or in the background with
+    /// [`AppState::open_in_background`].
     pub fn open(data_dir: Option<&Path>, idle_override: Option<Duration>) -> AppState {
-        let store = store::data_dir(data_dir)
-            .and_then(|dir| Store::open(&dir))
-            .map(Arc::new)
-            .map_err(|e| CommandError::new(e.code(), e.to_string()));
+        let data_dir =
+            store::data_dir(data_dir).map_err(|e| CommandError::new(e.code(), e.to_string()));
         AppState {
             session: Mutex::new(Session::default()),
-            store,
+            store: Arc::new(OnceLock::new()),
+            data_dir,
             idle_override,
             access: Mutex::new(Access::default()),
             campaign: Mutex::new(CampaignState::default()),
@@ -121,8 +126,8 @@ impl AppState {
     /// The idle time after which the session locks: the override, else the admin's
     /// setting in the store (the core's default when unset or unreadable).
     pub fn idle_timeout(&self) -> Duration {
-        let setting = match &self.store {
-            Ok(store) => operators::idle_timeout(store).unwrap_or(operators::DEFAULT_IDLE_TIMEOUT),
+        let setting = match self.store() {
+            Ok(store) => operators::idle_timeout(&store).unwrap_or(operators::DEFAULT_IDLE_TIMEOUT),
             Err(_) => operators::DEFAULT_IDLE_TIMEOUT,
         };
         self.idle_override.map_or(setting, |o| o.min(setting))
@@ -153,9 +158,38 @@ impl AppState {
     }
 
     pub fn store(&self) -> CommandResult<Arc<Store>> {
-        self.store.clone()
+        open_once(&self.store, &self.data_dir).clone()
     }
 
+    /// Opens the store on its own thread (the keychain may take a while, or ask the
+    /// person to unlock it) so the window does not wait for it; `then` runs there with
+    /// the opened store. Commands that need the store meanwhile wait for this opening.
+    pub fn open_in_background(&self, then: impl FnOnce(&Store) + Send + 'static) {
+        let (cell, dir) = (Arc::clone(&self.store), self.data_dir.clone());
+        // Without a thread, the first command opens it instead.
+        let _ = std::thread::Builder::new()
+            .name("store-open".into())
+            .spawn(move || {
+                if let Ok(store) = open_once(&cell, &dir) {
+                    then(store);
+                }
+            });
+    }
+}
+
+fn open_once<'a>(
+    cell: &'a OnceLock<Result<Arc<Store>, CommandError>>,
+    dir: &Result<PathBuf, CommandError>,
+) -> &'a Result<Arc<Store>, CommandError> {
+    cell.get_or_init(|| {
+        let dir = dir.clone()?;
+        Store::open(&dir)
+            .map(Arc::new)
+            .map_err(|e| CommandError::new(e.code(), e.to_string()))
+    })
+}
+
+impl AppState {
     /// The signed-in operator, touched at `now`. Every command except sign-in goes through
     /// here, so an idle session is refused by the command layer whatever the window shows.
     pub fn signed_in(&self, now: OffsetDateTime) -> CommandResult<operators::Session> {

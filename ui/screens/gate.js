@@ -130,9 +130,11 @@ export function wire() {
 }
 
 /** At start-up: signed in already, or which form of the gate to show. */
-export async function start() {
+/** Shows the gate, or the app when a session is still open; `pending` is an
+ *  `ipc.appStatus()` call already under way (app.js starts it before wiring the screens). */
+export async function start(pending) {
   try {
-    const status = await ipc.appStatus();
+    const status = await (pending ?? ipc.appStatus());
     if (status.signed_in) signedIn(status.signed_in);
     else showGate(status.needs_first_admin ? "first_admin" : status.locked_name ? "locked" : "sign_in", status.locked_name);
   } catch (err) {
