@@ -82,6 +82,24 @@ fn without_compositing() {
     }
 }
 
+/// The window starts hidden (`"visible": false` in tauri.conf.json) and is shown when the
+/// page has loaded. Shown at once, WebKitGTK (non-composited, as this app runs) paints
+/// the empty view by waiting up to 500 ms on the main thread for a web process that is
+/// still starting, and that wait delays the page load itself: the first frame with
+/// content came at ~1.1 s; shown after the load it comes at ~0.55 s
+/// (`scripts/bench-first-paint.sh`, BENCHMARKS.md). If the page never reports its load,
+/// the window is shown after [`SHOW_ANYWAY_AFTER`] all the same.
+const SHOW_ANYWAY_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn show_when_loaded_or_after(window: tauri::WebviewWindow, after: std::time::Duration) {
+    let _ = std::thread::Builder::new()
+        .name("show-window".into())
+        .spawn(move || {
+            std::thread::sleep(after);
+            let _ = window.show();
+        });
+}
+
 /// Without a display GTK cannot start, and tao then panics with a backtrace: say it in
 /// one plain sentence instead.
 #[cfg(target_os = "linux")]
@@ -182,8 +200,11 @@ fn main() {
     ];
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
-        .setup(|_| {
+        .setup(|app| {
             trace::step("setup");
+            if let Some(window) = tauri::Manager::get_webview_window(app, "main") {
+                show_when_loaded_or_after(window, SHOW_ANYWAY_AFTER);
+            }
             Ok(())
         })
         .on_page_load(move |webview, payload| {
@@ -191,6 +212,10 @@ fn main() {
                 tauri::webview::PageLoadEvent::Started => "page-load-started",
                 tauri::webview::PageLoadEvent::Finished => "page-load-finished",
             });
+            if payload.event() == tauri::webview::PageLoadEvent::Finished {
+                let _ = webview.window().show();
+                trace::step("shown");
+            }
             if probe && payload.event() == tauri::webview::PageLoadEvent::Finished {
                 let at = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
