@@ -1,5 +1,6 @@
 //! The mailbox loop against the real Dovecot and Postfix of tests/servers/mailbox.sh: a
-//! folder seeded with unsubscribe mails (valid, replayed, forged tokens), a DSN Postfix
+//! folder seeded with unsubscribe mails (valid, replayed, forged tokens, and a valid one
+//! mailed to another address than the campaign's unsubscribe address), a DSN Postfix
 //! itself produced, a non-standard soft bounce, DMARC reports (zip, gzip, xml), spam and
 //! an ordinary reply. Needs the keychain (the command line is killed mid-sync):
 //!   MG_TEST_DIR=... tests/servers/keyring-session.sh cargo test -p mergeguard --test mailbox
@@ -41,8 +42,12 @@ struct Fixture {
     profile: String,
 }
 
+/// The mailto address of the campaign's List-Unsubscribe, as its send recorded it.
+const UNSUBSCRIBE_TO: &str = "unsubscribe+{token}@shop.test";
+
 /// A store with an admin, a relay profile for bob (password in the keychain, the test
-/// CA) that reads `folder` over IMAPS, and three sent deliveries of one campaign.
+/// CA) that reads `folder` over IMAPS, and three sent deliveries of one campaign whose
+/// send recorded its unsubscribe address (as `workflow::send` does, in `send_start`).
 fn fixture(folder: &str, deliveries: &[(&str, &str)]) -> Fixture {
     require_session();
     let dir = tempfile::tempdir().unwrap();
@@ -92,6 +97,18 @@ fn fixture(folder: &str, deliveries: &[(&str, &str)]) -> Fixture {
         )
         .unwrap();
     }
+    audit::append(
+        &store,
+        now(),
+        "admin",
+        audit::Kind::SendStart,
+        Some(CAMPAIGN),
+        serde_json::json!({
+            "recipients": deliveries.len(),
+            mergeguard::unsubscribe::SEND_START_KEY: UNSUBSCRIBE_TO,
+        }),
+    )
+    .unwrap();
     Fixture {
         dir,
         store,
@@ -168,6 +185,8 @@ struct Seeded {
     taro: String,
     unknown: String,
     hanako: String,
+    /// Where hanako's valid token was mailed instead of the unsubscribe address.
+    elsewhere: String,
 }
 
 /// The seeded folder and the fixture whose deliveries its mails refer to.
@@ -189,6 +208,8 @@ async fn seed() -> (Fixture, Seeded) {
     );
     let key = UnsubscribeKey::of(&f.store);
     let token = key.token(CAMPAIGN, &taro);
+    let hanako_token = key.token(CAMPAIGN, &hanako);
+    let elsewhere = format!("info-{id}@shop.test");
     let mut n = 0;
     let mut put = |raw: Vec<u8>| {
         n += 1;
@@ -203,6 +224,14 @@ async fn seed() -> (Fixture, Seeded) {
             &format!("unsubscribe+{}@shop.test", "0123456789abcdef0123456789abcdef"),
             "attacker@evil.example",
             "unsubscribe",
+            "",
+        )),
+        // Hanako's valid token, mailed to another address than the campaign's
+        // unsubscribe address (a forward, a reply quoting it): refused, not honoured.
+        put(mail(
+            &elsewhere,
+            "someone@else.example",
+            &format!("unsubscribe {hanako_token}"),
             "",
         )),
         // A soft bounce in a non-standard form, quoting hanako's message.
@@ -233,6 +262,7 @@ async fn seed() -> (Fixture, Seeded) {
             taro,
             unknown,
             hanako,
+            elsewhere,
         },
     )
 }
@@ -284,12 +314,26 @@ fn assert_effects(f: &Fixture, s: &Seeded) {
     }
     // Each message acted on once: one receipt per unsubscribe mail, one per bounce.
     assert_eq!(kinds(store, "unsubscribe_received").len(), 2);
-    assert_eq!(kinds(store, "unsubscribe_refused").len(), 1);
+    let refused = kinds(store, "unsubscribe_refused");
+    let why: Vec<(String, Option<&str>)> = refused
+        .iter()
+        .map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.details).unwrap();
+            (d["why"].as_str().unwrap().to_owned(), e.campaign.as_deref())
+        })
+        .collect();
+    assert_eq!(
+        why,
+        [
+            ("unknown_token".to_owned(), None),
+            ("not_unsubscribe_address".to_owned(), Some(CAMPAIGN))
+        ]
+    );
     assert_eq!(kinds(store, "bounce_received").len(), 2);
     assert_eq!(kinds(store, "dmarc_report_imported").len(), 3);
-    // No address in the log, ever.
+    // No address in the log, ever: not the people's, not where a request was mailed.
     for e in audit::entries(store, &Filter::default()).unwrap() {
-        for a in [&s.taro, &s.unknown, &s.hanako] {
+        for a in [&s.taro, &s.unknown, &s.hanako, &s.elsewhere] {
             assert!(!e.details.contains(a.as_str()), "{} names {a}", e.kind);
         }
     }
@@ -313,7 +357,7 @@ async fn a_sync_acts_on_each_kind_of_mail_once_and_touches_nothing() {
             r.unsubscribe_repeated,
             r.unsubscribe_refused
         ),
-        (1, 1, 1),
+        (1, 1, 2),
         "{r:?}"
     );
     assert_eq!(

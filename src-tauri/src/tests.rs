@@ -203,6 +203,40 @@ fn approved_send_writes_one_file_per_recipient() {
     assert!(std::fs::read_to_string(&csv)
         .unwrap()
         .starts_with("row,email,state"));
+
+    // The send recorded where its List-Unsubscribe asks people to mail
+    // (mailto:unsubscribe@shop.test?subject=unsubscribe-{token}); a request carrying a
+    // sent message's token counts only there.
+    use mergeguard::mailbox::{classify, Class};
+    use mergeguard::unsubscribe::{TokenIndex, Verdict};
+    let eml = std::fs::read_dir(&f.outbox)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .unwrap();
+    let eml = std::fs::read_to_string(eml.path()).unwrap();
+    let header = eml
+        .lines()
+        .find_map(|l| l.strip_prefix("List-Unsubscribe: "))
+        .expect("a List-Unsubscribe header");
+    let token = header
+        .split("subject=unsubscribe-")
+        .nth(1)
+        .and_then(|t| t.get(..32))
+        .expect("a token in the mailto subject");
+    let store = f.state.store().unwrap();
+    let index = TokenIndex::build(&store, OffsetDateTime::now_utc()).unwrap();
+    let request = |to: &str| {
+        format!("From: a@example.jp\r\nTo: {to}\r\nSubject: unsubscribe-{token}\r\n\r\n.\r\n")
+    };
+    assert!(matches!(
+        classify(request("unsubscribe@shop.test").as_bytes(), &index),
+        Class::Unsubscribe(Verdict::Valid(_))
+    ));
+    assert!(matches!(
+        classify(request("info@shop.test").as_bytes(), &index),
+        Class::Unsubscribe(Verdict::WrongAddress { .. })
+    ));
 }
 
 #[test]

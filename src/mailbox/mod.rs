@@ -1,7 +1,8 @@
 //! The mailbox loop: a relay profile names an IMAP mailbox; a sync reads the messages
 //! that arrived since the last one and acts on what they are (see `classify.rs`):
-//! - an unsubscribe request carrying a valid token → the person it names goes on the
-//!   suppression list (logged without the address);
+//! - an unsubscribe request carrying a valid token, mailed to that campaign's unsubscribe
+//!   address → the person it names goes on the suppression list (logged without the
+//!   address); the same token mailed elsewhere is refused;
 //! - a bounce matched by Message-ID to a sent message → that delivery's report shows it;
 //!   hard (5.1.x) → suppressed; soft → counted per address, suppressed at
 //!   [`SyncOptions::soft_bounce_limit`];
@@ -285,8 +286,9 @@ pub struct SyncReport {
     pub unsubscribed: u64,
     /// Valid requests for people already on the list (a repeat, or a replayed token).
     pub unsubscribe_repeated: u64,
-    /// Requests whose token matched nothing this install sent (forged or mistyped), or
-    /// an unkeyed token past its grace period.
+    /// Requests whose token matched nothing this install sent (forged or mistyped), an
+    /// unkeyed token past its grace period, or a valid token mailed to another address
+    /// than its campaign's unsubscribe address.
     pub unsubscribe_refused: u64,
     pub hard_bounces: u64,
     pub soft_bounces: u64,
@@ -453,6 +455,11 @@ fn apply(
             let (why, campaign) = match v {
                 Verdict::LegacyExpired { campaign_id } => {
                     ("legacy_token_expired", Some(campaign_id.as_str()))
+                }
+                // A valid token mailed somewhere else than the campaign's unsubscribe
+                // address; the address it went to is not logged.
+                Verdict::WrongAddress { campaign_id } => {
+                    ("not_unsubscribe_address", Some(campaign_id.as_str()))
                 }
                 _ => ("unknown_token", None),
             };
