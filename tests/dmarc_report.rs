@@ -155,28 +155,26 @@ fn the_command_refuses_a_malformed_file_with_exit_2_and_one_line() {
                 "import",
                 data("google.xml").to_str().unwrap(),
                 data(file).to_str().unwrap(),
+                "--operator",
+                "aiko",
+                "--pin-stdin",
                 "--json",
             ],
-            "",
+            "246813\n",
         );
         assert_eq!(out.status.code(), Some(2), "{file}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.starts_with("error: ") && err.contains(file), "{err}");
         assert!(out.stdout.is_empty());
-        // Nothing stored: not even the good file named before it (no database was made).
+        // Nothing stored: not even the good file named before it (no database was made:
+        // every file is read before the store is opened and the PIN asked).
         assert!(!dir.path().join(mergeguard::store::DB_FILE).exists());
     }
 }
 
 #[test]
-fn the_command_prints_the_reports_as_json() {
-    if std::env::var("MG_TEST_KEYRING").as_deref() != Ok("1") {
-        panic!(
-            "this test stores reports in a real data folder: run it with\n  \
-             tests/servers/keyring-session.sh cargo test -p mergeguard --test dmarc_report"
-        );
-    }
+fn the_command_needs_an_operator() {
     let dir = tempfile::tempdir().unwrap();
     let out = common_cli::mg(
         dir.path(),
@@ -184,11 +182,78 @@ fn the_command_prints_the_reports_as_json() {
             "dmarc-report",
             "import",
             data("google.xml").to_str().unwrap(),
-            data("outlook.zip").to_str().unwrap(),
-            "--json",
         ],
         "",
     );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--operator"));
+    assert!(!dir.path().join(mergeguard::store::DB_FILE).exists());
+}
+
+fn require_keyring() {
+    if std::env::var("MG_TEST_KEYRING").as_deref() != Ok("1") {
+        panic!(
+            "this test stores reports in a real data folder: run it with\n  \
+             tests/servers/keyring-session.sh cargo test -p mergeguard --test dmarc_report"
+        );
+    }
+}
+
+/// A data folder whose first admin is aiko (PIN 246813), made with the command line.
+fn data_folder_with_admin() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common_cli::mg(
+        dir.path(),
+        &["operator", "add", "aiko", "--pin-stdin"],
+        "246813\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+fn import_as(dir: &Path, operator: &str, pin: &str) -> std::process::Output {
+    common_cli::mg(
+        dir,
+        &[
+            "dmarc-report",
+            "import",
+            data("google.xml").to_str().unwrap(),
+            data("outlook.zip").to_str().unwrap(),
+            "--operator",
+            operator,
+            "--pin-stdin",
+            "--json",
+        ],
+        &format!("{pin}\n"),
+    )
+}
+
+#[test]
+fn a_wrong_pin_or_unknown_operator_stores_nothing() {
+    require_keyring();
+    let dir = data_folder_with_admin();
+    for (who, pin) in [("aiko", "000000"), ("nobody", "246813")] {
+        let out = import_as(dir.path(), who, pin);
+        assert_ne!(out.status.code(), Some(0), "{who}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{who}: {err}");
+        assert!(err.starts_with("error: "), "{who}: {err}");
+        assert!(out.stdout.is_empty(), "{who}");
+        let summary = common_cli::mg(dir.path(), &["dmarc-report", "summary", "--json"], "");
+        let v: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+        assert_eq!(v["reports"], 0, "{who}");
+    }
+}
+
+#[test]
+fn the_command_prints_the_reports_as_json() {
+    require_keyring();
+    let dir = data_folder_with_admin();
+    let out = import_as(dir.path(), "aiko", "246813");
     assert!(
         out.status.success(),
         "{}",
@@ -213,4 +278,16 @@ fn the_command_prints_the_reports_as_json() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["reports"], 2);
+    // Each new report's log entry names the operator who imported it.
+    let store = Store::open(dir.path()).unwrap();
+    let log = mergeguard::audit::entries(&store, &mergeguard::audit::Filter::default()).unwrap();
+    let imported: Vec<_> = log
+        .iter()
+        .filter(|e| e.kind == "dmarc_report_imported")
+        .collect();
+    assert_eq!(imported.len(), 2);
+    assert!(
+        imported.iter().all(|e| e.operator == "aiko"),
+        "{imported:?}"
+    );
 }

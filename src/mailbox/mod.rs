@@ -302,9 +302,25 @@ pub struct SyncReport {
     pub untouched: u64,
 }
 
-/// Reads `settings`'s folder from the last processed UID on, for `profile`.
+/// Reads `settings`'s folder from the last processed UID on, for `profile`, with
+/// credentials the caller holds; the sync's log entry names [`MAILBOX`]. No role check:
+/// this is for callers that bring their own credentials (tests, benchmarks). A person
+/// checks a mailbox through [`check_mailbox`], which needs a sender or an admin.
 pub async fn sync(
     store: &Store,
+    profile: &Profile,
+    settings: &MailboxSettings,
+    credentials: &Credentials,
+    options: &SyncOptions,
+    now: OffsetDateTime,
+) -> Result<SyncReport, Error> {
+    sync_as(store, MAILBOX, profile, settings, credentials, options, now).await
+}
+
+/// [`sync`], its log entry (`mailbox_synced`) naming `operator`, who asked for it.
+async fn sync_as(
+    store: &Store,
+    operator: &str,
     profile: &Profile,
     settings: &MailboxSettings,
     credentials: &Credentials,
@@ -411,7 +427,7 @@ pub async fn sync(
     audit::append(
         store,
         now,
-        MAILBOX,
+        operator,
         Kind::MailboxSynced,
         None,
         serde_json::to_value(&report).unwrap_or_default(),
@@ -617,8 +633,11 @@ pub fn stored_credentials(profile: &Profile) -> Result<Credentials, Error> {
     }
 }
 
-/// "Check the mailbox" from the app: a signed-in sender or admin (the sync adds to the
-/// suppression list, as they may), then [`sync_profile`].
+/// "Check the mailbox", in the window and on the command line (`mergeguard mailbox sync
+/// --operator NAME`): a signed-in sender or admin (the sync adds to the suppression list,
+/// as they may; re-checked here), then the profile, its mailbox and its stored
+/// credentials, then [`sync`]. The sync's log entry names the operator; what the mail
+/// itself caused (unsubscribes, bounces, reports) is logged as [`MAILBOX`].
 pub async fn check_mailbox(
     store: &Store,
     by: &Session,
@@ -632,18 +651,6 @@ pub async fn check_mailbox(
             format!("{} cannot check the mailbox: {e}", by.operator()),
         ))
     })?;
-    sync_profile(store, profile_name, options, now).await
-}
-
-/// "Check the mailbox": the profile, its mailbox and its stored credentials, then
-/// [`sync`]. What `mergeguard mailbox sync` calls (the command line runs as the OS user
-/// who owns the data folder, as `dmarc-report import` does).
-pub async fn sync_profile(
-    store: &Store,
-    profile_name: &str,
-    options: &SyncOptions,
-    now: OffsetDateTime,
-) -> Result<SyncReport, Error> {
     let profile = crate::profiles::get(store, profile_name)
         .map_err(|e| Error::Refused(UserError::new(e.code(), e.to_string())))?;
     let settings =
@@ -671,5 +678,14 @@ pub async fn sync_profile(
         }
         crate::profiles::AuthMethod::Password => stored_credentials(&profile)?,
     };
-    sync(store, &profile, &settings, &credentials, options, now).await
+    sync_as(
+        store,
+        by.operator(),
+        &profile,
+        &settings,
+        &credentials,
+        options,
+        now,
+    )
+    .await
 }
