@@ -668,6 +668,59 @@ pub fn summarize(
     })
 }
 
+/// The distinct source addresses of the stored records whose report period starts in
+/// `[from, until)`: the sources [`summarize`] shows.
+pub fn source_ips(
+    store: &Store,
+    from: Option<i64>,
+    until: Option<i64>,
+) -> Result<Vec<IpAddr>, UserError> {
+    let db = |e: rusqlite::Error| {
+        UserError::new(
+            ErrorCode::Database,
+            format!("the DMARC reports could not be read: {e}"),
+        )
+    };
+    let conn = store.read();
+    let mut stmt = conn
+        .prepare(
+            "SELECT DISTINCT r.source_ip FROM dmarc_records r JOIN dmarc_reports p ON p.id = r.report
+             WHERE p.begin_at >= ?1 AND p.begin_at < ?2",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(
+            params![from.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)],
+            |r| r.get::<_, String>(0),
+        )
+        .map_err(db)?;
+    let mut ips = Vec::new();
+    for ip in rows {
+        if let Ok(ip) = ip.map_err(db)?.parse() {
+            ips.push(ip);
+        }
+    }
+    Ok(ips)
+}
+
+/// [`summarize`] with each source's PTR name looked up through `resolver`, bounded by
+/// `limits` (a few lookups at a time, a short time each and for all: a slow or hostile
+/// DNS server costs the screen at most `limits.total`, and no answer is no name). Names
+/// are looked up once per call, only for the sources shown, and are text to show
+/// ([`crate::preflight::dns::ptr_names`]); no warning depends on them.
+pub async fn summarize_with_names(
+    store: &Store,
+    from: Option<i64>,
+    until: Option<i64>,
+    relay_ips: &[IpAddr],
+    resolver: &crate::preflight::dns::Resolver,
+    limits: &crate::preflight::dns::PtrLimits,
+) -> Result<Summary, UserError> {
+    let shown = source_ips(store, from, until)?;
+    let names = crate::preflight::dns::ptr_names(resolver, &shown, limits).await;
+    summarize(store, from, until, relay_ips, &|ip| names.get(&ip).cloned())
+}
+
 /// Whether a stored report exists (for tests and the sync's report).
 pub fn is_stored(store: &Store, org: &str, report_id: &str) -> Result<bool, UserError> {
     store
