@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 
 use crate::audit::{self, Kind};
 use crate::error::{ErrorCode, UserError};
+use crate::operators::{Role, Session};
 use crate::store::{Store, Tx};
 
 /// The largest report file or attachment read (compressed or not).
@@ -45,6 +46,9 @@ pub enum Error {
     },
     #[error("the DMARC report could not be stored: {0}")]
     Database(String),
+    /// The operator may not import (disabled, or no longer an operator).
+    #[error("{0}")]
+    Refused(UserError),
 }
 
 impl Error {
@@ -53,7 +57,14 @@ impl Error {
             Error::Malformed(_) => ErrorCode::InvalidInput,
             Error::Io { .. } => ErrorCode::Io,
             Error::Database(_) => ErrorCode::Database,
+            Error::Refused(e) => e.code,
         }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Database(e.to_string())
     }
 }
 
@@ -370,6 +381,49 @@ pub fn store_reports(
         .map_err(|e| Error::Database(e.to_string()))
 }
 
+/// Who may import report files: any operator. A report is data about the domain and
+/// changes nothing that is sent; the window's import asks for a signed-in operator too.
+pub const IMPORTERS: &[Role] = &[Role::Sender, Role::Approver, Role::Admin];
+
+/// [`store_reports`] for a signed-in operator (`mergeguard dmarc-report import
+/// --operator NAME`): they are re-checked (enabled, one of [`IMPORTERS`]) in the same
+/// transaction, and each new report's log entry names them.
+pub fn store_reports_by(
+    store: &Store,
+    by: &Session,
+    reports: &[AggregateReport],
+    now: OffsetDateTime,
+) -> Result<usize, Error> {
+    store.transaction(|tx| {
+        crate::operators::authorize_in(tx, by, IMPORTERS).map_err(|e| {
+            Error::Refused(UserError::new(
+                e.code(),
+                format!("{} cannot import DMARC reports: {e}", by.operator()),
+            ))
+        })?;
+        let mut new = 0;
+        for r in reports {
+            new += usize::from(
+                store_in(tx, r, by.operator(), now).map_err(|e| Error::Database(e.to_string()))?,
+            );
+        }
+        Ok(new)
+    })
+}
+
+/// Reads and parses every file, storing nothing: the first malformed one is the error,
+/// with its path.
+pub fn read_reports(paths: &[&Path]) -> Result<Vec<AggregateReport>, (std::path::PathBuf, Error)> {
+    let mut reports = Vec::with_capacity(paths.len());
+    for p in paths {
+        let r = read_file(p)
+            .and_then(|b| parse_file_bytes(&b))
+            .map_err(|e| (p.to_path_buf(), e))?;
+        reports.push(r);
+    }
+    Ok(reports)
+}
+
 /// Reads and parses every file, then stores them together: one malformed file (the
 /// error names it) stores nothing. Returns the reports and how many were new.
 pub fn import_files(
@@ -377,13 +431,7 @@ pub fn import_files(
     paths: &[&Path],
     now: OffsetDateTime,
 ) -> Result<(Vec<AggregateReport>, usize), (Option<std::path::PathBuf>, Error)> {
-    let mut reports = Vec::with_capacity(paths.len());
-    for p in paths {
-        let r = read_file(p)
-            .and_then(|b| parse_file_bytes(&b))
-            .map_err(|e| (Some(p.to_path_buf()), e))?;
-        reports.push(r);
-    }
+    let reports = read_reports(paths).map_err(|(p, e)| (Some(p), e))?;
     let new = store_reports(store, &reports, now).map_err(|e| (None, e))?;
     Ok((reports, new))
 }
@@ -618,6 +666,59 @@ pub fn summarize(
         warnings,
         why,
     })
+}
+
+/// The distinct source addresses of the stored records whose report period starts in
+/// `[from, until)`: the sources [`summarize`] shows.
+pub fn source_ips(
+    store: &Store,
+    from: Option<i64>,
+    until: Option<i64>,
+) -> Result<Vec<IpAddr>, UserError> {
+    let db = |e: rusqlite::Error| {
+        UserError::new(
+            ErrorCode::Database,
+            format!("the DMARC reports could not be read: {e}"),
+        )
+    };
+    let conn = store.read();
+    let mut stmt = conn
+        .prepare(
+            "SELECT DISTINCT r.source_ip FROM dmarc_records r JOIN dmarc_reports p ON p.id = r.report
+             WHERE p.begin_at >= ?1 AND p.begin_at < ?2",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(
+            params![from.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)],
+            |r| r.get::<_, String>(0),
+        )
+        .map_err(db)?;
+    let mut ips = Vec::new();
+    for ip in rows {
+        if let Ok(ip) = ip.map_err(db)?.parse() {
+            ips.push(ip);
+        }
+    }
+    Ok(ips)
+}
+
+/// [`summarize`] with each source's PTR name looked up through `resolver`, bounded by
+/// `limits` (a few lookups at a time, a short time each and for all: a slow or hostile
+/// DNS server costs the screen at most `limits.total`, and no answer is no name). Names
+/// are looked up once per call, only for the sources shown, and are text to show
+/// ([`crate::preflight::dns::ptr_names`]); no warning depends on them.
+pub async fn summarize_with_names(
+    store: &Store,
+    from: Option<i64>,
+    until: Option<i64>,
+    relay_ips: &[IpAddr],
+    resolver: &crate::preflight::dns::Resolver,
+    limits: &crate::preflight::dns::PtrLimits,
+) -> Result<Summary, UserError> {
+    let shown = source_ips(store, from, until)?;
+    let names = crate::preflight::dns::ptr_names(resolver, &shown, limits).await;
+    summarize(store, from, until, relay_ips, &|ip| names.get(&ip).cloned())
 }
 
 /// Whether a stored report exists (for tests and the sync's report).

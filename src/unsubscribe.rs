@@ -12,6 +12,16 @@
 //! first opened the data folder (the time migration 0008 was applied), and only for
 //! [`LEGACY_GRACE`] after their message was sent; every use is logged as legacy.
 //!
+//! A request counts only when it was sent to the campaign's own unsubscribe address: the
+//! mailto address its List-Unsubscribe carried, which every send records in its
+//! `send_start` log entry (`unsubscribe_mailto`, [`SEND_START_KEY`]). A valid token mailed
+//! anywhere else (a reply to the newsletter that quotes it, a forward) is refused. The
+//! comparison ignores case and a `+detail` in the local part, so
+//! `unsubscribe+TOKEN@Shop.Test` is `unsubscribe@shop.test`. Campaigns sent before sends
+//! recorded their address have nothing to compare with; their valid tokens are honoured
+//! wherever they were mailed, as before (refusing them would drop opt-outs the law says
+//! must be honoured).
+//!
 //! Architecture invariant: a token is checked only against deliveries this store
 //! recorded as sent; a token that matches nothing changes nothing.
 
@@ -99,14 +109,92 @@ pub enum Verdict {
     LegacyExpired {
         campaign_id: String,
     },
+    /// A valid token, mailed to an address that is not its campaign's unsubscribe address.
+    WrongAddress {
+        campaign_id: String,
+    },
     /// Matches no delivery this install sent: forged, mistyped or from another install.
     Unknown,
+}
+
+/// The key of a `send_start` log entry's details that records the campaign's unsubscribe
+/// mailto address (`{token}` unexpanded, no `mailto:` and no `?query`), or `null` when
+/// its List-Unsubscribe has no mailto.
+pub const SEND_START_KEY: &str = "unsubscribe_mailto";
+
+/// The address part of a List-Unsubscribe mailto as a campaign writes it
+/// (`mailto:unsubscribe+{token}@shop.test?subject=x` → `unsubscribe+{token}@shop.test`),
+/// percent-decoded (RFC 6068 §2).
+pub fn mailto_address(mailto: &str) -> String {
+    let m = mailto.trim();
+    let m = m
+        .strip_prefix("mailto:")
+        .or_else(|| m.strip_prefix("MAILTO:"))
+        .unwrap_or(m);
+    let addr = m.split('?').next().unwrap_or_default();
+    let bytes = addr.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
+            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The mailbox an address names, for comparing a request's recipient with an unsubscribe
+/// address: the local part up to its first `+` and the domain, as
+/// [`address_key`] compares addresses (case ignored, an internationalised domain in its
+/// A-label form). `None` for something that is not an address.
+fn mailbox_of(address: &str) -> Option<String> {
+    let a = address
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
+    let (local, domain) = a.rsplit_once('@')?;
+    let base = local.split('+').next().unwrap_or_default();
+    let domain = domain.trim_end_matches('.');
+    if base.is_empty() || domain.is_empty() {
+        return None;
+    }
+    Some(address_key(&format!("{base}@{domain}")))
+}
+
+/// Whether `recipient` (an address a request was mailed to) is the unsubscribe address
+/// `template` (see [`mailto_address`]) with `token` in place of `{token}`. A `+detail` and
+/// case do not matter: `unsubscribe+TOKEN@Shop.Test` is `unsubscribe@shop.test`.
+pub fn is_unsubscribe_address(template: &str, token: &str, recipient: &str) -> bool {
+    match (
+        mailbox_of(&template.replace("{token}", token)),
+        mailbox_of(recipient),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Every token this store's sent deliveries carry, built once per mailbox sync.
 pub struct TokenIndex {
     /// token → (who, sent at in unix milliseconds).
     map: HashMap<String, (Issued, i64)>,
+    /// campaign → the unsubscribe mailto addresses its sends recorded (empty: its
+    /// List-Unsubscribe had no mailto). A campaign missing here was sent before sends
+    /// recorded the address.
+    addresses: HashMap<String, Vec<String>>,
     now: OffsetDateTime,
 }
 
@@ -164,7 +252,36 @@ impl TokenIndex {
             }
             map.insert(key.token(&campaign_id, &email), (issued, sent_at));
         }
-        Ok(TokenIndex { map, now })
+        drop(stmt);
+        // Each send's unsubscribe address, from its keyed `send_start` entry.
+        let mut addresses: HashMap<String, Vec<String>> = HashMap::new();
+        let mut stmt = conn
+            .prepare(
+                "SELECT campaign, details FROM audit_log
+                 WHERE kind = 'send_start' AND campaign IS NOT NULL",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db)?;
+        for row in rows {
+            let (campaign, details) = row.map_err(db)?;
+            let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+            let Some(recorded) = details.get(SEND_START_KEY) else {
+                continue; // a send before the address was recorded
+            };
+            let list = addresses.entry(campaign).or_default();
+            if let Some(a) = recorded.as_str() {
+                if !list.iter().any(|x| x == a) {
+                    list.push(a.to_owned());
+                }
+            }
+        }
+        Ok(TokenIndex {
+            map,
+            addresses,
+            now,
+        })
     }
 
     /// The verdict on one token (32 hex digits, any case).
@@ -190,15 +307,71 @@ impl TokenIndex {
     /// The best verdict among the token-shaped words of `text` (an address, a subject, a
     /// body): a valid token wins over an expired one over none.
     pub fn find(&self, text: &str) -> Verdict {
-        let mut best = Verdict::Unknown;
+        self.find_token(text).0
+    }
+
+    /// [`find`](Self::find), with the token that gave the verdict.
+    pub fn find_token<'t>(&self, text: &'t str) -> (Verdict, Option<&'t str>) {
+        let mut best = (Verdict::Unknown, None);
         for word in token_candidates(text) {
             match self.check(word) {
-                v @ Verdict::Valid(_) => return v,
-                v @ Verdict::LegacyExpired { .. } => best = v,
-                Verdict::Unknown => {}
+                v @ Verdict::Valid(_) => return (v, Some(word)),
+                v @ Verdict::LegacyExpired { .. } => best = (v, Some(word)),
+                Verdict::Unknown | Verdict::WrongAddress { .. } => {}
             }
         }
         best
+    }
+
+    /// Whether a request carrying `token` of `campaign_id` was mailed to that campaign's
+    /// unsubscribe address: one of `recipients` (To, Cc, Delivered-To, ...) is it. A
+    /// campaign sent before its address was recorded has nothing to compare with: yes.
+    pub fn sent_to_unsubscribe_address(
+        &self,
+        campaign_id: &str,
+        token: &str,
+        recipients: &[String],
+    ) -> bool {
+        match self.addresses.get(campaign_id) {
+            None => true,
+            Some(templates) => templates.iter().any(|t| {
+                recipients
+                    .iter()
+                    .any(|r| is_unsubscribe_address(t, token, r))
+            }),
+        }
+    }
+
+    /// Whether `recipient` is the unsubscribe address of any campaign sent (whatever the
+    /// token in it): mail to it is an unsubscribe request even without the word.
+    pub fn is_any_unsubscribe_address(&self, recipient: &str) -> bool {
+        let Some(r) = mailbox_of(recipient) else {
+            return false;
+        };
+        // A template with `{token}` before any `+` never equals a real address here;
+        // such requests are found by their token instead.
+        self.addresses
+            .values()
+            .flatten()
+            .any(|t| mailbox_of(t).is_some_and(|m| m == r))
+    }
+
+    /// An index of the given (token, who, sent at in unix milliseconds) and campaign
+    /// unsubscribe addresses, for unit tests without a store.
+    #[cfg(test)]
+    pub(crate) fn from_parts(
+        entries: Vec<(String, Issued, i64)>,
+        addresses: HashMap<String, Vec<String>>,
+        now: OffsetDateTime,
+    ) -> TokenIndex {
+        TokenIndex {
+            map: entries
+                .into_iter()
+                .map(|(t, i, at)| (t.to_ascii_lowercase(), (i, at)))
+                .collect(),
+            addresses,
+            now,
+        }
     }
 }
 
@@ -287,6 +460,99 @@ mod tests {
         assert_eq!(token_candidates(&text).collect::<Vec<_>>(), [t]);
     }
 
+    #[test]
+    fn the_mailto_address_is_the_part_before_the_query_decoded() {
+        assert_eq!(
+            mailto_address("mailto:unsubscribe+{token}@shop.test?subject=stop"),
+            "unsubscribe+{token}@shop.test"
+        );
+        assert_eq!(
+            mailto_address("leave%2B{token}@shop.test"),
+            "leave+{token}@shop.test"
+        );
+        assert_eq!(mailto_address("a@b.test%"), "a@b.test%");
+    }
+
+    #[test]
+    fn an_unsubscribe_address_matches_with_or_without_its_detail_in_any_case() {
+        let t = "0123456789abcdef0123456789abcdef";
+        let tpl = "unsubscribe+{token}@shop.test";
+        for ok in [
+            format!("unsubscribe+{t}@shop.test"),
+            "unsubscribe@shop.test".to_owned(),
+            format!("<Unsubscribe+{}@SHOP.TEST.>", t.to_uppercase()),
+        ] {
+            assert!(is_unsubscribe_address(tpl, t, &ok), "{ok}");
+        }
+        for no in [
+            "news@shop.test",
+            "unsubscribe@shop.test.evil.example",
+            "unsubscribe@evil.example",
+            "xunsubscribe@shop.test",
+            "unsubscribe",
+            "",
+        ] {
+            assert!(!is_unsubscribe_address(tpl, t, no), "{no}");
+        }
+        // The token in the local part without a '+': that exact mailbox only.
+        let tpl = "u-{token}@shop.test";
+        assert!(is_unsubscribe_address(tpl, t, &format!("U-{t}@shop.test")));
+        assert!(!is_unsubscribe_address(tpl, t, "u-@shop.test"));
+        assert!(!is_unsubscribe_address(
+            tpl,
+            t,
+            "u-ffffffffffffffffffffffffffffffff@shop.test"
+        ));
+        // An internationalised domain is compared in its A-label form.
+        assert!(is_unsubscribe_address(
+            "stop@例え.jp",
+            t,
+            "stop@xn--r8jz45g.jp"
+        ));
+    }
+
+    #[test]
+    fn the_index_reads_each_campaigns_unsubscribe_address_from_its_send_start_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open_with(dir.path(), &crate::secrets::install::MemoryKeys::new()).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let start = |campaign: &str, details: serde_json::Value| {
+            crate::audit::append(
+                &store,
+                now,
+                "aiko",
+                crate::audit::Kind::SendStart,
+                Some(campaign),
+                details,
+            )
+            .unwrap();
+        };
+        start("a", serde_json::json!({"recipients": 1}));
+        start(
+            "b",
+            serde_json::json!({SEND_START_KEY: "stop+{token}@shop.test"}),
+        );
+        start("b", serde_json::json!({SEND_START_KEY: "leave@shop.test"}));
+        start("b", serde_json::json!({SEND_START_KEY: "leave@shop.test"}));
+        start("c", serde_json::json!({SEND_START_KEY: null}));
+        let idx = TokenIndex::build(&store, now).unwrap();
+        let t = "0123456789abcdef0123456789abcdef";
+        let to = |a: &str| vec![a.to_owned()];
+        // "a" was sent before the address was recorded: anything goes.
+        assert!(idx.sent_to_unsubscribe_address("a", t, &to("news@shop.test")));
+        // "b" had two addresses over its runs; each counts, nothing else does.
+        assert_eq!(idx.addresses["b"].len(), 2);
+        assert!(idx.sent_to_unsubscribe_address("b", t, &to(&format!("stop+{t}@shop.test"))));
+        assert!(idx.sent_to_unsubscribe_address("b", t, &to("Leave@Shop.test")));
+        assert!(!idx.sent_to_unsubscribe_address("b", t, &to("news@shop.test")));
+        assert!(!idx.sent_to_unsubscribe_address("b", t, &[]));
+        // "c" had only a URL: no mail request is to its address.
+        assert!(!idx.sent_to_unsubscribe_address("c", t, &to("stop@shop.test")));
+        assert!(idx.is_any_unsubscribe_address("stop@shop.test"));
+        assert!(!idx.is_any_unsubscribe_address("news@shop.test"));
+    }
+
     fn index(entries: &[(&str, &str, bool, OffsetDateTime)], now: OffsetDateTime) -> TokenIndex {
         let k = key(3);
         let mut map = HashMap::new();
@@ -303,7 +569,11 @@ mod tests {
             };
             map.insert(token, (issued, sent.unix_timestamp() * 1000));
         }
-        TokenIndex { map, now }
+        TokenIndex {
+            map,
+            addresses: HashMap::new(),
+            now,
+        }
     }
 
     #[test]

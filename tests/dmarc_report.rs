@@ -4,6 +4,8 @@
 //!
 //! The command-line tests that store a report need the keychain: run this file with
 //!   tests/servers/keyring-session.sh cargo test -p mergeguard --test dmarc_report
+//! The PTR names of the summary are looked up at the test DNS server (tests/servers/dns.sh,
+//! 127.0.0.1:5353 or $MG_TEST_DNS) and at a hostile one this file runs itself.
 
 mod common_cli;
 
@@ -11,6 +13,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use mergeguard::dmarc_report::{self, MAX_FILE_BYTES};
+use mergeguard::preflight::dns::{PtrLimits, Resolver, PTR_NAME_MAX};
 use mergeguard::secrets::install::MemoryKeys;
 use mergeguard::store::Store;
 use time::OffsetDateTime;
@@ -155,28 +158,26 @@ fn the_command_refuses_a_malformed_file_with_exit_2_and_one_line() {
                 "import",
                 data("google.xml").to_str().unwrap(),
                 data(file).to_str().unwrap(),
+                "--operator",
+                "aiko",
+                "--pin-stdin",
                 "--json",
             ],
-            "",
+            "246813\n",
         );
         assert_eq!(out.status.code(), Some(2), "{file}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.starts_with("error: ") && err.contains(file), "{err}");
         assert!(out.stdout.is_empty());
-        // Nothing stored: not even the good file named before it (no database was made).
+        // Nothing stored: not even the good file named before it (no database was made:
+        // every file is read before the store is opened and the PIN asked).
         assert!(!dir.path().join(mergeguard::store::DB_FILE).exists());
     }
 }
 
 #[test]
-fn the_command_prints_the_reports_as_json() {
-    if std::env::var("MG_TEST_KEYRING").as_deref() != Ok("1") {
-        panic!(
-            "this test stores reports in a real data folder: run it with\n  \
-             tests/servers/keyring-session.sh cargo test -p mergeguard --test dmarc_report"
-        );
-    }
+fn the_command_needs_an_operator() {
     let dir = tempfile::tempdir().unwrap();
     let out = common_cli::mg(
         dir.path(),
@@ -184,11 +185,78 @@ fn the_command_prints_the_reports_as_json() {
             "dmarc-report",
             "import",
             data("google.xml").to_str().unwrap(),
-            data("outlook.zip").to_str().unwrap(),
-            "--json",
         ],
         "",
     );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--operator"));
+    assert!(!dir.path().join(mergeguard::store::DB_FILE).exists());
+}
+
+fn require_keyring() {
+    if std::env::var("MG_TEST_KEYRING").as_deref() != Ok("1") {
+        panic!(
+            "this test stores reports in a real data folder: run it with\n  \
+             tests/servers/keyring-session.sh cargo test -p mergeguard --test dmarc_report"
+        );
+    }
+}
+
+/// A data folder whose first admin is aiko (PIN 246813), made with the command line.
+fn data_folder_with_admin() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common_cli::mg(
+        dir.path(),
+        &["operator", "add", "aiko", "--pin-stdin"],
+        "246813\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+fn import_as(dir: &Path, operator: &str, pin: &str) -> std::process::Output {
+    common_cli::mg(
+        dir,
+        &[
+            "dmarc-report",
+            "import",
+            data("google.xml").to_str().unwrap(),
+            data("outlook.zip").to_str().unwrap(),
+            "--operator",
+            operator,
+            "--pin-stdin",
+            "--json",
+        ],
+        &format!("{pin}\n"),
+    )
+}
+
+#[test]
+fn a_wrong_pin_or_unknown_operator_stores_nothing() {
+    require_keyring();
+    let dir = data_folder_with_admin();
+    for (who, pin) in [("aiko", "000000"), ("nobody", "246813")] {
+        let out = import_as(dir.path(), who, pin);
+        assert_ne!(out.status.code(), Some(0), "{who}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{who}: {err}");
+        assert!(err.starts_with("error: "), "{who}: {err}");
+        assert!(out.stdout.is_empty(), "{who}");
+        let summary = common_cli::mg(dir.path(), &["dmarc-report", "summary", "--json"], "");
+        let v: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+        assert_eq!(v["reports"], 0, "{who}");
+    }
+}
+
+#[test]
+fn the_command_prints_the_reports_as_json() {
+    require_keyring();
+    let dir = data_folder_with_admin();
+    let out = import_as(dir.path(), "aiko", "246813");
     assert!(
         out.status.success(),
         "{}",
@@ -213,4 +281,185 @@ fn the_command_prints_the_reports_as_json() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["reports"], 2);
+    // Each new report's log entry names the operator who imported it.
+    let store = Store::open(dir.path()).unwrap();
+    let log = mergeguard::audit::entries(&store, &mergeguard::audit::Filter::default()).unwrap();
+    let imported: Vec<_> = log
+        .iter()
+        .filter(|e| e.kind == "dmarc_report_imported")
+        .collect();
+    assert_eq!(imported.len(), 2);
+    assert!(
+        imported.iter().all(|e| e.operator == "aiko"),
+        "{imported:?}"
+    );
+}
+
+fn test_dns() -> std::net::SocketAddr {
+    std::env::var("MG_TEST_DNS")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "127.0.0.1:5353".into())
+        .parse()
+        .expect("MG_TEST_DNS is IP:PORT")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn the_summary_names_sources_by_their_ptr_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = memory_store(dir.path());
+    for f in ["loopback.xml", "google.xml"] {
+        dmarc_report::import_file(&store, &data(f), now()).unwrap();
+    }
+    let resolver = Resolver::At(test_dns());
+    let started = std::time::Instant::now();
+    let s = runtime()
+        .block_on(dmarc_report::summarize_with_names(
+            &store,
+            None,
+            None,
+            &[],
+            &resolver,
+            &PtrLimits::default(),
+        ))
+        .unwrap();
+    let ptr = |ip: &str| {
+        s.sources
+            .iter()
+            .find(|x| x.source_ip == ip)
+            .unwrap()
+            .ptr
+            .clone()
+    };
+    // tests/servers/dns/reverse.zone: 127.0.0.1 is mail.good.test, 127.0.0.3 has none;
+    // the documentation addresses of google.xml have no reverse zone there.
+    assert_eq!(ptr("127.0.0.1").as_deref(), Some("mail.good.test"));
+    assert_eq!(ptr("127.0.0.3"), None);
+    assert_eq!(ptr("203.0.113.66"), None);
+    // Per day too.
+    assert!(s
+        .days
+        .iter()
+        .filter(|d| d.source_ip == "127.0.0.1")
+        .all(|d| d.ptr.as_deref() == Some("mail.good.test")));
+    assert!(started.elapsed() < PtrLimits::default().total + std::time::Duration::from_secs(1));
+    // Only the sources shown are looked up: a period without the loopback report.
+    let june_1 = 1780272000;
+    let s = runtime()
+        .block_on(dmarc_report::summarize_with_names(
+            &store,
+            Some(june_1),
+            Some(june_1 + 86_400),
+            &[],
+            &resolver,
+            &PtrLimits::default(),
+        ))
+        .unwrap();
+    assert!(s.sources.iter().all(|x| !x.source_ip.starts_with("127.")));
+}
+
+/// A DNS server on a loopback UDP port of its own that answers every PTR question for
+/// 127.0.0.5 with a hostile name (markup, a space, a NUL, long runs of markup),
+/// and never answers anything else: a slow server and a lying one in one.
+fn hostile_dns() -> std::net::SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let q = &buf[..n];
+            // The question name starts at 12; answer only 5.0.0.127.in-addr.arpa.
+            if n < 12 || q.get(12..14) != Some(&[1, b'5'][..]) {
+                continue;
+            }
+            // Header and question only (an EDNS record after it is not echoed).
+            let mut end = 12;
+            while end < n && q[end] != 0 {
+                end += 1 + q[end] as usize;
+            }
+            let mut r = q[..(end + 5).min(n)].to_vec();
+            r[2] = 0x84 | (q[2] & 0x01); // QR, AA, RD as asked
+            r[3] = 0x00;
+            r[6..8].copy_from_slice(&[0, 1]); // one answer
+            r[8..12].copy_from_slice(&[0, 0, 0, 0]);
+            let mut name = Vec::new();
+            for label in [
+                &b"<img src=x onerror=alert(1)>"[..],
+                &b"a b\x00c"[..],
+                &[b'<'; 63][..],
+                &[b'>'; 63][..],
+                &[b'x'; 63][..],
+                &b"evil"[..],
+            ] {
+                name.push(label.len() as u8);
+                name.extend_from_slice(label);
+            }
+            name.push(0);
+            r.extend_from_slice(&[0xc0, 12, 0, 12, 0, 1, 0, 0, 0, 60]); // PTR IN TTL 60
+            r.extend_from_slice(&(name.len() as u16).to_be_bytes());
+            r.extend_from_slice(&name);
+            let _ = socket.send_to(&r, from);
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_hostile_or_silent_dns_server_gives_text_or_no_name_within_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = memory_store(dir.path());
+    dmarc_report::import_file(&store, &data("google.xml"), now()).unwrap();
+    // Forty more sources the server never answers for, and 127.0.0.5 it lies about.
+    let mut report =
+        dmarc_report::parse_file_bytes(&std::fs::read(data("loopback.xml")).unwrap()).unwrap();
+    let template = report.records[0].clone();
+    report.records = (5..45)
+        .map(|i| dmarc_report::ReportRecord {
+            source_ip: format!("127.0.0.{i}"),
+            ..template.clone()
+        })
+        .collect();
+    dmarc_report::store_report(&store, &report, now()).unwrap();
+    let limits = PtrLimits {
+        per_lookup: std::time::Duration::from_millis(500),
+        total: std::time::Duration::from_millis(1500),
+        ..PtrLimits::default()
+    };
+    let started = std::time::Instant::now();
+    let s = runtime()
+        .block_on(dmarc_report::summarize_with_names(
+            &store,
+            None,
+            None,
+            &[],
+            &Resolver::At(hostile_dns()),
+            &limits,
+        ))
+        .unwrap();
+    let took = started.elapsed();
+    // 40 silent lookups, 8 at a time, 0.5 s each would be 2.5 s: the whole is cut at 1.5 s.
+    assert!(
+        took < std::time::Duration::from_millis(2500),
+        "the summary took {took:?}"
+    );
+    let named: Vec<_> = s.sources.iter().filter(|x| x.ptr.is_some()).collect();
+    assert_eq!(named.len(), 1, "{named:?}");
+    let name = named[0].ptr.as_deref().unwrap();
+    assert_eq!(named[0].source_ip, "127.0.0.5");
+    assert!(name.chars().count() <= PTR_NAME_MAX, "{name}");
+    assert!(name.ends_with('…'), "{name}");
+    assert!(
+        name.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.?…".contains(c)),
+        "{name}"
+    );
+    assert!(name.contains("img") && name.contains("onerror"), "{name}");
 }

@@ -1,9 +1,11 @@
 //! The mailbox loop against the real Dovecot and Postfix of tests/servers/mailbox.sh: a
-//! folder seeded with unsubscribe mails (valid, replayed, forged tokens), a DSN Postfix
+//! folder seeded with unsubscribe mails (valid, replayed, forged tokens, and a valid one
+//! mailed to another address than the campaign's unsubscribe address), a DSN Postfix
 //! itself produced, a non-standard soft bounce, DMARC reports (zip, gzip, xml), spam and
 //! an ordinary reply. Needs the keychain (the command line is killed mid-sync):
 //!   MG_TEST_DIR=... tests/servers/keyring-session.sh cargo test -p mergeguard --test mailbox
 
+mod common_cli;
 mod common_mailbox;
 
 use std::path::Path;
@@ -39,10 +41,16 @@ struct Fixture {
     dir: tempfile::TempDir,
     store: Store,
     profile: String,
+    /// The signed-in admin ("admin", PIN 999999), who checks the mailbox.
+    admin: Session,
 }
 
+/// The mailto address of the campaign's List-Unsubscribe, as its send recorded it.
+const UNSUBSCRIBE_TO: &str = "unsubscribe+{token}@shop.test";
+
 /// A store with an admin, a relay profile for bob (password in the keychain, the test
-/// CA) that reads `folder` over IMAPS, and three sent deliveries of one campaign.
+/// CA) that reads `folder` over IMAPS, and three sent deliveries of one campaign whose
+/// send recorded its unsubscribe address (as `workflow::send` does, in `send_start`).
 fn fixture(folder: &str, deliveries: &[(&str, &str)]) -> Fixture {
     require_session();
     let dir = tempfile::tempdir().unwrap();
@@ -92,10 +100,23 @@ fn fixture(folder: &str, deliveries: &[(&str, &str)]) -> Fixture {
         )
         .unwrap();
     }
+    audit::append(
+        &store,
+        now(),
+        "admin",
+        audit::Kind::SendStart,
+        Some(CAMPAIGN),
+        serde_json::json!({
+            "recipients": deliveries.len(),
+            mergeguard::unsubscribe::SEND_START_KEY: UNSUBSCRIBE_TO,
+        }),
+    )
+    .unwrap();
     Fixture {
         dir,
         store,
         profile,
+        admin,
     }
 }
 
@@ -168,6 +189,8 @@ struct Seeded {
     taro: String,
     unknown: String,
     hanako: String,
+    /// Where hanako's valid token was mailed instead of the unsubscribe address.
+    elsewhere: String,
 }
 
 /// The seeded folder and the fixture whose deliveries its mails refer to.
@@ -189,6 +212,8 @@ async fn seed() -> (Fixture, Seeded) {
     );
     let key = UnsubscribeKey::of(&f.store);
     let token = key.token(CAMPAIGN, &taro);
+    let hanako_token = key.token(CAMPAIGN, &hanako);
+    let elsewhere = format!("info-{id}@shop.test");
     let mut n = 0;
     let mut put = |raw: Vec<u8>| {
         n += 1;
@@ -203,6 +228,14 @@ async fn seed() -> (Fixture, Seeded) {
             &format!("unsubscribe+{}@shop.test", "0123456789abcdef0123456789abcdef"),
             "attacker@evil.example",
             "unsubscribe",
+            "",
+        )),
+        // Hanako's valid token, mailed to another address than the campaign's
+        // unsubscribe address (a forward, a reply quoting it): refused, not honoured.
+        put(mail(
+            &elsewhere,
+            "someone@else.example",
+            &format!("unsubscribe {hanako_token}"),
             "",
         )),
         // A soft bounce in a non-standard form, quoting hanako's message.
@@ -233,6 +266,7 @@ async fn seed() -> (Fixture, Seeded) {
             taro,
             unknown,
             hanako,
+            elsewhere,
         },
     )
 }
@@ -284,12 +318,26 @@ fn assert_effects(f: &Fixture, s: &Seeded) {
     }
     // Each message acted on once: one receipt per unsubscribe mail, one per bounce.
     assert_eq!(kinds(store, "unsubscribe_received").len(), 2);
-    assert_eq!(kinds(store, "unsubscribe_refused").len(), 1);
+    let refused = kinds(store, "unsubscribe_refused");
+    let why: Vec<(String, Option<&str>)> = refused
+        .iter()
+        .map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.details).unwrap();
+            (d["why"].as_str().unwrap().to_owned(), e.campaign.as_deref())
+        })
+        .collect();
+    assert_eq!(
+        why,
+        [
+            ("unknown_token".to_owned(), None),
+            ("not_unsubscribe_address".to_owned(), Some(CAMPAIGN))
+        ]
+    );
     assert_eq!(kinds(store, "bounce_received").len(), 2);
     assert_eq!(kinds(store, "dmarc_report_imported").len(), 3);
-    // No address in the log, ever.
+    // No address in the log, ever: not the people's, not where a request was mailed.
     for e in audit::entries(store, &Filter::default()).unwrap() {
-        for a in [&s.taro, &s.unknown, &s.hanako] {
+        for a in [&s.taro, &s.unknown, &s.hanako, &s.elsewhere] {
             assert!(!e.details.contains(a.as_str()), "{} names {a}", e.kind);
         }
     }
@@ -303,9 +351,15 @@ async fn a_sync_acts_on_each_kind_of_mail_once_and_touches_nothing() {
         flags(&mut imap, &s.folder).await
     };
     assert_eq!(before.len(), s.messages);
-    let r = mailbox::sync_profile(&f.store, &f.profile, &SyncOptions::default(), now())
-        .await
-        .unwrap();
+    let r = mailbox::check_mailbox(
+        &f.store,
+        &f.admin,
+        &f.profile,
+        &SyncOptions::default(),
+        now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.read, s.messages as u64);
     assert_eq!(
         (
@@ -313,7 +367,7 @@ async fn a_sync_acts_on_each_kind_of_mail_once_and_touches_nothing() {
             r.unsubscribe_repeated,
             r.unsubscribe_refused
         ),
-        (1, 1, 1),
+        (1, 1, 2),
         "{r:?}"
     );
     assert_eq!(
@@ -333,11 +387,21 @@ async fn a_sync_acts_on_each_kind_of_mail_once_and_touches_nothing() {
     assert_eq!(flags(&mut imap, &s.folder).await, before);
 
     // A second sync finds nothing new and does nothing.
-    let again = mailbox::sync_profile(&f.store, &f.profile, &SyncOptions::default(), now())
-        .await
-        .unwrap();
+    let again = mailbox::check_mailbox(
+        &f.store,
+        &f.admin,
+        &f.profile,
+        &SyncOptions::default(),
+        now(),
+    )
+    .await
+    .unwrap();
     assert_eq!((again.read, again.last_uid), (0, r.last_uid));
     assert_effects(&f, &s);
+    // Each sync's log entry names who asked for it.
+    let synced = kinds(&f.store, "mailbox_synced");
+    assert_eq!(synced.len(), 2);
+    assert!(synced.iter().all(|e| e.operator == "admin"), "{synced:?}");
 
     // A soft bounce counts; the address is not suppressed below the limit.
     let conn = rusqlite::Connection::open(f.store.path()).unwrap();
@@ -357,21 +421,28 @@ async fn killed_mid_sync_then_synced_again_acts_on_each_message_once() {
     let (f, s) = seed().await;
     let data = f.dir.path().to_owned();
     let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mergeguard"))
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mergeguard"))
             .args([
                 "mailbox",
                 "sync",
                 "--profile",
                 &f.profile,
+                "--operator",
+                "admin",
+                "--pin-stdin",
                 "--chunk",
                 "1",
                 "--json",
             ])
             .env("MERGEGUARD_DATA_DIR", &data)
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .unwrap()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"999999\n").unwrap();
+        child
     };
     let db = rusqlite::Connection::open_with_flags(
         f.store.path(),
@@ -493,4 +564,84 @@ async fn a_wrong_password_and_an_untrusted_certificate_are_plain_errors() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("only read over TLS"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_syncs_only_for_a_signed_in_sender_or_admin() {
+    let mut imap = bob().await;
+    let folder = new_folder(&mut imap, "cli").await;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let taro = format!("taro-{id}@example.jp");
+    let f = fixture(
+        &folder,
+        &[(&taro, &format!("<taro-{id}.spring@shop.test>"))],
+    );
+    let token = UnsubscribeKey::of(&f.store).token(CAMPAIGN, &taro);
+    let to = UNSUBSCRIBE_TO.replace("{token}", &token);
+    append(&mut imap, &folder, &mail(&to, &taro, "unsubscribe", "")).await;
+    let _ = imap.logout().await;
+    // An approver, who may not add to the suppression list.
+    operators::add_operator(
+        &f.store,
+        &f.admin,
+        "ben",
+        &[operators::Role::Approver].into(),
+        &Secret::new("135792"),
+        now(),
+    )
+    .unwrap();
+    let sync = |operator: &str, pin: &str| {
+        common_cli::mg(
+            f.dir.path(),
+            &[
+                "mailbox",
+                "sync",
+                "--profile",
+                &f.profile,
+                "--operator",
+                operator,
+                "--pin-stdin",
+                "--json",
+            ],
+            &format!("{pin}\n"),
+        )
+    };
+    let nothing_read = || {
+        mailbox::last_sync(&f.store, &f.profile).unwrap().is_none()
+            && mergeguard::suppression::list(&f.store).unwrap().is_empty()
+            && kinds(&f.store, "mailbox_synced").is_empty()
+    };
+    for (who, pin) in [("admin", "000000"), ("ben", "135792"), ("nobody", "999999")] {
+        let out = sync(who, pin);
+        assert_ne!(out.status.code(), Some(0), "{who}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{who}: {err}");
+        assert!(err.starts_with("error: "), "{who}: {err}");
+        assert!(out.stdout.is_empty(), "{who}");
+        assert!(nothing_read(), "{who}: the mailbox was read");
+    }
+    // Without --operator the command does not run at all.
+    let out = common_cli::mg(
+        f.dir.path(),
+        &["mailbox", "sync", "--profile", &f.profile],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(nothing_read());
+    // The admin with the right PIN: read, acted on, and the log names them.
+    let out = sync("admin", "999999");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["read"].as_u64(), r["unsubscribed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(mergeguard::suppression::contains(&f.store, &taro).unwrap());
+    let synced = kinds(&f.store, "mailbox_synced");
+    assert_eq!(synced.len(), 1);
+    assert_eq!(synced[0].operator, "admin");
 }

@@ -17,6 +17,7 @@ use mergeguard::dmarc_report::{self, AggregateReport, Summary};
 use mergeguard::error::{ErrorCode, UserError};
 use mergeguard::mailbox::{self, MailboxInput, MailboxSettings, SyncOptions, SyncReport};
 use mergeguard::oauth::{self, DeviceSignIn, OAuthInput, OAuthSettings};
+use mergeguard::preflight::dns::PtrLimits;
 use mergeguard::profiles::{self, AuthMethod};
 
 use crate::error::{CommandError, CommandResult};
@@ -128,13 +129,16 @@ pub fn import_reports(
 }
 
 /// The "Domain reports" screen: per day and per source, with warnings. `relay_ips`
-/// are the addresses of the user's own relays, as text.
-pub fn summary(
+/// are the addresses of the user's own relays, as text. Each source's PTR name comes
+/// from the app's resolver (`MERGEGUARD_DNS`, else the system's), bounded so that a slow
+/// or hostile DNS server delays the screen by at most `ptr_limits.total`.
+pub async fn summary(
     state: &AppState,
     now: OffsetDateTime,
     from: Option<i64>,
     until: Option<i64>,
     relay_ips: Vec<String>,
+    ptr_limits: &PtrLimits,
 ) -> CommandResult<Summary> {
     state.signed_in(now)?;
     let ips = relay_ips
@@ -148,13 +152,18 @@ pub fn summary(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(dmarc_report::summarize(
-        &*state.store()?,
-        from,
-        until,
-        &ips,
-        &|_| None,
-    )?)
+    let store = state.store()?;
+    Ok(
+        dmarc_report::summarize_with_names(
+            &store,
+            from,
+            until,
+            &ips,
+            &state.resolver(),
+            ptr_limits,
+        )
+        .await?,
+    )
 }
 
 pub fn configure_oauth(
@@ -276,13 +285,13 @@ pub fn import_dmarc_reports(
 }
 
 #[tauri::command]
-pub fn dmarc_summary(
+pub async fn dmarc_summary(
     state: State<'_, AppState>,
     from: Option<i64>,
     until: Option<i64>,
     relay_ips: Vec<String>,
 ) -> CommandResult<Summary> {
-    summary(&state, now(), from, until, relay_ips)
+    summary(&state, now(), from, until, relay_ips, &PtrLimits::default()).await
 }
 
 #[tauri::command]

@@ -145,6 +145,14 @@ impl AppState {
         self
     }
 
+    /// The same state asking the DNS server `resolver` instead of `MERGEGUARD_DNS`'s
+    /// (tests: no process-wide environment change).
+    #[cfg(test)]
+    pub fn with_resolver(mut self, resolver: Resolver) -> AppState {
+        self.resolver = resolver;
+        self
+    }
+
     /// The folder the campaign list shows and new campaigns go in.
     pub fn campaigns_dir(&self) -> CommandResult<PathBuf> {
         match &self.campaigns_dir {

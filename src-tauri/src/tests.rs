@@ -203,6 +203,40 @@ fn approved_send_writes_one_file_per_recipient() {
     assert!(std::fs::read_to_string(&csv)
         .unwrap()
         .starts_with("row,email,state"));
+
+    // The send recorded where its List-Unsubscribe asks people to mail
+    // (mailto:unsubscribe@shop.test?subject=unsubscribe-{token}); a request carrying a
+    // sent message's token counts only there.
+    use mergeguard::mailbox::{classify, Class};
+    use mergeguard::unsubscribe::{TokenIndex, Verdict};
+    let eml = std::fs::read_dir(&f.outbox)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .unwrap();
+    let eml = std::fs::read_to_string(eml.path()).unwrap();
+    let header = eml
+        .lines()
+        .find_map(|l| l.strip_prefix("List-Unsubscribe: "))
+        .expect("a List-Unsubscribe header");
+    let token = header
+        .split("subject=unsubscribe-")
+        .nth(1)
+        .and_then(|t| t.get(..32))
+        .expect("a token in the mailto subject");
+    let store = f.state.store().unwrap();
+    let index = TokenIndex::build(&store, OffsetDateTime::now_utc()).unwrap();
+    let request = |to: &str| {
+        format!("From: a@example.jp\r\nTo: {to}\r\nSubject: unsubscribe-{token}\r\n\r\n.\r\n")
+    };
+    assert!(matches!(
+        classify(request("unsubscribe@shop.test").as_bytes(), &index),
+        Class::Unsubscribe(Verdict::Valid(_))
+    ));
+    assert!(matches!(
+        classify(request("info@shop.test").as_bytes(), &index),
+        Class::Unsubscribe(Verdict::WrongAddress { .. })
+    ));
 }
 
 #[test]
@@ -948,9 +982,24 @@ fn mailbox_dmarc_and_sign_in_commands_keep_the_core_rules() {
     if std::env::var("MG_TEST_KEYRING").as_deref() != Ok("1") {
         panic!("run inside tests/servers/keyring-session.sh (a real Secret Service)");
     }
-    let f = fixture(Duration::minutes(10));
+    let mut f = fixture(Duration::minutes(10));
     let now = OffsetDateTime::now_utc();
     prepared(&f, now);
+    // The Domain reports' PTR names come from the test DNS (tests/servers/dns.sh), as
+    // MERGEGUARD_DNS would point the window at it.
+    let dns: std::net::SocketAddr = std::env::var("MG_TEST_DNS")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "127.0.0.1:5353".into())
+        .parse()
+        .unwrap();
+    f.state = f
+        .state
+        .with_resolver(mergeguard::preflight::dns::Resolver::At(dns));
+    let ptr = mergeguard::preflight::dns::PtrLimits::default();
+    let summary = |relay_ips: Vec<String>| {
+        runtime().block_on(mailbox::summary(&f.state, now, None, None, relay_ips, &ptr))
+    };
     let input = mergeguard::profiles::ProfileInput {
         name: "Shop mail".into(),
         provider: "other".into(),
@@ -991,20 +1040,29 @@ fn mailbox_dmarc_and_sign_in_commands_keep_the_core_rules() {
     let bomb = data.join("bomb.xml").display().to_string();
     let e = mailbox::import_reports(&f.state, now, vec![good.clone(), bomb]).unwrap_err();
     assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
-    assert_eq!(
-        mailbox::summary(&f.state, now, None, None, vec![])
-            .unwrap()
-            .reports,
-        0
-    );
-    let imported = mailbox::import_reports(&f.state, now, vec![good]).unwrap();
-    assert_eq!(imported.new, 1);
-    let s = mailbox::summary(&f.state, now, None, None, vec!["192.0.2.10".into()]).unwrap();
+    assert_eq!(summary(vec![]).unwrap().reports, 0);
+    let loopback = data.join("loopback.xml").display().to_string();
+    let imported = mailbox::import_reports(&f.state, now, vec![good, loopback]).unwrap();
+    assert_eq!(imported.new, 2);
+    let s = summary(vec!["192.0.2.10".into()]).unwrap();
     assert!(s
         .warnings
         .iter()
         .any(|w| w.starts_with("Someone else is sending as shop.test")));
-    assert!(mailbox::summary(&f.state, now, None, None, vec!["not-an-ip".into()]).is_err());
+    // Each source shown with its PTR name where the DNS has one (reverse.zone:
+    // 127.0.0.1 is mail.good.test, 127.0.0.3 has none).
+    let ptr_of = |ip: &str| {
+        s.sources
+            .iter()
+            .find(|x| x.source_ip == ip)
+            .unwrap_or_else(|| panic!("{ip} is a source"))
+            .ptr
+            .clone()
+    };
+    assert_eq!(ptr_of("127.0.0.1").as_deref(), Some("mail.good.test"));
+    assert_eq!(ptr_of("127.0.0.3"), None);
+    assert_eq!(ptr_of("192.0.2.10"), None);
+    assert!(summary(vec!["not-an-ip".into()]).is_err());
     // The approver may neither set a mailbox nor a sign-in, nor check the mailbox.
     access::sign_out(&f.state).unwrap();
     access::sign_in(&f.state, now, APPROVER.into(), APPROVER_PIN.into()).unwrap();

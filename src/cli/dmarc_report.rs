@@ -3,7 +3,8 @@
 //! per-source summary the "Domain reports" screen shows.
 //!
 //! Every file is parsed before anything is stored, so one malformed file (exit 2, one
-//! line) stores nothing at all.
+//! line) stores nothing at all. Importing needs a signed-in operator (`--operator NAME`,
+//! any role, as in the window), whom the log names; a wrong PIN stores nothing.
 
 use std::process::ExitCode;
 
@@ -12,7 +13,7 @@ use mergeguard::dmarc_report::{self, AggregateReport};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::operator::open_store;
+use super::operator::{open_store, sign_in};
 
 #[derive(Debug, Args)]
 pub struct DmarcReportArgs {
@@ -25,10 +26,16 @@ pub struct DmarcReportArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DmarcReportCommand {
-    /// Import report files (RFC 7489 aggregate reports: .xml, .xml.gz or .zip).
+    /// Import report files (RFC 7489 aggregate reports: .xml, .xml.gz or .zip); any
+    /// operator, named in the log.
     Import {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
+        #[arg(long, value_name = "NAME")]
+        operator: String,
+        /// Read the PIN from standard input.
+        #[arg(long)]
+        pin_stdin: bool,
         #[arg(long)]
         json: bool,
     },
@@ -49,23 +56,30 @@ struct Imported<'a> {
 
 pub fn run(args: DmarcReportArgs) -> ExitCode {
     match args.command {
-        DmarcReportCommand::Import { files, json } => {
-            // Parse all first: a malformed file anywhere stores nothing.
-            let mut parsed = Vec::with_capacity(files.len());
-            for f in &files {
-                let report =
-                    dmarc_report::read_file(f).and_then(|b| dmarc_report::parse_file_bytes(&b));
-                match report {
-                    Ok(r) => parsed.push(r),
-                    Err(e) => return super::fail(format_args!("{}: {e}", f.display())),
-                }
-            }
+        DmarcReportCommand::Import {
+            files,
+            operator,
+            pin_stdin,
+            json,
+        } => {
+            // Parse all first: a malformed file anywhere stores nothing (and makes no
+            // data folder, asks for no PIN).
+            let paths: Vec<&std::path::Path> = files.iter().map(|f| f.as_path()).collect();
+            let parsed = match dmarc_report::read_reports(&paths) {
+                Ok(r) => r,
+                Err((f, e)) => return super::fail(format_args!("{}: {e}", f.display())),
+            };
             let store = match open_store(args.data_dir.as_deref()) {
                 Ok(s) => s,
                 Err(e) => return super::fail(e),
             };
-            let new = match dmarc_report::store_reports(&store, &parsed, OffsetDateTime::now_utc())
-            {
+            let now = OffsetDateTime::now_utc();
+            // A wrong PIN stores nothing.
+            let session = match sign_in(&store, &operator, pin_stdin, now) {
+                Ok(s) => s,
+                Err(e) => return super::fail(e),
+            };
+            let new = match dmarc_report::store_reports_by(&store, &session, &parsed, now) {
                 Ok(n) => n,
                 Err(e) => return super::fail(e),
             };

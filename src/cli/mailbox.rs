@@ -41,10 +41,16 @@ pub enum MailboxCommand {
         #[arg(long)]
         pin_stdin: bool,
     },
-    /// Read the new messages of the profile's mailbox and act on them.
+    /// Read the new messages of the profile's mailbox and act on them (a sender or an
+    /// admin: unsubscribes and bounces go on the suppression list).
     Sync {
         #[arg(long, value_name = "NAME")]
         profile: String,
+        #[arg(long, value_name = "SENDER_OR_ADMIN")]
+        operator: String,
+        /// Read the PIN from standard input.
+        #[arg(long)]
+        pin_stdin: bool,
         /// Soft bounces of one address before it is suppressed.
         #[arg(long, default_value_t = 3)]
         soft_bounce_limit: u32,
@@ -101,10 +107,17 @@ pub fn run(args: MailboxArgs) -> ExitCode {
         }
         MailboxCommand::Sync {
             profile,
+            operator,
+            pin_stdin,
             soft_bounce_limit,
             chunk,
             json,
         } => {
+            // Signed in first: a wrong PIN reads nothing.
+            let session = match sign_in(&store, &operator, pin_stdin, now) {
+                Ok(s) => s,
+                Err(e) => return super::fail(e),
+            };
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -117,7 +130,9 @@ pub fn run(args: MailboxArgs) -> ExitCode {
                 chunk,
                 ..SyncOptions::default()
             };
-            match rt.block_on(mailbox::sync_profile(&store, &profile, &options, now)) {
+            match rt.block_on(mailbox::check_mailbox(
+                &store, &session, &profile, &options, now,
+            )) {
                 Ok(r) if json => super::print_json(&r),
                 Ok(r) => {
                     println!(

@@ -208,47 +208,78 @@ fn report(m: &Message<'_>) -> Option<Class> {
     None
 }
 
-fn unsubscribe_request(m: &Message<'_>, tokens: &TokenIndex) -> Class {
-    // Where a mailto: token lands: the address (unsubscribe+TOKEN@), the subject
-    // (?subject=TOKEN), or the body (?body=TOKEN).
-    let mut addressed = String::new();
-    for name in ["To", "Cc", "Delivered-To", "X-Original-To"] {
+/// The addresses a message was mailed to, as its headers say: To, Cc, and what the
+/// receiving servers added (Delivered-To, X-Original-To, Envelope-To).
+fn recipients(m: &Message<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in ["To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"] {
         for v in m.header_values(name) {
             if let Some(t) = v.as_text() {
-                addressed.push_str(t);
-                addressed.push(' ');
+                for part in t.split(',') {
+                    let a = match (part.find('<'), part.rfind('>')) {
+                        (Some(s), Some(e)) if s < e => &part[s + 1..e],
+                        _ => part,
+                    };
+                    let a = a.trim();
+                    if !a.is_empty() {
+                        out.push(a.to_owned());
+                    }
+                }
             } else if let Some(a) = v.as_address() {
                 for addr in a.iter() {
-                    addressed.push_str(addr.address().unwrap_or_default());
-                    addressed.push(' ');
+                    if let Some(x) = addr.address() {
+                        out.push(x.trim().to_owned());
+                    }
                 }
             }
         }
     }
+    out
+}
+
+fn unsubscribe_request(m: &Message<'_>, tokens: &TokenIndex) -> Class {
+    // Where a mailto: token lands: the address (unsubscribe+TOKEN@), the subject
+    // (?subject=TOKEN), or the body (?body=TOKEN).
+    let to = recipients(m);
+    let addressed = to.join(" ");
     let subject = m.subject().unwrap_or_default();
     let asks = addressed.to_ascii_lowercase().contains("unsubscribe")
-        || subject.to_ascii_lowercase().contains("unsubscribe");
-    let mut verdict = tokens.find(&format!("{addressed} {subject}"));
+        || subject.to_ascii_lowercase().contains("unsubscribe")
+        || to.iter().any(|a| tokens.is_any_unsubscribe_address(a));
+    let head = format!("{addressed} {subject}");
+    let (mut verdict, mut token) = tokens.find_token(&head);
+    let body: String;
     if verdict == Verdict::Unknown && asks {
-        let body: String = m
+        body = m
             .text_bodies()
             .filter_map(|p| p.text_contents())
             .map(|t| t.chars().take(4096).collect::<String>())
             .collect();
-        verdict = tokens.find(&body);
+        (verdict, token) = tokens.find_token(&body);
     }
     match verdict {
         Verdict::Unknown if !asks => Class::Other,
         // Asked, with something token-shaped or not: a refused request, logged.
         Verdict::Unknown => {
-            let any = unsubscribe::token_candidates(&format!("{addressed} {subject}"))
-                .next()
-                .is_some();
+            let any = unsubscribe::token_candidates(&head).next().is_some();
             if any {
                 Class::Unsubscribe(Verdict::Unknown)
             } else {
                 Class::Other
             }
+        }
+        // A valid token counts only when it was mailed to its campaign's unsubscribe
+        // address: not in a reply to the newsletter, a forward, or mail to anyone else.
+        Verdict::Valid(issued)
+            if !tokens.sent_to_unsubscribe_address(
+                &issued.campaign_id,
+                token.unwrap_or_default(),
+                &to,
+            ) =>
+        {
+            Class::Unsubscribe(Verdict::WrongAddress {
+                campaign_id: issued.campaign_id,
+            })
         }
         v => Class::Unsubscribe(v),
     }
@@ -285,6 +316,111 @@ Message-ID: <abc.spring@shop.test>\r\nSubject: hello\r\n";
         assert_eq!(b.status, "5.1.1");
         assert_eq!(b.message_id.as_deref(), Some("<abc.spring@shop.test>"));
         assert!(b.is_hard());
+    }
+
+    /// An index holding taro's keyed tokens of "spring" (List-Unsubscribe
+    /// `mailto:unsubscribe+{token}@shop.test`), "winter" (`mailto:leave@shop.test?body={token}`)
+    /// and "autumn", sent before sends recorded their address.
+    fn index() -> (TokenIndex, [String; 3]) {
+        let key = unsubscribe::UnsubscribeKey::from_bytes([5; 32]);
+        let issued = |c: &str| unsubscribe::Issued {
+            campaign_id: c.into(),
+            address: "taro@example.jp".into(),
+            keyed: true,
+        };
+        let tokens = ["spring", "winter", "autumn"].map(|c| key.token(c, "taro@example.jp"));
+        let now = time::OffsetDateTime::now_utc();
+        let at = now.unix_timestamp() * 1000;
+        let idx = TokenIndex::from_parts(
+            ["spring", "winter", "autumn"]
+                .iter()
+                .zip(&tokens)
+                .map(|(c, t)| (t.clone(), issued(c), at))
+                .collect(),
+            [
+                ("spring", "unsubscribe+{token}@shop.test"),
+                ("winter", "leave@shop.test"),
+            ]
+            .into_iter()
+            .map(|(c, a)| (c.to_owned(), vec![a.to_owned()]))
+            .collect(),
+            now,
+        );
+        (idx, tokens)
+    }
+
+    fn request(to: &str, subject: &str, body: &str) -> Vec<u8> {
+        format!("From: Taro <taro@example.jp>\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n{body}\r\n")
+            .into_bytes()
+    }
+
+    /// `Some(true)`: honoured; `Some(false)`: a valid token refused for its address.
+    fn honoured(raw: &[u8], idx: &TokenIndex, campaign: &str) -> Option<bool> {
+        match classify(raw, idx) {
+            Class::Unsubscribe(Verdict::Valid(i)) if i.campaign_id == campaign => Some(true),
+            Class::Unsubscribe(Verdict::WrongAddress { campaign_id })
+                if campaign_id == campaign =>
+            {
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_valid_token_counts_only_when_mailed_to_the_campaigns_unsubscribe_address() {
+        let (idx, [spring, winter, _]) = index();
+        let yes = |raw: Vec<u8>| honoured(&raw, &idx, "spring");
+        // The address the header gave; any case of the domain (and of the token).
+        let to = format!("unsubscribe+{spring}@shop.test");
+        assert_eq!(yes(request(&to, "unsubscribe", "")), Some(true));
+        let upper = format!("Taro <unsubscribe+{}@SHOP.Test>", spring.to_uppercase());
+        assert_eq!(yes(request(&upper, "x", "")), Some(true));
+        // Without the +detail, the token in the subject (a client that dropped it).
+        assert_eq!(
+            yes(request("Unsubscribe@shop.test", &spring, "")),
+            Some(true)
+        );
+        // Delivered-To names the envelope recipient when To is someone else.
+        let raw = format!(
+            "Delivered-To: unsubscribe+{spring}@shop.test\r\nFrom: taro@example.jp\r\n\
+             To: undisclosed-recipients:;\r\nSubject: unsubscribe\r\n\r\n.\r\n"
+        );
+        assert_eq!(yes(raw.into_bytes()), Some(true));
+        // The same valid token mailed anywhere else: refused, whoever it names.
+        for to in [
+            "news@shop.test".to_owned(),
+            format!("unsubscribe+{spring}@evil.example"),
+            format!("unsubscribe+{spring}@shop.test.evil.example"),
+            format!("unsubscribe-{spring}@shop.test"),
+            format!("leave+{spring}@shop.test"),
+        ] {
+            let raw = request(&to, &format!("unsubscribe {spring}"), "");
+            assert_eq!(yes(raw), Some(false), "{to}");
+        }
+        // Mail to an unsubscribe address is a request even without the word: the token
+        // in the body (mailto:...?body={token}) is found.
+        let raw = request("leave@shop.test", "please", &format!("token {winter}"));
+        assert_eq!(honoured(&raw, &idx, "winter"), Some(true));
+        let raw = request("news@shop.test", "please", &format!("token {winter}"));
+        assert!(matches!(classify(&raw, &idx), Class::Other));
+    }
+
+    #[test]
+    fn a_campaign_sent_before_addresses_were_recorded_is_honoured_wherever_mailed() {
+        let (idx, [_, _, autumn]) = index();
+        let raw = request("news@shop.test", &format!("unsubscribe {autumn}"), "");
+        assert_eq!(honoured(&raw, &idx, "autumn"), Some(true));
+        // A forged token is unknown, whatever the address.
+        let raw = request(
+            "unsubscribe@shop.test",
+            "unsubscribe 0123456789abcdef0123456789abcdef",
+            "",
+        );
+        assert!(matches!(
+            classify(&raw, &idx),
+            Class::Unsubscribe(Verdict::Unknown)
+        ));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The mailbox loop: a relay profile names an IMAP mailbox; a sync reads the messages
 //! that arrived since the last one and acts on what they are (see `classify.rs`):
-//! - an unsubscribe request carrying a valid token → the person it names goes on the
-//!   suppression list (logged without the address);
+//! - an unsubscribe request carrying a valid token, mailed to that campaign's unsubscribe
+//!   address → the person it names goes on the suppression list (logged without the
+//!   address); the same token mailed elsewhere is refused;
 //! - a bounce matched by Message-ID to a sent message → that delivery's report shows it;
 //!   hard (5.1.x) → suppressed; soft → counted per address, suppressed at
 //!   [`SyncOptions::soft_bounce_limit`];
@@ -285,8 +286,9 @@ pub struct SyncReport {
     pub unsubscribed: u64,
     /// Valid requests for people already on the list (a repeat, or a replayed token).
     pub unsubscribe_repeated: u64,
-    /// Requests whose token matched nothing this install sent (forged or mistyped), or
-    /// an unkeyed token past its grace period.
+    /// Requests whose token matched nothing this install sent (forged or mistyped), an
+    /// unkeyed token past its grace period, or a valid token mailed to another address
+    /// than its campaign's unsubscribe address.
     pub unsubscribe_refused: u64,
     pub hard_bounces: u64,
     pub soft_bounces: u64,
@@ -300,9 +302,25 @@ pub struct SyncReport {
     pub untouched: u64,
 }
 
-/// Reads `settings`'s folder from the last processed UID on, for `profile`.
+/// Reads `settings`'s folder from the last processed UID on, for `profile`, with
+/// credentials the caller holds; the sync's log entry names [`MAILBOX`]. No role check:
+/// this is for callers that bring their own credentials (tests, benchmarks). A person
+/// checks a mailbox through [`check_mailbox`], which needs a sender or an admin.
 pub async fn sync(
     store: &Store,
+    profile: &Profile,
+    settings: &MailboxSettings,
+    credentials: &Credentials,
+    options: &SyncOptions,
+    now: OffsetDateTime,
+) -> Result<SyncReport, Error> {
+    sync_as(store, MAILBOX, profile, settings, credentials, options, now).await
+}
+
+/// [`sync`], its log entry (`mailbox_synced`) naming `operator`, who asked for it.
+async fn sync_as(
+    store: &Store,
+    operator: &str,
     profile: &Profile,
     settings: &MailboxSettings,
     credentials: &Credentials,
@@ -409,7 +427,7 @@ pub async fn sync(
     audit::append(
         store,
         now,
-        MAILBOX,
+        operator,
         Kind::MailboxSynced,
         None,
         serde_json::to_value(&report).unwrap_or_default(),
@@ -453,6 +471,11 @@ fn apply(
             let (why, campaign) = match v {
                 Verdict::LegacyExpired { campaign_id } => {
                     ("legacy_token_expired", Some(campaign_id.as_str()))
+                }
+                // A valid token mailed somewhere else than the campaign's unsubscribe
+                // address; the address it went to is not logged.
+                Verdict::WrongAddress { campaign_id } => {
+                    ("not_unsubscribe_address", Some(campaign_id.as_str()))
                 }
                 _ => ("unknown_token", None),
             };
@@ -610,8 +633,11 @@ pub fn stored_credentials(profile: &Profile) -> Result<Credentials, Error> {
     }
 }
 
-/// "Check the mailbox" from the app: a signed-in sender or admin (the sync adds to the
-/// suppression list, as they may), then [`sync_profile`].
+/// "Check the mailbox", in the window and on the command line (`mergeguard mailbox sync
+/// --operator NAME`): a signed-in sender or admin (the sync adds to the suppression list,
+/// as they may; re-checked here), then the profile, its mailbox and its stored
+/// credentials, then [`sync`]. The sync's log entry names the operator; what the mail
+/// itself caused (unsubscribes, bounces, reports) is logged as [`MAILBOX`].
 pub async fn check_mailbox(
     store: &Store,
     by: &Session,
@@ -625,18 +651,6 @@ pub async fn check_mailbox(
             format!("{} cannot check the mailbox: {e}", by.operator()),
         ))
     })?;
-    sync_profile(store, profile_name, options, now).await
-}
-
-/// "Check the mailbox": the profile, its mailbox and its stored credentials, then
-/// [`sync`]. What `mergeguard mailbox sync` calls (the command line runs as the OS user
-/// who owns the data folder, as `dmarc-report import` does).
-pub async fn sync_profile(
-    store: &Store,
-    profile_name: &str,
-    options: &SyncOptions,
-    now: OffsetDateTime,
-) -> Result<SyncReport, Error> {
     let profile = crate::profiles::get(store, profile_name)
         .map_err(|e| Error::Refused(UserError::new(e.code(), e.to_string())))?;
     let settings =
@@ -664,5 +678,14 @@ pub async fn sync_profile(
         }
         crate::profiles::AuthMethod::Password => stored_credentials(&profile)?,
     };
-    sync(store, &profile, &settings, &credentials, options, now).await
+    sync_as(
+        store,
+        by.operator(),
+        &profile,
+        &settings,
+        &credentials,
+        options,
+        now,
+    )
+    .await
 }

@@ -172,6 +172,194 @@ pub(crate) async fn lookup_ptr(auth: &MessageAuthenticator, ip: IpAddr) -> Answe
     }
 }
 
+/// How far [`ptr_names`] may go: it serves a screen, so a slow or hostile DNS server
+/// costs at most `total`, whatever it does.
+#[derive(Debug, Clone)]
+pub struct PtrLimits {
+    /// Lookups in flight at once.
+    pub parallel: usize,
+    /// Time for one address; no answer by then is no name.
+    pub per_lookup: Duration,
+    /// Time for all of them; what has not answered by then has no name.
+    pub total: Duration,
+    /// Distinct addresses looked up; the rest get no name.
+    pub max_addresses: usize,
+}
+
+impl Default for PtrLimits {
+    fn default() -> Self {
+        PtrLimits {
+            parallel: 8,
+            per_lookup: Duration::from_millis(1500),
+            total: Duration::from_secs(3),
+            max_addresses: 256,
+        }
+    }
+}
+
+/// The longest name shown (a DNS name is at most 253 characters).
+pub const PTR_NAME_MAX: usize = 253;
+
+/// A PTR answer made fit to show, never to trust: lower-cased, without the root dot,
+/// every character other than a letter, digit, `-`, `_` or `.` replaced by `?`, and cut
+/// to [`PTR_NAME_MAX`] characters (ending in `…` when cut). `None` for an empty name.
+pub fn ptr_display_name(raw: &str) -> Option<String> {
+    let raw = raw.trim_end_matches('.');
+    if raw.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(raw.len().min(PTR_NAME_MAX + 3));
+    for (i, c) in raw.chars().enumerate() {
+        if i == PTR_NAME_MAX {
+            out.pop();
+            out.push('…');
+            break;
+        }
+        out.push(
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c.to_ascii_lowercase()
+            } else {
+                '?'
+            },
+        );
+    }
+    Some(out)
+}
+
+/// The servers a display lookup asks: the chosen one, or the system's (at most three).
+fn ptr_servers(resolver: &Resolver) -> Vec<SocketAddr> {
+    use mail_auth::hickory_resolver::config::ProtocolConfig;
+    match resolver {
+        Resolver::At(addr) => vec![*addr],
+        Resolver::System => match mail_auth::hickory_resolver::system_conf::read_system_conf() {
+            Ok((conf, _)) => conf
+                .name_servers()
+                .iter()
+                .take(3)
+                .map(|ns| {
+                    let port = ns
+                        .connections
+                        .iter()
+                        .find(|c| matches!(c.protocol, ProtocolConfig::Udp))
+                        .map_or(53, |c| c.port);
+                    SocketAddr::new(ns.ip, port)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+    }
+}
+
+/// The PTR name to show for `ip`, asked of `servers` in one UDP question (all at once;
+/// the first reply that answers this very question decides). Not through the resolver:
+/// it answers every 127.0.0.0/8 and ::1 question itself with "localhost" (RFC 6761),
+/// and a name to show needs no retry, TCP fallback or cache. Of the PTR records in the
+/// answer, the first well-formed host name, else the first one made fit to show.
+async fn query_ptr(servers: &[SocketAddr], ip: IpAddr) -> Option<String> {
+    use mail_auth::hickory_resolver::proto::op::{Message, MessageType, Query};
+    use mail_auth::hickory_resolver::proto::rr::{Name, RecordType};
+    let first = servers.first()?;
+    let servers: Vec<SocketAddr> = servers
+        .iter()
+        .filter(|s| s.is_ipv4() == first.is_ipv4())
+        .copied()
+        .collect();
+    let name = Name::from_ascii(reverse_name(ip)).ok()?;
+    let mut question = Message::query();
+    question.metadata.recursion_desired = true;
+    question.add_query(Query::query(name.clone(), RecordType::PTR));
+    let bytes = question.to_vec().ok()?;
+    let any: SocketAddr = if first.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = tokio::net::UdpSocket::bind(any).await.ok()?;
+    for server in &servers {
+        let _ = socket.send_to(&bytes, server).await;
+    }
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (n, from) = socket.recv_from(&mut buf).await.ok()?;
+        if !servers.contains(&from) {
+            continue;
+        }
+        let Ok(reply) = Message::from_vec(&buf[..n]) else {
+            continue;
+        };
+        if reply.metadata.id != question.metadata.id
+            || reply.metadata.message_type != MessageType::Response
+            || reply.queries.len() != 1
+            || reply.queries[0].name != name
+            || reply.queries[0].query_type != RecordType::PTR
+        {
+            continue;
+        }
+        let names: Vec<String> = reply
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                // The ASCII (A-label) form: a label's odd bytes come out escaped, never raw.
+                RData::PTR(ptr) => ptr_display_name(&ptr.0.to_ascii()),
+                _ => None,
+            })
+            .take(16)
+            .collect();
+        let host_name = |n: &&String| {
+            n.len() <= PTR_NAME_MAX
+                && n.split('.').all(|l| {
+                    (1..=63).contains(&l.len())
+                        && l.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                })
+        };
+        return names.iter().find(host_name).or(names.first()).cloned();
+    }
+}
+
+/// Reverse-DNS names of `ips` for a screen to show (the "Domain reports" sources): each
+/// distinct address once (the cache is this call's), `limits.parallel` at a time, each
+/// within `limits.per_lookup` and all within `limits.total`. An address without an
+/// answer in time, without a PTR record, or past `limits.max_addresses` has no name. A
+/// name is text to show ([`ptr_display_name`]); nothing decides anything on it.
+pub async fn ptr_names(
+    resolver: &Resolver,
+    ips: &[IpAddr],
+    limits: &PtrLimits,
+) -> std::collections::HashMap<IpAddr, String> {
+    use futures_util::StreamExt;
+    let mut names = std::collections::HashMap::new();
+    let servers = ptr_servers(resolver);
+    if servers.is_empty() {
+        return names;
+    }
+    let mut distinct = ips.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    distinct.truncate(limits.max_addresses);
+    let servers = &servers;
+    let per_lookup = limits.per_lookup;
+    let mut answers = futures_util::stream::iter(distinct)
+        .map(|ip| async move {
+            let name = tokio::time::timeout(per_lookup, query_ptr(servers, ip))
+                .await
+                .ok()
+                .flatten();
+            (ip, name)
+        })
+        .buffer_unordered(limits.parallel.max(1));
+    let _ = tokio::time::timeout(limits.total, async {
+        while let Some((ip, name)) = answers.next().await {
+            if let Some(name) = name {
+                names.insert(ip, name);
+            }
+        }
+    })
+    .await;
+    drop(answers);
+    names
+}
+
 /// A and AAAA addresses of `name`. Missing only when neither type exists.
 pub(crate) async fn lookup_ips(auth: &MessageAuthenticator, name: &str) -> Answer<Vec<IpAddr>> {
     let name = fqdn(name);
@@ -302,5 +490,40 @@ pub(crate) async fn check_fcrdns(auth: &MessageAuthenticator, relay_ips: &[IpAdd
             format!("Reverse DNS of the relay is not forward-confirmed: {}.", bad.join("; ")),
             "Ask whoever runs the relay (or its hosting provider) to set a PTR record for each sending IP to a host name whose A/AAAA record is that same IP.",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ptr_answer_is_made_plain_text_and_cut() {
+        assert_eq!(
+            ptr_display_name("Mail.Good.Test."),
+            Some("mail.good.test".into())
+        );
+        assert_eq!(ptr_display_name("."), None);
+        assert_eq!(
+            ptr_display_name("\\<script\\>.evil\\032x.test").as_deref(),
+            Some("??script??.evil?032x.test")
+        );
+        assert_eq!(ptr_display_name("例え.jp").as_deref(), Some("??.jp"));
+        let long = ptr_display_name(&"a".repeat(1000)).unwrap();
+        assert_eq!(long.chars().count(), PTR_NAME_MAX);
+        assert!(long.ends_with('…'));
+        let exact = "b".repeat(PTR_NAME_MAX);
+        assert_eq!(ptr_display_name(&exact), Some(exact));
+    }
+
+    #[test]
+    fn reverse_names_are_the_arpa_forms() {
+        assert_eq!(
+            reverse_name("192.0.2.10".parse().unwrap()),
+            "10.2.0.192.in-addr.arpa."
+        );
+        assert!(reverse_name("2001:db8::1".parse().unwrap()).starts_with(
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
+        ));
     }
 }

@@ -314,6 +314,13 @@ pub fn send_with_hook(
         json!({
             "fingerprint": current.fingerprint, "recipients": list.recipients.len(),
             "destination": destination_of(campaign), "parallel": request.options.parallel,
+            // Where this run's List-Unsubscribe asks people to mail ({token} unexpanded):
+            // a request mailed anywhere else is refused by the mailbox sync.
+            crate::unsubscribe::SEND_START_KEY: campaign
+                .unsubscribe
+                .as_ref()
+                .and_then(|u| u.mailto.as_deref())
+                .map(crate::unsubscribe::mailto_address),
         }),
     )?;
 

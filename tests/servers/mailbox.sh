@@ -8,7 +8,9 @@
 # value); ports 31xx do not clash with postfix.sh (2525/2465/2526), dns.sh (5353) or
 # faults.sh (2601-2609). State, configs, logs and mail under $MG_TEST_DIR/mailbox; the
 # endpoints are written to $MG_TEST_DIR/mailbox/env for the tests. Packages come from
-# scripts/install-deps.sh --with-tests; node >= 20 must be on the PATH. The pinned npm
+# scripts/install-deps.sh --with-tests. oidc-provider needs node >= 20 (Debian 12 ships
+# 18): when the node on the PATH is older or missing, the one install-deps.sh puts in
+# $MG_NODE_DIR (default ~/.cache/mergeguard/node) goes first on the PATH. The pinned npm
 # packages are installed with `npm ci` into the state folder. Touches no file under /etc
 # and no other instance; stop kills by pid file only, after checking the process name.
 set -euo pipefail
@@ -56,15 +58,34 @@ render() {      # TEMPLATE OUT
         -e "s|@AUTH_DEBUG@|$AUTH_DEBUG|g" "$HERE/conf/$1" > "$2"
 }
 
+NODE_MIN=20
+NODE_DIR=${MG_NODE_DIR:-$HOME/.cache/mergeguard/node}
+node_major() {  # NODE: its major version, 0 when it does not run
+    local v
+    v=$("$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null) || v=0
+    case $v in ''|*[!0-9]*) echo 0 ;; *) echo "$v" ;; esac
+}
+need_node() {   # node >= NODE_MIN and npm on the PATH, else one line saying what to install
+    local found=none
+    if command -v node >/dev/null; then found="$(node_major node) at $(command -v node)"; fi
+    if ! command -v node >/dev/null || [ "$(node_major node)" -lt $NODE_MIN ]; then
+        if [ -x "$NODE_DIR/bin/node" ] && [ "$(node_major "$NODE_DIR/bin/node")" -ge $NODE_MIN ]; then
+            PATH=$NODE_DIR/bin:$PATH
+            export PATH
+        fi
+    fi
+    if ! command -v node >/dev/null || [ "$(node_major node)" -lt $NODE_MIN ] ||
+        ! command -v npm >/dev/null; then
+        die "node >= $NODE_MIN with npm is needed for oidc-provider (found node $found); install it with scripts/install-deps.sh --with-tests (Node.js $NODE_MIN from the npm registry into $NODE_DIR) or from nodejs.org"
+    fi
+}
+
 check_packages() {
     local missing="" p
     for p in dovecot-core dovecot-imapd dovecot-lmtpd postfix openssl; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
     done
     [ -z "$missing" ] || die "missing Debian packages:$missing (run scripts/install-deps.sh --with-tests)"
-    command -v node >/dev/null && command -v npm >/dev/null ||
-        die "node (>= 20) and npm are needed; Debian 12's nodejs is too old for oidc-provider 9"
-    [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] || die "node >= 20 is needed"
 }
 
 make_certs() {  # test CA + server certificate (SAN localhost, mail.test, 127.0.0.1, 127.0.0.2)
@@ -207,6 +228,7 @@ do_stop() {
 }
 
 do_start() {
+need_node
 check_packages
 mkdir -p "$D"
 chmod 755 "$D"
