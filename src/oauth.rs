@@ -493,6 +493,13 @@ pub fn configure(
     Ok(s)
 }
 
+/// Whether `by` may sign a profile in (an admin, checked as stored now): the window asks
+/// before it sends the person to the provider's page, which [`finish_browser_sign_in`]
+/// would refuse anyway.
+pub fn may_sign_in(store: &Store, by: &Session, now: OffsetDateTime) -> Result<(), Error> {
+    require_admin(store, by, now)
+}
+
 /// Signing a profile in or out, and its sign-in settings, are an admin's (like the
 /// profile's password).
 fn require_admin(store: &Store, by: &Session, now: OffsetDateTime) -> Result<(), Error> {
