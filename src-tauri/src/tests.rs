@@ -1146,7 +1146,10 @@ fn browser_sign_in_commands_keep_the_core_rules() {
     // The admin starts it: Google's page, opened once, with a way back to 127.0.0.1.
     let started = start("Gmail").unwrap();
     assert!(started.opened);
-    assert_eq!(*opened.lock().unwrap(), [started.authorize_url.clone()]);
+    assert_eq!(
+        opened.lock().unwrap().as_slice(),
+        std::slice::from_ref(&started.authorize_url)
+    );
     let url = started.authorize_url.as_str();
     assert!(
         url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"),
