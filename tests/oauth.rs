@@ -290,6 +290,10 @@ fn presets_name_the_providers_endpoints() {
         .scopes
         .contains(&"https://outlook.office.com/SMTP.Send".to_owned()));
     assert!(m.scopes.contains(&"offline_access".to_owned()));
+    assert_eq!(
+        m.authorize,
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize"
+    );
     let g = oauth::OAuthSettings {
         provider: oauth::Provider::Google,
         client_id: "x".into(),
@@ -299,6 +303,30 @@ fn presets_name_the_providers_endpoints() {
     }
     .endpoints();
     assert_eq!(g.scopes, ["https://mail.google.com/"]);
+    // Without offline access and a consent page Google gives no refresh token.
+    assert_eq!(g.authorize, "https://accounts.google.com/o/oauth2/v2/auth");
+    for (name, value) in [("access_type", "offline"), ("prompt", "consent")] {
+        assert!(
+            g.authorize_params
+                .contains(&(name.to_owned(), value.to_owned())),
+            "{name}={value}"
+        );
+    }
+    let o = oauth::OAuthSettings {
+        provider: oauth::Provider::Generic,
+        client_id: "x".into(),
+        tenant: None,
+        issuer: Some("https://id.example.test/".into()),
+        scopes: None,
+    }
+    .endpoints();
+    assert_eq!(o.authorize, "https://id.example.test/auth");
+    // Google refuses the Gmail scope in the device flow; Microsoft's usual way is the code.
+    use oauth::{Flow, Provider};
+    assert_eq!(Provider::Google.flows(), [Flow::Browser]);
+    assert_eq!(Provider::Microsoft365.flows()[0], Flow::Device);
+    assert!(Provider::Microsoft365.flows().contains(&Flow::Browser));
+    assert!(Provider::Generic.flows().contains(&Flow::Device));
 }
 
 /// A relay profile on Postfix 127.0.0.1:3125 that signs in with the test IdP (generic
