@@ -1032,7 +1032,11 @@ mod callback {
         let head = match tokio::time::timeout(CALLBACK_READ_TIME, read_head(&mut stream)).await {
             Ok(Ok(head)) => head,
             Ok(Err(too_big)) if too_big => {
-                let _ = respond(&mut stream, 431, "Request Header Fields Too Large", "").await;
+                let _ = tokio::time::timeout(
+                    CALLBACK_READ_TIME,
+                    respond(&mut stream, 431, "Request Header Fields Too Large", ""),
+                )
+                .await;
                 return;
             }
             _ => return,
