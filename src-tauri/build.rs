@@ -62,6 +62,8 @@ const COMMANDS: &[&str] = &[
     "configure_relay_oauth",
     "start_relay_sign_in",
     "finish_relay_sign_in",
+    "start_relay_browser_sign_in",
+    "finish_relay_browser_sign_in",
     "relay_sign_out",
 ];
 

@@ -175,6 +175,9 @@ pub const REASON_KEYS: &[&str] = &[
     "addr_bad_local",
     "addr_bad_domain",
     "addr_invalid",
+    // a mail service sign-in (OAuth2) that did not finish
+    "sign_in_declined",
+    "sign_in_too_long",
     // what the domain (DMARC) reports show
     "dmarc_someone_else",
     "dmarc_relay_not_in_spf",

@@ -49,6 +49,22 @@ export function showError(error) {
   showStatus("error", errorText(error), errorDetail(error));
 }
 
+/** Puts `text` on the clipboard; `button` says "Copied" for a moment. */
+export async function copyText(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (_) {
+    // Older WebKit without the clipboard API: copy through a selected text area.
+    const area = el("textarea", {}, text);
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  button.textContent = t("copied");
+  setTimeout(() => { button.textContent = t("copy"); }, 1500);
+}
+
 export async function busy(button, work) {
   button.disabled = true;
   document.body.classList.add("busy");

@@ -54,6 +54,8 @@ export const dmarcSummary = (relayIps = []) => guarded("dmarc_summary", { from: 
 export const configureRelayOauth = (profile, input) => guarded("configure_relay_oauth", { profile, input });
 export const startRelaySignIn = (profile) => guarded("start_relay_sign_in", { profile });
 export const finishRelaySignIn = (profile) => guarded("finish_relay_sign_in", { profile });
+export const startRelayBrowserSignIn = (profile) => guarded("start_relay_browser_sign_in", { profile });
+export const finishRelayBrowserSignIn = (profile) => guarded("finish_relay_browser_sign_in", { profile });
 export const relaySignOut = (profile) => guarded("relay_sign_out", { profile });
 export const setUpDomain = (request, profile) => guarded("set_up_domain", { request, profile });
 export const domainRecords = (request, profile) => guarded("domain_records", { request, profile });

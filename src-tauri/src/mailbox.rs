@@ -2,8 +2,10 @@
 //! `mergeguard::mailbox`, `mergeguard::dmarc_report` and `mergeguard::oauth`. Who may do
 //! what (admins set mailboxes and sign-ins, senders and admins check the mailbox),
 //! what is logged, and where tokens go (the OS keychain and memory, never a response)
-//! are decided in the core; this layer adds the idle lock (`signed_in`) and keeps a
-//! started device sign-in between its two calls.
+//! are decided in the core; this layer adds the idle lock (`signed_in`), keeps a started
+//! sign-in (device or browser) between its two calls, and opens the provider's sign-in
+//! page in the default browser (only that address, made by the core; the window has no
+//! command that opens any other).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -16,7 +18,7 @@ use time::OffsetDateTime;
 use mergeguard::dmarc_report::{self, AggregateReport, Summary};
 use mergeguard::error::{ErrorCode, UserError};
 use mergeguard::mailbox::{self, MailboxInput, MailboxSettings, SyncOptions, SyncReport};
-use mergeguard::oauth::{self, DeviceSignIn, OAuthInput, OAuthSettings};
+use mergeguard::oauth::{self, BrowserSignIn, DeviceSignIn, Flow, OAuthInput, OAuthSettings};
 use mergeguard::preflight::dns::PtrLimits;
 use mergeguard::profiles::{self, AuthMethod};
 
@@ -51,6 +53,10 @@ pub struct MailboxView {
     pub oauth: Option<OAuthSettings>,
     /// OAuth2 only: a refresh token is stored; `None` when the keychain could not be asked.
     pub signed_in: Option<bool>,
+    /// OAuth2 only: how the provider signs in, the usual way first.
+    pub flows: Vec<Flow>,
+    /// OAuth2 only: a client secret is stored (never the secret itself).
+    pub client_secret_saved: Option<bool>,
 }
 
 pub fn view(state: &AppState, now: OffsetDateTime, profile: String) -> CommandResult<MailboxView> {
@@ -67,12 +73,18 @@ pub fn view(state: &AppState, now: OffsetDateTime, profile: String) -> CommandRe
                 synced_at,
             }
         });
+    let is_oauth = p.auth == AuthMethod::OAuth2;
     Ok(MailboxView {
         mailbox: mailbox::settings(&store, &p.name).map_err(user)?,
         last_sync,
         sign_in: p.auth.as_str(),
-        signed_in: (p.auth == AuthMethod::OAuth2)
-            .then(|| oauth::is_signed_in(&p).ok())
+        signed_in: is_oauth.then(|| oauth::is_signed_in(&p).ok()).flatten(),
+        flows: oauth
+            .as_ref()
+            .map(|s| s.provider.flows().to_vec())
+            .unwrap_or_default(),
+        client_secret_saved: is_oauth
+            .then(|| oauth::has_client_secret(&p).ok())
             .flatten(),
         oauth,
         profile: p.name,
@@ -242,6 +254,95 @@ pub async fn finish_sign_in(
         .map_err(user)
 }
 
+/// Started browser sign-ins, by profile: the loopback listener, the PKCE verifier and
+/// the state stay in this process.
+fn pending_browser() -> &'static Mutex<HashMap<String, BrowserSignIn>> {
+    static PENDING: OnceLock<Mutex<HashMap<String, BrowserSignIn>>> = OnceLock::new();
+    PENDING.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// What the window shows while the person signs in in the browser.
+#[derive(Debug, Serialize)]
+pub struct BrowserStarted {
+    pub profile: String,
+    /// The provider's sign-in page: shown with a Copy button in case no browser opened.
+    pub authorize_url: String,
+    /// Whether the default browser was started with it.
+    pub opened: bool,
+    /// Seconds MergeGuard waits for the person.
+    pub expires_in: u64,
+}
+
+/// Step 1 of "Sign in in your browser": checks that the operator may sign the profile
+/// in, starts the sign-in and opens the provider's page with `open_browser` (the
+/// default browser in the app; tests record it).
+pub async fn start_browser_sign_in(
+    state: &AppState,
+    now: OffsetDateTime,
+    profile: String,
+    open_browser: &(dyn Fn(&str) -> bool + Sync),
+) -> CommandResult<BrowserStarted> {
+    let who = state.signed_in(now)?;
+    let (p, s) = oauth_of(state, &profile)?;
+    oauth::may_sign_in(&*state.store()?, &who, now).map_err(user)?;
+    let trust = oauth::trust_for(&p).map_err(user)?;
+    let started = oauth::start_browser_sign_in(&s, &p, &trust)
+        .await
+        .map_err(user)?;
+    // Only the provider's https page the core made, never anything the window passes.
+    let opened =
+        started.authorize_url.starts_with("https://") && open_browser(&started.authorize_url);
+    let shown = BrowserStarted {
+        profile: p.name.clone(),
+        authorize_url: started.authorize_url.clone(),
+        opened,
+        expires_in: started.expires_in,
+    };
+    // A newer start replaces an older one (whose listener then closes).
+    pending_browser()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(p.name.to_lowercase(), started);
+    Ok(shown)
+}
+
+/// Step 2: waits until the browser comes back (or the sign-in was declined, or took too
+/// long), then the sign-in is kept.
+pub async fn finish_browser_sign_in(
+    state: &AppState,
+    now: OffsetDateTime,
+    profile: String,
+) -> CommandResult<()> {
+    let who = state.signed_in(now)?;
+    let (p, s) = oauth_of(state, &profile)?;
+    let started = pending_browser()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&p.name.to_lowercase())
+        .ok_or_else(|| {
+            CommandError::new(
+                ErrorCode::InvalidInput,
+                "no sign-in was started for this profile: start again",
+            )
+        })?;
+    let trust = oauth::trust_for(&p).map_err(user)?;
+    let store = state.store()?;
+    oauth::finish_browser_sign_in(&store, &s, &p, &started, &trust, &who, now)
+        .await
+        .map_err(user)
+}
+
+/// The user's default browser, started with `url` and left running on its own.
+fn default_browser(url: &str) -> bool {
+    match open::that_detached(url) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(kind = ?e.kind(), "the default browser could not be started");
+            false
+        }
+    }
+}
+
 pub async fn sign_out(state: &AppState, now: OffsetDateTime, profile: String) -> CommandResult<()> {
     let who = state.signed_in(now)?;
     let (p, s) = oauth_of(state, &profile)?;
@@ -317,6 +418,22 @@ pub async fn finish_relay_sign_in(
     profile: String,
 ) -> CommandResult<()> {
     finish_sign_in(&state, now(), profile).await
+}
+
+#[tauri::command]
+pub async fn start_relay_browser_sign_in(
+    state: State<'_, AppState>,
+    profile: String,
+) -> CommandResult<BrowserStarted> {
+    start_browser_sign_in(&state, now(), profile, &default_browser).await
+}
+
+#[tauri::command]
+pub async fn finish_relay_browser_sign_in(
+    state: State<'_, AppState>,
+    profile: String,
+) -> CommandResult<()> {
+    finish_browser_sign_in(&state, now(), profile).await
 }
 
 #[tauri::command]

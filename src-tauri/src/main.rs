@@ -196,6 +196,8 @@ fn main() {
         mailbox::configure_relay_oauth,
         mailbox::start_relay_sign_in,
         mailbox::finish_relay_sign_in,
+        mailbox::start_relay_browser_sign_in,
+        mailbox::finish_relay_browser_sign_in,
         mailbox::relay_sign_out,
     ];
     let result = tauri::Builder::default()

@@ -1107,3 +1107,215 @@ fn mailbox_dmarc_and_sign_in_commands_keep_the_core_rules() {
     access::sign_in(&f.state, later, ADMIN.into(), ADMIN_PIN.into()).unwrap();
     relay::remove(&f.state, later, "Shop mail".into()).expect("admin removes");
 }
+
+/// "Sign in in your browser" (Google): only an admin starts it, only for a profile that
+/// signs in with OAuth2 and a provider that allows it; the provider's page is opened
+/// from Rust (recorded here, no browser starts), the client secret stays in the
+/// keychain, and the browser's answer reaches the core (a declined consent here, sent
+/// as the provider would, so no network is needed).
+#[test]
+fn browser_sign_in_commands_keep_the_core_rules() {
+    use crate::mailbox;
+    use std::io::{Read, Write};
+    use std::sync::Mutex;
+    if std::env::var("MG_TEST_KEYRING").as_deref() != Ok("1") {
+        panic!("run inside tests/servers/keyring-session.sh (a real Secret Service)");
+    }
+    let f = fixture(Duration::minutes(10));
+    let now = OffsetDateTime::now_utc();
+    admin_and_approver(&f, now);
+    let opened = Mutex::new(Vec::<String>::new());
+    let record = |url: &str| {
+        opened.lock().unwrap().push(url.to_owned());
+        true
+    };
+    let start = |profile: &str| {
+        runtime().block_on(mailbox::start_browser_sign_in(
+            &f.state,
+            now,
+            profile.into(),
+            &record,
+        ))
+    };
+    // No such profile, and a profile that signs in with its password: refused.
+    assert!(start("Nobody").is_err());
+    let input = mergeguard::profiles::ProfileInput {
+        name: "Gmail".into(),
+        provider: "google".into(),
+        username: format!("browser-{}@good.test", std::process::id()),
+        ..Default::default()
+    };
+    relay::save(&f.state, now, None, input, None).expect("admin saves a profile");
+    let e = start("Gmail").unwrap_err();
+    assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
+
+    // Google with its client secret: kept in the keychain, never shown back.
+    let secret = format!("GOCSPX-test-{}", std::process::id());
+    let google = mergeguard::oauth::OAuthInput {
+        provider: "google".into(),
+        client_id: "123-abc.apps.googleusercontent.com".into(),
+        client_secret: secret.clone(),
+        ..Default::default()
+    };
+    let saved = mailbox::configure_oauth(&f.state, now, "Gmail".into(), Some(google.clone()))
+        .unwrap()
+        .unwrap();
+    assert!(!serde_json::to_string(&saved).unwrap().contains(&secret));
+    let view = mailbox::view(&f.state, now, "Gmail".into()).unwrap();
+    assert_eq!(view.client_secret_saved, Some(true));
+    assert_eq!(view.flows, [mergeguard::oauth::Flow::Browser]);
+    assert!(!serde_json::to_string(&view).unwrap().contains(&secret));
+    // Saved again without typing it: kept.
+    let again = mergeguard::oauth::OAuthInput {
+        client_secret: String::new(),
+        ..google.clone()
+    };
+    mailbox::configure_oauth(&f.state, now, "Gmail".into(), Some(again)).unwrap();
+    let view = mailbox::view(&f.state, now, "Gmail".into()).unwrap();
+    assert_eq!(view.client_secret_saved, Some(true));
+    // Google refuses the Gmail scope in the device flow: refused before any network use.
+    let e = runtime()
+        .block_on(mailbox::start_sign_in(&f.state, now, "Gmail".into()))
+        .unwrap_err();
+    assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
+
+    // The approver may not sign the profile in: nothing opens.
+    access::sign_out(&f.state).unwrap();
+    access::sign_in(&f.state, now, APPROVER.into(), APPROVER_PIN.into()).unwrap();
+    let e = start("Gmail").unwrap_err();
+    assert!(e.is_core(ErrorCode::Forbidden), "{e:?}");
+    assert!(
+        opened.lock().unwrap().is_empty(),
+        "no browser for a refusal"
+    );
+    access::sign_out(&f.state).unwrap();
+    access::sign_in(&f.state, now, ADMIN.into(), ADMIN_PIN.into()).unwrap();
+
+    // Nothing started yet: finishing is one plain refusal.
+    let e = runtime()
+        .block_on(mailbox::finish_browser_sign_in(
+            &f.state,
+            now,
+            "Gmail".into(),
+        ))
+        .unwrap_err();
+    assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
+
+    // The admin starts it: Google's page, opened once, with a way back to 127.0.0.1.
+    let started = start("Gmail").unwrap();
+    assert!(started.opened);
+    assert_eq!(
+        opened.lock().unwrap().as_slice(),
+        std::slice::from_ref(&started.authorize_url)
+    );
+    let url = started.authorize_url.as_str();
+    assert!(
+        url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"),
+        "{url}"
+    );
+    for part in [
+        "access_type=offline",
+        "prompt=consent",
+        "code_challenge_method=S256",
+        "redirect_uri=http%3A%2F%2F127.0.0.1%3A",
+        "scope=https%3A%2F%2Fmail.google.com%2F",
+    ] {
+        assert!(url.contains(part), "{part} in {url}");
+    }
+    assert!(
+        !url.contains(&secret),
+        "the client secret never leaves for the browser"
+    );
+    let query = |name: &str| -> String {
+        let start = url.find(&format!("{name}=")).unwrap() + name.len() + 1;
+        let value = &url[start..];
+        value[..value.find('&').unwrap_or(value.len())].to_owned()
+    };
+    let (state, back) = (query("state"), query("redirect_uri"));
+    let port: u16 = back
+        .trim_start_matches("http%3A%2F%2F127.0.0.1%3A")
+        .trim_end_matches("%2Fcallback")
+        .parse()
+        .unwrap();
+    // The person cancels on Google's page; Google sends the browser back with
+    // error=access_denied and this sign-in's state.
+    let browser = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "GET /callback?error=access_denied&state={state} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+        )
+        .unwrap();
+        let mut page = String::new();
+        s.read_to_string(&mut page).unwrap();
+        page
+    });
+    let e = runtime()
+        .block_on(mailbox::finish_browser_sign_in(
+            &f.state,
+            now,
+            "Gmail".into(),
+        ))
+        .unwrap_err();
+    let page = browser.join().unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("go back to MergeGuard"), "{page}");
+    assert!(e.is_core(ErrorCode::AuthFailed), "{e:?}");
+    assert_eq!(reason_key(&e), Some("sign_in_declined"));
+    let view = mailbox::view(&f.state, now, "Gmail".into()).unwrap();
+    assert_eq!(view.signed_in, Some(false));
+    // Used once.
+    let e = runtime()
+        .block_on(mailbox::finish_browser_sign_in(
+            &f.state,
+            now,
+            "Gmail".into(),
+        ))
+        .unwrap_err();
+    assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
+
+    // Microsoft's public clients have no secret: one typed is refused; switching to
+    // Microsoft forgets Google's.
+    let microsoft = mergeguard::oauth::OAuthInput {
+        provider: "microsoft365".into(),
+        client_id: "00000000-0000-0000-0000-000000000000".into(),
+        client_secret: "not-for-microsoft".into(),
+        ..Default::default()
+    };
+    let e = mailbox::configure_oauth(&f.state, now, "Gmail".into(), Some(microsoft.clone()))
+        .unwrap_err();
+    assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
+    let microsoft = mergeguard::oauth::OAuthInput {
+        client_secret: String::new(),
+        ..microsoft
+    };
+    mailbox::configure_oauth(&f.state, now, "Gmail".into(), Some(microsoft)).unwrap();
+    let view = mailbox::view(&f.state, now, "Gmail".into()).unwrap();
+    assert_eq!(view.client_secret_saved, Some(false));
+    assert_eq!(
+        view.flows,
+        [
+            mergeguard::oauth::Flow::Device,
+            mergeguard::oauth::Flow::Browser
+        ]
+    );
+
+    // The secret reached no file of the data folder (database, log, diagnostics).
+    let mut stack = vec![f._dir.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "the client secret is in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    relay::remove(&f.state, now, "Gmail".into()).expect("admin removes");
+}

@@ -8,8 +8,10 @@
 //! (recipient file chosen by path, compose with merge fields and an attachment, save),
 //! preview, checklist, submit, the second operator approving on the same screen, the send
 //! (every message arrives at Postfix exactly once and its DKIM signature verifies with
-//! dkimpy), the log, the campaign list, a duplicate, the bundled example, and the idle
-//! lock. A screenshot of every screen goes to target/screenshots, in English and Japanese.
+//! dkimpy), the log, the campaign list, replies and reports (a Google sign-in's settings:
+//! only the browser button, the client secret never shown back), a duplicate, the
+//! bundled example, and the idle lock. A screenshot of every screen goes to
+//! target/screenshots, in English and Japanese.
 //!
 //! Run: `Xvfb :93 -screen 0 1366x768x24 & DISPLAY=:93 MG_TEST_WEBDRIVER_PORT=4493
 //! cargo test -p mergeguard-app --test e2e` (tauri-driver from `cargo install tauri-driver`).
@@ -758,6 +760,48 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     language(&client, "ja").await;
     screenshot(&client, &shots, "13-replies-and-reports-ja").await;
     language(&client, "en").await;
+    // 10c. Google signs in in the browser only: its button shows and the code's does not;
+    // the client secret goes to the keychain and is never filled back in.
+    select(&client, "returns-oauth-provider", "google").await;
+    type_into(
+        &client,
+        "returns-oauth-client",
+        "123-e2e.apps.googleusercontent.com",
+    )
+    .await;
+    type_into(&client, "returns-oauth-secret", "GOCSPX-e2e-not-shown").await;
+    click(&client, "returns-oauth-save").await;
+    wait_for(&client, "#returns-sign-in-browser:not([hidden])").await;
+    wait_for(&client, "#returns-sign-in[hidden]").await;
+    let kept = wait_for_text(&client, "#returns-oauth-secret-state", "Leave this empty").await;
+    assert!(kept.contains("Leave this empty"), "{kept}");
+    let typed = client
+        .find(Locator::Id("returns-oauth-secret"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(
+        typed.as_deref(),
+        Some(""),
+        "the secret is never filled back in"
+    );
+    screenshot(&client, &shots, "13b-google-sign-in").await;
+    accessibility_scan(&client, "google sign-in", &mut a11y).await;
+    language(&client, "ja").await;
+    screenshot(&client, &shots, "13b-google-sign-in-ja").await;
+    language(&client, "en").await;
+    // Back to the password the rest of the scenario sends with.
+    client
+        .find(Locator::Id("returns-oauth-client"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    click(&client, "returns-oauth-save").await;
+    wait_for(&client, "#returns-sign-in-browser[hidden]").await;
     click(&client, "nav-campaigns").await;
     wait_for(&client, "#campaigns-table tr[data-title='Spring sale']").await;
 

@@ -47,10 +47,14 @@ pub enum OauthCommand {
         #[arg(long)]
         pin_stdin: bool,
     },
-    /// Sign the profile in: prints a code and an address to open, then waits.
+    /// Sign the profile in: prints an address to open (and, for the device flow, a
+    /// code to enter there), then waits.
     SignIn {
         #[arg(long, value_name = "NAME")]
         profile: String,
+        /// browser or device; the provider's usual one when not given (Google: browser).
+        #[arg(long)]
+        flow: Option<String>,
         #[arg(long, value_name = "ADMIN")]
         operator: String,
         #[arg(long)]
@@ -116,6 +120,8 @@ fn run_inner(args: OauthArgs) -> Result<(), String> {
                 tenant,
                 issuer,
                 scopes,
+                // Empty: a client secret stored for the same provider and client is kept.
+                client_secret: String::new(),
             };
             match oauth::configure(&store, &session, &p, (!clear).then_some(&input), now)
                 .map_err(|e| e.to_string())?
@@ -129,13 +135,40 @@ fn run_inner(args: OauthArgs) -> Result<(), String> {
         }
         OauthCommand::SignIn {
             profile,
+            flow,
             operator,
             pin_stdin,
         } => {
             let p = get(&profile)?;
             let s = settings(&p.name)?;
+            let flow = match flow.as_deref() {
+                None => s.provider.flows()[0],
+                Some("browser") => oauth::Flow::Browser,
+                Some("device") => oauth::Flow::Device,
+                Some(other) => {
+                    return Err(format!(
+                        "\"{other}\" is not a sign-in flow: use browser or device"
+                    ))
+                }
+            };
             let session = sign_in(&store, &operator, pin_stdin, now)?;
             let trust = oauth::trust_for(&p).map_err(|e| e.to_string())?;
+            if flow == oauth::Flow::Browser {
+                let started = rt
+                    .block_on(oauth::start_browser_sign_in(&s, &p, &trust))
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "Open this address in your browser and sign in (within {} minutes):\n{}\nWaiting…",
+                    started.expires_in / 60,
+                    started.authorize_url
+                );
+                rt.block_on(oauth::finish_browser_sign_in(
+                    &store, &s, &p, &started, &trust, &session, now,
+                ))
+                .map_err(|e| e.to_string())?;
+                println!("{profile} is signed in");
+                return Ok(());
+            }
             let started = rt
                 .block_on(oauth::start_device_sign_in(&s, &p, &trust))
                 .map_err(|e| e.to_string())?;

@@ -655,37 +655,55 @@ pub async fn check_mailbox(
         .map_err(|e| Error::Refused(UserError::new(e.code(), e.to_string())))?;
     let settings =
         settings(store, &profile.name)?.ok_or_else(|| Error::NoMailbox(profile.name.clone()))?;
-    let credentials = match profile.auth {
-        crate::profiles::AuthMethod::OAuth2 => {
-            // OAuth2: a fresh access token (refreshed if need be) for SASL XOAUTH2;
-            // an expired or withdrawn sign-in is "sign in again", before connecting.
-            let oauth_error = |e: crate::oauth::Error| Error::Refused(UserError::from(e));
-            let oauth = crate::oauth::settings(store, &profile.name)
+    let oauth = match profile.auth {
+        crate::profiles::AuthMethod::OAuth2 => Some((
+            crate::oauth::settings(store, &profile.name)
                 .map_err(oauth_error)?
                 .ok_or_else(|| {
                     Error::Invalid(format!(
                         "the relay profile \"{}\" has no sign-in settings",
                         profile.name
                     ))
-                })?;
-            let trust = crate::oauth::trust_for(&profile).map_err(oauth_error)?;
-            Credentials::AccessToken {
-                user: profile.username.clone(),
-                token: crate::oauth::access_token(&oauth, &profile, &trust)
-                    .await
-                    .map_err(oauth_error)?,
-            }
-        }
-        crate::profiles::AuthMethod::Password => stored_credentials(&profile)?,
+                })?,
+            crate::oauth::trust_for(&profile).map_err(oauth_error)?,
+        )),
+        crate::profiles::AuthMethod::Password => None,
     };
-    sync_as(
-        store,
-        by.operator(),
-        &profile,
-        &settings,
-        &credentials,
-        options,
-        now,
-    )
-    .await
+    let Some((oauth, trust)) = &oauth else {
+        let credentials = stored_credentials(&profile)?;
+        return sync_as(store, by.operator(), &profile, &settings, &credentials, options, now).await;
+    };
+    // OAuth2: an access token (refreshed if need be) for SASL XOAUTH2; an expired or
+    // withdrawn sign-in is "sign in again", before connecting.
+    let credentials = oauth_credentials(&profile, oauth, trust).await?;
+    match sync_as(store, by.operator(), &profile, &settings, &credentials, options, now).await {
+        // The token was refused at sign-in (withdrawn, or ended early at the server):
+        // forget it and try once more with a new one, which says "sign in again" when
+        // the consent is gone. Nothing is read before the sign-in.
+        Err(Error::LoginRefused) => {
+            if let Credentials::AccessToken { token, .. } = &credentials {
+                crate::oauth::token_refused(&profile, token);
+            }
+            let credentials = oauth_credentials(&profile, oauth, trust).await?;
+            sync_as(store, by.operator(), &profile, &settings, &credentials, options, now).await
+        }
+        other => other,
+    }
+}
+
+async fn oauth_credentials(
+    profile: &Profile,
+    oauth: &crate::oauth::OAuthSettings,
+    trust: &crate::trust::Trust,
+) -> Result<Credentials, Error> {
+    Ok(Credentials::AccessToken {
+        user: profile.username.clone(),
+        token: crate::oauth::access_token(oauth, profile, trust)
+            .await
+            .map_err(oauth_error)?,
+    })
+}
+
+fn oauth_error(e: crate::oauth::Error) -> Error {
+    Error::Refused(UserError::from(e))
 }

@@ -31,6 +31,7 @@ use crate::error::ErrorCode;
 pub use rate::{Clock, PinnedClock, RateLimit, RatePreset, SystemClock};
 pub use relay::{
     Delivery, OpenError, OutboxFolder, Outgoing, Relay, Security, SmtpRelay, SmtpSettings,
+    TokenError, TokenFuture, TokenSource,
 };
 pub use state::{report, requeue_unknown, write_report_csv, Counts, ReportRow, State};
 

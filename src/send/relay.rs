@@ -77,6 +77,10 @@ pub enum OpenErrorKind {
     Tls,
     Auth,
     Io,
+    /// The connection's [`TokenSource`] gave no token (for OAuth2: the sign-in expired
+    /// or was withdrawn, or the sign-in server could not be reached); nothing was
+    /// connected. Carries the source's own code.
+    Token(ErrorCode),
 }
 
 impl OpenError {
@@ -84,8 +88,36 @@ impl OpenError {
         match self.kind {
             OpenErrorKind::Auth => ErrorCode::AuthFailed,
             OpenErrorKind::Io => ErrorCode::Io,
+            OpenErrorKind::Token(code) => code,
             _ => ErrorCode::Send,
         }
+    }
+}
+
+/// Why a [`TokenSource`] gave no token: a code the caller branches on and a sentence.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct TokenError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The future of [`TokenSource::token`].
+pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Secret, TokenError>> + Send + 'a>>;
+
+/// Where an SMTP relay gets the secret for each new connection when it is not a fixed
+/// password: an OAuth2 access token, which lives minutes to an hour, so a send longer
+/// than one token's life needs a fresh one per connection. Asked on every
+/// [`Relay::open`] before anything is connected; the source decides whether its token
+/// is still good (see `oauth::ProfileTokens`, which keeps it in memory and refreshes it
+/// near its end). This module knows nothing of OAuth2.
+pub trait TokenSource: Send + Sync + std::fmt::Debug {
+    /// A token for the next AUTH.
+    fn token(&self) -> TokenFuture<'_>;
+    /// The relay refused `token` at AUTH: forget it, so the next connection asks for a
+    /// new one instead of offering the same again.
+    fn refused(&self, token: &Secret) {
+        let _ = token;
     }
 }
 
@@ -124,6 +156,9 @@ pub struct SmtpSettings {
     pub security: Security,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// Asked for the secret of every new connection instead of `password` (an OAuth2
+    /// access token for XOAUTH2); `None`: `password` is used.
+    pub token_source: Option<Arc<dyn TokenSource>>,
     /// AUTH mechanisms in order of preference; PLAIN then LOGIN by default.
     pub mechanisms: Vec<Mechanism>,
     /// Extra trusted CA (PEM), added to the system roots (a company relay's own CA);
@@ -143,6 +178,7 @@ impl SmtpSettings {
             security,
             username: None,
             password: None,
+            token_source: None,
             mechanisms: vec![Mechanism::Plain, Mechanism::Login],
             extra_ca_pem: None,
             timeout: Duration::from_secs(60),
@@ -241,6 +277,16 @@ impl SmtpRelay {
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, OpenError> {
         let s = &self.settings;
+        // A token per connection, got before anything is connected: a send longer than
+        // one token's life reconnects with a fresh one.
+        let token = match &s.token_source {
+            Some(source) => Some(source.token().await.map_err(|e| OpenError {
+                kind: OpenErrorKind::Token(e.code),
+                message: e.message,
+            })?),
+            None => None,
+        };
+        let secret = token.as_ref().or(s.password.as_ref());
         let connect_err = |e: lettre::transport::smtp::Error| {
             let kind = if e.is_tls() {
                 OpenErrorKind::Tls
@@ -301,10 +347,13 @@ impl SmtpRelay {
         };
         // lettre sees our implicit-TLS stream as a plain transport; it is TLS all the same.
         debug_assert!(matches!(self.mode, Mode::ImplicitTls(_)) || conn.is_encrypted());
-        if let (Some(user), Some(password)) = (&s.username, &s.password) {
-            let creds = Credentials::new(user.clone(), password.expose().to_owned());
+        if let (Some(user), Some(secret)) = (&s.username, secret) {
+            let creds = Credentials::new(user.clone(), secret.expose().to_owned());
             if let Err(e) = conn.auth(&s.mechanisms, &creds).await {
                 abort_quickly(&mut conn).await;
+                if let (Some(source), Some(token)) = (&s.token_source, &token) {
+                    source.refused(token);
+                }
                 return Err(OpenError {
                     kind: OpenErrorKind::Auth,
                     message: format!("the relay refused the login for {user}: {e}"),
@@ -312,6 +361,24 @@ impl SmtpRelay {
             }
         }
         Ok(conn)
+    }
+
+    /// One connection: greeting, STARTTLS and login, bounded as a whole.
+    async fn open_once(&self) -> Result<SmtpSession, OpenError> {
+        // Bound the whole greeting + STARTTLS + AUTH exchange, not only the TCP connect.
+        let limit = self.settings.timeout * 3;
+        match tokio::time::timeout(limit, self.connect()).await {
+            Ok(r) => r.map(SmtpSession),
+            Err(_) => Err(OpenError {
+                kind: OpenErrorKind::Connect,
+                message: format!(
+                    "{}:{} did not complete the greeting, STARTTLS and login within {} s",
+                    self.settings.host,
+                    self.settings.port,
+                    limit.as_secs()
+                ),
+            }),
+        }
     }
 }
 
@@ -388,19 +455,14 @@ impl Relay for SmtpRelay {
     }
 
     async fn open(&self) -> Result<SmtpSession, OpenError> {
-        // Bound the whole greeting + STARTTLS + AUTH exchange, not only the TCP connect.
-        let limit = self.settings.timeout * 3;
-        match tokio::time::timeout(limit, self.connect()).await {
-            Ok(r) => r.map(SmtpSession),
-            Err(_) => Err(OpenError {
-                kind: OpenErrorKind::Connect,
-                message: format!(
-                    "{}:{} did not complete the greeting, STARTTLS and login within {} s",
-                    self.settings.host,
-                    self.settings.port,
-                    limit.as_secs()
-                ),
-            }),
+        match self.open_once().await {
+            // A token refused at AUTH (revoked, or ended early at the server): the source
+            // was told and forgot it; one more connection with a new one, or the
+            // source's own error ("sign in again") when it cannot get one.
+            Err(e) if e.kind == OpenErrorKind::Auth && self.settings.token_source.is_some() => {
+                self.open_once().await
+            }
+            other => other,
         }
     }
 

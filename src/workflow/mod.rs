@@ -30,7 +30,7 @@ use crate::preflight::campaign::{stored_relay_password, CheckOptions};
 use crate::preflight::{dkim, Report};
 use crate::recipients::RecipientList;
 use crate::secrets::Secret;
-use crate::send::{self, state, ReportRow, SmtpRelay, SmtpSettings};
+use crate::send::{self, state, ReportRow, SmtpRelay, SmtpSettings, TokenSource};
 use crate::store::Store;
 
 mod gate;
@@ -242,14 +242,16 @@ fn relay_password(campaign: &Campaign, given: Option<Secret>) -> Result<Secret, 
     }
 }
 
-/// For a campaign whose relay profile signs in with OAuth2: a valid access token, got
-/// (refreshed if need be) before anything is sent, so an expired or withdrawn sign-in
-/// stops the send before its first message with code `sign_in_required`. `None` for a
+/// For a campaign whose relay profile signs in with OAuth2: the profile's tokens as the
+/// relay's per-connection [`TokenSource`], after a valid access token was got (refreshed
+/// if need be) before anything is sent, so an expired or withdrawn sign-in stops the
+/// send before its first message with code `sign_in_required`. Every later connection
+/// asks again, so a send longer than a token's life gets a fresh one. `None` for a
 /// password relay.
-pub(crate) async fn oauth_relay_token(
+pub(crate) async fn oauth_relay_tokens(
     store: &Store,
     campaign: &Campaign,
-) -> Result<Option<Secret>, UserError> {
+) -> Result<Option<Arc<dyn TokenSource>>, UserError> {
     let Some(name) = &campaign.relay_profile else {
         return Ok(None);
     };
@@ -265,19 +267,40 @@ pub(crate) async fn oauth_relay_token(
         )
     })?;
     let trust = crate::oauth::trust_for(&profile)?;
-    Ok(Some(
-        crate::oauth::access_token(&settings, &profile, &trust).await?,
-    ))
+    crate::oauth::access_token(&settings, &profile, &trust).await?;
+    Ok(Some(Arc::new(crate::oauth::ProfileTokens::new(
+        settings, profile, trust,
+    ))))
+}
+
+/// How the relay signs in: a password, or an OAuth2 access token per connection.
+pub(crate) enum RelayLogin {
+    Password(Secret),
+    Tokens(Arc<dyn TokenSource>),
+}
+
+impl RelayLogin {
+    /// The profile's tokens when it signs in with OAuth2, else the password given or
+    /// stored.
+    fn of(
+        tokens: Option<Arc<dyn TokenSource>>,
+        campaign: &Campaign,
+        given: Option<Secret>,
+    ) -> Result<RelayLogin, UserError> {
+        match tokens {
+            Some(tokens) => Ok(RelayLogin::Tokens(tokens)),
+            None => relay_password(campaign, given).map(RelayLogin::Password),
+        }
+    }
 }
 
 /// The campaign's relay, trusting the system roots plus the CA bytes in the snapshot
 /// (the `--ca` override or `[relay] ca`, as fingerprinted; never read again). With
-/// `oauth`, `password` is an access token and the only mechanism is XOAUTH2.
+/// OAuth2 tokens, each connection asks for its own and the only mechanism is XOAUTH2.
 fn smtp_relay(
     campaign: &Campaign,
     snapshot: &Snapshot,
-    password: Secret,
-    oauth: bool,
+    login: RelayLogin,
 ) -> Result<SmtpRelay, UserError> {
     let relay = campaign
         .relay
@@ -289,9 +312,12 @@ fn smtp_relay(
     };
     let mut settings = SmtpSettings::new(relay.host.clone(), relay.port, security);
     settings.username = Some(relay.username.clone());
-    settings.password = Some(password);
-    if oauth {
-        settings.mechanisms = vec![lettre::transport::smtp::authentication::Mechanism::Xoauth2];
+    match login {
+        RelayLogin::Password(password) => settings.password = Some(password),
+        RelayLogin::Tokens(tokens) => {
+            settings.token_source = Some(tokens);
+            settings.mechanisms = vec![lettre::transport::smtp::authentication::Mechanism::Xoauth2];
+        }
     }
     settings.timeout = Duration::from_secs(30);
     settings.extra_ca_pem = snapshot.ca().map(|f| f.bytes().to_vec());

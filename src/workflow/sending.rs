@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use super::gate::{Approved, Gate};
 use super::{
-    approval_error, destination_of, dkim_signer, log, prepare, relay_password, smtp_relay,
-    Prepared, UserError,
+    approval_error, destination_of, dkim_signer, log, prepare, smtp_relay, Prepared, RelayLogin,
+    UserError,
 };
 use crate::approval;
 use crate::audit::{self, Kind};
@@ -268,9 +268,10 @@ pub fn send_with_hook(
     };
 
     // An OAuth2 relay: the sign-in is checked (and the token refreshed) before the
-    // send starts; an expired or withdrawn consent stops here, nothing sent.
-    let oauth_token = if campaign.relay.is_some() {
-        runtime.block_on(super::oauth_relay_token(store, campaign))?
+    // send starts; an expired or withdrawn consent stops here, nothing sent. Each
+    // connection then asks for its own token.
+    let oauth_tokens = if campaign.relay.is_some() {
+        runtime.block_on(super::oauth_relay_tokens(store, campaign))?
     } else {
         None
     };
@@ -343,12 +344,8 @@ pub fn send_with_hook(
         scope.spawn(|| runtime.block_on(log_controls(store, operator, cid, watched, done_rx)));
         let result = match (&campaign.relay, &campaign.outbox) {
             (Some(_), _) => {
-                let oauth = oauth_token.is_some();
-                let password = match oauth_token.clone() {
-                    Some(token) => Ok(token),
-                    None => relay_password(campaign, request.password.clone()),
-                };
-                match password.and_then(|p| smtp_relay(campaign, snapshot, p, oauth)) {
+                let login = RelayLogin::of(oauth_tokens, campaign, request.password.clone());
+                match login.and_then(|login| smtp_relay(campaign, snapshot, login)) {
                     Ok(inner) => {
                         let relay = Arc::new(Logged {
                             inner,

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{dkim_signer, log, relay_password, smtp_relay, Prepared, UserError};
+use super::{dkim_signer, log, smtp_relay, Prepared, RelayLogin, UserError};
 use crate::audit::{self, Kind};
 use crate::compose::Composer;
 use crate::error::ErrorCode;
@@ -271,13 +271,9 @@ pub fn test_send(
         .map_err(|e| {
             UserError::new(ErrorCode::Internal, format!("cannot start the sender: {e}"))
         })?;
-    let oauth_token = runtime.block_on(super::oauth_relay_token(store, campaign))?;
-    let oauth = oauth_token.is_some();
-    let secret = match oauth_token {
-        Some(token) => token,
-        None => relay_password(campaign, password)?,
-    };
-    let relay = smtp_relay(campaign, &prepared.snapshot, secret, oauth)?;
+    let tokens = runtime.block_on(super::oauth_relay_tokens(store, campaign))?;
+    let login = RelayLogin::of(tokens, campaign, password)?;
+    let relay = smtp_relay(campaign, &prepared.snapshot, login)?;
     let delivery = runtime.block_on(async {
         let mut session = relay
             .open()

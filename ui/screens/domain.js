@@ -4,7 +4,7 @@
 
 import * as ipc from "../ipc.js";
 import { t, dnsRecordText, checkTitle, checkFix, checkSeen } from "../i18n.js";
-import { $, el, busy, showErrorAt, hideErrorAt, showStatus, checkDetails } from "../dom.js";
+import { $, el, busy, showErrorAt, hideErrorAt, showStatus, checkDetails, copyText as copy } from "../dom.js";
 import * as store from "../store.js";
 
 let lastRecords = null;
@@ -24,21 +24,6 @@ function request(replace = false) {
 
 function profile() {
   return $("domain-profile").value || null;
-}
-
-async function copy(text, button) {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch (_) {
-    // Older WebKit without the clipboard API: copy through a selected text area.
-    const area = el("textarea", {}, text);
-    document.body.append(area);
-    area.select();
-    document.execCommand("copy");
-    area.remove();
-  }
-  button.textContent = t("copied");
-  setTimeout(() => { button.textContent = t("copy"); }, 1500);
 }
 
 function renderRecords(r) {

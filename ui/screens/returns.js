@@ -1,11 +1,12 @@
 // What comes back: the mailbox a sending server names (unsubscribes, bounces, domain
 // reports read by the core, never deleted), the OAuth2 sign-in for Microsoft 365 and
-// Google, and the domain (DMARC) reports per sending source. Roles are the core's: an
-// admin sets the mailbox and signs in; a sender or an admin checks the mailbox.
+// Google (with a code typed on the provider's page, or in the browser, which the core
+// opens and waits for), and the domain (DMARC) reports per sending source. Roles are the
+// core's: an admin sets the mailbox and signs in; a sender or an admin checks the mailbox.
 
 import * as ipc from "../ipc.js";
 import { t, language, whyText } from "../i18n.js";
-import { $, el, busy, showErrorAt, hideErrorAt, showStatus, localTime } from "../dom.js";
+import { $, el, busy, showErrorAt, hideErrorAt, showStatus, localTime, copyText } from "../dom.js";
 
 const profile = () => $("returns-profile").value;
 
@@ -43,6 +44,11 @@ async function loadMailbox() {
       $("returns-oauth-tenant").value = v.oauth.tenant || "";
       $("returns-oauth-issuer").value = v.oauth.issuer || "";
     }
+    // The secret is never sent back: the field stays empty and says whether one is kept.
+    $("returns-oauth-secret").value = "";
+    $("returns-oauth-secret-state").textContent =
+      t(v.client_secret_saved ? "returns_oauth_secret_saved" : "returns_oauth_secret_hint");
+    showSignInButtons(v.flows || []);
     const parts = [m ? t("returns_mailbox_is", { host: m.host, folder: m.folder }) : t("returns_mailbox_none")];
     if (v.last_sync) parts.push(t("returns_last_checked", { at: localTime(v.last_sync.synced_at, language()) }));
     parts.push(v.sign_in === "oauth2"
@@ -54,6 +60,18 @@ async function loadMailbox() {
     state.textContent = "";
     showErrorAt("returns-error", err);
   }
+}
+
+// The sign-in buttons the provider allows: Google signs in in the browser only,
+// Microsoft 365 with a code first, another server in the browser first.
+function showSignInButtons(flows) {
+  const browser = $("returns-sign-in-browser");
+  const device = $("returns-sign-in");
+  browser.hidden = !flows.includes("browser");
+  device.hidden = !flows.includes("device");
+  browser.className = flows[0] === "browser" ? "primary" : "";
+  device.className = flows[0] === "device" ? "primary" : "";
+  $("returns-sign-out").hidden = flows.length === 0;
 }
 
 function pct(x) {
@@ -137,6 +155,8 @@ export function wire() {
         tenant: $("returns-oauth-tenant").value.trim(),
         issuer: $("returns-oauth-issuer").value.trim(),
         scopes: "",
+        // Empty keeps the secret already kept for this service and client.
+        client_secret: $("returns-oauth-secret").value.trim(),
       } : null;
       try {
         await ipc.configureRelayOauth(profile(), input);
@@ -158,6 +178,29 @@ export function wire() {
           el("strong", { class: "mono sign-in-code", id: "returns-user-code" }, s.user_code));
         box.hidden = false;
         await ipc.finishRelaySignIn(profile());
+        box.hidden = true;
+        showStatus("ok", t("returns_signed_in_ok"));
+        await loadMailbox();
+      } catch (err) {
+        box.hidden = true;
+        showErrorAt("returns-oauth-error", err);
+      }
+    }));
+  $("returns-sign-in-browser").addEventListener("click", () =>
+    busy($("returns-sign-in-browser"), async () => {
+      hideErrorAt("returns-oauth-error");
+      const box = $("returns-sign-in-code");
+      try {
+        // The core opens the provider's page in the default browser and waits for it
+        // to come back; the address is shown too, in case no browser opened.
+        const s = await ipc.startRelayBrowserSignIn(profile());
+        const copy = el("button", { type: "button", class: "small", onclick: (e) => copyText(s.authorize_url, e.currentTarget) }, t("copy"));
+        box.replaceChildren(
+          el("span", { class: "status-text" }, t(s.opened ? "returns_browser_steps" : "returns_browser_not_opened")),
+          el("span", { class: "mono sign-in-url", id: "returns-sign-in-url" }, s.authorize_url),
+          copy);
+        box.hidden = false;
+        await ipc.finishRelayBrowserSignIn(profile());
         box.hidden = true;
         showStatus("ok", t("returns_signed_in_ok"));
         await loadMailbox();

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""The person's side of a device sign-in at the test IdP, as a browser does it (stdlib only,
-taken from ../shared/recipes/oauth-mailbox/smoke.py): open the verification page, enter the
-code, confirm, sign in, consent. Also revokes a token, as a person withdrawing consent.
+"""The person's side of a sign-in at the test IdP, as a browser does it (stdlib only,
+taken from ../shared/recipes/oauth-mailbox/smoke.py): for the device flow, open the
+verification page, enter the code, confirm, sign in, consent; for the browser flow, open
+the app's sign-in address, sign in, consent (or cancel) and follow the IdP's last redirect
+to the app's own page on 127.0.0.1. Also revokes a token, as a person withdrawing consent.
 
   browser.py approve VERIFICATION_URI USER_CODE LOGIN PASSWORD   exit 0 = signed in
+  browser.py signin AUTHORIZE_URL LOGIN PASSWORD [--decline]     exit 0 = back at the app
   browser.py revoke REFRESH_TOKEN                                exit 0 = revoked
 Reads $MG_TEST_DIR/mailbox/env."""
 import http.cookiejar
@@ -72,6 +75,28 @@ def approve(uri, code, login, password):
         sys.exit(f"no success page (status {status})")
 
 
+def signin(authorize_url, login, password, decline=False):
+    """Authorization code flow: the IdP's login and consent pages, then its 303 to the
+    app's loopback address, followed like any redirect. --decline cancels at the first
+    page instead (the app then hears error=access_denied)."""
+    status, headers, html, url = go("GET", authorize_url)
+    while headers["X-Interaction-Prompt"]:
+        prompt, uid = headers["X-Interaction-Prompt"], url.rstrip("/").rsplit("/", 1)[1]
+        base = f"{E['OAUTH_MAILBOX_ISSUER']}/interaction/{uid}"
+        if decline:
+            status, headers, html, url = go("POST", f"{base}/abort", {})
+        elif prompt == "login":
+            status, headers, html, url = go("POST", f"{base}/login", {"login": login, "password": password})
+            if status == 401:
+                sys.exit("login refused")
+        else:
+            status, headers, html, url = go("POST", f"{base}/confirm", {})
+    if not urllib.parse.urlsplit(url).netloc.startswith("127.0.0.1:"):
+        sys.exit(f"the IdP did not send the browser back to the app (status {status}, at {url.split('?')[0]})")
+    if not (status == 200 and "go back to MergeGuard" in html):
+        sys.exit(f"the app's page was not shown (status {status})")
+
+
 def revoke(token):
     data = urllib.parse.urlencode({"token": token, "token_type_hint": "refresh_token",
                                    "client_id": E["OAUTH_MAILBOX_CLIENT_ID"]}).encode()
@@ -83,6 +108,8 @@ def revoke(token):
 
 if sys.argv[1] == "approve":
     approve(*sys.argv[2:6])
+elif sys.argv[1] == "signin":
+    signin(*sys.argv[2:5], decline="--decline" in sys.argv[5:])
 elif sys.argv[1] == "revoke":
     revoke(sys.argv[2])
 else:
