@@ -295,6 +295,61 @@ fn the_command_prints_the_reports_as_json() {
     );
 }
 
+#[test]
+fn the_command_line_summary_names_sources_at_the_dns_server_given() {
+    require_keyring();
+    let dir = data_folder_with_admin();
+    let out = common_cli::mg(
+        dir.path(),
+        &[
+            "dmarc-report",
+            "import",
+            data("loopback.xml").to_str().unwrap(),
+            "--operator",
+            "aiko",
+            "--pin-stdin",
+        ],
+        "246813\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dns = test_dns().to_string();
+    let out = common_cli::mg(dir.path(), &["dmarc-report", "summary", "--dns", &dns], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    // tests/servers/dns/reverse.zone: 127.0.0.1 is mail.good.test, 127.0.0.3 has none.
+    assert!(text.contains("127.0.0.1 (mail.good.test):"), "{text}");
+    assert!(text.lines().any(|l| l.contains("127.0.0.3:")), "{text}");
+    let out = common_cli::mg(
+        dir.path(),
+        &["dmarc-report", "summary", "--dns", &dns, "--json"],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let named: Vec<_> = v["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["source_ip"].as_str().unwrap().to_owned(),
+                s["ptr"].clone(),
+            )
+        })
+        .collect();
+    assert!(
+        named.contains(&("127.0.0.1".into(), serde_json::json!("mail.good.test"))),
+        "{named:?}"
+    );
+}
+
 fn test_dns() -> std::net::SocketAddr {
     std::env::var("MG_TEST_DNS")
         .ok()

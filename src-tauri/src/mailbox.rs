@@ -127,17 +127,15 @@ pub fn import_reports(
     now: OffsetDateTime,
     files: Vec<String>,
 ) -> CommandResult<ImportedReports> {
-    state.signed_in(now)?;
+    let who = state.signed_in(now)?;
     let store = state.store()?;
     let paths: Vec<&std::path::Path> = files.iter().map(std::path::Path::new).collect();
-    match dmarc_report::import_files(&store, &paths, now) {
-        Ok((reports, new)) => Ok(ImportedReports { reports, new }),
-        Err((Some(file), e)) => Err(CommandError::new(
-            e.code(),
-            format!("{}: {e}", file.display()),
-        )),
-        Err((None, e)) => Err(user(e)),
-    }
+    // All files are read first: one malformed file (named) stores nothing. The log
+    // entries name the operator, as the command line's import does.
+    let reports = dmarc_report::read_reports(&paths)
+        .map_err(|(file, e)| CommandError::new(e.code(), format!("{}: {e}", file.display())))?;
+    let new = dmarc_report::store_reports_by(&store, &who, &reports, now).map_err(user)?;
+    Ok(ImportedReports { reports, new })
 }
 
 /// The "Domain reports" screen: per day and per source, with warnings. `relay_ips`

@@ -1044,6 +1044,16 @@ fn mailbox_dmarc_and_sign_in_commands_keep_the_core_rules() {
     let loopback = data.join("loopback.xml").display().to_string();
     let imported = mailbox::import_reports(&f.state, now, vec![good, loopback]).unwrap();
     assert_eq!(imported.new, 2);
+    // The log names who imported them.
+    let store = f.state.store().unwrap();
+    let log = mergeguard::audit::entries(&store, &mergeguard::audit::Filter::default()).unwrap();
+    let by: Vec<&str> = log
+        .iter()
+        .filter(|e| e.kind == "dmarc_report_imported")
+        .map(|e| e.operator.as_str())
+        .collect();
+    let who = f.state.signed_in(now).unwrap();
+    assert_eq!(by, [who.operator(), who.operator()], "{log:?}");
     let s = summary(vec!["192.0.2.10".into()]).unwrap();
     assert!(s
         .warnings

@@ -44,6 +44,10 @@ pub enum DmarcReportCommand {
         /// An address of your own relay (repeatable): its failures are named as yours.
         #[arg(long = "relay-ip", value_name = "IP")]
         relay_ips: Vec<std::net::IpAddr>,
+        /// The DNS server (IP:PORT) that names the sources (reverse DNS); the system's
+        /// by default. Names are looked up within a few seconds, or left out.
+        #[arg(long, value_name = "IP:PORT")]
+        dns: Option<std::net::SocketAddr>,
         #[arg(long)]
         json: bool,
     },
@@ -104,12 +108,30 @@ pub fn run(args: DmarcReportArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        DmarcReportCommand::Summary { relay_ips, json } => {
+        DmarcReportCommand::Summary {
+            relay_ips,
+            dns,
+            json,
+        } => {
             let store = match open_store(args.data_dir.as_deref()) {
                 Ok(s) => s,
                 Err(e) => return super::fail(e),
             };
-            let summary = match dmarc_report::summarize(&store, None, None, &relay_ips, &|_| None) {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return super::fail(e),
+            };
+            let summary = match rt.block_on(dmarc_report::summarize_with_names(
+                &store,
+                None,
+                None,
+                &relay_ips,
+                &super::check::resolver(dns),
+                &Default::default(),
+            )) {
                 Ok(s) => s,
                 Err(e) => return super::fail(e),
             };
@@ -118,8 +140,13 @@ pub fn run(args: DmarcReportArgs) -> ExitCode {
             }
             println!("{} report(s)", summary.reports);
             for s in &summary.sources {
+                let name = s
+                    .ptr
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
                 println!(
-                    "{} {}: {} messages, SPF {:.0}%, DKIM {:.0}%, DMARC {:.0}%",
+                    "{} {}{name}: {} messages, SPF {:.0}%, DKIM {:.0}%, DMARC {:.0}%",
                     s.domain,
                     s.source_ip,
                     s.messages,
