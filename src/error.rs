@@ -54,7 +54,7 @@ pub enum ErrorCode {
     /// out of range); the message says which.
     InvalidInput,
     /// An OAuth2 sign-in (Microsoft 365, Google) expired or was withdrawn: the person
-    /// signs in again; nothing was sent.
+    /// signs in again; nothing more is sent (what was sent before stays in the report).
     SignInRequired,
     /// Something unexpected; the message says what.
     Internal,
