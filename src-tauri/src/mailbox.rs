@@ -235,21 +235,26 @@ pub async fn finish_sign_in(
 ) -> CommandResult<()> {
     let who = state.signed_in(now)?;
     let (p, s) = oauth_of(state, &profile)?;
-    let started = pending()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&p.name.to_lowercase())
-        .ok_or_else(|| {
-            CommandError::new(
-                ErrorCode::InvalidInput,
-                "no sign-in was started for this profile: start again",
-            )
-        })?;
+    let started = take_started(pending(), &p.name)?;
     let trust = oauth::trust_for(&p).map_err(user)?;
     let store = state.store()?;
     oauth::finish_device_sign_in(&store, &s, &p, &started, &trust, &who, now)
         .await
         .map_err(user)
+}
+
+/// The sign-in started for `profile` (once: a second finish has nothing to wait for).
+fn take_started<T>(pending: &Mutex<HashMap<String, T>>, profile: &str) -> CommandResult<T> {
+    pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&profile.to_lowercase())
+        .ok_or_else(|| {
+            CommandError::new(
+                ErrorCode::InvalidInput,
+                "no sign-in was started for this profile: start again",
+            )
+        })
 }
 
 /// Started browser sign-ins, by profile: the loopback listener, the PKCE verifier and
@@ -313,16 +318,7 @@ pub async fn finish_browser_sign_in(
 ) -> CommandResult<()> {
     let who = state.signed_in(now)?;
     let (p, s) = oauth_of(state, &profile)?;
-    let started = pending_browser()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&p.name.to_lowercase())
-        .ok_or_else(|| {
-            CommandError::new(
-                ErrorCode::InvalidInput,
-                "no sign-in was started for this profile: start again",
-            )
-        })?;
+    let started = take_started(pending_browser(), &p.name)?;
     let trust = oauth::trust_for(&p).map_err(user)?;
     let store = state.store()?;
     oauth::finish_browser_sign_in(&store, &s, &p, &started, &trust, &who, now)

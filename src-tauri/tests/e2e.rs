@@ -763,6 +763,20 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     // 10c. Google signs in in the browser only: its button shows and the code's does not;
     // the client secret goes to the keychain and is never filled back in.
     select(&client, "returns-oauth-provider", "google").await;
+    // Only Google's fields: no Microsoft tenant, no other service's address.
+    let shown = client
+        .execute(
+            "return ['returns-oauth-tenant', 'returns-oauth-issuer', 'returns-oauth-secret']\n\
+             .map((id) => !document.getElementById(id).closest('.field').hidden);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        serde_json::json!([false, false, true]),
+        "fields shown for Google"
+    );
     type_into(
         &client,
         "returns-oauth-client",

@@ -44,6 +44,7 @@ async function loadMailbox() {
       $("returns-oauth-tenant").value = v.oauth.tenant || "";
       $("returns-oauth-issuer").value = v.oauth.issuer || "";
     }
+    showProviderFields();
     // The secret is never sent back: the field stays empty and says whether one is kept.
     $("returns-oauth-secret").value = "";
     $("returns-oauth-secret-state").textContent =
@@ -107,8 +108,20 @@ export async function enter() {
   await loadReports();
 }
 
+/** Only the fields the chosen service uses: the tenant for Microsoft 365, the sign-in
+ *  address for another service, the client secret for Google (or another service). */
+function showProviderFields() {
+  const provider = $("returns-oauth-provider").value;
+  const show = (id, on) => { $(id).closest(".field").hidden = !on; };
+  show("returns-oauth-tenant", provider === "microsoft365");
+  show("returns-oauth-issuer", provider === "generic");
+  show("returns-oauth-secret", provider !== "microsoft365");
+}
+
 export function wire() {
   $("returns-profile").addEventListener("change", () => loadMailbox());
+  $("returns-oauth-provider").addEventListener("change", showProviderFields);
+  showProviderFields();
   $("returns-check").addEventListener("click", () =>
     busy($("returns-check"), async () => {
       hideErrorAt("returns-error");
