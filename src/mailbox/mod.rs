@@ -671,12 +671,31 @@ pub async fn check_mailbox(
     };
     let Some((oauth, trust)) = &oauth else {
         let credentials = stored_credentials(&profile)?;
-        return sync_as(store, by.operator(), &profile, &settings, &credentials, options, now).await;
+        return sync_as(
+            store,
+            by.operator(),
+            &profile,
+            &settings,
+            &credentials,
+            options,
+            now,
+        )
+        .await;
     };
     // OAuth2: an access token (refreshed if need be) for SASL XOAUTH2; an expired or
     // withdrawn sign-in is "sign in again", before connecting.
     let credentials = oauth_credentials(&profile, oauth, trust).await?;
-    match sync_as(store, by.operator(), &profile, &settings, &credentials, options, now).await {
+    match sync_as(
+        store,
+        by.operator(),
+        &profile,
+        &settings,
+        &credentials,
+        options,
+        now,
+    )
+    .await
+    {
         // The token was refused at sign-in (withdrawn, or ended early at the server):
         // forget it and try once more with a new one, which says "sign in again" when
         // the consent is gone. Nothing is read before the sign-in.
@@ -685,7 +704,16 @@ pub async fn check_mailbox(
                 crate::oauth::token_refused(&profile, token);
             }
             let credentials = oauth_credentials(&profile, oauth, trust).await?;
-            sync_as(store, by.operator(), &profile, &settings, &credentials, options, now).await
+            sync_as(
+                store,
+                by.operator(),
+                &profile,
+                &settings,
+                &credentials,
+                options,
+                now,
+            )
+            .await
         }
         other => other,
     }
