@@ -64,6 +64,7 @@ const COMMANDS: &[&str] = &[
     "finish_relay_sign_in",
     "start_relay_browser_sign_in",
     "finish_relay_browser_sign_in",
+    "cancel_relay_sign_in",
     "relay_sign_out",
 ];
 

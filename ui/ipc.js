@@ -56,6 +56,7 @@ export const startRelaySignIn = (profile) => guarded("start_relay_sign_in", { pr
 export const finishRelaySignIn = (profile) => guarded("finish_relay_sign_in", { profile });
 export const startRelayBrowserSignIn = (profile) => guarded("start_relay_browser_sign_in", { profile });
 export const finishRelayBrowserSignIn = (profile) => guarded("finish_relay_browser_sign_in", { profile });
+export const cancelRelaySignIn = (profile) => guarded("cancel_relay_sign_in", { profile });
 export const relaySignOut = (profile) => guarded("relay_sign_out", { profile });
 export const setUpDomain = (request, profile) => guarded("set_up_domain", { request, profile });
 export const domainRecords = (request, profile) => guarded("domain_records", { request, profile });

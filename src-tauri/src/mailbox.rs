@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 use tauri::State;
@@ -238,9 +238,11 @@ pub async fn finish_sign_in(
     let started = take_started(pending(), &p.name)?;
     let trust = oauth::trust_for(&p).map_err(user)?;
     let store = state.store()?;
-    oauth::finish_device_sign_in(&store, &s, &p, &started, &trust, &who, now)
-        .await
-        .map_err(user)
+    until_cancelled(
+        &p.name,
+        oauth::finish_device_sign_in(&store, &s, &p, &started, &trust, &who, now),
+    )
+    .await
 }
 
 /// The sign-in started for `profile` (once: a second finish has nothing to wait for).
@@ -321,9 +323,59 @@ pub async fn finish_browser_sign_in(
     let started = take_started(pending_browser(), &p.name)?;
     let trust = oauth::trust_for(&p).map_err(user)?;
     let store = state.store()?;
-    oauth::finish_browser_sign_in(&store, &s, &p, &started, &trust, &who, now)
-        .await
-        .map_err(user)
+    until_cancelled(
+        &p.name,
+        oauth::finish_browser_sign_in(&store, &s, &p, &started, &trust, &who, now),
+    )
+    .await
+}
+
+/// Sign-ins waiting for the person, by profile: "Stop" wakes the wait up.
+fn waiting() -> &'static Mutex<HashMap<String, Arc<tokio::sync::Notify>>> {
+    static WAITING: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Notify>>>> = OnceLock::new();
+    WAITING.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Waits for `finish` unless the person stops the sign-in first ([`cancel_sign_in`]).
+/// Stopping drops the wait: the browser sign-in's listener closes, the device code is
+/// no longer polled, and nothing is kept.
+async fn until_cancelled(
+    profile: &str,
+    finish: impl std::future::Future<Output = Result<(), oauth::Error>>,
+) -> CommandResult<()> {
+    let key = profile.to_lowercase();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    waiting()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key.clone(), Arc::clone(&stop));
+    let outcome = tokio::select! {
+        r = finish => r.map_err(user),
+        () = stop.notified() => Err(CommandError::new(
+            ErrorCode::InvalidInput,
+            "the sign-in was stopped: nothing was kept",
+        )),
+    };
+    let mut w = waiting().lock().unwrap_or_else(|e| e.into_inner());
+    if w.get(&key).is_some_and(|n| Arc::ptr_eq(n, &stop)) {
+        w.remove(&key);
+    }
+    outcome
+}
+
+/// "Stop": ends the profile's sign-in that is waiting for the person, if there is one.
+pub fn cancel_sign_in(
+    state: &AppState,
+    now: OffsetDateTime,
+    profile: String,
+) -> CommandResult<bool> {
+    state.signed_in(now)?;
+    let stop = waiting()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&profile.to_lowercase());
+    // notify_one keeps the wake-up for a wait that has not started listening yet.
+    Ok(stop.map(|n| n.notify_one()).is_some())
 }
 
 /// The user's default browser, started with `url` and left running on its own.
@@ -428,6 +480,11 @@ pub async fn finish_relay_browser_sign_in(
     profile: String,
 ) -> CommandResult<()> {
     finish_browser_sign_in(&state, now(), profile).await
+}
+
+#[tauri::command]
+pub fn cancel_relay_sign_in(state: State<'_, AppState>, profile: String) -> CommandResult<bool> {
+    cancel_sign_in(&state, now(), profile)
 }
 
 #[tauri::command]

@@ -198,6 +198,7 @@ fn main() {
         mailbox::finish_relay_sign_in,
         mailbox::start_relay_browser_sign_in,
         mailbox::finish_relay_browser_sign_in,
+        mailbox::cancel_relay_sign_in,
         mailbox::relay_sign_out,
     ];
     let result = tauri::Builder::default()

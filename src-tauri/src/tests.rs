@@ -1284,6 +1284,34 @@ fn browser_sign_in_commands_keep_the_core_rules() {
         .unwrap_err();
     assert!(e.is_core(ErrorCode::InvalidInput), "{e:?}");
 
+    // "Stop" while the window waits: the wait ends at once, the way back to 127.0.0.1
+    // closes, nothing is kept. A stop with nothing waiting does nothing.
+    assert!(!mailbox::cancel_sign_in(&f.state, now, "Gmail".into()).unwrap());
+    let started = start("Gmail").unwrap();
+    let back = &started.authorize_url[started.authorize_url.find("127.0.0.1%3A").unwrap() + 12..];
+    let port: u16 = back[..back.find("%2F").unwrap()].parse().unwrap();
+    let stopped = runtime().block_on(async {
+        let waiting = mailbox::finish_browser_sign_in(&f.state, now, "Gmail".into());
+        let stop = async {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            assert!(mailbox::cancel_sign_in(&f.state, now, "Gmail".into()).unwrap());
+        };
+        let (r, ()) = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            tokio::join!(waiting, stop)
+        })
+        .await
+        .expect("the stop ends the wait");
+        r
+    });
+    let e = stopped.unwrap_err();
+    assert!(e.message.contains("stopped"), "{e:?}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the sign-in's port is closed"
+    );
+    let view = mailbox::view(&f.state, now, "Gmail".into()).unwrap();
+    assert_eq!(view.signed_in, Some(false));
+
     // Microsoft's public clients have no secret: one typed is refused; switching to
     // Microsoft forgets Google's.
     let microsoft = mergeguard::oauth::OAuthInput {

@@ -806,6 +806,17 @@ async fn from_no_files_to_a_signed_campaign_at_postfix() {
     language(&client, "ja").await;
     screenshot(&client, &shots, "13b-google-sign-in-ja").await;
     language(&client, "en").await;
+    // The browser sign-in waits for the person, with the address to copy and a Stop
+    // that ends the wait (Google is not reachable from a test: nobody comes back).
+    click(&client, "returns-sign-in-browser").await;
+    let url = wait_for_text(&client, "#returns-sign-in-url", "accounts.google.com").await;
+    assert!(url.starts_with("https://accounts.google.com/"), "{url}");
+    screenshot(&client, &shots, "13c-browser-sign-in-waiting").await;
+    accessibility_scan(&client, "browser sign-in waiting", &mut a11y).await;
+    click(&client, "returns-sign-in-stop").await;
+    let stopped = wait_for_text(&client, "#status", "stopped").await;
+    assert!(stopped.contains("Nothing was kept"), "{stopped}");
+    wait_for(&client, "#returns-sign-in-code[hidden]").await;
     // Back to the password the rest of the scenario sends with.
     client
         .find(Locator::Id("returns-oauth-client"))

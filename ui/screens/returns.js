@@ -108,6 +108,17 @@ export async function enter() {
   await loadReports();
 }
 
+/** "Stop" beside a sign-in that waits for the person: the wait ends, nothing is kept. */
+function stopButton(stop) {
+  return el("button", {
+    type: "button", class: "small", id: "returns-sign-in-stop",
+    onclick: async () => {
+      stop.pressed = true;
+      try { await ipc.cancelRelaySignIn(profile()); } catch (err) { showErrorAt("returns-oauth-error", err); }
+    },
+  }, t("returns_sign_in_stop"));
+}
+
 /** Only the fields the chosen service uses: the tenant for Microsoft 365, the sign-in
  *  address for another service, the client secret for Google (or another service). */
 function showProviderFields() {
@@ -184,11 +195,13 @@ export function wire() {
     busy($("returns-sign-in"), async () => {
       hideErrorAt("returns-oauth-error");
       const box = $("returns-sign-in-code");
+      const stop = { pressed: false };
       try {
         const s = await ipc.startRelaySignIn(profile());
         box.replaceChildren(
           el("span", { class: "status-text" }, t("returns_sign_in_steps", { url: s.verification_uri })),
-          el("strong", { class: "mono sign-in-code", id: "returns-user-code" }, s.user_code));
+          el("strong", { class: "mono sign-in-code", id: "returns-user-code" }, s.user_code),
+          el("div", { class: "actions" }, stopButton(stop)));
         box.hidden = false;
         await ipc.finishRelaySignIn(profile());
         box.hidden = true;
@@ -196,13 +209,15 @@ export function wire() {
         await loadMailbox();
       } catch (err) {
         box.hidden = true;
-        showErrorAt("returns-oauth-error", err);
+        if (stop.pressed) showStatus("info", t("returns_sign_in_stopped"));
+        else showErrorAt("returns-oauth-error", err);
       }
     }));
   $("returns-sign-in-browser").addEventListener("click", () =>
     busy($("returns-sign-in-browser"), async () => {
       hideErrorAt("returns-oauth-error");
       const box = $("returns-sign-in-code");
+      const stop = { pressed: false };
       try {
         // The core opens the provider's page in the default browser and waits for it
         // to come back; the address is shown too, in case no browser opened.
@@ -211,7 +226,7 @@ export function wire() {
         box.replaceChildren(
           el("span", { class: "status-text" }, t(s.opened ? "returns_browser_steps" : "returns_browser_not_opened")),
           el("span", { class: "mono sign-in-url", id: "returns-sign-in-url" }, s.authorize_url),
-          copy);
+          el("div", { class: "actions" }, copy, stopButton(stop)));
         box.hidden = false;
         await ipc.finishRelayBrowserSignIn(profile());
         box.hidden = true;
@@ -219,7 +234,8 @@ export function wire() {
         await loadMailbox();
       } catch (err) {
         box.hidden = true;
-        showErrorAt("returns-oauth-error", err);
+        if (stop.pressed) showStatus("info", t("returns_sign_in_stopped"));
+        else showErrorAt("returns-oauth-error", err);
       }
     }));
   $("returns-sign-out").addEventListener("click", () =>
