@@ -733,3 +733,118 @@ fn changing_a_profile_keeps_its_mailbox_and_its_sign_in() {
         .unwrap();
     assert_eq!(sign_in.client_id, "00000000-0000-0000-0000-000000000001");
 }
+
+#[test]
+fn cli_oauth_google_client_secret_goes_to_the_keychain_only() {
+    require_session();
+    let data = tempfile::tempdir().unwrap();
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(mg(
+        data.path(),
+        &["operator", "add", "admin", "--pin-stdin"],
+        "999999\n",
+    ));
+    let name = unique("Gmail");
+    ok(mg(
+        data.path(),
+        &[
+            "relay",
+            "add",
+            "--name",
+            &name,
+            "--preset",
+            "google",
+            "--user",
+            "news@shop.test",
+            "--operator",
+            "admin",
+            "--pin-stdin",
+            "--no-password",
+        ],
+        "999999\n",
+    ));
+    let secret = format!("GOCSPX-{}", uuid::Uuid::new_v4().simple());
+    let set = |stdin: &str| {
+        mg(
+            data.path(),
+            &[
+                "oauth",
+                "set",
+                "--profile",
+                &name,
+                "--provider",
+                "google",
+                "--client-id",
+                "123.apps.googleusercontent.com",
+                "--with-client-secret",
+                "--operator",
+                "admin",
+                "--pin-stdin",
+            ],
+            stdin,
+        )
+    };
+    // The secret is the line after the PIN; without it, one plain line and nothing kept.
+    let missing = set("999999\n");
+    assert_ne!(missing.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("before the client secret"), "{err}");
+    ok(set(&format!("999999\n{secret}\n")));
+    let status = ok(mg(
+        data.path(),
+        &["oauth", "status", "--profile", &name],
+        "",
+    ));
+    assert!(status.contains("google"), "{status}");
+    assert!(status.contains("a client secret is kept"), "{status}");
+    assert!(!status.contains(&secret), "{status}");
+    assert_absent_in_dir(data.path(), &secret);
+    let kept = keyring::Entry::new(
+        mergeguard::oauth::CLIENT_SECRET_SERVICE,
+        &format!("{}:news@shop.test", name.to_lowercase()),
+    )
+    .unwrap();
+    assert_eq!(kept.get_password().unwrap(), secret);
+    // Back to the password: the secret leaves the keychain too.
+    ok(mg(
+        data.path(),
+        &[
+            "oauth",
+            "set",
+            "--profile",
+            &name,
+            "--clear",
+            "--operator",
+            "admin",
+            "--pin-stdin",
+        ],
+        "999999\n",
+    ));
+    let status = ok(mg(
+        data.path(),
+        &["oauth", "status", "--profile", &name],
+        "",
+    ));
+    assert!(status.contains("password"), "{status}");
+    assert!(matches!(kept.get_password(), Err(keyring::Error::NoEntry)));
+    ok(mg(
+        data.path(),
+        &[
+            "relay",
+            "remove",
+            "--name",
+            &name,
+            "--operator",
+            "admin",
+            "--pin-stdin",
+        ],
+        "999999\n",
+    ));
+}

@@ -9,7 +9,7 @@ use mergeguard::oauth::{self, OAuthInput};
 use mergeguard::profiles;
 use time::OffsetDateTime;
 
-use super::operator::{open_store, sign_in};
+use super::operator::{open_store, sign_in, PinReader};
 
 #[derive(Debug, Args)]
 pub struct OauthArgs {
@@ -42,6 +42,10 @@ pub enum OauthCommand {
         scopes: String,
         #[arg(long)]
         clear: bool,
+        /// Also ask for the client secret (Google desktop clients): on the terminal, or
+        /// the line after the PIN with --pin-stdin. Kept in the OS keychain only.
+        #[arg(long, conflicts_with = "clear")]
+        with_client_secret: bool,
         #[arg(long, value_name = "ADMIN")]
         operator: String,
         #[arg(long)]
@@ -109,19 +113,28 @@ fn run_inner(args: OauthArgs) -> Result<(), String> {
             issuer,
             scopes,
             clear,
+            with_client_secret,
             operator,
             pin_stdin,
         } => {
             let p = get(&profile)?;
             let session = sign_in(&store, &operator, pin_stdin, now)?;
+            // Not given: a client secret stored for the same provider and client is kept.
+            let client_secret = if with_client_secret {
+                PinReader::new(pin_stdin)
+                    .read_secret("Client secret: ", "the client secret")?
+                    .expose()
+                    .to_owned()
+            } else {
+                String::new()
+            };
             let input = OAuthInput {
                 provider: provider.unwrap_or_default(),
                 client_id: client_id.unwrap_or_default(),
                 tenant,
                 issuer,
                 scopes,
-                // Empty: a client secret stored for the same provider and client is kept.
-                client_secret: String::new(),
+                client_secret,
             };
             match oauth::configure(&store, &session, &p, (!clear).then_some(&input), now)
                 .map_err(|e| e.to_string())?
@@ -203,13 +216,19 @@ fn run_inner(args: OauthArgs) -> Result<(), String> {
                 None => println!("{profile}: password"),
                 Some(s) => {
                     let signed = oauth::is_signed_in(&p).map_err(|e| e.to_string())?;
+                    let secret = oauth::has_client_secret(&p).map_err(|e| e.to_string())?;
                     println!(
-                        "{profile}: {} ({})",
+                        "{profile}: {} ({}{})",
                         s.provider.as_str(),
                         if signed {
                             "signed in"
                         } else {
                             "not signed in: sign in again"
+                        },
+                        if secret {
+                            "; a client secret is kept"
+                        } else {
+                            ""
                         }
                     );
                 }

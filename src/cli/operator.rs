@@ -94,23 +94,29 @@ impl PinReader {
     }
 
     pub fn read(&mut self, prompt: &str) -> Result<Secret, String> {
+        self.read_secret(prompt, "the PIN")
+    }
+
+    /// Any secret the same way as the PIN: the next line of standard input with
+    /// `--pin-stdin`, else asked on the terminal without echo. `what` names it in errors.
+    pub fn read_secret(&mut self, prompt: &str, what: &str) -> Result<Secret, String> {
         if self.from_stdin {
             let mut line = String::new();
             let n = std::io::stdin()
                 .lock()
                 .read_line(&mut line)
-                .map_err(|e| format!("cannot read the PIN from standard input: {e}"))?;
+                .map_err(|e| format!("cannot read {what} from standard input: {e}"))?;
             if n == 0 {
-                return Err("standard input ended before the PIN".into());
+                return Err(format!("standard input ended before {what}"));
             }
             return Ok(Secret::new(line.trim_end_matches(['\r', '\n'])));
         }
         if !std::io::stdin().is_terminal() {
-            return Err("no terminal to ask for the PIN: use --pin-stdin".into());
+            return Err(format!("no terminal to ask for {what}: use --pin-stdin"));
         }
         rpassword::prompt_password(prompt)
             .map(Secret::new)
-            .map_err(|e| format!("cannot read the PIN: {e}"))
+            .map_err(|e| format!("cannot read {what}: {e}"))
     }
 
     /// A new PIN: asked twice on a terminal so a typo does not lock someone out.
