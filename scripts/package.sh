@@ -30,8 +30,14 @@ fi
 # `tauri build` compiles the app only; the CLI goes in beside it as /usr/bin/mergeguard.
 cargo build --release -q -p mergeguard --bin mergeguard
 CLI_BIN=$CARGO_TARGET_DIR/release/mergeguard
-# deb.files takes an absolute source path: CARGO_TARGET_DIR is outside the checkout.
-CONFIG=$(printf '{"bundle":{"linux":{"deb":{"files":{"/usr/bin/mergeguard":"%s"}},"rpm":{"files":{"/usr/bin/mergeguard":"%s"}}}}}' "$CLI_BIN" "$CLI_BIN")
+# deb.files takes an absolute source path: CARGO_TARGET_DIR is outside the checkout. The
+# guides an IT contact or admin needs (sign-in registration, sender domain, campaign file)
+# go to /usr/share/doc/mergeguard, where the window's hints send them.
+FILES=$(printf '"/usr/bin/mergeguard":"%s"' "$CLI_BIN")
+for doc in oauth sender-domain campaign-file; do
+  FILES="$FILES$(printf ',"/usr/share/doc/mergeguard/%s.md":"%s"' "$doc" "$ROOT/docs/$doc.md")"
+done
+CONFIG=$(printf '{"bundle":{"linux":{"deb":{"files":{%s}},"rpm":{"files":{%s}}}}}' "$FILES" "$FILES")
 TAURI_APP_PATH=src-tauri "$TAURI" build --bundles deb,rpm --config "$CONFIG" >&2
 
 DEB=$(ls -t "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -n1)

@@ -48,6 +48,9 @@ for s in 16x16 32x32 48x48 128x128 256x256@2 512x512; do
   check "icon $s" has "/usr/share/icons/hicolor/$s/apps/mergeguard-app.png"
 done
 check "a .desktop entry" has /usr/share/applications/MergeGuard.desktop
+for doc in oauth sender-domain campaign-file; do
+  check "the guide $doc.md is in /usr/share/doc/mergeguard" has "/usr/share/doc/mergeguard/$doc.md"
+done
 dpkg-deb --fsys-tarfile "$DEB" | tar -xO --wildcards '*usr/share/applications/MergeGuard.desktop' > "$W/desktop.desktop" 2>/dev/null
 check "the .desktop entry has a Japanese name and comment" \
   sh -c "grep -q '^Name\[ja\]=' '$W/desktop.desktop' && grep -q '^Comment\[ja\]=' '$W/desktop.desktop'"
