@@ -669,33 +669,25 @@ pub async fn check_mailbox(
         )),
         crate::profiles::AuthMethod::Password => None,
     };
-    let Some((oauth, trust)) = &oauth else {
-        let credentials = stored_credentials(&profile)?;
-        return sync_as(
+    let run = async |credentials: &Credentials| {
+        sync_as(
             store,
             by.operator(),
             &profile,
             &settings,
-            &credentials,
+            credentials,
             options,
             now,
         )
-        .await;
+        .await
+    };
+    let Some((oauth, trust)) = &oauth else {
+        return run(&stored_credentials(&profile)?).await;
     };
     // OAuth2: an access token (refreshed if need be) for SASL XOAUTH2; an expired or
     // withdrawn sign-in is "sign in again", before connecting.
     let credentials = oauth_credentials(&profile, oauth, trust).await?;
-    match sync_as(
-        store,
-        by.operator(),
-        &profile,
-        &settings,
-        &credentials,
-        options,
-        now,
-    )
-    .await
-    {
+    match run(&credentials).await {
         // The token was refused at sign-in (withdrawn, or ended early at the server):
         // forget it and try once more with a new one, which says "sign in again" when
         // the consent is gone. Nothing is read before the sign-in.
@@ -703,17 +695,7 @@ pub async fn check_mailbox(
             if let Credentials::AccessToken { token, .. } = &credentials {
                 crate::oauth::token_refused(&profile, token);
             }
-            let credentials = oauth_credentials(&profile, oauth, trust).await?;
-            sync_as(
-                store,
-                by.operator(),
-                &profile,
-                &settings,
-                &credentials,
-                options,
-                now,
-            )
-            .await
+            run(&oauth_credentials(&profile, oauth, trust).await?).await
         }
         other => other,
     }

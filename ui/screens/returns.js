@@ -108,6 +108,29 @@ export async function enter() {
   await loadReports();
 }
 
+/** A sign-in of either flow: `start` it, show what the person needs (`shown`, then
+ *  `buttons` beside Stop) while `finish` waits for them, then the outcome. */
+function signIn(button, start, finish, shown, buttons) {
+  return busy(button, async () => {
+    hideErrorAt("returns-oauth-error");
+    const box = $("returns-sign-in-code");
+    const stop = { pressed: false };
+    try {
+      const s = await start(profile());
+      box.replaceChildren(...shown(s), el("div", { class: "actions" }, ...buttons(s), stopButton(stop)));
+      box.hidden = false;
+      await finish(profile());
+      box.hidden = true;
+      showStatus("ok", t("returns_signed_in_ok"));
+      await loadMailbox();
+    } catch (err) {
+      box.hidden = true;
+      if (stop.pressed) showStatus("info", t("returns_sign_in_stopped"));
+      else showErrorAt("returns-oauth-error", err);
+    }
+  });
+}
+
 /** "Stop" beside a sign-in that waits for the person: the wait ends, nothing is kept. */
 function stopButton(stop) {
   return el("button", {
@@ -192,52 +215,17 @@ export function wire() {
     });
   });
   $("returns-sign-in").addEventListener("click", () =>
-    busy($("returns-sign-in"), async () => {
-      hideErrorAt("returns-oauth-error");
-      const box = $("returns-sign-in-code");
-      const stop = { pressed: false };
-      try {
-        const s = await ipc.startRelaySignIn(profile());
-        box.replaceChildren(
-          el("span", { class: "status-text" }, t("returns_sign_in_steps", { url: s.verification_uri })),
-          el("strong", { class: "mono sign-in-code", id: "returns-user-code" }, s.user_code),
-          el("div", { class: "actions" }, stopButton(stop)));
-        box.hidden = false;
-        await ipc.finishRelaySignIn(profile());
-        box.hidden = true;
-        showStatus("ok", t("returns_signed_in_ok"));
-        await loadMailbox();
-      } catch (err) {
-        box.hidden = true;
-        if (stop.pressed) showStatus("info", t("returns_sign_in_stopped"));
-        else showErrorAt("returns-oauth-error", err);
-      }
-    }));
+    signIn($("returns-sign-in"), ipc.startRelaySignIn, ipc.finishRelaySignIn, (s) => [
+      el("span", { class: "status-text" }, t("returns_sign_in_steps", { url: s.verification_uri })),
+      el("strong", { class: "mono sign-in-code", id: "returns-user-code" }, s.user_code),
+    ], () => []));
+  // The core opens the provider's page in the default browser and waits for it to come
+  // back; the address is shown too, in case no browser opened.
   $("returns-sign-in-browser").addEventListener("click", () =>
-    busy($("returns-sign-in-browser"), async () => {
-      hideErrorAt("returns-oauth-error");
-      const box = $("returns-sign-in-code");
-      const stop = { pressed: false };
-      try {
-        // The core opens the provider's page in the default browser and waits for it
-        // to come back; the address is shown too, in case no browser opened.
-        const s = await ipc.startRelayBrowserSignIn(profile());
-        const copy = el("button", { type: "button", class: "small", onclick: (e) => copyText(s.authorize_url, e.currentTarget) }, t("copy"));
-        box.replaceChildren(
-          el("span", { class: "status-text" }, t(s.opened ? "returns_browser_steps" : "returns_browser_not_opened")),
-          el("span", { class: "mono sign-in-url", id: "returns-sign-in-url" }, s.authorize_url),
-          el("div", { class: "actions" }, copy, stopButton(stop)));
-        box.hidden = false;
-        await ipc.finishRelayBrowserSignIn(profile());
-        box.hidden = true;
-        showStatus("ok", t("returns_signed_in_ok"));
-        await loadMailbox();
-      } catch (err) {
-        box.hidden = true;
-        if (stop.pressed) showStatus("info", t("returns_sign_in_stopped"));
-        else showErrorAt("returns-oauth-error", err);
-      }
-    }));
+    signIn($("returns-sign-in-browser"), ipc.startRelayBrowserSignIn, ipc.finishRelayBrowserSignIn, (s) => [
+      el("span", { class: "status-text" }, t(s.opened ? "returns_browser_steps" : "returns_browser_not_opened")),
+      el("span", { class: "mono sign-in-url", id: "returns-sign-in-url" }, s.authorize_url),
+    ], (s) => [el("button", { type: "button", class: "small", onclick: (e) => copyText(s.authorize_url, e.currentTarget) }, t("copy"))]));
   $("returns-sign-out").addEventListener("click", () =>
     busy($("returns-sign-out"), async () => {
       hideErrorAt("returns-oauth-error");
